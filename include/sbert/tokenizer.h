@@ -1,0 +1,75 @@
+// Tokenizers: one interface, several models (WordPiece, tokenizer.json, SentencePiece),
+// chosen from the files in a model folder by load_tokenizer().
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sbert {
+
+// The result of tokenizing one text or one pair of texts.
+struct Encoding {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> type_ids;       // token_type_ids (0 for the first segment, 1 for the second)
+  std::vector<std::string> tokens;     // the token strings (vocabulary pieces)
+  // Byte offsets [begin, end) into the original UTF-8 text of the token's segment; (0, 0) for
+  // special tokens.
+  std::vector<std::pair<size_t, size_t>> offsets;
+  std::vector<uint8_t> special_mask;   // 1 for added special tokens
+  std::vector<int8_t> sequence_ids;    // -1 special token, 0 first text, 1 second text
+
+  size_t size() const { return ids.size(); }
+};
+
+enum class Truncation { LongestFirst, OnlyFirst, OnlySecond };
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Tokens of one text, without special tokens and without truncation.
+  virtual Encoding encode_plain(std::string_view text) const = 0;
+
+  // Adds the model's special tokens around one segment or a pair (e.g. [CLS] a [SEP] b [SEP],
+  // or <s> a </s></s> b </s>) and sets type ids.
+  virtual Encoding add_special_tokens(const Encoding& first, const Encoding* second) const = 0;
+
+  // How many special tokens add_special_tokens adds for a single text (pair=false) or a pair.
+  virtual size_t num_special_tokens(bool pair) const = 0;
+
+  // One text with special tokens, truncated to max_length tokens in total (0 = no limit).
+  Encoding encode(std::string_view text, bool add_special = true, size_t max_length = 0) const;
+
+  // A pair of texts, truncated to max_length tokens in total (0 = no limit).
+  Encoding encode_pair(std::string_view first, std::string_view second, size_t max_length = 0,
+                       Truncation truncation = Truncation::LongestFirst,
+                       bool add_special = true) const;
+
+  virtual int64_t pad_id() const = 0;
+  virtual size_t vocab_size() const = 0;
+  virtual std::optional<int64_t> token_to_id(std::string_view token) const = 0;
+  virtual std::string id_to_token(int64_t id) const = 0;
+
+  // A short description of the model, e.g. "wordpiece (vocab.txt)", "tokenizer.json (Unigram)".
+  virtual std::string describe() const = 0;
+};
+
+struct TokenizerOptions {
+  // Use this file instead of choosing one from the folder (tokenizer.json, vocab.txt, *.model).
+  std::string tokenizer_file;
+  // Overrides the folder's lower-casing setting when set (e.g. sentence_bert_config do_lower_case).
+  std::optional<bool> lowercase;
+};
+
+// Loads the tokenizer of a model folder (plain Hugging Face folder, or a sentence-transformers
+// folder where the tokenizer may sit in 0_Transformer/). Throws sbert::Error naming the folder
+// and what is missing or malformed.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
+                                          const TokenizerOptions& options = {});
+
+}  // namespace sbert

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package sbert needs and builds it in Release (build/).
+# Usage: bash scripts/setup.sh            (as root, or with sudo available)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git python3
+  libtorch-dev libopenblas0-pthread
+  libsentencepiece-dev libutf8proc-dev
+  libcli11-dev nlohmann-json3-dev libeigen3-dev
+  libgtest-dev libgmock-dev
+  libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# libtorch must use the pthread OpenBLAS (the reference BLAS is ~20x slower).
+if command -v update-alternatives >/dev/null; then
+  alt=$(update-alternatives --list libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep openblas-pthread | head -1 || true)
+  if [ -n "$alt" ]; then
+    ${SUDO:-} update-alternatives --set libblas.so.3-x86_64-linux-gnu "$alt" >/dev/null 2>&1 || true
+  fi
+fi
+
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$JOBS"
+echo "setup: built build/sbert" >&2

@@ -1,0 +1,31 @@
+// Helpers shared by the tests: where ../shared is, and golden-file loading.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace sbert::testing {
+
+// $SBERT_SHARED, else ../shared beside the source tree; nullopt when absent.
+std::optional<std::filesystem::path> shared_dir();
+// The source tree root.
+std::filesystem::path source_dir();
+// Reads and parses a JSON file (fails the test on error).
+nlohmann::json load_json(const std::filesystem::path& path);
+// A fresh empty temporary directory, removed by the OS eventually.
+std::filesystem::path temp_dir(const std::string& name);
+// Runs a shell command, returns its exit status and captures stdout (stderr to *err if given).
+int run_command(const std::string& cmd, std::string* out = nullptr, std::string* err = nullptr);
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace sbert::testing
+
+// Skips the current test with a clear message when ../shared is not available.
+#define SBERT_REQUIRE_SHARED(var)                                                          \
+  auto var##_opt = ::sbert::testing::shared_dir();                                        \
+  if (!var##_opt) GTEST_SKIP() << "SBERT_SHARED not found (set SBERT_SHARED=/path/to/shared)"; \
+  const std::filesystem::path var = *var##_opt
