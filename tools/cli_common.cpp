@@ -1,0 +1,236 @@
+#include "cli_common.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "sbert/error.h"
+#if __has_include("sbert/hub.h")
+#include "sbert/hub.h"
+#define SBERT_HAVE_HUB 1
+#endif
+
+namespace sbert::cli {
+
+namespace fs = std::filesystem;
+
+// ---------------- input ----------------
+
+void InputOptions::add_to(CLI::App* app, bool with_files, bool with_text_field) {
+  if (with_files) app->add_option("files", files, "Input files (default: standard input; '-' = stdin)");
+  app->add_option("--input-format", input_format,
+                  "Input format: auto (from the extension), lines, jsonl, csv, tsv")
+      ->check(CLI::IsMember({"auto", "lines", "txt", "jsonl", "ndjson", "csv", "tsv"}));
+  if (with_text_field) {
+    app->add_option("--column,--field", field,
+                    "Text column (csv/tsv: name or 0-based index) or key (jsonl; default \"text\")");
+  }
+  app->add_option("--id-column,--id-field", id_field, "Column/key with an id carried to the output");
+  app->add_flag("--no-header", no_header, "csv/tsv: the first row is data, columns are 0, 1, 2, ...");
+  app->add_option("--delimiter", delimiter, "csv/tsv field delimiter (default ',' for csv, tab for tsv)");
+  app->add_flag("--skip-empty", skip_empty, "Skip empty texts instead of processing them as \"\"");
+}
+
+ReaderOptions InputOptions::reader_options() const {
+  ReaderOptions r;
+  r.format = parse_input_format(input_format);
+  r.header = !no_header;
+  if (!delimiter.empty()) {
+    if (delimiter == "\\t" || delimiter == "tab") r.delimiter = '\t';
+    else if (delimiter.size() == 1) r.delimiter = delimiter[0];
+    else throw Error("--delimiter must be one character, got '" + delimiter + "'");
+  }
+  return r;
+}
+
+namespace {
+void report_invalid(const RecordReader& reader) {
+  if (size_t n = reader.invalid_utf8_replaced())
+    log("replaced " + std::to_string(n) + " invalid UTF-8 byte(s) with U+FFFD");
+}
+}  // namespace
+
+void for_each_text_chunk(const InputOptions& input, size_t chunk,
+                         const std::function<void(std::vector<TextItem>&)>& fn) {
+  RecordReader reader(input.files, input.reader_options());
+  FieldSelector text_sel(input.field, "text column");
+  FieldSelector id_sel(input.id_field, "id column");
+  std::vector<TextItem> items;
+  Record rec;
+  while (reader.next(rec)) {
+    TextItem item;
+    item.text = text_sel.get(rec, reader);
+    if (input.skip_empty && item.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+    if (!id_sel.empty()) item.id = id_sel.get(rec, reader);
+    item.record = std::move(rec);
+    rec = Record();
+    items.push_back(std::move(item));
+    if (items.size() >= chunk) {
+      fn(items);
+      items.clear();
+    }
+  }
+  if (!items.empty()) fn(items);
+  report_invalid(reader);
+}
+
+std::vector<TextItem> read_texts(const InputOptions& input, std::vector<std::string>* columns) {
+  RecordReader reader(input.files, input.reader_options());
+  FieldSelector text_sel(input.field, "text column");
+  FieldSelector id_sel(input.id_field, "id column");
+  std::vector<TextItem> items;
+  Record rec;
+  while (reader.next(rec)) {
+    TextItem item;
+    item.text = text_sel.get(rec, reader);
+    if (input.skip_empty && item.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+    if (!id_sel.empty()) item.id = id_sel.get(rec, reader);
+    item.record = std::move(rec);
+    rec = Record();
+    items.push_back(std::move(item));
+  }
+  if (columns) *columns = reader.columns();
+  report_invalid(reader);
+  return items;
+}
+
+// ---------------- model ----------------
+
+void ModelOptions::add_to(CLI::App* app, const std::string& model_help) {
+  app->add_option("-m,--model", model,
+                  model_help.empty()
+                      ? "Model folder or Hugging Face name org/name[@revision] "
+                        "(default: $SBERT_MODEL or sentence-transformers/all-MiniLM-L6-v2)"
+                      : model_help);
+  app->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  app->add_option("--dtype", dtype, "float32, float16 or bfloat16")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
+      ->capture_default_str();
+  app->add_option("--batch-size", batch_size, "Texts per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--max-length", max_length, "Maximum tokens per text (default: the model's)");
+  app->add_option("--threads", threads, "CPU threads (default: all cores)");
+  app->add_option("--tokenizer-file", tokenizer_file, "Use this tokenizer file instead of the folder's choice");
+  app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
+}
+
+fs::path ModelOptions::resolve() const {
+  std::string name = model;
+  if (name.empty()) {
+    const char* env = std::getenv("SBERT_MODEL");
+    name = (env && *env) ? env : "sentence-transformers/all-MiniLM-L6-v2";
+  }
+  std::error_code ec;
+  if (fs::is_directory(name, ec)) return fs::path(name);
+#ifdef SBERT_HAVE_HUB
+  hub::ResolveOptions ro;
+  ro.offline = offline;
+  ro.progress = stderr_is_terminal();
+  return hub::resolve_model(name, ro);
+#else
+  throw Error("model folder not found: " + name);
+#endif
+}
+
+EncoderOptions ModelOptions::encoder_options() const {
+  EncoderOptions o;
+  o.device = device;
+  o.dtype = dtype;
+  o.batch_size = batch_size;
+  o.max_length = max_length;
+  o.threads = threads;
+  o.tokenizer.tokenizer_file = tokenizer_file;
+  return o;
+}
+
+// ---------------- output ----------------
+
+void OutputOptions::add_to(CLI::App* app, const std::vector<std::string>& formats,
+                           const std::string& default_format) {
+  format = default_format;
+  app->add_option("-o,--output", path, "Output file (default: standard output); written atomically");
+  std::string list;
+  for (auto& f : formats) list += (list.empty() ? "" : ", ") + f;
+  app->add_option("--format", format, "Output format: " + list)
+      ->check(CLI::IsMember(formats))
+      ->capture_default_str();
+}
+
+// ---------------- logging ----------------
+
+static bool g_quiet = false;
+void set_quiet(bool quiet) { g_quiet = quiet; }
+void log(const std::string& message) {
+  if (!g_quiet) std::cerr << "sbert: " << message << "\n";
+}
+bool stderr_is_terminal() { return ::isatty(2) == 1; }
+bool stdout_is_terminal() { return ::isatty(1) == 1; }
+
+Progress::Progress(std::string label, size_t total)
+    : label_(std::move(label)), total_(total), enabled_(!g_quiet && stderr_is_terminal()) {
+  start_ = last_ = std::chrono::steady_clock::now();
+}
+Progress::~Progress() { finish(); }
+
+void Progress::advance(size_t n) {
+  done_ += n;
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_ < std::chrono::milliseconds(100) && done_ < total_) return;
+  last_ = now;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? done_ / secs : 0;
+  std::string line = "\r" + label_ + " " + std::to_string(done_);
+  if (total_) {
+    int width = 30;
+    int filled = static_cast<int>(width * std::min<double>(1.0, double(done_) / total_));
+    line = "\r" + label_ + " [" + std::string(filled, '#') + std::string(width - filled, ' ') + "] " +
+           std::to_string(done_) + "/" + std::to_string(total_);
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %.1f/s ", rate);
+  std::cerr << line << buf << std::flush;
+}
+
+void Progress::finish() {
+  if (enabled_ && done_ > 0) std::cerr << "\r\033[K" << std::flush;
+  enabled_ = false;
+}
+
+// ---------------- formatting ----------------
+
+void append_float(std::string& out, float value) {
+  if (!std::isfinite(value)) {
+    out += "null";  // JSON has no NaN/Inf
+    return;
+  }
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, res.ptr);
+}
+
+std::string format_float(float value) {
+  std::string s;
+  append_float(s, value);
+  return s;
+}
+
+std::string json_quote(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string csv_field(const std::string& s, char delimiter) {
+  bool quote = s.find_first_of(std::string("\"\r\n") + delimiter) != std::string::npos;
+  if (!quote) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace sbert::cli
