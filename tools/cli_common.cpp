@@ -53,12 +53,26 @@ void report_invalid(const RecordReader& reader) {
 }
 }  // namespace
 
+std::string TextItem::value(const std::string& name) const {
+  if (!record.object.is_null()) {
+    auto it = record.object.find(name);
+    if (it == record.object.end() || it->is_null()) return "";
+    return it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  if (columns) {
+    for (size_t i = 0; i < columns->size() && i < record.fields.size(); ++i)
+      if ((*columns)[i] == name) return record.fields[i];
+  }
+  return "";
+}
+
 void for_each_text_chunk(const InputOptions& input, size_t chunk,
                          const std::function<void(std::vector<TextItem>&)>& fn) {
   RecordReader reader(input.files, input.reader_options());
   FieldSelector text_sel(input.field, "text column");
   FieldSelector id_sel(input.id_field, "id column");
   std::vector<TextItem> items;
+  std::shared_ptr<const std::vector<std::string>> cols;
   Record rec;
   while (reader.next(rec)) {
     TextItem item;
@@ -67,6 +81,9 @@ void for_each_text_chunk(const InputOptions& input, size_t chunk,
     if (!id_sel.empty()) item.id = id_sel.get(rec, reader);
     item.record = std::move(rec);
     rec = Record();
+    if (!cols || *cols != reader.columns())
+      cols = std::make_shared<const std::vector<std::string>>(reader.columns());
+    item.columns = cols;
     items.push_back(std::move(item));
     if (items.size() >= chunk) {
       fn(items);
@@ -78,23 +95,10 @@ void for_each_text_chunk(const InputOptions& input, size_t chunk,
 }
 
 std::vector<TextItem> read_texts(const InputOptions& input, std::vector<std::string>* columns) {
-  RecordReader reader(input.files, input.reader_options());
-  FieldSelector text_sel(input.field, "text column");
-  FieldSelector id_sel(input.id_field, "id column");
-  std::vector<TextItem> items;
-  Record rec;
-  while (reader.next(rec)) {
-    TextItem item;
-    item.text = text_sel.get(rec, reader);
-    if (input.skip_empty && item.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;
-    if (!id_sel.empty()) item.id = id_sel.get(rec, reader);
-    item.record = std::move(rec);
-    rec = Record();
-    items.push_back(std::move(item));
-  }
-  if (columns) *columns = reader.columns();
-  report_invalid(reader);
-  return items;
+  std::vector<TextItem> all;
+  for_each_text_chunk(input, SIZE_MAX, [&](std::vector<TextItem>& items) { all = std::move(items); });
+  if (columns) *columns = (!all.empty() && all[0].columns) ? *all[0].columns : std::vector<std::string>{};
+  return all;
 }
 
 // ---------------- model ----------------

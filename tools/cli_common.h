@@ -35,6 +35,10 @@ struct TextItem {
   std::string text;
   std::string id;     // empty when no --id-column/--id-field
   Record record;      // the whole input record (for passthrough of columns)
+  std::shared_ptr<const std::vector<std::string>> columns;  // csv/tsv column names of the record
+
+  // A column (csv/tsv) or key (jsonl) of the record; empty when absent.
+  std::string value(const std::string& name) const;
 };
 
 // Reads every text (stdin when no files). Empty texts are kept unless skip_empty. Reports the

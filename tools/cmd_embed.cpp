@@ -1,0 +1,225 @@
+// sbert embed: texts in, one vector per text out (jsonl, csv, tsv, npy, f32, projector).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli_common.h"
+#include "command.h"
+#include "sbert/error.h"
+#include "sbert/npy.h"
+#include "sbert/output_file.h"
+
+namespace sbert::cli {
+namespace {
+
+struct EmbedArgs {
+  InputOptions input;
+  ModelOptions model;
+  OutputOptions output;
+  std::string pooling;
+  bool normalize = false, no_normalize = false;
+  bool chunk = false;
+  size_t chunk_overlap = 0;
+  std::string prompt, prompt_name;
+  size_t truncate_dim = 0;
+  std::vector<std::string> meta_columns;
+  bool quiet = false;
+};
+
+// Writes rows as they come; npy needs the row count first, so its data is spooled to a
+// temporary file and copied behind the header at the end (memory stays bounded).
+class EmbeddingWriter {
+ public:
+  EmbeddingWriter(const EmbedArgs& a) : a_(a) {
+    const std::string& f = a.output.format;
+    if (f == "projector") {
+      if (a.output.path.empty() || a.output.path == "-")
+        throw Error("--format projector writes vecs.tsv and meta.tsv: give a folder with -o DIR");
+      std::filesystem::create_directories(a.output.path);
+      vecs_ = std::make_unique<AtomicOutput>((std::filesystem::path(a.output.path) / "vecs.tsv").string());
+      meta_ = std::make_unique<AtomicOutput>((std::filesystem::path(a.output.path) / "meta.tsv").string());
+    } else {
+      out_ = std::make_unique<AtomicOutput>(a.output.path, f == "npy" || f == "f32");
+      if (f == "npy") {
+        spool_ = std::tmpfile();
+        if (!spool_) throw Error("cannot create a temporary file for the .npy output");
+      }
+    }
+  }
+  ~EmbeddingWriter() {
+    if (spool_) std::fclose(spool_);
+  }
+
+  void write(const std::vector<TextItem>& items, const Matrix& m) {
+    const std::string& f = a_.output.format;
+    std::string buf;
+    for (size_t r = 0; r < m.rows; ++r, ++index_) {
+      const float* v = m.row(r);
+      const TextItem& item = items[r];
+      if (f == "jsonl") {
+        buf += "{\"index\": " + std::to_string(index_);
+        if (!a_.input.id_field.empty()) buf += ", \"id\": " + json_quote(item.id);
+        buf += ", \"embedding\": [";
+        for (size_t j = 0; j < m.cols; ++j) {
+          if (j) buf += ", ";
+          append_float(buf, v[j]);
+        }
+        buf += "]}\n";
+      } else if (f == "csv" || f == "tsv") {
+        char d = f == "csv" ? ',' : '\t';
+        if (index_ == 0) {
+          buf += "index";
+          if (!a_.input.id_field.empty()) buf += d + std::string("id");
+          for (size_t j = 0; j < m.cols; ++j) buf += d + ("e" + std::to_string(j));
+          buf += '\n';
+        }
+        buf += std::to_string(index_);
+        if (!a_.input.id_field.empty()) buf += d + csv_field(item.id, d);
+        for (size_t j = 0; j < m.cols; ++j) {
+          buf += d;
+          append_float(buf, v[j]);
+        }
+        buf += '\n';
+      } else if (f == "projector") {
+        std::string line;
+        for (size_t j = 0; j < m.cols; ++j) {
+          if (j) line += '\t';
+          append_float(line, v[j]);
+        }
+        line += '\n';
+        vecs_->write(line);
+        write_meta(item);
+      }
+    }
+    if (f == "f32") out_->write(m.data.data(), m.data.size() * sizeof(float));
+    if (f == "npy") {
+      if (std::fwrite(m.data.data(), sizeof(float), m.data.size(), spool_) != m.data.size())
+        throw Error("cannot write the temporary .npy data");
+      rows_ += m.rows;
+      cols_ = m.cols;
+    }
+    if (!buf.empty()) out_->write(buf);
+    if (out_) out_->flush();
+  }
+
+  void finish(size_t dim) {
+    const std::string& f = a_.output.format;
+    if (f == "projector") {
+      vecs_->commit();
+      meta_->commit();
+      return;
+    }
+    if (f == "npy") {
+      out_->write(npy_header(rows_, rows_ ? cols_ : dim));
+      std::rewind(spool_);
+      std::vector<char> chunk(1 << 20);
+      size_t n;
+      while ((n = std::fread(chunk.data(), 1, chunk.size(), spool_)) > 0) out_->write(chunk.data(), n);
+    }
+    out_->commit();
+  }
+
+ private:
+  static std::string tsv_clean(std::string s) {
+    for (char& c : s)
+      if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+    return s;
+  }
+  void write_meta(const TextItem& item) {
+    // The projector reads a single column without a header, several columns with one.
+    bool multi = !a_.input.id_field.empty() || !a_.meta_columns.empty();
+    std::string line;
+    if (index_ == 0 && multi) {
+      line += "text";
+      if (!a_.input.id_field.empty()) line += "\tid";
+      for (auto& c : a_.meta_columns) line += "\t" + tsv_clean(c);
+      line += '\n';
+    }
+    line += tsv_clean(item.text);
+    if (!a_.input.id_field.empty()) line += "\t" + tsv_clean(item.id);
+    for (auto& c : a_.meta_columns) {
+      line += "\t" + tsv_clean(item.value(c));
+    }
+    line += '\n';
+    meta_->write(line);
+  }
+
+  const EmbedArgs& a_;
+  std::unique_ptr<AtomicOutput> out_, vecs_, meta_;
+  std::FILE* spool_ = nullptr;
+  size_t index_ = 0, rows_ = 0, cols_ = 0;
+};
+
+int run_embed(EmbedArgs& a) {
+  set_quiet(a.quiet);
+  if (a.normalize && a.no_normalize) throw Error("--normalize and --no-normalize are exclusive");
+  EncoderOptions opts = a.model.encoder_options();
+  opts.pooling = a.pooling;
+  if (a.normalize) opts.normalize = true;
+  if (a.no_normalize) opts.normalize = false;
+  opts.chunk = a.chunk;
+  opts.chunk_overlap = a.chunk_overlap;
+  opts.truncate_dim = a.truncate_dim;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto encoder = SentenceEncoder::load(a.model.resolve(), opts);
+  std::string prefix = a.prompt;
+  if (!a.prompt_name.empty()) {
+    auto p = encoder->prompt(a.prompt_name);
+    if (!p) throw Error("the model defines no prompt named '" + a.prompt_name + "'");
+    prefix = *p;
+  }
+
+  EmbeddingWriter writer(a);
+  EncodeStats total;
+  Progress progress("embedding", 0);
+  // Bounded chunks of input: read, embed, write, repeat.
+  for_each_text_chunk(a.input, 4096, [&](std::vector<TextItem>& items) {
+    std::vector<std::string> texts;
+    texts.reserve(items.size());
+    for (auto& it : items) texts.push_back(prefix + it.text);
+    EncodeStats stats;
+    Matrix m = encoder->encode(texts, &stats);
+    total.texts += stats.texts;
+    total.tokens += stats.tokens;
+    total.truncated += stats.truncated;
+    writer.write(items, m);
+    progress.advance(items.size());
+  });
+  writer.finish(encoder->dimension());
+  progress.finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "embedded %zu texts (%zu tokens) in %.2f s", total.texts, total.tokens, secs);
+  log(buf);
+  if (total.truncated)
+    log(std::to_string(total.truncated) + " text(s) longer than the maximum length were truncated"
+        " (use --chunk to embed them whole)");
+  return 0;
+}
+
+std::function<int()> setup_embed(CLI::App& app) {
+  auto a = std::make_shared<EmbedArgs>();
+  CLI::App* sub = app.add_subcommand("embed", "Embed texts: one vector per input text, in input order");
+  a->input.add_to(sub);
+  a->model.add_to(sub);
+  a->output.add_to(sub, {"jsonl", "csv", "tsv", "npy", "f32", "projector"}, "jsonl");
+  sub->add_option("--pooling", a->pooling,
+                  "Pooling: cls, mean, max, mean_sqrt_len, weightedmean, lasttoken, pooler, last2_mean "
+                  "(default: the model's Pooling module, else mean)");
+  sub->add_flag("--normalize", a->normalize, "L2-normalise the vectors (overrides the model)");
+  sub->add_flag("--no-normalize", a->no_normalize, "Do not normalise (overrides the model's Normalize)");
+  sub->add_flag("--chunk", a->chunk, "Embed long texts whole: mean of windows of max-length tokens");
+  sub->add_option("--chunk-overlap", a->chunk_overlap, "Tokens shared by consecutive windows");
+  sub->add_option("--prompt", a->prompt, "Text prepended to every input");
+  sub->add_option("--prompt-name", a->prompt_name, "A prompt defined by the model (e.g. query)");
+  sub->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
+  sub->add_option("--meta-column", a->meta_columns, "projector: extra metadata columns/keys copied to meta.tsv");
+  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
+  return [a]() { return run_embed(*a); };
+}
+
+SBERT_COMMAND("embed", setup_embed);
+
+}  // namespace
+}  // namespace sbert::cli
