@@ -1,0 +1,197 @@
+// The building blocks of a Hugging Face style tokenization pipeline:
+//   added tokens -> Normalizer -> PreTokenizer -> Model -> PostProcessor.
+// Every stage works on CharSeq (code points carrying their original byte span), so offsets
+// into the caller's text survive any rewrite. One family per file: normalizers.cpp,
+// pre_tokenizers.cpp, wordpiece_model.cpp, unigram_model.cpp, post_processors.cpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sbert/tokenizer.h"
+#include "tokenizer/unicode_text.h"
+
+namespace sbert::tok {
+
+// ---- normalizers ----
+class Normalizer {
+ public:
+  virtual ~Normalizer() = default;
+  virtual void normalize(CharSeq& s) const = 0;
+};
+using NormalizerPtr = std::unique_ptr<Normalizer>;
+
+struct BertNormalizerOptions {
+  bool clean_text = true;
+  bool handle_chinese_chars = true;
+  std::optional<bool> strip_accents;  // unset: follows lowercase
+  bool lowercase = true;
+};
+NormalizerPtr make_bert_normalizer(const BertNormalizerOptions& o);
+NormalizerPtr make_lowercase_normalizer();
+NormalizerPtr make_unicode_normalizer(NormForm form);
+NormalizerPtr make_strip_accents_normalizer();
+NormalizerPtr make_strip_normalizer(bool left, bool right);
+NormalizerPtr make_replace_normalizer(std::string pattern, std::string content);
+NormalizerPtr make_prepend_normalizer(std::string prefix);
+NormalizerPtr make_sequence_normalizer(std::vector<NormalizerPtr> parts);
+// `blob` is the decoded sentencepiece precompiled_charsmap (see precompiled_charsmap.h).
+NormalizerPtr make_precompiled_normalizer(std::string blob);
+
+// ---- pre-tokenizers ----
+class PreTokenizer {
+ public:
+  virtual ~PreTokenizer() = default;
+  // Splits each piece further; empty pieces may be dropped.
+  virtual void split(std::vector<CharSeq>& pieces) const = 0;
+};
+using PreTokenizerPtr = std::unique_ptr<PreTokenizer>;
+
+enum class PrependScheme { Always, First, Never };
+PreTokenizerPtr make_bert_pre_tokenizer();
+PreTokenizerPtr make_whitespace_pre_tokenizer();        // \w+|[^\w\s]+
+PreTokenizerPtr make_whitespace_split_pre_tokenizer();  // split on whitespace
+PreTokenizerPtr make_punctuation_pre_tokenizer();       // isolate punctuation
+PreTokenizerPtr make_digits_pre_tokenizer(bool individual_digits);
+PreTokenizerPtr make_metaspace_pre_tokenizer(char32_t replacement, PrependScheme scheme, bool split);
+PreTokenizerPtr make_sequence_pre_tokenizer(std::vector<PreTokenizerPtr> parts);
+
+// ---- models ----
+struct Token {
+  int64_t id;
+  std::string value;
+  uint32_t begin;  // original byte span
+  uint32_t end;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual void tokenize(const CharSeq& word, std::vector<Token>& out) const = 0;
+  virtual std::optional<int64_t> token_to_id(std::string_view token) const = 0;
+  virtual std::string id_to_token(int64_t id) const = 0;
+  virtual size_t vocab_size() const = 0;
+  virtual std::string name() const = 0;
+};
+using ModelPtr = std::unique_ptr<Model>;
+
+// vocab[i] is the token with id i (ids must be dense; gaps are filled with "").
+ModelPtr make_wordpiece_model(std::vector<std::string> vocab, std::string unk_token,
+                              std::string continuing_prefix = "##",
+                              size_t max_input_chars_per_word = 100);
+struct UnigramPiece {
+  std::string piece;
+  double score;
+};
+ModelPtr make_unigram_model(std::vector<UnigramPiece> pieces, std::optional<int64_t> unk_id,
+                            bool byte_fallback);
+
+// ---- post-processors ----
+class PostProcessor {
+ public:
+  virtual ~PostProcessor() = default;
+  virtual Encoding process(const Encoding& a, const Encoding* b) const = 0;
+  virtual size_t added_tokens(bool pair) const = 0;
+};
+using PostProcessorPtr = std::unique_ptr<PostProcessor>;
+
+struct SpecialToken {
+  std::string token;
+  int64_t id;
+};
+// Template pieces: a special token, or sequence A (0) / B (1), each with a type id.
+struct TemplatePiece {
+  bool is_sequence;
+  int sequence;  // 0 = A, 1 = B
+  std::vector<SpecialToken> special;  // the ids a special token expands to
+  int64_t type_id;
+};
+PostProcessorPtr make_template_processing(std::vector<TemplatePiece> single,
+                                          std::vector<TemplatePiece> pair);
+PostProcessorPtr make_bert_processing(SpecialToken cls, SpecialToken sep);
+PostProcessorPtr make_roberta_processing(SpecialToken cls, SpecialToken sep);
+
+// ---- added tokens ----
+struct AddedToken {
+  std::string content;
+  int64_t id = 0;
+  bool special = true;
+  bool normalized = false;  // matched in normalized text instead of raw text
+  bool lstrip = false;
+  bool rstrip = false;
+  bool single_word = false;
+};
+
+// Finds added tokens (leftmost, longest) in a character sequence.
+class AddedTokenMatcher {
+ public:
+  void add(const AddedToken& t);
+  bool empty() const { return tokens_.empty(); }
+  struct Match {
+    size_t begin, end;  // char index range in the sequence (including stripped whitespace)
+    const AddedToken* token;
+  };
+  std::vector<Match> find(const CharSeq& s) const;
+
+ private:
+  struct Entry {
+    std::u32string chars;
+    AddedToken token;
+  };
+  std::vector<Entry> tokens_;
+  std::unordered_map<char32_t, std::vector<size_t>> by_first_;  // longest first
+};
+
+// A tokenizer assembled from the stages above (tokenizer.json, or vocab.txt + configs).
+class PipelineTokenizer : public Tokenizer {
+ public:
+  PipelineTokenizer(std::string description, std::vector<AddedToken> added, NormalizerPtr normalizer,
+                    PreTokenizerPtr pre_tokenizer, ModelPtr model, PostProcessorPtr post);
+
+  Encoding encode_plain(std::string_view text) const override;
+  Encoding add_special_tokens(const Encoding& first, const Encoding* second) const override;
+  size_t num_special_tokens(bool pair) const override;
+  int64_t pad_id() const override { return pad_id_; }
+  size_t vocab_size() const override;
+  std::optional<int64_t> token_to_id(std::string_view token) const override;
+  std::string id_to_token(int64_t id) const override;
+  std::string describe() const override { return description_; }
+
+  void set_pad_id(int64_t id) { pad_id_ = id; }
+  // Lower-cases the text before the normalizer (sentence-transformers do_lower_case).
+  void force_lowercase();
+
+ private:
+  void encode_segment(CharSeq seg, std::vector<Token>& out) const;
+
+  std::string description_;
+  std::vector<AddedToken> added_;
+  AddedTokenMatcher raw_matcher_, normalized_matcher_;
+  NormalizerPtr normalizer_, lowercase_;
+  PreTokenizerPtr pre_tokenizer_;
+  ModelPtr model_;
+  PostProcessorPtr post_;
+  int64_t pad_id_ = 0;
+};
+
+// Builders (tokenizer_json.cpp, bert_vocab.cpp).
+std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path);
+struct BertVocabOptions {
+  bool lowercase = true;
+  std::optional<bool> strip_accents;
+  bool tokenize_chinese_chars = true;
+  std::string unk = "[UNK]", sep = "[SEP]", pad = "[PAD]", cls = "[CLS]", mask = "[MASK]";
+  std::vector<std::string> never_split;
+};
+// Reads vocab.txt (one token per line, line index = id).
+std::vector<std::string> read_vocab_txt(const std::string& path);
+std::unique_ptr<PipelineTokenizer> make_bert_wordpiece_tokenizer(const std::string& vocab_path,
+                                                                 const BertVocabOptions& o);
+// Reads tokenizer_config.json / special_tokens_map.json beside vocab.txt.
+BertVocabOptions read_bert_config(const std::string& dir);
+
+}  // namespace sbert::tok

@@ -1,0 +1,174 @@
+#include <algorithm>
+
+#include "sbert/error.h"
+#include "tokenizer/pipeline.h"
+
+namespace sbert::tok {
+
+// ---- AddedTokenMatcher ----
+
+void AddedTokenMatcher::add(const AddedToken& t) {
+  Entry e;
+  for (const Char& c : decode_utf8(t.content)) e.chars.push_back(c.cp);
+  if (e.chars.empty()) return;
+  e.token = t;
+  tokens_.push_back(std::move(e));
+  auto& bucket = by_first_[tokens_.back().chars[0]];
+  bucket.push_back(tokens_.size() - 1);
+  std::stable_sort(bucket.begin(), bucket.end(), [this](size_t a, size_t b) {
+    return tokens_[a].chars.size() > tokens_[b].chars.size();
+  });
+}
+
+namespace {
+bool is_word_boundary_char(char32_t c) { return is_whitespace(c) || is_punctuation(c); }
+}  // namespace
+
+std::vector<AddedTokenMatcher::Match> AddedTokenMatcher::find(const CharSeq& s) const {
+  std::vector<Match> out;
+  if (tokens_.empty()) return out;
+  size_t floor = 0;  // end of the previous match
+  size_t i = 0;
+  while (i < s.size()) {
+    auto it = by_first_.find(s[i].cp);
+    const Entry* hit = nullptr;
+    if (it != by_first_.end()) {
+      for (size_t idx : it->second) {
+        const Entry& e = tokens_[idx];
+        if (i + e.chars.size() > s.size()) continue;
+        bool ok = true;
+        for (size_t k = 1; ok && k < e.chars.size(); ++k) ok = s[i + k].cp == e.chars[k];
+        if (!ok) continue;
+        if (e.token.single_word) {
+          const size_t j = i + e.chars.size();
+          if ((i > 0 && !is_word_boundary_char(s[i - 1].cp)) ||
+              (j < s.size() && !is_word_boundary_char(s[j].cp)))
+            continue;
+        }
+        hit = &e;
+        break;
+      }
+    }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    size_t b = i, e = i + hit->chars.size();
+    if (hit->token.lstrip)
+      while (b > floor && is_whitespace(s[b - 1].cp)) --b;
+    if (hit->token.rstrip)
+      while (e < s.size() && is_whitespace(s[e].cp)) ++e;
+    out.push_back({b, e, &hit->token});
+    floor = i = e;
+  }
+  return out;
+}
+
+// ---- PipelineTokenizer ----
+
+PipelineTokenizer::PipelineTokenizer(std::string description, std::vector<AddedToken> added,
+                                     NormalizerPtr normalizer, PreTokenizerPtr pre_tokenizer,
+                                     ModelPtr model, PostProcessorPtr post)
+    : description_(std::move(description)),
+      added_(std::move(added)),
+      normalizer_(std::move(normalizer)),
+      pre_tokenizer_(std::move(pre_tokenizer)),
+      model_(std::move(model)),
+      post_(std::move(post)) {
+  for (const AddedToken& t : added_) (t.normalized ? normalized_matcher_ : raw_matcher_).add(t);
+}
+
+void PipelineTokenizer::force_lowercase() { lowercase_ = make_lowercase_normalizer(); }
+
+void PipelineTokenizer::encode_segment(CharSeq seg, std::vector<Token>& out) const {
+  if (lowercase_) lowercase_->normalize(seg);
+  if (normalizer_) normalizer_->normalize(seg);
+  auto run_model = [&](CharSeq piece) {
+    std::vector<CharSeq> pieces;
+    pieces.push_back(std::move(piece));
+    if (pre_tokenizer_) pre_tokenizer_->split(pieces);
+    for (const CharSeq& p : pieces)
+      if (!p.empty()) model_->tokenize(p, out);
+  };
+  if (normalized_matcher_.empty()) {
+    run_model(std::move(seg));
+    return;
+  }
+  size_t pos = 0;
+  for (const auto& m : normalized_matcher_.find(seg)) {
+    if (m.begin > pos) run_model(CharSeq(seg.begin() + pos, seg.begin() + m.begin));
+    out.push_back({m.token->id, m.token->content, seg[m.begin].begin, seg[m.end - 1].end});
+    pos = m.end;
+  }
+  if (pos < seg.size()) run_model(CharSeq(seg.begin() + pos, seg.end()));
+}
+
+Encoding PipelineTokenizer::encode_plain(std::string_view text) const {
+  if (text.size() >= UINT32_MAX) throw Error("tokenizer: text longer than 4 GiB");
+  CharSeq chars = decode_utf8(text);
+  std::vector<Token> toks;
+  size_t pos = 0;
+  for (const auto& m : raw_matcher_.find(chars)) {
+    if (m.begin > pos) encode_segment(CharSeq(chars.begin() + pos, chars.begin() + m.begin), toks);
+    toks.push_back({m.token->id, m.token->content, chars[m.begin].begin, chars[m.end - 1].end});
+    pos = m.end;
+  }
+  if (pos < chars.size()) {
+    if (pos == 0)
+      encode_segment(std::move(chars), toks);
+    else
+      encode_segment(CharSeq(chars.begin() + pos, chars.end()), toks);
+  }
+  Encoding e;
+  const size_t n = toks.size();
+  e.ids.reserve(n);
+  e.tokens.reserve(n);
+  e.offsets.reserve(n);
+  for (Token& t : toks) {
+    e.ids.push_back(t.id);
+    e.tokens.push_back(std::move(t.value));
+    e.offsets.emplace_back(t.begin, t.end);
+  }
+  e.type_ids.assign(n, 0);
+  e.special_mask.assign(n, 0);
+  e.sequence_ids.assign(n, 0);
+  return e;
+}
+
+Encoding PipelineTokenizer::add_special_tokens(const Encoding& first, const Encoding* second) const {
+  if (post_) return post_->process(first, second);
+  Encoding out = first;
+  if (second) {
+    out.ids.insert(out.ids.end(), second->ids.begin(), second->ids.end());
+    out.type_ids.insert(out.type_ids.end(), second->ids.size(), 1);
+    out.tokens.insert(out.tokens.end(), second->tokens.begin(), second->tokens.end());
+    out.offsets.insert(out.offsets.end(), second->offsets.begin(), second->offsets.end());
+    out.special_mask.insert(out.special_mask.end(), second->ids.size(), 0);
+    out.sequence_ids.insert(out.sequence_ids.end(), second->ids.size(), 1);
+  }
+  return out;
+}
+
+size_t PipelineTokenizer::num_special_tokens(bool pair) const {
+  return post_ ? post_->added_tokens(pair) : 0;
+}
+
+size_t PipelineTokenizer::vocab_size() const {
+  size_t n = model_->vocab_size();
+  for (const AddedToken& t : added_) n = std::max(n, static_cast<size_t>(t.id) + 1);
+  return n;
+}
+
+std::optional<int64_t> PipelineTokenizer::token_to_id(std::string_view token) const {
+  for (const AddedToken& t : added_)
+    if (t.content == token) return t.id;
+  return model_->token_to_id(token);
+}
+
+std::string PipelineTokenizer::id_to_token(int64_t id) const {
+  for (const AddedToken& t : added_)
+    if (t.id == id) return t.content;
+  return model_->id_to_token(id);
+}
+
+}  // namespace sbert::tok

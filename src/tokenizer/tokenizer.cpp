@@ -1,0 +1,109 @@
+// Tokenizer::encode / encode_pair (truncation with Hugging Face semantics) and the
+// load_tokenizer factory that picks a tokenizer from the files of a model folder.
+#include "sbert/tokenizer.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "sbert/error.h"
+#include "tokenizer/factory.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void truncate_to(Encoding& e, size_t n) {
+  if (e.ids.size() <= n) return;
+  e.ids.resize(n);
+  if (e.type_ids.size() > n) e.type_ids.resize(n);
+  if (e.tokens.size() > n) e.tokens.resize(n);
+  if (e.offsets.size() > n) e.offsets.resize(n);
+  if (e.special_mask.size() > n) e.special_mask.resize(n);
+  if (e.sequence_ids.size() > n) e.sequence_ids.resize(n);
+}
+
+void set_sequence(Encoding& e, int8_t seq) {
+  e.type_ids.assign(e.ids.size(), seq);
+  e.sequence_ids.assign(e.ids.size(), seq);
+  if (e.special_mask.size() != e.ids.size()) e.special_mask.assign(e.ids.size(), 0);
+}
+
+}  // namespace
+
+Encoding Tokenizer::encode(std::string_view text, bool add_special, size_t max_length) const {
+  Encoding e = encode_plain(text);
+  if (max_length > 0) {
+    const size_t extra = add_special ? num_special_tokens(false) : 0;
+    truncate_to(e, max_length > extra ? max_length - extra : 0);
+  }
+  return add_special ? add_special_tokens(e, nullptr) : e;
+}
+
+Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second, size_t max_length,
+                                Truncation truncation, bool add_special) const {
+  Encoding a = encode_plain(first);
+  Encoding b = encode_plain(second);
+  set_sequence(a, 0);
+  set_sequence(b, 1);
+  if (max_length > 0) {
+    const size_t extra = add_special ? num_special_tokens(true) : 0;
+    const size_t room = max_length > extra ? max_length - extra : 0;
+    const size_t total = a.size() + b.size();
+    if (total > room) {
+      const size_t to_remove = total - room;
+      if (truncation == Truncation::LongestFirst) {
+        // The tokenizers library: the shorter side keeps its length when the longer one can
+        // absorb the cut, else room is split in halves (the extra odd token to the longer side).
+        size_t n1 = a.size(), n2 = b.size();
+        const bool swap = n1 > n2;
+        if (swap) std::swap(n1, n2);
+        n2 = n1 > room ? n1 : std::max(n1, room - n1);
+        if (n1 + n2 > room) {
+          n1 = room / 2;
+          n2 = n1 + room % 2;
+        }
+        if (swap) std::swap(n1, n2);
+        truncate_to(a, n1);
+        truncate_to(b, n2);
+      } else {
+        Encoding& target = truncation == Truncation::OnlyFirst ? a : b;
+        const char* which = truncation == Truncation::OnlyFirst ? "first" : "second";
+        if (target.size() <= to_remove)
+          throw Error(std::string("truncation only_") + which + ": the " + which + " text has " +
+                      std::to_string(target.size()) + " tokens but " + std::to_string(to_remove) +
+                      " must be removed to fit max_length " + std::to_string(max_length));
+        truncate_to(target, target.size() - to_remove);
+      }
+    }
+  }
+  if (add_special) return add_special_tokens(a, &b);
+  Encoding out = a;
+  out.ids.insert(out.ids.end(), b.ids.begin(), b.ids.end());
+  out.type_ids.insert(out.type_ids.end(), b.type_ids.begin(), b.type_ids.end());
+  out.tokens.insert(out.tokens.end(), b.tokens.begin(), b.tokens.end());
+  out.offsets.insert(out.offsets.end(), b.offsets.begin(), b.offsets.end());
+  out.special_mask.insert(out.special_mask.end(), b.special_mask.begin(), b.special_mask.end());
+  out.sequence_ids.insert(out.sequence_ids.end(), b.sequence_ids.begin(), b.sequence_ids.end());
+  return out;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const TokenizerOptions& options) {
+  if (!options.tokenizer_file.empty()) {
+    fs::path f = options.tokenizer_file;
+    if (!fs::exists(f) && fs::exists(model_dir / f)) f = model_dir / f;
+    if (!fs::is_regular_file(f)) throw Error(f.string() + ": tokenizer file not found");
+    return tok::load_tokenizer_file(f, f.parent_path(), options);
+  }
+  if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
+  for (const fs::path& dir : {model_dir, model_dir / "0_Transformer"}) {
+    if (!fs::is_directory(dir)) continue;
+    if (auto f = tok::find_tokenizer_file(dir)) return tok::load_tokenizer_file(*f, dir, options);
+  }
+  throw Error(model_dir.string() +
+              ": no tokenizer found (looked for tokenizer.json, *.model, vocab.txt in the folder and "
+              "in 0_Transformer/)");
+}
+
+}  // namespace sbert

@@ -1,0 +1,267 @@
+// Hugging Face tokenizer.json ("fast tokenizer" file) -> PipelineTokenizer. Every component
+// type is mapped explicitly; an unknown one is an error naming it, never a silent fallback.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sbert/error.h"
+#include "tokenizer/pipeline.h"
+#include "tokenizer/precompiled_charsmap.h"
+
+namespace sbert::tok {
+
+using nlohmann::json;
+
+namespace {
+
+struct Ctx {
+  std::string file;
+  [[noreturn]] void fail(const std::string& what) const { throw Error(file + ": " + what); }
+};
+
+std::string type_of(const Ctx& c, const json& j, const char* kind) {
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
+    c.fail(std::string(kind) + " without a \"type\"");
+  return j["type"].get<std::string>();
+}
+
+template <typename T>
+T get_or(const json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  return it->get<T>();
+}
+
+char32_t single_char(const Ctx& c, const std::string& s, const char* field) {
+  CharSeq cs = decode_utf8(s);
+  if (cs.size() != 1) c.fail(std::string(field) + " must be one character, got \"" + s + "\"");
+  return cs[0].cp;
+}
+
+NormalizerPtr parse_normalizer(const Ctx& c, const json& j) {
+  if (j.is_null()) return nullptr;
+  const std::string t = type_of(c, j, "normalizer");
+  if (t == "BertNormalizer") {
+    BertNormalizerOptions o;
+    o.clean_text = get_or(j, "clean_text", true);
+    o.handle_chinese_chars = get_or(j, "handle_chinese_chars", true);
+    if (j.contains("strip_accents") && j["strip_accents"].is_boolean()) o.strip_accents = j["strip_accents"].get<bool>();
+    o.lowercase = get_or(j, "lowercase", true);
+    return make_bert_normalizer(o);
+  }
+  if (t == "Lowercase") return make_lowercase_normalizer();
+  if (t == "NFC") return make_unicode_normalizer(NormForm::NFC);
+  if (t == "NFD") return make_unicode_normalizer(NormForm::NFD);
+  if (t == "NFKC") return make_unicode_normalizer(NormForm::NFKC);
+  if (t == "NFKD") return make_unicode_normalizer(NormForm::NFKD);
+  if (t == "StripAccents") return make_strip_accents_normalizer();
+  if (t == "Strip") return make_strip_normalizer(get_or(j, "strip_left", true), get_or(j, "strip_right", true));
+  if (t == "Prepend") return make_prepend_normalizer(get_or<std::string>(j, "prepend", ""));
+  if (t == "Replace") {
+    const json& p = j.value("pattern", json());
+    if (!p.is_object() || !p.contains("String") || !p["String"].is_string())
+      c.fail("unsupported normalizer 'Replace' pattern " + p.dump() + " (only String patterns)");
+    return make_replace_normalizer(p["String"].get<std::string>(), get_or<std::string>(j, "content", ""));
+  }
+  if (t == "Precompiled") {
+    const std::string b64 = get_or<std::string>(j, "precompiled_charsmap", "");
+    try {
+      return make_precompiled_normalizer(base64_decode(b64));
+    } catch (const Error& e) {
+      c.fail(std::string("normalizer 'Precompiled': ") + e.what());
+    }
+  }
+  if (t == "Sequence") {
+    std::vector<NormalizerPtr> parts;
+    for (const json& p : j.value("normalizers", json::array()))
+      if (auto n = parse_normalizer(c, p)) parts.push_back(std::move(n));
+    return make_sequence_normalizer(std::move(parts));
+  }
+  c.fail("unsupported normalizer '" + t + "'");
+}
+
+PrependScheme parse_prepend(const Ctx& c, const json& j) {
+  if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) {
+    const std::string s = j["prepend_scheme"];
+    if (s == "always") return PrependScheme::Always;
+    if (s == "first") return PrependScheme::First;
+    if (s == "never") return PrependScheme::Never;
+    c.fail("Metaspace: unknown prepend_scheme '" + s + "'");
+  }
+  return get_or(j, "add_prefix_space", true) ? PrependScheme::Always : PrependScheme::Never;
+}
+
+PreTokenizerPtr parse_pre_tokenizer(const Ctx& c, const json& j) {
+  if (j.is_null()) return nullptr;
+  const std::string t = type_of(c, j, "pre_tokenizer");
+  if (t == "BertPreTokenizer") return make_bert_pre_tokenizer();
+  if (t == "Whitespace") return make_whitespace_pre_tokenizer();
+  if (t == "WhitespaceSplit") return make_whitespace_split_pre_tokenizer();
+  if (t == "Punctuation") {
+    if (get_or<std::string>(j, "behavior", "Isolated") != "Isolated")
+      c.fail("unsupported pre_tokenizer 'Punctuation' behavior " + j["behavior"].dump());
+    return make_punctuation_pre_tokenizer();
+  }
+  if (t == "Digits") return make_digits_pre_tokenizer(get_or(j, "individual_digits", false));
+  if (t == "Metaspace") {
+    const char32_t rep = single_char(c, get_or<std::string>(j, "replacement", "\xE2\x96\x81"), "Metaspace.replacement");
+    return make_metaspace_pre_tokenizer(rep, parse_prepend(c, j), get_or(j, "split", true));
+  }
+  if (t == "Sequence") {
+    std::vector<PreTokenizerPtr> parts;
+    for (const json& p : j.value("pretokenizers", json::array()))
+      if (auto n = parse_pre_tokenizer(c, p)) parts.push_back(std::move(n));
+    return make_sequence_pre_tokenizer(std::move(parts));
+  }
+  c.fail("unsupported pre_tokenizer '" + t + "'");
+}
+
+ModelPtr parse_model(const Ctx& c, const json& j) {
+  if (!j.is_object()) c.fail("missing \"model\"");
+  // Old files omit the model type; WordPiece has "continuing_subword_prefix".
+  std::string t = j.contains("type") ? type_of(c, j, "model") : "";
+  if (t.empty() && j.contains("continuing_subword_prefix")) t = "WordPiece";
+  if (t == "WordPiece") {
+    const json& v = j.value("vocab", json());
+    if (!v.is_object() || v.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
+    std::vector<std::string> vocab;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
+        c.fail("model 'WordPiece': vocab id of '" + it.key() + "' is not a non-negative integer");
+      const auto id = it.value().get<size_t>();
+      if (id > 50'000'000) c.fail("model 'WordPiece': vocab id " + std::to_string(id) + " out of range");
+      if (id >= vocab.size()) vocab.resize(id + 1);
+      vocab[id] = it.key();
+    }
+    try {
+      return make_wordpiece_model(std::move(vocab), get_or<std::string>(j, "unk_token", "[UNK]"),
+                                  get_or<std::string>(j, "continuing_subword_prefix", "##"),
+                                  get_or<size_t>(j, "max_input_chars_per_word", 100));
+    } catch (const Error& e) {
+      c.fail(e.what());
+    }
+  }
+  if (t == "Unigram") {
+    const json& v = j.value("vocab", json());
+    if (!v.is_array() || v.empty()) c.fail("model 'Unigram': \"vocab\" must be a non-empty array");
+    std::vector<UnigramPiece> pieces;
+    pieces.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const json& p = v[i];
+      if (!p.is_array() || p.size() != 2 || !p[0].is_string() || !p[1].is_number())
+        c.fail("model 'Unigram': vocab entry " + std::to_string(i) + " is not [piece, score]");
+      pieces.push_back({p[0].get<std::string>(), p[1].get<double>()});
+    }
+    std::optional<int64_t> unk;
+    if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
+      unk = j["unk_id"].get<int64_t>();
+      if (*unk < 0 || static_cast<size_t>(*unk) >= pieces.size())
+        c.fail("model 'Unigram': unk_id " + std::to_string(*unk) + " out of range");
+    }
+    return make_unigram_model(std::move(pieces), unk, get_or(j, "byte_fallback", false));
+  }
+  c.fail("unsupported model '" + (t.empty() ? std::string("(no type)") : t) + "'");
+}
+
+SpecialToken special_pair(const Ctx& c, const json& j, const char* field) {
+  if (!j.is_array() || j.size() != 2 || !j[0].is_string() || !j[1].is_number_integer())
+    c.fail(std::string("post_processor: \"") + field + "\" must be [token, id]");
+  return {j[0].get<std::string>(), j[1].get<int64_t>()};
+}
+
+std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const json& specials,
+                                          const char* field) {
+  std::vector<TemplatePiece> out;
+  if (!tpl.is_array()) c.fail(std::string("TemplateProcessing: \"") + field + "\" must be an array");
+  for (const json& p : tpl) {
+    if (p.contains("Sequence")) {
+      const json& s = p["Sequence"];
+      const std::string id = s.value("id", "A");
+      out.push_back({true, id == "B" ? 1 : 0, {}, s.value("type_id", 0)});
+    } else if (p.contains("SpecialToken")) {
+      const json& s = p["SpecialToken"];
+      const std::string id = s.value("id", "");
+      TemplatePiece piece{false, 0, {}, s.value("type_id", 0)};
+      const json& def = specials.is_object() ? specials.value(id, json()) : json();
+      if (!def.is_object() || !def.contains("ids") || !def["ids"].is_array())
+        c.fail("TemplateProcessing: special token '" + id + "' is not defined in special_tokens");
+      const json& toks = def.value("tokens", json::array());
+      for (size_t k = 0; k < def["ids"].size(); ++k)
+        piece.special.push_back({k < toks.size() ? toks[k].get<std::string>() : id, def["ids"][k].get<int64_t>()});
+      out.push_back(std::move(piece));
+    } else {
+      c.fail(std::string("TemplateProcessing: unknown piece in \"") + field + "\": " + p.dump());
+    }
+  }
+  return out;
+}
+
+PostProcessorPtr parse_post_processor(const Ctx& c, const json& j) {
+  if (j.is_null()) return nullptr;
+  const std::string t = type_of(c, j, "post_processor");
+  if (t == "TemplateProcessing") {
+    const json specials = j.value("special_tokens", json::object());
+    return make_template_processing(parse_template(c, j.value("single", json()), specials, "single"),
+                                    parse_template(c, j.value("pair", json()), specials, "pair"));
+  }
+  if (t == "BertProcessing")
+    return make_bert_processing(special_pair(c, j.value("cls", json()), "cls"),
+                                special_pair(c, j.value("sep", json()), "sep"));
+  if (t == "RobertaProcessing")
+    return make_roberta_processing(special_pair(c, j.value("cls", json()), "cls"),
+                                   special_pair(c, j.value("sep", json()), "sep"));
+  c.fail("unsupported post_processor '" + t + "'");
+}
+
+}  // namespace
+
+std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) {
+  Ctx c{path};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) c.fail("cannot open file");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    c.fail(std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) c.fail("not a JSON object");
+  try {
+    std::vector<AddedToken> added;
+    for (const json& a : j.value("added_tokens", json::array())) {
+      if (!a.is_object() || !a.contains("id") || !a.contains("content"))
+        c.fail("added_tokens entry without id/content");
+      AddedToken t;
+      t.id = a["id"].get<int64_t>();
+      t.content = a["content"].get<std::string>();
+      t.special = get_or(a, "special", false);
+      t.normalized = get_or(a, "normalized", !t.special);
+      t.lstrip = get_or(a, "lstrip", false);
+      t.rstrip = get_or(a, "rstrip", false);
+      t.single_word = get_or(a, "single_word", false);
+      added.push_back(t);
+    }
+    auto normalizer = parse_normalizer(c, j.value("normalizer", json()));
+    auto pre = parse_pre_tokenizer(c, j.value("pre_tokenizer", json()));
+    auto model = parse_model(c, j.value("model", json()));
+    auto post = parse_post_processor(c, j.value("post_processor", json()));
+    const std::string desc = "tokenizer.json (" + model->name() + ")";
+    auto tok = std::make_unique<PipelineTokenizer>(desc, std::move(added), std::move(normalizer),
+                                                   std::move(pre), std::move(model), std::move(post));
+    // Padding id: the file's padding section, else a conventional pad token.
+    const json& pad = j.value("padding", json());
+    if (pad.is_object() && pad.contains("pad_id") && pad["pad_id"].is_number_integer()) {
+      tok->set_pad_id(pad["pad_id"].get<int64_t>());
+    } else {
+      for (const char* p : {"[PAD]", "<pad>", "<PAD>"})
+        if (auto id = tok->token_to_id(p)) {
+          tok->set_pad_id(*id);
+          break;
+        }
+    }
+    return tok;
+  } catch (const json::exception& e) {
+    c.fail(std::string("unexpected value: ") + e.what());
+  }
+}
+
+}  // namespace sbert::tok
