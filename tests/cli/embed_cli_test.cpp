@@ -1,0 +1,159 @@
+// End-to-end tests of `sbert embed` against the sentence-transformers goldens.
+#include <cmath>
+#include <fstream>
+
+#include "sbert/npy.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using sbert::testing::read_file;
+using sbert::testing::run_command;
+using sbert::testing::temp_dir;
+using sbert::testing::write_file;
+
+namespace {
+
+std::string sbert_bin() { return SBERT_BINARY; }
+
+// Writes texts as JSON Lines ({"text": ...}) so that texts with newlines survive.
+fs::path write_texts(const fs::path& dir, const nlohmann::json& texts) {
+  std::string body;
+  for (auto& t : texts) body += nlohmann::json{{"text", t}}.dump() + "\n";
+  write_file(dir / "texts.jsonl", body);
+  return dir / "texts.jsonl";
+}
+
+double max_abs_diff(const sbert::Matrix& m, const std::vector<float>& flat) {
+  EXPECT_EQ(m.data.size(), flat.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(m.data.size(), flat.size()); ++i)
+    worst = std::max(worst, std::abs(double(m.data[i]) - flat[i]));
+  return worst;
+}
+
+sbert::Matrix embed_npy(const fs::path& model, const fs::path& input, const std::string& extra) {
+  auto out = input.parent_path() / "out.npy";
+  fs::remove(out);
+  std::string err;
+  int rc = run_command(sbert_bin() + " embed -q --model " + model.string() + " --format npy -o " + out.string() +
+                           " " + extra + " " + input.string(),
+                       nullptr, &err);
+  EXPECT_EQ(rc, 0) << err;
+  if (rc != 0) return {};
+  return sbert::read_npy(out.string());
+}
+
+class EmbedGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EmbedGolden, StEncodeReproduced) {
+  SBERT_REQUIRE_SHARED(shared);
+  std::string model = GetParam();
+  std::string golden_name = model == "bert-wordpiece-mean-norm-bin" ? "bert-wordpiece-mean-norm" : model;
+  auto g = sbert::testing::load_json(shared / "fixtures/golden" / (golden_name + ".json"));
+  auto dir = temp_dir("embed-" + model);
+  auto input = write_texts(dir, g["texts"]);
+  auto m = embed_npy(shared / "fixtures/models" / model, input, "--input-format jsonl --batch-size 16");
+  ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
+  ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
+  double diff = max_abs_diff(m, g["st_encode"].get<std::vector<float>>());
+  EXPECT_LE(diff, 1e-4) << model;
+  RecordProperty("max_abs_diff", std::to_string(diff));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, EmbedGolden,
+                         ::testing::Values("bert-wordpiece-mean-norm", "bert-wordpiece-mean-norm-bin",
+                                           "bert-wordpiece-mean-norm-fp16", "xlmr-spm-mean-norm",
+                                           "distilbert-krwordpiece-dense"));
+
+TEST(EmbedCli, PoolingModesReproducedWithoutNormalisation) {
+  SBERT_REQUIRE_SHARED(shared);
+  for (std::string model : {"bert-wordpiece-mean-norm", "bert-kobert-spm"}) {
+    auto g = sbert::testing::load_json(shared / "fixtures/golden" / (model + ".json"));
+    auto dir = temp_dir("pool");
+    auto input = write_texts(dir, g["texts"]);
+    for (auto& [mode, values] : g["pooling"].items()) {
+      auto m = embed_npy(shared / "fixtures/models" / model, input, "--input-format jsonl --no-normalize --pooling " + mode);
+      std::vector<float> flat;
+      for (auto& row : values)
+        for (auto& v : row) flat.push_back(v.get<float>());
+      EXPECT_LE(max_abs_diff(m, flat), 1e-4) << model << " pooling " << mode;
+    }
+  }
+}
+
+TEST(EmbedCli, JsonlKeepsOrderAndIds) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto dir = temp_dir("jsonl");
+  write_file(dir / "in.csv", "id,text\nx1,hello world\nx2,\"second, with comma\"\nx3,\n");
+  std::string out, err;
+  int rc = run_command(sbert_bin() + " embed --model " + (shared / "fixtures/models/bert-wordpiece-mean-norm").string() +
+                           " --column text --id-column id " + (dir / "in.csv").string(),
+                       &out, &err);
+  ASSERT_EQ(rc, 0) << err;
+  std::istringstream lines(out);
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(rows[i]["index"], i);
+    EXPECT_EQ(rows[i]["id"], "x" + std::to_string(i + 1));
+    ASSERT_EQ(rows[i]["embedding"].size(), 32u);
+    double norm = 0;
+    for (auto& v : rows[i]["embedding"]) norm += v.get<double>() * v.get<double>();
+    EXPECT_NEAR(norm, 1.0, 1e-5) << "the model normalises";
+  }
+}
+
+TEST(EmbedCli, BadInputsFailCleanlyWithoutOutput) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto dir = temp_dir("bad");
+  write_file(dir / "in.txt", "hello\n");
+  auto out = dir / "out.npy";
+  std::string err;
+  // Missing model folder.
+  int rc = run_command(sbert_bin() + " embed --model " + (dir / "nope").string() + " -o " + out.string() + " " +
+                           (dir / "in.txt").string(),
+                       nullptr, &err);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(err.find("nope"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(out));
+  // Truncated safetensors.
+  auto model = dir / "model";
+  fs::copy(shared / "fixtures/models/bert-wordpiece-mean-norm", model, fs::copy_options::recursive);
+  fs::permissions(model / "model.safetensors", fs::perms::owner_write, fs::perm_options::add);
+  std::string bytes = read_file(model / "model.safetensors");
+  write_file(model / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+  rc = run_command(sbert_bin() + " embed --model " + model.string() + " -o " + out.string() + " " +
+                       (dir / "in.txt").string(),
+                   nullptr, &err);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(err.find("model.safetensors"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one-line error: " << err;
+  EXPECT_FALSE(fs::exists(out));
+  // Unknown pooling mode.
+  rc = run_command(sbert_bin() + " embed --model " + (shared / "fixtures/models/bert-wordpiece-mean-norm").string() +
+                       " --pooling nonsense -o " + out.string() + " " + (dir / "in.txt").string(),
+                   nullptr, &err);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(err.find("nonsense"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(EmbedCli, ClosedPipeExitsQuietly) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto dir = temp_dir("pipe");
+  std::string body;
+  for (int i = 0; i < 3000; ++i) body += "sentence number " + std::to_string(i) + " is here\n";
+  write_file(dir / "big.txt", body);
+  std::string out, err;
+  int rc = run_command("bash -c 'set -o pipefail; " + sbert_bin() + " embed -q --model " +
+                           (shared / "fixtures/models/bert-wordpiece-mean-norm").string() + " " +
+                           (dir / "big.txt").string() + " | head -1'",
+                       &out, &err);
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
+  EXPECT_EQ(err, "");
+}
+
+}  // namespace
