@@ -1,0 +1,60 @@
+// Zero-shot classification with an NLI model, the torch-free part: candidate labels, hypothesis
+// templates, finding the entailment/contradiction outputs in a model's id2label, and turning
+// (text x label) pair logits into label scores exactly as the transformers zero-shot pipeline.
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sbert/matrix.h"
+
+namespace sbert {
+
+// "sports, politics,weather" -> {"sports", "politics", "weather"}: split on commas, blanks
+// around each label trimmed. Throws sbert::Error on an empty list, an empty label or a duplicate.
+std::vector<std::string> parse_candidate_labels(const std::string& list);
+
+// Throws sbert::Error on an empty list, an empty (blank) label or a duplicate label.
+void validate_candidate_labels(const std::vector<std::string>& labels);
+
+// Python str.format with one argument, as the pipeline calls hypothesis_template.format(label):
+// "{}" and "{0}" are replaced by the label, "{{" and "}}" are literal braces. Throws sbert::Error
+// when the template has no placeholder or an unsupported one ("{name}", "{1}", a lone brace).
+std::string format_hypothesis(const std::string& hypothesis_template, const std::string& label);
+void validate_hypothesis_template(const std::string& hypothesis_template);
+
+// Which outputs of an NLI model mean entailment and contradiction.
+struct NliLabelIndices {
+  size_t entailment = 0;
+  std::optional<size_t> contradiction;  // needed for multi-label scoring
+};
+
+// Finds the entailment output in `id2label` (label names in id order): the first name that
+// starts with "entail" case-insensitively (ENTAILMENT, entailment, Entailment, entailed), as the
+// transformers pipeline does. The contradiction output: the first name starting with
+// "contradict"; for a two-label model without one (entailment / not_entailment), the other label.
+// `entailment_label` / `contradiction_label`, when not empty, name the outputs instead (matched
+// case-insensitively and in full). Throws sbert::Error listing the model's labels when there is no
+// entailment output or a given name is not one of the labels.
+NliLabelIndices find_nli_labels(const std::vector<std::string>& id2label,
+                                const std::string& entailment_label = {},
+                                const std::string& contradiction_label = {});
+
+// Label scores from pair logits. Row t * num_candidates + j of `pair_logits` holds the model's
+// logits for premise = text t, hypothesis = template(label j).
+// single-label: per text, softmax over the candidates' entailment logits (scores sum to 1);
+// multi-label: per candidate, softmax over [contradiction, entailment], entailment kept.
+// As in the pipeline, a single candidate label is always scored the multi-label way.
+// Returns [texts, num_candidates]. Throws sbert::Error on inconsistent shapes or when
+// multi-label scoring needs a contradiction output the model does not have.
+Matrix zero_shot_scores(const Matrix& pair_logits, size_t num_candidates,
+                        const NliLabelIndices& indices, bool multi_label);
+
+// Indices of `scores` ordered by score, highest first (ties keep their input order).
+std::vector<size_t> rank_scores(const float* scores, size_t n);
+
+// Softmax of one row of logits (computed in double, returned as float).
+std::vector<float> softmax(const float* logits, size_t n);
+
+}  // namespace sbert
