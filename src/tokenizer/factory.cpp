@@ -5,6 +5,7 @@
 
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
 
 namespace sbert::tok {
 
@@ -29,6 +30,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::p
     if (options.lowercase.value_or(false)) tok->force_lowercase();
     return tok;
   }
+  if (ext == ".model")
+    return load_sentencepiece_tokenizer(file, dir, options.lowercase.value_or(false));
   if (ext == ".txt") {
     BertVocabOptions o = read_bert_config(dir.string());
     auto tok = make_bert_wordpiece_tokenizer(file.string(), o);

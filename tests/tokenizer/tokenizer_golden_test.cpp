@@ -114,3 +114,80 @@ TEST(ModelGolden, DistilBertKoreanWordPieceSubfolder) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ModelGolden, XlmrTokenizerJsonUnigram) {
+  SBERT_REQUIRE_SHARED(shared);
+  // One text (decomposed Hangul jamo) may differ: see the fixtures README, known divergence.
+  check_model_golden(shared, "xlmr-spm-mean-norm", 1);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ModelGolden, KoBertSentencePieceWithVocab) {
+  SBERT_REQUIRE_SHARED(shared);
+  check_model_golden(shared, "bert-kobert-spm");
+  // The pieces themselves match too.
+  const auto g = load_json(shared / "fixtures/golden/bert-kobert-spm.json");
+  auto tok = load_tokenizer(shared / "fixtures/models/bert-kobert-spm");
+  EXPECT_NE(tok->describe().find("sentencepiece"), std::string::npos);
+  for (size_t i = 0; i < 20; ++i) {
+    const auto e = tok->encode_plain(g["texts"][i].get<std::string>());
+    EXPECT_EQ(e.tokens, g["pieces"][i].get<std::vector<std::string>>()) << i;
+  }
+}
+
+TEST(ModelGolden, XlmrSentencePieceFairseqOffset) {
+  SBERT_REQUIRE_SHARED(shared);
+  // libsentencepiece on sentencepiece.bpe.model: the golden (fast tokenizer) ids except the one
+  // documented decomposed-jamo text.
+  const auto g = load_json(shared / "fixtures/golden/xlmr-spm-mean-norm.json");
+  TokenizerOptions o;
+  o.tokenizer_file = (shared / "fixtures/models/xlmr-spm-mean-norm/sentencepiece.bpe.model").string();
+  auto tok = load_tokenizer(shared / "fixtures/models/xlmr-spm-mean-norm", o);
+  size_t bad = 0;
+  for (size_t i = 0; i < g["texts"].size(); ++i)
+    bad += tok->encode(g["texts"][i].get<std::string>(), true, 128).ids !=
+           g["input_ids"][i].get<std::vector<int64_t>>();
+  EXPECT_EQ(bad, g["spm_plus_offset_mismatches"].get<size_t>());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ModelGolden, BinAndFp16FoldersShareTheBertGolden) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto g = load_json(shared / "fixtures/golden/bert-wordpiece-mean-norm.json");
+  for (const char* m : {"bert-wordpiece-mean-norm-bin", "bert-wordpiece-mean-norm-fp16", "cross-encoder-bert", "nli-bert"}) {
+    SCOPED_TRACE(m);
+    auto tok = load_tokenizer(shared / "fixtures/models" / m);
+    EXPECT_EQ(compare_ids(*tok, g["texts"], g["input_ids"], 128), 0u);
+  }
+}
+
+TEST(ModelGolden, NliPairsOnlyFirstTruncation) {
+  SBERT_REQUIRE_SHARED(shared);
+  for (const char* m : {"nli-bert", "nli-xlmr"}) {
+    SCOPED_TRACE(m);
+    const auto g = load_json(shared / "fixtures/golden" / (std::string(m) + ".json"));
+    auto tok = load_tokenizer(shared / "fixtures/models" / m);
+    const std::string tpl = g["hypothesis_template"];
+    const std::string label = g["labels"][0];
+    std::string hyp = tpl;
+    hyp.replace(hyp.find("{}"), 2, label);
+    const auto hyp_only = tok->encode_plain(hyp);
+    for (const auto& t : g["texts"]) {
+      const auto e = tok->encode_pair(t.get<std::string>(), hyp, 128, sbert::Truncation::OnlyFirst);
+      EXPECT_LE(e.size(), 128u);
+      // The hypothesis is never cut and ends the pair, followed by the final separator.
+      ASSERT_GE(e.size(), hyp_only.size() + 1);
+      EXPECT_TRUE(std::equal(hyp_only.ids.begin(), hyp_only.ids.end(), e.ids.end() - 1 - hyp_only.size()));
+    }
+  }
+}
+
+}  // namespace
