@@ -75,7 +75,7 @@ class Downloader {
     fetch("config_sentence_transformers.json", false);
     fetch("sentence_bert_config.json", false);
     std::vector<std::string> transformer_dirs;
-    std::vector<std::string> module_dirs;
+    std::vector<std::pair<std::string, bool>> module_dirs;  // folder, may have weights
     if (fetched_.count("modules.json")) {
       auto text = read_text(snapshot() / "modules.json");
       nlohmann::json modules;
@@ -92,14 +92,15 @@ class Downloader {
         if (!path.empty()) check_relative_path(path, url_for("modules.json"));
         if (path.empty() || type.find("Transformer") != std::string::npos) {
           transformer_dirs.push_back(path);
-        } else {
-          module_dirs.push_back(path);
+        } else if (type.find("Normalize") == std::string::npos) {
+          // Normalize has no files; every other module keeps a config (and maybe weights).
+          module_dirs.push_back({path, type.find("Pooling") == std::string::npos});
         }
       }
     }
     if (transformer_dirs.empty()) transformer_dirs.push_back("");
     for (const auto& dir : transformer_dirs) fetch_transformer(dir);
-    for (const auto& dir : module_dirs) fetch_module(dir);
+    for (const auto& [dir, weights] : module_dirs) fetch_module(dir, weights);
     if (commit_.empty()) throw Error("no commit known for " + name_.repo_id);
     if (name_.revision != commit_) {
       write_text_atomic(repo_dir_ / "refs" / name_.revision, commit_);
@@ -127,6 +128,10 @@ class Downloader {
                       url_encode(name_.revision, false);
     HttpResponse resp = http_.get_text(url);
     if (resp.status == 401 || resp.status == 403) throw http_error(resp, true);
+    std::string code = resp.header("x-error-code");
+    if (resp.status == 404 && (code == "RepoNotFound" || code == "RevisionNotFound")) {
+      throw http_error(resp, true);
+    }
     if (resp.status != 200) return;
     try {
       auto j = nlohmann::json::parse(resp.body);
@@ -373,7 +378,7 @@ class Downloader {
     fetch_weights(dir, true);
   }
 
-  void fetch_module(const std::string& dir) {
+  void fetch_module(const std::string& dir, bool may_have_weights) {
     if (listing_) {
       // Everything in the module folder (configs and weights are small for these modules),
       // but only one weight format.
@@ -387,7 +392,9 @@ class Downloader {
       return;
     }
     fetch(join(dir, "config.json"), false);
-    if (!fetch(join(dir, "model.safetensors"), false)) fetch(join(dir, "pytorch_model.bin"), false);
+    if (may_have_weights && !fetch(join(dir, "model.safetensors"), false)) {
+      fetch(join(dir, "pytorch_model.bin"), false);
+    }
   }
 
   ModelName name_;

@@ -51,12 +51,19 @@ for spec in ARGS.cut:
 SHA_TO_FILE = {}  # sha256 -> (absolute path, relative path) for the CDN route
 
 
+SHA_CACHE = {}
+
+
 def sha256_of(path):
+    path = os.path.realpath(path)
+    if path in SHA_CACHE:
+        return SHA_CACHE[path]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    SHA_CACHE[path] = h.hexdigest()
+    return SHA_CACHE[path]
 
 
 def git_blob_sha1(data):
