@@ -19,75 +19,126 @@ ConstRows rows_of(const Matrix& m, size_t first, size_t count) {
                    static_cast<Eigen::Index>(m.cols));
 }
 
-// torch.nn.functional.normalize: x / max(||x||, 1e-12), so a zero vector scores 0.
-std::vector<float> inverse_norms(const Matrix& m) {
-  std::vector<float> inv(m.rows);
-  for (size_t i = 0; i < m.rows; ++i) {
-    double s = 0;
-    const float* r = m.row(i);
-    for (size_t d = 0; d < m.cols; ++d) s += static_cast<double>(r[d]) * r[d];
-    inv[i] = static_cast<float>(1.0 / std::max(std::sqrt(s), 1e-12));
-  }
-  return inv;
+// Every score sbert reports comes from these per-pair kernels: products are exact in double,
+// summed in a fixed order (four lanes) that does not depend on where the rows sit in memory or
+// in a block. A pair therefore gets the same float whether it is scored alone, in a matrix, in
+// top-k or in mining, and identical rows tie exactly (so ties can go to the lower index).
+// BLAS-style GEMM does not give that: its rounding depends on the block shape and position.
+double dot_exact(const float* a, const float* b, size_t n) {
+  double acc[4] = {0, 0, 0, 0};
+  size_t d = 0;
+  for (; d + 4 <= n; d += 4)
+    for (size_t l = 0; l < 4; ++l) acc[l] += static_cast<double>(a[d + l]) * b[d + l];
+  double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (; d < n; ++d) s += static_cast<double>(a[d]) * b[d];
+  return s;
 }
 
-// Scores rows [a_first, a_first+a_count) of A against rows [b_first, b_first+b_count) of B into
-// `out` (a_count x b_count). Inverse norms are only used for cosine.
+double squared_distance_exact(const float* a, const float* b, size_t n) {
+  double acc[4] = {0, 0, 0, 0};
+  size_t d = 0;
+  for (; d + 4 <= n; d += 4)
+    for (size_t l = 0; l < 4; ++l) {
+      const double x = static_cast<double>(a[d + l]) - b[d + l];
+      acc[l] += x * x;
+    }
+  double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (; d < n; ++d) {
+    const double x = static_cast<double>(a[d]) - b[d];
+    s += x * x;
+  }
+  return s;
+}
+
+double manhattan_exact(const float* a, const float* b, size_t n) {
+  double acc[4] = {0, 0, 0, 0};
+  size_t d = 0;
+  for (; d + 4 <= n; d += 4)
+    for (size_t l = 0; l < 4; ++l) acc[l] += std::fabs(static_cast<double>(a[d + l]) - b[d + l]);
+  double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (; d < n; ++d) s += std::fabs(static_cast<double>(a[d]) - b[d]);
+  return s;
+}
+
+std::vector<double> norms(const Matrix& m) {
+  std::vector<double> out(m.rows);
+  for (size_t i = 0; i < m.rows; ++i) out[i] = std::sqrt(dot_exact(m.row(i), m.row(i), m.cols));
+  return out;
+}
+
+// Scores rows of A against rows of B. `exact` is the reference kernel; `fast_block` is a GEMM
+// estimate (dot and cosine only) used to skip pairs that cannot enter a top-k, with
+// `margin(i, j)` a bound on |fast - exact|.
 class BlockScorer {
  public:
   BlockScorer(const Matrix& a, const Matrix& b, SimilarityFunction function)
       : a_(a), b_(b), function_(function) {
-    if (function_ == SimilarityFunction::Cosine) {
-      inv_a_ = inverse_norms(a);
-      inv_b_ = (&a == &b) ? inv_a_ : inverse_norms(b);
+    if (function_ == SimilarityFunction::Cosine || function_ == SimilarityFunction::Dot) {
+      norm_a_ = norms(a);
+      norm_b_ = (&a == &b) ? norm_a_ : norms(b);
+      // Float GEMM of length-D dot products: |error| <= gamma_D * |a| |b| (any summation
+      // order), gamma_D ~ D u; doubled, plus the cosine scaling's own roundings.
+      gamma_ = 2.0 * (static_cast<double>(a.cols) + 4.0) * std::ldexp(1.0, -24);
     }
   }
 
-  void score(size_t a_first, size_t a_count, size_t b_first, size_t b_count, Matrix& out) const {
-    out.rows = a_count;
-    out.cols = b_count;
-    out.data.resize(a_count * b_count);
-    if (a_count == 0 || b_count == 0) return;
-    Rows result(out.data.data(), static_cast<Eigen::Index>(a_count),
-                static_cast<Eigen::Index>(b_count));
-    ConstRows qa = rows_of(a_, a_first, a_count);
-    ConstRows qb = rows_of(b_, b_first, b_count);
+  bool has_fast() const { return !norm_a_.empty(); }
+
+  float exact(size_t i, size_t j) const {
+    const float* x = a_.row(i);
+    const float* y = b_.row(j);
+    const size_t n = a_.cols;
     switch (function_) {
-      case SimilarityFunction::Dot:
-        result.noalias() = qa * qb.transpose();
-        break;
+      case SimilarityFunction::Dot: return static_cast<float>(dot_exact(x, y, n));
       case SimilarityFunction::Cosine:
-        result.noalias() = qa * qb.transpose();
-        for (size_t i = 0; i < a_count; ++i) {
-          float* r = out.row(i);
-          const float ia = inv_a_[a_first + i];
-          for (size_t j = 0; j < b_count; ++j) r[j] *= ia * inv_b_[b_first + j];
-        }
-        break;
+        // torch normalize: x / max(|x|, 1e-12), so a zero vector scores 0.
+        return static_cast<float>(dot_exact(x, y, n) /
+                                  (std::max(norm_a_[i], 1e-12) * std::max(norm_b_[j], 1e-12)));
       case SimilarityFunction::Euclidean:
-        // Direct differences rather than |a|^2+|b|^2-2ab: exact zeros on identical rows and no
-        // cancellation for near neighbours, which are the scores that matter.
-        for (size_t i = 0; i < a_count; ++i)
-          result.row(static_cast<Eigen::Index>(i)) =
-              -(qb.rowwise() - qa.row(static_cast<Eigen::Index>(i))).rowwise().norm().transpose();
-        break;
-      case SimilarityFunction::Manhattan:
-        for (size_t i = 0; i < a_count; ++i)
-          result.row(static_cast<Eigen::Index>(i)) =
-              -(qb.rowwise() - qa.row(static_cast<Eigen::Index>(i)))
-                   .cwiseAbs()
-                   .rowwise()
-                   .sum()
-                   .transpose();
-        break;
+        return -static_cast<float>(std::sqrt(squared_distance_exact(x, y, n)));
+      case SimilarityFunction::Manhattan: return -static_cast<float>(manhattan_exact(x, y, n));
     }
+    return 0.0f;
+  }
+
+  void exact_block(size_t a_first, size_t a_count, size_t b_first, size_t b_count, Matrix& out) const {
+    resize(out, a_count, b_count);
+    for (size_t i = 0; i < a_count; ++i) {
+      float* r = out.row(i);
+      for (size_t j = 0; j < b_count; ++j) r[j] = exact(a_first + i, b_first + j);
+    }
+  }
+
+  void fast_block(size_t a_first, size_t a_count, size_t b_first, size_t b_count, Matrix& out) const {
+    resize(out, a_count, b_count);
+    if (a_count == 0 || b_count == 0) return;
+    Rows result(out.data.data(), static_cast<Eigen::Index>(a_count), static_cast<Eigen::Index>(b_count));
+    result.noalias() = rows_of(a_, a_first, a_count) * rows_of(b_, b_first, b_count).transpose();
+    if (function_ != SimilarityFunction::Cosine) return;
+    for (size_t i = 0; i < a_count; ++i) {
+      float* r = out.row(i);
+      const double ia = 1.0 / std::max(norm_a_[a_first + i], 1e-12);
+      for (size_t j = 0; j < b_count; ++j)
+        r[j] = static_cast<float>(r[j] * ia / std::max(norm_b_[b_first + j], 1e-12));
+    }
+  }
+
+  double margin(size_t i, size_t j) const {
+    if (function_ == SimilarityFunction::Cosine) return gamma_ + 1e-12;
+    return gamma_ * norm_a_[i] * norm_b_[j] + 1e-30;
   }
 
  private:
+  static void resize(Matrix& out, size_t rows, size_t cols) {
+    out.rows = rows;
+    out.cols = cols;
+    out.data.resize(rows * cols);
+  }
   const Matrix& a_;
   const Matrix& b_;
   SimilarityFunction function_;
-  std::vector<float> inv_a_, inv_b_;
+  std::vector<double> norm_a_, norm_b_;
+  double gamma_ = 0;
 };
 
 // Keeps the k best matches seen so far. The heap's top is the worst kept match.
@@ -151,33 +202,14 @@ std::string similarity_function_name(SimilarityFunction function) {
 
 float similarity(const float* a, const float* b, size_t dim, SimilarityFunction function) {
   switch (function) {
-    case SimilarityFunction::Dot: {
-      float s = 0;
-      for (size_t d = 0; d < dim; ++d) s += a[d] * b[d];
-      return s;
-    }
-    case SimilarityFunction::Cosine: {
-      double s = 0, na = 0, nb = 0;
-      for (size_t d = 0; d < dim; ++d) {
-        s += static_cast<double>(a[d]) * b[d];
-        na += static_cast<double>(a[d]) * a[d];
-        nb += static_cast<double>(b[d]) * b[d];
-      }
-      return static_cast<float>(s / (std::max(std::sqrt(na), 1e-12) * std::max(std::sqrt(nb), 1e-12)));
-    }
-    case SimilarityFunction::Euclidean: {
-      double s = 0;
-      for (size_t d = 0; d < dim; ++d) {
-        double x = static_cast<double>(a[d]) - b[d];
-        s += x * x;
-      }
-      return -static_cast<float>(std::sqrt(s));
-    }
-    case SimilarityFunction::Manhattan: {
-      double s = 0;
-      for (size_t d = 0; d < dim; ++d) s += std::fabs(static_cast<double>(a[d]) - b[d]);
-      return -static_cast<float>(s);
-    }
+    case SimilarityFunction::Dot: return static_cast<float>(dot_exact(a, b, dim));
+    case SimilarityFunction::Cosine:
+      return static_cast<float>(dot_exact(a, b, dim) /
+                                (std::max(std::sqrt(dot_exact(a, a, dim)), 1e-12) *
+                                 std::max(std::sqrt(dot_exact(b, b, dim)), 1e-12)));
+    case SimilarityFunction::Euclidean:
+      return -static_cast<float>(std::sqrt(squared_distance_exact(a, b, dim)));
+    case SimilarityFunction::Manhattan: return -static_cast<float>(manhattan_exact(a, b, dim));
   }
   return 0.0f;
 }
@@ -208,7 +240,7 @@ void similarity_blocks(const Matrix& a, const Matrix& b, SimilarityFunction func
   Matrix block;
   for (size_t first = 0; first < a.rows; first += block_rows) {
     size_t n = std::min(block_rows, a.rows - first);
-    scorer.score(first, n, 0, b.rows, block);
+    scorer.exact_block(first, n, 0, b.rows, block);
     callback(first, block);
   }
 }
@@ -244,18 +276,25 @@ void top_k(const Matrix& queries, const Matrix& corpus, SimilarityFunction funct
     keepers.assign(qn, TopKeeper(k));
     for (size_t c0 = 0; c0 < corpus.rows; c0 += cblock) {
       const size_t cn = std::min(cblock, corpus.rows - c0);
-      scorer.score(q0, qn, c0, cn, scores);
+      const bool fast = scorer.has_fast();
+      if (fast) scorer.fast_block(q0, qn, c0, cn, scores);
       for (size_t i = 0; i < qn; ++i) {
         TopKeeper& keeper = keepers[i];
-        const float* r = scores.row(i);
+        const size_t q = q0 + i;
+        const float* estimate = fast ? scores.row(i) : nullptr;
         for (size_t j = 0; j < cn; ++j) {
           const size_t index = c0 + j;
-          if (options.exclude_self && index == q0 + i) continue;
-          // Most candidates lose to the current worst; skip the heap for them. Equal scores
-          // with a higher index also lose (corpus indexes only grow), so `<=` is exact.
-          if (keeper.full() && !std::isnan(keeper.worst().score) && !(r[j] > keeper.worst().score))
+          if (options.exclude_self && index == q) continue;
+          // Most candidates cannot beat the current k-th best even at the top of their error
+          // margin; only the others are scored exactly. A tie with the k-th best also loses
+          // (corpus indexes only grow), so the test is strict.
+          if (fast && keeper.full() && !std::isnan(keeper.worst().score) &&
+              static_cast<double>(estimate[j]) + scorer.margin(q, index) < keeper.worst().score)
             continue;
-          keeper.offer({index, r[j]});
+          const float exact = scorer.exact(q, index);
+          if (keeper.full() && !std::isnan(keeper.worst().score) && !(exact > keeper.worst().score))
+            continue;
+          keeper.offer({index, exact});
         }
       }
     }

@@ -194,6 +194,40 @@ TEST(TopK, ExcludesSelfAndMatchesBruteForceOnRealValuedVectors) {
   }
 }
 
+TEST(TopK, ScoresAreIdenticalAcrossModesAndDuplicatesTie) {
+  // Real-valued vectors with exact duplicate rows: every mode must report the very same float
+  // for a pair, and duplicates must tie exactly (lower index first).
+  Matrix a = random_matrix(300, 40, 17);
+  for (size_t i = 0; i + 5 < a.rows; i += 9)
+    std::copy(a.row(i), a.row(i) + a.cols, a.row(i + 5));
+  for (auto f : kAll) {
+    Matrix full = similarity_matrix(a, a, f);
+    TopKOptions o;
+    o.k = 12;
+    o.query_block = 7;
+    o.corpus_block = 50;
+    auto tops = top_k(a, a, f, o);
+    for (size_t q = 0; q < a.rows; ++q) {
+      for (size_t r = 0; r < tops[q].size(); ++r) {
+        const Match& m = tops[q][r];
+        ASSERT_EQ(m.score, full.at(q, m.index)) << similarity_function_name(f);
+        ASSERT_EQ(m.score, similarity(a.row(q), a.row(m.index), a.cols, f));
+        if (r) ASSERT_TRUE(match_before(tops[q][r - 1], m));
+      }
+      // Brute force over the matrix: same ranking, ties to the lower index.
+      std::vector<Match> all;
+      for (size_t j = 0; j < a.rows; ++j) all.push_back({j, full.at(q, j)});
+      std::sort(all.begin(), all.end(), match_before);
+      for (size_t r = 0; r < 12; ++r) ASSERT_EQ(tops[q][r].index, all[r].index) << q << " " << r;
+    }
+    for (size_t i = 0; i + 5 < a.rows; i += 9)
+      for (size_t q = 0; q < a.rows; ++q) ASSERT_EQ(full.at(q, i), full.at(q, i + 5));
+    // Symmetric functions give the same float both ways.
+    for (size_t i = 0; i < a.rows; i += 13)
+      for (size_t j = 0; j < a.rows; j += 11) ASSERT_EQ(full.at(i, j), full.at(j, i));
+  }
+}
+
 TEST(TopK, KLargerThanCorpusReturnsEverything) {
   Matrix q = random_matrix(2, 3, 1), c = random_matrix(4, 3, 2);
   TopKOptions o;
