@@ -129,6 +129,8 @@ void svg_axes(std::ostringstream& o, const Frame& f, const std::string& xlabel,
 
 std::string svg_histogram(const Histogram& h, const std::string& xlabel, const char* color) {
   Frame f;
+  f.width = 470;
+  f.height = 240;
   f.x0 = h.low;
   f.x1 = h.high;
   f.y0 = 0;
@@ -341,7 +343,7 @@ std::string render_report_html(const EvaluationInput& in, const EvaluationSummar
   row("gold mean / std / min / max", fmt(s.gold.mean) + " / " + fmt(s.gold.stddev) + " / " +
                                          fmt(s.gold.min) + " / " + fmt(s.gold.max));
   o << "</table>\n<div class='plots'>\n<div><h2>Score vs gold</h2>\n" << svg_scatter(in)
-    << "\n</div>\n<div><h2>Score distribution</h2>\n"
+    << "\n</div>\n<div><h2 style='margin-top:22px'>Score distribution</h2>\n"
     << svg_histogram(s.score_histogram, "score", "#1f77b4") << "\n"
     << "<h2>Gold distribution</h2>\n" << svg_histogram(s.gold_histogram, "gold", "#2ca02c")
     << "\n</div>\n</div>\n";
