@@ -5,6 +5,8 @@
 
 #include "cli_common.h"
 #include "command.h"
+#include <nlohmann/json.hpp>
+
 #include "sbert/error.h"
 #include "sbert/npy.h"
 #include "sbert/output_file.h"
@@ -23,8 +25,58 @@ struct EmbedArgs {
   std::string prompt, prompt_name;
   size_t truncate_dim = 0;
   std::vector<std::string> meta_columns;
+  std::string chunk_output = "mean";     // mean | all
+  std::string output_value = "sentence"; // sentence | token
+  int layer = -1;
   bool quiet = false;
 };
+
+std::string float_array(const float* v, size_t n) {
+  std::string s = "[";
+  for (size_t j = 0; j < n; ++j) {
+    if (j) s += ", ";
+    append_float(s, v[j]);
+  }
+  return s + "]";
+}
+
+// JSON Lines for the per-window (--chunk-output all) and per-token (--output-value token) outputs.
+void write_chunks(AtomicOutput& out, const std::vector<TextItem>& items, size_t first_index,
+                  const std::vector<ChunkEmbedding>& chunks, bool with_id) {
+  std::string buf;
+  for (const auto& c : chunks) {
+    buf += "{\"index\": " + std::to_string(first_index + c.text);
+    if (with_id) buf += ", \"id\": " + json_quote(items[c.text].id);
+    buf += ", \"chunk\": " + std::to_string(c.chunk) + ", \"token_start\": " + std::to_string(c.token_begin) +
+           ", \"token_end\": " + std::to_string(c.token_end) +
+           ", \"embedding\": " + float_array(c.vector.data(), c.vector.size()) + "}\n";
+  }
+  out.write(buf);
+  out.flush();
+}
+
+void write_tokens(AtomicOutput& out, const std::vector<TextItem>& items, size_t first_index,
+                  const std::vector<TokenEmbeddings>& toks, bool with_id) {
+  std::string buf;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    const auto& t = toks[i];
+    buf += "{\"index\": " + std::to_string(first_index + i);
+    if (with_id) buf += ", \"id\": " + json_quote(items[i].id);
+    nlohmann::json tokens = t.encoding.tokens, ids = t.encoding.ids;
+    nlohmann::json offsets = nlohmann::json::array();
+    for (auto& [b, e] : t.encoding.offsets) offsets.push_back({b, e});
+    buf += ", \"ids\": " + ids.dump() +
+           ", \"tokens\": " + tokens.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+           ", \"offsets\": " + offsets.dump() + ", \"embeddings\": [";
+    for (size_t r = 0; r < t.vectors.rows; ++r) {
+      if (r) buf += ", ";
+      buf += float_array(t.vectors.row(r), t.vectors.cols);
+    }
+    buf += "]}\n";
+  }
+  out.write(buf);
+  out.flush();
+}
 
 // Writes rows as they come; npy needs the row count first, so its data is spooled to a
 // temporary file and copied behind the header at the end (memory stays bounded).
@@ -161,6 +213,12 @@ int run_embed(EmbedArgs& a) {
   opts.chunk_overlap = a.chunk_overlap;
   opts.truncate_dim = a.truncate_dim;
 
+  bool per_window = a.chunk_output == "all";
+  bool per_token = a.output_value == "token";
+  if ((per_window || per_token) && a.output.format != "jsonl")
+    throw Error("--chunk-output all and --output-value token write JSON Lines: use --format jsonl");
+  if (per_window && per_token) throw Error("--chunk-output all and --output-value token are exclusive");
+
   auto t0 = std::chrono::steady_clock::now();
   auto encoder = SentenceEncoder::load(a.model.resolve(), opts);
   std::string prefix = a.prompt;
@@ -170,23 +228,36 @@ int run_embed(EmbedArgs& a) {
     prefix = *p;
   }
 
-  EmbeddingWriter writer(a);
+  std::unique_ptr<EmbeddingWriter> writer;
+  std::unique_ptr<AtomicOutput> raw;
+  if (per_window || per_token) raw = std::make_unique<AtomicOutput>(a.output.path);
+  else writer = std::make_unique<EmbeddingWriter>(a);
   EncodeStats total;
+  size_t done = 0;
   Progress progress("embedding", 0);
   // Bounded chunks of input: read, embed, write, repeat.
   for_each_text_chunk(a.input, 4096, [&](std::vector<TextItem>& items) {
     std::vector<std::string> texts;
     texts.reserve(items.size());
-    for (auto& it : items) texts.push_back(prefix + it.text);
+    for (auto& it : items) texts.push_back(per_token ? prefix + it.text : it.text);
     EncodeStats stats;
-    Matrix m = encoder->encode(texts, &stats);
+    bool with_id = !a.input.id_field.empty();
+    if (per_window) {
+      write_chunks(*raw, items, done, encoder->encode_chunks(texts, &stats), with_id);
+    } else if (per_token) {
+      write_tokens(*raw, items, done, encoder->encode_tokens(texts, a.layer, &stats), with_id);
+    } else {
+      writer->write(items, prefix.empty() ? encoder->encode(texts, &stats)
+                                          : encoder->encode_with_prompt(texts, prefix, &stats));
+    }
     total.texts += stats.texts;
     total.tokens += stats.tokens;
     total.truncated += stats.truncated;
-    writer.write(items, m);
+    done += items.size();
     progress.advance(items.size());
   });
-  writer.finish(encoder->dimension());
+  if (raw) raw->commit();
+  else writer->finish(encoder->dimension());
   progress.finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char buf[160];
@@ -215,6 +286,13 @@ std::function<int()> setup_embed(CLI::App& app) {
   sub->add_option("--prompt-name", a->prompt_name, "A prompt defined by the model (e.g. query)");
   sub->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
   sub->add_option("--meta-column", a->meta_columns, "projector: extra metadata columns/keys copied to meta.tsv");
+  sub->add_option("--chunk-output", a->chunk_output,
+                  "With --chunk: mean (one vector per text) or all (every window with its token span)")
+      ->check(CLI::IsMember({"mean", "all"}));
+  sub->add_option("--output-value", a->output_value,
+                  "sentence (pooled vectors) or token (per-token hidden states with tokens and offsets)")
+      ->check(CLI::IsMember({"sentence", "token"}));
+  sub->add_option("--layer", a->layer, "With --output-value token: hidden layer (-1 last, 0 embeddings)");
   sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
   return [a]() { return run_embed(*a); };
 }
