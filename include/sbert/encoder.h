@@ -28,6 +28,36 @@ struct EncoderOptions {
   TokenizerOptions tokenizer;
 };
 
+// One window of a long text (EncoderOptions::chunk), see SentenceEncoder::encode_chunks.
+struct ChunkEmbedding {
+  size_t text = 0;         // index of the input text
+  size_t chunk = 0;        // window index within the text
+  size_t token_begin = 0;  // [token_begin, token_end): the window's tokens, counted in the
+  size_t token_end = 0;    // text's tokens without special tokens
+  std::vector<float> vector;
+};
+
+// Per-token vectors of one text (--output token_embeddings, sbert words).
+struct TokenEmbeddings {
+  Encoding encoding;  // the model input: ids, tokens, offsets, with special tokens, truncated
+  Matrix vectors;     // one row per token of `encoding`
+};
+
+// What was loaded, for `sbert info` and logs.
+struct ModelInfo {
+  std::string model_type;     // bert, xlm-roberta, distilbert, ...
+  std::string architecture;   // config.json architectures[0] (may be empty)
+  size_t hidden_size = 0, layers = 0, heads = 0, vocab_size = 0;
+  size_t max_length = 0;      // effective input length limit (tokens, with specials)
+  std::string pooling;        // e.g. "mean", "cls", "cls+mean"
+  size_t dense_layers = 0;
+  bool normalize = false;
+  size_t dimension = 0;
+  std::string weights;        // weight file(s)
+  std::string dtype, device;
+  bool sentence_transformers = false;  // modules.json present
+};
+
 struct EncodeStats {
   size_t texts = 0;
   size_t tokens = 0;      // tokens fed to the model, special tokens included
@@ -44,6 +74,30 @@ class SentenceEncoder {
 
   // One row per text, in input order.
   virtual Matrix encode(const std::vector<std::string>& texts, EncodeStats* stats = nullptr) = 0;
+
+  // Pre-tokenized inputs (with special tokens, at most max_length() tokens each).
+  virtual Matrix encode_tokenized(const std::vector<Encoding>& encodings,
+                                  EncodeStats* stats = nullptr) = 0;
+
+  // Like encode(), with `prompt` prepended to every text. When the model's Pooling module has
+  // include_prompt = false, the prompt's tokens are left out of the pooling (as
+  // sentence-transformers does).
+  virtual Matrix encode_with_prompt(const std::vector<std::string>& texts,
+                                    const std::string& prompt, EncodeStats* stats = nullptr) = 0;
+
+  // Every window of every text (as with EncoderOptions::chunk, whatever its setting), in text
+  // order then window order; a text that fits gives one window.
+  virtual std::vector<ChunkEmbedding> encode_chunks(const std::vector<std::string>& texts,
+                                                    EncodeStats* stats = nullptr) = 0;
+
+  // Per-token hidden states of `layer` (-1: last layer, -2: the one before...; 0: embeddings
+  // output, 1..N: layer outputs).
+  virtual std::vector<TokenEmbeddings> encode_tokens(const std::vector<std::string>& texts,
+                                                     int layer = -1,
+                                                     EncodeStats* stats = nullptr) = 0;
+
+  virtual size_t max_length() const = 0;
+  virtual const ModelInfo& info() const = 0;
 
   virtual size_t dimension() const = 0;
   virtual bool normalizes() const = 0;

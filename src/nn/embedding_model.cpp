@@ -1,0 +1,255 @@
+#include "nn/embedding_model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "nn/length_sorted_batcher.h"
+#include "sbert/error.h"
+
+namespace sbert::nn {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<PoolingMode> parse_modes(const std::string& spec) {
+  std::vector<PoolingMode> modes;
+  std::string cur;
+  for (char ch : spec + "+") {
+    if (ch == '+' || ch == ',') {
+      if (!cur.empty()) modes.push_back(parse_pooling_mode(cur));
+      cur.clear();
+    } else {
+      cur.push_back(ch);
+    }
+  }
+  if (modes.empty()) throw Error("unknown pooling mode '" + spec + "'");
+  return modes;
+}
+
+std::string weights_name(const fs::path& dir) {
+  for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                        "pytorch_model.bin.index.json"})
+    if (fs::exists(dir / n)) return (dir / n).string();
+  return dir.string();
+}
+
+}  // namespace
+
+std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
+                                                     const EncoderOptions& options) {
+  std::unique_ptr<EmbeddingModel> m(new EmbeddingModel());
+  m->device_ = parse_device(options.device);
+  m->dtype_ = parse_dtype(options.dtype);
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  m->layout_ = read_model_layout(dir, m->device_);
+  const ModelLayout& layout = m->layout_;
+  TransformerConfig config = TransformerConfig::load(layout.transformer_dir / "config.json");
+  check_dtype_supported(m->device_, m->dtype_, options.dtype);
+
+  auto store = open_model_weights(layout.transformer_dir);
+  const std::string where = weights_name(layout.transformer_dir);
+  const std::string prefix = find_encoder_prefix(*store);
+  m->encoder_ = std::make_unique<TransformerEncoder>(
+      config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where);
+
+  m->modes_ = options.pooling.empty() ? layout.pooling.modes : parse_modes(options.pooling);
+  for (PoolingMode mode : m->modes_) {
+    if (mode == PoolingMode::Pooler && !m->encoder_->has_pooler())
+      throw Error(where + ": pooling 'pooler' needs pooler weights (pooler.dense.*), which this "
+                          "checkpoint does not have");
+    if (mode == PoolingMode::Last2Mean) m->need_all_hidden_ = true;
+  }
+  const auto& cfg = m->encoder_->config();
+  int64_t dim = cfg.hidden_size * static_cast<int64_t>(m->modes_.size());
+  for (const PostModule& p : layout.post) {
+    if (p.kind == PostModule::Normalize) {
+      if (options.normalize.value_or(true)) m->post_.push_back(p);
+      continue;
+    }
+    const DenseModule& d = layout.dense[p.dense_index];
+    if (d.in_features != dim)
+      throw Error((d.dir / "config.json").string() + ": in_features " +
+                  std::to_string(d.in_features) + " does not match the pooled dimension " +
+                  std::to_string(dim));
+    dim = d.out_features;
+    m->post_.push_back(p);
+  }
+  bool has_norm = false;
+  for (const PostModule& p : m->post_) has_norm = has_norm || p.kind == PostModule::Normalize;
+  if (options.normalize.value_or(false) && !has_norm) {
+    m->post_.push_back({PostModule::Normalize, 0});
+    has_norm = true;
+  }
+  m->normalize_ = has_norm;
+  if (options.truncate_dim > 0) {
+    if (options.truncate_dim > static_cast<size_t>(dim))
+      throw Error("truncate_dim " + std::to_string(options.truncate_dim) +
+                  " exceeds the embedding dimension " + std::to_string(dim));
+    m->truncate_dim_ = options.truncate_dim;
+    dim = static_cast<int64_t>(options.truncate_dim);
+  }
+  m->dimension_ = static_cast<size_t>(dim);
+
+  const size_t limit = static_cast<size_t>(cfg.max_input_length());
+  if (options.max_length > 0) {
+    if (options.max_length > limit)
+      throw Error("max_length " + std::to_string(options.max_length) + " exceeds the model's " +
+                  std::to_string(limit) + " positions (" +
+                  (layout.transformer_dir / "config.json").string() + ")");
+    m->max_length_ = options.max_length;
+  } else {
+    m->max_length_ = std::min(layout.max_seq_length > 0 ? layout.max_seq_length : size_t(512), limit);
+  }
+  m->batch_size_ = std::max<size_t>(options.batch_size, 1);
+  m->max_batch_tokens_ = options.max_batch_tokens > 0 ? options.max_batch_tokens : 16384;
+
+  ModelInfo& info = m->info_;
+  info.model_type = cfg.model_type;
+  info.architecture = cfg.architectures.empty() ? "" : cfg.architectures[0];
+  info.hidden_size = static_cast<size_t>(cfg.hidden_size);
+  info.layers = static_cast<size_t>(cfg.num_layers);
+  info.heads = static_cast<size_t>(cfg.num_heads);
+  info.vocab_size = static_cast<size_t>(cfg.vocab_size);
+  info.max_length = m->max_length_;
+  for (size_t i = 0; i < m->modes_.size(); ++i)
+    info.pooling += (i ? "+" : "") + pooling_mode_name(m->modes_[i]);
+  info.dense_layers = layout.dense.size();
+  info.normalize = m->normalize_;
+  info.dimension = m->dimension_;
+  info.weights = where;
+  info.dtype = options.dtype;
+  info.device = m->device_.str();
+  info.sentence_transformers = layout.sentence_transformers;
+  return m;
+}
+
+void EmbeddingModel::check_inputs(const std::vector<const Encoding*>& inputs) const {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Encoding& e = *inputs[i];
+    if (e.ids.empty()) throw Error("input " + std::to_string(i) + " has no tokens");
+    if (e.ids.size() > max_length_)
+      throw Error("input " + std::to_string(i) + " has " + std::to_string(e.ids.size()) +
+                  " tokens, more than max_length " + std::to_string(max_length_));
+    const int64_t vocab = encoder_->config().vocab_size;
+    for (int64_t id : e.ids)
+      if (id < 0 || id >= vocab)
+        throw Error("input " + std::to_string(i) + ": token id " + std::to_string(id) +
+                    " is outside the model's vocabulary of " + std::to_string(vocab) +
+                    " (tokenizer and model do not match?)");
+  }
+}
+
+EmbeddingModel::Batch EmbeddingModel::make_batch(const std::vector<const Encoding*>& inputs,
+                                                 const std::vector<size_t>& idx) const {
+  Batch b;
+  size_t L = 0;
+  for (size_t i : idx) L = std::max(L, inputs[i]->ids.size());
+  const int64_t B = static_cast<int64_t>(idx.size());
+  auto opts = at::TensorOptions().dtype(at::kLong);
+  b.ids = at::full({B, static_cast<int64_t>(L)}, encoder_->config().pad_token_id, opts);
+  b.mask = at::zeros({B, static_cast<int64_t>(L)}, opts);
+  b.types = at::zeros({B, static_cast<int64_t>(L)}, opts);
+  int64_t* ids = b.ids.data_ptr<int64_t>();
+  int64_t* mask = b.mask.data_ptr<int64_t>();
+  int64_t* types = b.types.data_ptr<int64_t>();
+  for (int64_t r = 0; r < B; ++r) {
+    const Encoding& e = *inputs[idx[static_cast<size_t>(r)]];
+    const size_t n = e.ids.size();
+    std::memcpy(ids + r * L, e.ids.data(), n * sizeof(int64_t));
+    std::fill(mask + r * L, mask + r * L + n, 1);
+    if (e.type_ids.size() == n) std::memcpy(types + r * L, e.type_ids.data(), n * sizeof(int64_t));
+    b.lengths.push_back(n);
+  }
+  return b;
+}
+
+at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& pool_mask) const {
+  EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, need_all_hidden_);
+  at::Tensor hidden = out.last_hidden.to(at::kFloat);
+  at::Tensor mask = pool_mask.to(hidden.device());
+  std::vector<at::Tensor> parts;
+  for (PoolingMode mode : modes_) {
+    if (mode == PoolingMode::Pooler) {
+      parts.push_back(encoder_->pooler(out.last_hidden).to(at::kFloat));
+    } else if (mode == PoolingMode::Last2Mean) {
+      const auto& hs = out.hidden_states;
+      parts.push_back(pool(hs[hs.size() - 2].to(at::kFloat), mask, PoolingMode::Mean));
+    } else {
+      parts.push_back(pool(hidden, mask, mode));
+    }
+  }
+  at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+  for (const PostModule& p : post_) {
+    if (p.kind == PostModule::Dense) x = layout_.dense[p.dense_index].apply(x);
+    else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+  }
+  if (truncate_dim_ > 0) {
+    x = x.narrow(1, 0, static_cast<int64_t>(truncate_dim_));
+    if (normalize_) x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+  }
+  return x.to(at::kCPU).contiguous();
+}
+
+Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats,
+                             const std::vector<size_t>* pool_skip) const {
+  check_inputs(inputs);
+  c10::InferenceMode guard;
+  Matrix result(inputs.size(), dimension_);
+  std::vector<size_t> lengths;
+  for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
+  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_);
+  for (const auto& idx : batcher.batches()) {
+    Batch batch = make_batch(inputs, idx);
+    at::Tensor pool_mask = batch.mask;
+    if (pool_skip) {
+      pool_mask = batch.mask.clone();
+      for (size_t r = 0; r < idx.size(); ++r) {
+        const int64_t skip = static_cast<int64_t>(std::min((*pool_skip)[idx[r]], batch.lengths[r]));
+        if (skip > 0) pool_mask[static_cast<int64_t>(r)].narrow(0, 0, skip).zero_();
+      }
+    }
+    at::Tensor emb = embed_batch(batch, pool_mask);
+    const float* src = emb.data_ptr<float>();
+    for (size_t r = 0; r < idx.size(); ++r)
+      std::memcpy(result.row(idx[r]), src + r * dimension_, dimension_ * sizeof(float));
+    if (stats) {
+      for (size_t n : batch.lengths) stats->tokens += n;
+    }
+  }
+  if (stats) stats->texts += inputs.size();
+  return result;
+}
+
+std::vector<Matrix> EmbeddingModel::token_states(const std::vector<const Encoding*>& inputs,
+                                                 int layer, EncodeStats* stats) const {
+  check_inputs(inputs);
+  const int n_states = static_cast<int>(encoder_->config().num_layers) + 1;
+  const int index = layer < 0 ? n_states + layer : layer;
+  if (index < 0 || index >= n_states)
+    throw Error("layer " + std::to_string(layer) + " out of range (the model has " +
+                std::to_string(n_states - 1) + " layers)");
+  c10::InferenceMode guard;
+  std::vector<Matrix> result(inputs.size());
+  std::vector<size_t> lengths;
+  for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
+  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_);
+  for (const auto& idx : batcher.batches()) {
+    Batch batch = make_batch(inputs, idx);
+    EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, index != n_states - 1);
+    at::Tensor h = (index == n_states - 1 ? out.last_hidden : out.hidden_states[static_cast<size_t>(index)])
+                       .to(at::kCPU, at::kFloat)
+                       .contiguous();
+    const int64_t L = h.size(1), H = h.size(2);
+    const float* src = h.data_ptr<float>();
+    for (size_t r = 0; r < idx.size(); ++r) {
+      Matrix m(batch.lengths[r], static_cast<size_t>(H));
+      std::memcpy(m.data.data(), src + static_cast<int64_t>(r) * L * H, m.data.size() * sizeof(float));
+      result[idx[r]] = std::move(m);
+      if (stats) stats->tokens += batch.lengths[r];
+    }
+  }
+  if (stats) stats->texts += inputs.size();
+  return result;
+}
+
+}  // namespace sbert::nn

@@ -1,0 +1,71 @@
+// EmbeddingModel: transformer + sentence-transformers modules (Pooling, Dense, Normalize) over
+// already-tokenized inputs, with length-sorted batching. SentenceEncoder adds the tokenizer.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "nn/st_modules.h"
+#include "nn/torch_pch.h"
+#include "nn/transformer.h"
+#include "sbert/encoder.h"
+
+namespace sbert::nn {
+
+class EmbeddingModel {
+ public:
+  // Reads config.json, the weights and the module layout of a model folder. Throws sbert::Error.
+  static std::unique_ptr<EmbeddingModel> load(const std::filesystem::path& dir,
+                                              const EncoderOptions& options);
+
+  // Embeds inputs that already hold special tokens (at most max_length() tokens each), in
+  // length-sorted batches; rows in input order. pool_skip (optional, one per input) is the
+  // number of leading tokens left out of pooling (prompts with include_prompt = false).
+  Matrix embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats = nullptr,
+               const std::vector<size_t>* pool_skip = nullptr) const;
+
+  // Per-token hidden states of `layer` (python-style index into [embeddings, layer 1..N]).
+  std::vector<Matrix> token_states(const std::vector<const Encoding*>& inputs, int layer,
+                                   EncodeStats* stats = nullptr) const;
+
+  size_t dimension() const { return dimension_; }
+  bool normalizes() const { return normalize_; }
+  size_t max_length() const { return max_length_; }
+  const ModelLayout& layout() const { return layout_; }
+  const TransformerEncoder& encoder() const { return *encoder_; }
+  const ModelInfo& info() const { return info_; }
+
+ private:
+  EmbeddingModel() = default;
+  struct Batch {
+    at::Tensor ids, mask, types;
+    std::vector<size_t> lengths;
+  };
+  Batch make_batch(const std::vector<const Encoding*>& inputs, const std::vector<size_t>& idx) const;
+  void check_inputs(const std::vector<const Encoding*>& inputs) const;
+  // [B, dimension] float32 on the CPU.
+  at::Tensor embed_batch(const Batch& batch, const at::Tensor& pool_mask) const;
+
+  ModelLayout layout_;
+  std::unique_ptr<TransformerEncoder> encoder_;
+  std::vector<PoolingMode> modes_;
+  std::vector<PostModule> post_;
+  bool normalize_ = false;
+  bool need_all_hidden_ = false;
+  size_t truncate_dim_ = 0;
+  size_t dimension_ = 0;
+  size_t max_length_ = 0;
+  size_t batch_size_ = 32;
+  size_t max_batch_tokens_ = 16384;
+  at::Device device_ = at::Device(at::kCPU);
+  at::ScalarType dtype_ = at::kFloat;
+  ModelInfo info_;
+};
+
+// The SentenceEncoder over a loaded model and a tokenizer (SentenceEncoder::load uses this with
+// load_tokenizer; tests may pass their own Tokenizer).
+std::unique_ptr<SentenceEncoder> make_sentence_encoder(std::unique_ptr<EmbeddingModel> model,
+                                                       std::unique_ptr<Tokenizer> tokenizer,
+                                                       const EncoderOptions& options);
+
+}  // namespace sbert::nn

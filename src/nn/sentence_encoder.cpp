@@ -1,0 +1,175 @@
+// SentenceEncoder over EmbeddingModel + a Tokenizer: truncation as sentence-transformers does it
+// (the text's tokens cut to max_length minus the special tokens), chunking of long texts, prompts
+// and per-token outputs.
+#include <cmath>
+
+#include "nn/embedding_model.h"
+#include "sbert/error.h"
+
+namespace sbert::nn {
+namespace {
+
+Encoding slice(const Encoding& e, size_t begin, size_t end) {
+  Encoding s;
+  auto cut = [&](const auto& v, auto& out) {
+    if (v.size() == e.ids.size()) out.assign(v.begin() + begin, v.begin() + end);
+  };
+  cut(e.ids, s.ids);
+  cut(e.type_ids, s.type_ids);
+  cut(e.tokens, s.tokens);
+  cut(e.offsets, s.offsets);
+  cut(e.special_mask, s.special_mask);
+  cut(e.sequence_ids, s.sequence_ids);
+  return s;
+}
+
+class TorchSentenceEncoder final : public SentenceEncoder {
+ public:
+  TorchSentenceEncoder(std::unique_ptr<EmbeddingModel> model, std::unique_ptr<Tokenizer> tokenizer,
+                       const EncoderOptions& options)
+      : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
+    const size_t specials = tokenizer_->num_special_tokens(false);
+    if (model_->max_length() <= specials)
+      throw Error("max_length " + std::to_string(model_->max_length()) +
+                  " leaves no room for text next to the special tokens");
+    window_ = model_->max_length() - specials;
+    if (options_.chunk_overlap >= window_)
+      throw Error("chunk_overlap " + std::to_string(options_.chunk_overlap) +
+                  " must be smaller than the window of " + std::to_string(window_) + " tokens");
+  }
+
+  Matrix encode(const std::vector<std::string>& texts, EncodeStats* stats) override {
+    if (options_.chunk) return encode_chunked(texts, stats);
+    std::vector<Encoding> encs;
+    encs.reserve(texts.size());
+    for (const auto& t : texts) encs.push_back(tokenize(t, stats));
+    return model_->embed(pointers(encs), stats);
+  }
+
+  Matrix encode_tokenized(const std::vector<Encoding>& encodings, EncodeStats* stats) override {
+    return model_->embed(pointers(encodings), stats);
+  }
+
+  Matrix encode_with_prompt(const std::vector<std::string>& texts, const std::string& prompt,
+                            EncodeStats* stats) override {
+    std::vector<Encoding> encs;
+    for (const auto& t : texts) encs.push_back(tokenize(prompt + t, stats));
+    if (model_->layout().pooling.include_prompt || prompt.empty())
+      return model_->embed(pointers(encs), stats);
+    // As sentence-transformers: prompt_length = tokens of the prompt with specials, minus one,
+    // masked from the start of each input for pooling.
+    const size_t prompt_len =
+        tokenizer_->encode_plain(prompt).size() + tokenizer_->num_special_tokens(false) - 1;
+    std::vector<size_t> skip(encs.size(), prompt_len);
+    return model_->embed(pointers(encs), stats, &skip);
+  }
+
+  std::vector<ChunkEmbedding> encode_chunks(const std::vector<std::string>& texts,
+                                            EncodeStats* stats) override {
+    std::vector<Encoding> windows;
+    std::vector<ChunkEmbedding> out;
+    for (size_t t = 0; t < texts.size(); ++t) {
+      Encoding plain = tokenizer_->encode_plain(texts[t]);
+      const size_t n = plain.size();
+      const size_t stride = window_ - options_.chunk_overlap;
+      size_t begin = 0, c = 0;
+      while (true) {
+        const size_t end = std::min(n, begin + window_);
+        Encoding w = slice(plain, begin, end);
+        windows.push_back(tokenizer_->add_special_tokens(w, nullptr));
+        ChunkEmbedding ce;
+        ce.text = t;
+        ce.chunk = c++;
+        ce.token_begin = begin;
+        ce.token_end = end;
+        out.push_back(std::move(ce));
+        if (end >= n) break;
+        begin += stride;
+      }
+    }
+    Matrix m = model_->embed(pointers(windows), stats);
+    if (stats) stats->texts = stats->texts - windows.size() + texts.size();
+    for (size_t i = 0; i < out.size(); ++i) out[i].vector.assign(m.row(i), m.row(i) + m.cols);
+    return out;
+  }
+
+  std::vector<TokenEmbeddings> encode_tokens(const std::vector<std::string>& texts, int layer,
+                                             EncodeStats* stats) override {
+    std::vector<TokenEmbeddings> out(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) out[i].encoding = tokenize(texts[i], stats);
+    std::vector<const Encoding*> ptrs;
+    for (const auto& o : out) ptrs.push_back(&o.encoding);
+    std::vector<Matrix> states = model_->token_states(ptrs, layer, stats);
+    for (size_t i = 0; i < out.size(); ++i) out[i].vectors = std::move(states[i]);
+    return out;
+  }
+
+  size_t max_length() const override { return model_->max_length(); }
+  const ModelInfo& info() const override { return model_->info(); }
+  size_t dimension() const override { return model_->dimension(); }
+  bool normalizes() const override { return model_->normalizes(); }
+  std::string similarity_function() const override { return model_->layout().similarity_fn; }
+  std::optional<std::string> prompt(const std::string& name) const override {
+    const auto& p = model_->layout().prompts;
+    auto it = p.find(name);
+    if (it == p.end()) return std::nullopt;
+    return it->second;
+  }
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
+
+ private:
+  static std::vector<const Encoding*> pointers(const std::vector<Encoding>& v) {
+    std::vector<const Encoding*> p;
+    p.reserve(v.size());
+    for (const auto& e : v) p.push_back(&e);
+    return p;
+  }
+
+  Encoding tokenize(const std::string& text, EncodeStats* stats) const {
+    Encoding plain = tokenizer_->encode_plain(text);
+    if (plain.size() > window_) {
+      plain = slice(plain, 0, window_);
+      if (stats) ++stats->truncated;
+    }
+    return tokenizer_->add_special_tokens(plain, nullptr);
+  }
+
+  Matrix encode_chunked(const std::vector<std::string>& texts, EncodeStats* stats) {
+    std::vector<ChunkEmbedding> chunks = encode_chunks(texts, stats);
+    Matrix result(texts.size(), model_->dimension());
+    std::vector<size_t> count(texts.size(), 0);
+    for (const auto& c : chunks) {
+      float* row = result.row(c.text);
+      for (size_t j = 0; j < result.cols; ++j) row[j] += c.vector[j];
+      ++count[c.text];
+    }
+    for (size_t i = 0; i < texts.size(); ++i) {
+      float* row = result.row(i);
+      double norm = 0;
+      for (size_t j = 0; j < result.cols; ++j) {
+        row[j] /= static_cast<float>(count[i]);
+        norm += static_cast<double>(row[j]) * row[j];
+      }
+      if (model_->normalizes()) {
+        const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
+        for (size_t j = 0; j < result.cols; ++j) row[j] *= inv;
+      }
+    }
+    return result;
+  }
+
+  std::unique_ptr<EmbeddingModel> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  EncoderOptions options_;
+  size_t window_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SentenceEncoder> make_sentence_encoder(std::unique_ptr<EmbeddingModel> model,
+                                                       std::unique_ptr<Tokenizer> tokenizer,
+                                                       const EncoderOptions& options) {
+  return std::make_unique<TorchSentenceEncoder>(std::move(model), std::move(tokenizer), options);
+}
+
+}  // namespace sbert::nn

@@ -1,0 +1,397 @@
+// TorchCheckpoint: reads torch.save zip checkpoints (pytorch_model.bin) with a restricted
+// unpickler. Only the opcodes and globals a state dict needs are accepted
+// (collections.OrderedDict, torch._utils._rebuild_tensor_v2/_rebuild_parameter, typed storages
+// as persistent ids); anything else is refused, so a checkpoint can never run code.
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include "nn/weight_store.h"
+#include "sbert/error.h"
+
+namespace sbert::nn {
+namespace {
+
+struct PValue;
+using PPtr = std::shared_ptr<PValue>;
+
+struct PValue {
+  enum Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Tensor, Mark } kind = None;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;  // Str text, Global "module name"
+  std::vector<PPtr> items;
+  std::vector<std::pair<PPtr, PPtr>> dict;
+  at::Tensor tensor;
+};
+
+PPtr make(PValue::Kind k) {
+  auto p = std::make_shared<PValue>();
+  p->kind = k;
+  return p;
+}
+
+at::ScalarType storage_dtype(const std::string& global) {
+  static const std::pair<const char*, at::ScalarType> kTypes[] = {
+      {"torch FloatStorage", at::kFloat},     {"torch HalfStorage", at::kHalf},
+      {"torch BFloat16Storage", at::kBFloat16}, {"torch DoubleStorage", at::kDouble},
+      {"torch LongStorage", at::kLong},       {"torch IntStorage", at::kInt},
+      {"torch ShortStorage", at::kShort},     {"torch CharStorage", at::kChar},
+      {"torch ByteStorage", at::kByte},       {"torch BoolStorage", at::kBool},
+  };
+  for (const auto& [n, t] : kTypes)
+    if (global == n) return t;
+  return at::ScalarType::Undefined;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
+            const char* data, size_t size)
+      : path_(path), reader_(reader), p_(data), end_(data + size) {}
+
+  PPtr run() {
+    while (true) {
+      uint8_t op = byte();
+      switch (op) {
+        case 0x80: byte(); break;                       // PROTO
+        case 0x95: bytes(8); break;                     // FRAME
+        case '.': return pop();                         // STOP
+        case '(': stack_.push_back(make(PValue::Mark)); break;
+        case 'N': stack_.push_back(make(PValue::None)); break;
+        case 0x88: case 0x89: {                         // NEWTRUE / NEWFALSE
+          auto v = make(PValue::Bool);
+          v->i = op == 0x88;
+          stack_.push_back(v);
+          break;
+        }
+        case 'J': push_int(static_cast<int32_t>(le(4))); break;  // BININT
+        case 'K': push_int(le(1)); break;                         // BININT1
+        case 'M': push_int(le(2)); break;                         // BININT2
+        case 0x8a: {                                              // LONG1
+          size_t n = byte();
+          if (n > 8) fail("integer too large");
+          uint64_t v = le(n);
+          if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t(0) << (8 * n);
+          push_int(static_cast<int64_t>(v));
+          break;
+        }
+        case 'G': {                                               // BINFLOAT (big endian)
+          uint64_t v = 0;
+          for (int k = 0; k < 8; ++k) v = (v << 8) | byte();
+          double d;
+          std::memcpy(&d, &v, 8);
+          auto x = make(PValue::Float);
+          x->f = d;
+          stack_.push_back(x);
+          break;
+        }
+        case 'X': push_str(bytes(le(4))); break;                  // BINUNICODE
+        case 0x8c: push_str(bytes(byte())); break;                // SHORT_BINUNICODE
+        case 0x8d: push_str(bytes(le(8))); break;                 // BINUNICODE8
+        case 'C': push_str(bytes(byte())); break;                 // SHORT_BINBYTES
+        case 'B': push_str(bytes(le(4))); break;                  // BINBYTES
+        case ')': stack_.push_back(make(PValue::Tuple)); break;
+        case ']': stack_.push_back(make(PValue::List)); break;
+        case '}': stack_.push_back(make(PValue::Dict)); break;
+        case 't': {
+          auto t = make(PValue::Tuple);
+          t->items = pop_to_mark();
+          stack_.push_back(t);
+          break;
+        }
+        case 0x85: case 0x86: case 0x87: {                        // TUPLE1..3
+          size_t n = op - 0x84;
+          if (stack_.size() < n) fail("stack underflow");
+          auto t = make(PValue::Tuple);
+          t->items.assign(stack_.end() - n, stack_.end());
+          stack_.resize(stack_.size() - n);
+          stack_.push_back(t);
+          break;
+        }
+        case 'q': memo_[static_cast<uint32_t>(le(1))] = top(); break;   // BINPUT
+        case 'r': memo_[static_cast<uint32_t>(le(4))] = top(); break;   // LONG_BINPUT
+        case 0x94: memo_[static_cast<uint32_t>(memo_.size())] = top(); break;  // MEMOIZE
+        case 'h': stack_.push_back(memo(le(1))); break;                 // BINGET
+        case 'j': stack_.push_back(memo(le(4))); break;                 // LONG_BINGET
+        case 'c': {                                                     // GLOBAL
+          std::string module = line(), name = line();
+          push_global(module + " " + name);
+          break;
+        }
+        case 0x93: {                                                    // STACK_GLOBAL
+          auto name = pop(), module = pop();
+          if (name->kind != PValue::Str || module->kind != PValue::Str) fail("bad STACK_GLOBAL");
+          push_global(module->s + " " + name->s);
+          break;
+        }
+        case 'Q': stack_.push_back(persistent_load(pop())); break;      // BINPERSID
+        case 'R': {                                                     // REDUCE
+          auto args = pop(), fn = pop();
+          stack_.push_back(reduce(fn, args));
+          break;
+        }
+        case 'b': pop(); break;  // BUILD: object state (OrderedDict._metadata) is not needed
+        case 's': {                                                     // SETITEM
+          auto v = pop(), k = pop();
+          dict_target()->dict.emplace_back(k, v);
+          break;
+        }
+        case 'u': {                                                     // SETITEMS
+          auto items = pop_to_mark();
+          if (items.size() % 2) fail("odd SETITEMS");
+          auto d = dict_target();
+          for (size_t k = 0; k < items.size(); k += 2) d->dict.emplace_back(items[k], items[k + 1]);
+          break;
+        }
+        case 'a': {                                                     // APPEND
+          auto v = pop();
+          list_target()->items.push_back(v);
+          break;
+        }
+        case 'e': {                                                     // APPENDS
+          auto items = pop_to_mark();
+          auto l = list_target();
+          l->items.insert(l->items.end(), items.begin(), items.end());
+          break;
+        }
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "0x%02x", op);
+          fail(std::string("unsupported pickle opcode ") + buf +
+               " (only state dicts of tensors can be read)");
+        }
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what); }
+
+  uint8_t byte() {
+    if (p_ >= end_) fail("truncated pickle data");
+    return static_cast<uint8_t>(*p_++);
+  }
+  std::string bytes(uint64_t n) {
+    if (n > static_cast<uint64_t>(end_ - p_)) fail("truncated pickle data");
+    std::string s(p_, p_ + n);
+    p_ += n;
+    return s;
+  }
+  uint64_t le(size_t n) {
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; ++k) v |= static_cast<uint64_t>(byte()) << (8 * k);
+    return v;
+  }
+  std::string line() {
+    std::string s;
+    while (true) {
+      char c = static_cast<char>(byte());
+      if (c == '\n') return s;
+      s.push_back(c);
+      if (s.size() > 256) fail("GLOBAL name too long");
+    }
+  }
+  void push_int(int64_t v) {
+    auto x = make(PValue::Int);
+    x->i = v;
+    stack_.push_back(x);
+  }
+  void push_str(std::string s) {
+    auto x = make(PValue::Str);
+    x->s = std::move(s);
+    stack_.push_back(x);
+  }
+  void push_global(const std::string& name) {
+    static const char* kAllowed[] = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2",
+                                     "torch._utils _rebuild_parameter"};
+    bool ok = storage_dtype(name) != at::ScalarType::Undefined;
+    for (const char* a : kAllowed) ok = ok || name == a;
+    if (!ok) fail("refusing pickle global '" + name + "' (only state dicts of tensors can be read)");
+    auto g = make(PValue::Global);
+    g->s = name;
+    stack_.push_back(g);
+  }
+  PPtr pop() {
+    if (stack_.empty()) fail("pickle stack underflow");
+    auto v = stack_.back();
+    stack_.pop_back();
+    if (v->kind == PValue::Mark) fail("unexpected MARK");
+    return v;
+  }
+  PPtr top() {
+    if (stack_.empty()) fail("pickle stack underflow");
+    return stack_.back();
+  }
+  PPtr memo(uint64_t k) {
+    auto it = memo_.find(static_cast<uint32_t>(k));
+    if (it == memo_.end()) fail("pickle memo key " + std::to_string(k) + " missing");
+    return it->second;
+  }
+  std::vector<PPtr> pop_to_mark() {
+    for (size_t k = stack_.size(); k-- > 0;) {
+      if (stack_[k]->kind == PValue::Mark) {
+        std::vector<PPtr> items(stack_.begin() + k + 1, stack_.end());
+        stack_.resize(k);
+        return items;
+      }
+    }
+    fail("pickle MARK missing");
+  }
+  PPtr dict_target() {
+    auto d = top();
+    if (d->kind != PValue::Dict) fail("SETITEM on a non-dict");
+    return d;
+  }
+  PPtr list_target() {
+    auto l = top();
+    if (l->kind != PValue::List) fail("APPEND on a non-list");
+    return l;
+  }
+
+  PPtr persistent_load(const PPtr& pid) {
+    if (pid->kind != PValue::Tuple || pid->items.size() < 5 || pid->items[0]->s != "storage" ||
+        pid->items[1]->kind != PValue::Global || pid->items[2]->kind != PValue::Str ||
+        pid->items[4]->kind != PValue::Int)
+      fail("unsupported persistent id (expected a storage)");
+    at::ScalarType type = storage_dtype(pid->items[1]->s);
+    const std::string key = pid->items[2]->s;
+    const int64_t numel = pid->items[4]->i;
+    auto it = storages_.find(key);
+    if (it != storages_.end()) return it->second;
+    const std::string record = "data/" + key;
+    if (!reader_.hasRecord(record)) fail("storage record '" + record + "' missing");
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader_.getRecord(record);
+    const size_t need = static_cast<size_t>(numel) * c10::elementSize(type);
+    if (numel < 0 || size < need)
+      fail("storage '" + record + "' holds " + std::to_string(size) + " bytes, expected " +
+           std::to_string(need));
+    auto v = make(PValue::Tensor);
+    v->tensor = at::empty({numel}, at::TensorOptions().dtype(type));
+    if (need) std::memcpy(v->tensor.data_ptr(), data.get(), need);
+    storages_[key] = v;
+    return v;
+  }
+
+  std::vector<int64_t> ints(const PPtr& t, const char* what) {
+    if (t->kind != PValue::Tuple) fail(std::string("tensor ") + what + " is not a tuple");
+    std::vector<int64_t> out;
+    for (const auto& x : t->items) {
+      if (x->kind != PValue::Int) fail(std::string("tensor ") + what + " holds a non-integer");
+      out.push_back(x->i);
+    }
+    return out;
+  }
+
+  PPtr reduce(const PPtr& fn, const PPtr& args) {
+    if (fn->kind != PValue::Global || args->kind != PValue::Tuple) fail("unsupported REDUCE");
+    if (fn->s == "collections OrderedDict") {
+      if (!args->items.empty()) fail("OrderedDict with arguments is not supported");
+      return make(PValue::Dict);
+    }
+    if (fn->s == "torch._utils _rebuild_tensor_v2") {
+      const auto& a = args->items;
+      if (a.size() < 4 || a[0]->kind != PValue::Tensor || a[1]->kind != PValue::Int)
+        fail("malformed _rebuild_tensor_v2 arguments");
+      auto size = ints(a[2], "size"), stride = ints(a[3], "stride");
+      if (size.size() != stride.size()) fail("tensor size and stride differ in rank");
+      const at::Tensor& storage = a[0]->tensor;
+      int64_t last = a[1]->i;  // largest element index touched
+      for (size_t d = 0; d < size.size(); ++d) {
+        if (size[d] < 0 || stride[d] < 0) fail("negative tensor size or stride");
+        if (size[d] == 0) last = -1;
+        if (last >= 0) last += (size[d] - 1) * stride[d];
+      }
+      if (a[1]->i < 0 || last >= storage.numel()) fail("tensor view exceeds its storage");
+      auto v = make(PValue::Tensor);
+      v->tensor = storage.as_strided(size, stride, a[1]->i);
+      return v;
+    }
+    if (fn->s == "torch._utils _rebuild_parameter") {
+      if (args->items.empty() || args->items[0]->kind != PValue::Tensor)
+        fail("malformed _rebuild_parameter arguments");
+      return args->items[0];
+    }
+    fail("refusing to call '" + fn->s + "'");
+  }
+
+  std::string path_;
+  caffe2::serialize::PyTorchStreamReader& reader_;
+  const char* p_;
+  const char* end_;
+  std::vector<PPtr> stack_;
+  std::unordered_map<uint32_t, PPtr> memo_;
+  std::unordered_map<std::string, PPtr> storages_;
+};
+
+class TorchCheckpoint final : public WeightStore {
+ public:
+  explicit TorchCheckpoint(const std::filesystem::path& file) : path_(file.string()) {
+    std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+    try {
+      reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path_);
+    } catch (const c10::Error& e) {
+      throw Error(path_ + ": not a readable torch.save zip checkpoint (legacy non-zip "
+                          "checkpoints are not supported): " +
+                  first_line(e.what_without_backtrace()));
+    }
+    if (!reader->hasRecord("data.pkl")) throw Error(path_ + ": no data.pkl in the checkpoint");
+    at::DataPtr pkl;
+    size_t size = 0;
+    try {
+      std::tie(pkl, size) = reader->getRecord("data.pkl");
+    } catch (const c10::Error& e) {
+      throw Error(path_ + ": cannot read data.pkl: " + first_line(e.what_without_backtrace()));
+    }
+    PPtr root;
+    try {
+      Unpickler u(path_, *reader, static_cast<const char*>(pkl.get()), size);
+      root = u.run();
+    } catch (const c10::Error& e) {
+      throw Error(path_ + ": " + first_line(e.what_without_backtrace()));
+    }
+    if (root->kind != PValue::Dict) throw Error(path_ + ": checkpoint is not a dict of tensors");
+    collect(*root, "");
+  }
+
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : tensors_) out.push_back(k);
+    return out;
+  }
+  bool contains(const std::string& name) const override { return tensors_.count(name) > 0; }
+  std::vector<int64_t> shape(const std::string& name) const override {
+    return get(name).sizes().vec();
+  }
+  at::Tensor get(const std::string& name) const override {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end()) throw Error(path_ + ": no tensor '" + name + "'");
+    return it->second;
+  }
+  std::string source(const std::string&) const override { return path_; }
+
+ private:
+  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  void collect(const PValue& dict, const std::string& prefix) {
+    for (const auto& [k, v] : dict.dict) {
+      if (k->kind != PValue::Str) continue;
+      if (v->kind == PValue::Tensor) tensors_[prefix + k->s] = v->tensor;
+      else if (v->kind == PValue::Dict) collect(*v, prefix + k->s + ".");
+    }
+  }
+
+  std::string path_;
+  std::map<std::string, at::Tensor> tensors_;
+};
+
+}  // namespace
+
+std::unique_ptr<WeightStore> open_torch_checkpoint(const std::filesystem::path& file) {
+  return std::make_unique<TorchCheckpoint>(file);
+}
+
+}  // namespace sbert::nn

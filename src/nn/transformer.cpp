@@ -1,0 +1,308 @@
+// Encoder forward pass, written to follow Hugging Face's eager attention for float32 parity:
+// scores * 1/sqrt(d) + additive mask (dtype minimum at padding), softmax, post-LayerNorm blocks.
+#include "nn/transformer.h"
+
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include "sbert/error.h"
+
+namespace sbert::nn {
+namespace fs = std::filesystem;
+namespace {
+
+int64_t get_int(const nlohmann::json& j, const std::string& where, const char* key,
+                std::optional<int64_t> fallback = std::nullopt) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (fallback) return *fallback;
+    throw Error(where + ": field '" + key + "' missing");
+  }
+  if (!j[key].is_number_integer()) throw Error(where + ": field '" + key + "' is not an integer");
+  return j[key].get<int64_t>();
+}
+
+}  // namespace
+
+TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": not a JSON object");
+  TransformerConfig c;
+  c.raw = j;
+  if (j.contains("architectures") && j["architectures"].is_array())
+    for (const auto& a : j["architectures"])
+      if (a.is_string()) c.architectures.push_back(a.get<std::string>());
+  if (!j.contains("model_type") || !j["model_type"].is_string())
+    throw Error(where + ": field 'model_type' missing");
+  c.model_type = j["model_type"].get<std::string>();
+  const std::string& t = c.model_type;
+  if (t == "bert") c.arch = Architecture::Bert;
+  else if (t == "roberta" || t == "xlm-roberta" || t == "camembert") c.arch = Architecture::Roberta;
+  else if (t == "distilbert") c.arch = Architecture::DistilBert;
+  else if (t == "electra") c.arch = Architecture::Electra;
+  else
+    throw Error(where + ": unknown architecture (model_type '" + t +
+                "'); supported: bert, roberta, xlm-roberta, camembert, distilbert, electra");
+
+  if (c.arch == Architecture::DistilBert) {
+    c.hidden_size = get_int(j, where, "dim");
+    c.num_layers = get_int(j, where, "n_layers");
+    c.num_heads = get_int(j, where, "n_heads");
+    c.intermediate_size = get_int(j, where, "hidden_dim");
+    c.type_vocab_size = 0;
+    c.layer_norm_eps = 1e-12;
+    c.activation = j.value("activation", std::string("gelu"));
+    if (j.value("sinusoidal_pos_embds", false)) {
+      // The sinusoidal table is saved in the checkpoint as position_embeddings.weight too.
+    }
+  } else {
+    c.hidden_size = get_int(j, where, "hidden_size");
+    c.num_layers = get_int(j, where, "num_hidden_layers");
+    c.num_heads = get_int(j, where, "num_attention_heads");
+    c.intermediate_size = get_int(j, where, "intermediate_size");
+    c.type_vocab_size = get_int(j, where, "type_vocab_size", 2);
+    if (j.contains("layer_norm_eps") && j["layer_norm_eps"].is_number())
+      c.layer_norm_eps = j["layer_norm_eps"].get<double>();
+    c.activation = j.value("hidden_act", std::string("gelu"));
+  }
+  c.vocab_size = get_int(j, where, "vocab_size");
+  c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 512);
+  c.pad_token_id = get_int(j, where, "pad_token_id", c.arch == Architecture::Roberta ? 1 : 0);
+  c.embedding_size = c.arch == Architecture::Electra ? get_int(j, where, "embedding_size", c.hidden_size)
+                                                     : c.hidden_size;
+  if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
+      c.vocab_size <= 0 || c.max_position_embeddings <= c.position_offset())
+    throw Error(where + ": non-positive model dimensions");
+  if (c.hidden_size % c.num_heads != 0)
+    throw Error(where + ": hidden size " + std::to_string(c.hidden_size) +
+                " is not a multiple of the number of heads " + std::to_string(c.num_heads));
+  return c;
+}
+
+TransformerConfig TransformerConfig::load(const fs::path& config_json) {
+  std::ifstream in(config_json);
+  if (!in) throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw Error(config_json.string() + ": invalid JSON: " + e.what());
+  }
+  return from_json(j, config_json.string());
+}
+
+TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
+                                       const std::string& prefix, at::TensorOptions options,
+                                       const std::string& where)
+    : config_(std::move(config)), options_(options) {
+  const auto& c = config_;
+  const std::string& a = c.activation;
+  if (a == "gelu") act_ = Act::GeluErf;
+  else if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") act_ = Act::GeluTanh;
+  else if (a == "relu") act_ = Act::Relu;
+  else if (a == "silu" || a == "swish") act_ = Act::Silu;
+  else if (a == "quick_gelu") act_ = Act::QuickGelu;
+  else throw Error(where + ": unsupported activation '" + a + "'");
+
+  WeightLoader w(store, prefix, options, where);
+  const int64_t H = c.hidden_size, E = c.embedding_size, I = c.intermediate_size;
+  word_ = w.take("embeddings.word_embeddings.weight", {c.vocab_size, E});
+  position_ = w.take("embeddings.position_embeddings.weight", {c.max_position_embeddings, E});
+  if (c.arch != Architecture::DistilBert && c.type_vocab_size > 0)
+    token_type_ = w.take("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E});
+  emb_ln_w_ = w.take("embeddings.LayerNorm.weight", {E});
+  emb_ln_b_ = w.take("embeddings.LayerNorm.bias", {E});
+  if (c.arch == Architecture::Electra && E != H) {
+    project_w_ = w.take("embeddings_project.weight", {H, E});
+    project_b_ = w.take("embeddings_project.bias", {H});
+  }
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    Layer L;
+    at::Tensor q_w, k_w, v_w, q_b, k_b, v_b;
+    if (c.arch == Architecture::DistilBert) {
+      const std::string p = "transformer.layer." + std::to_string(l) + ".";
+      q_w = w.take(p + "attention.q_lin.weight", {H, H});
+      q_b = w.take(p + "attention.q_lin.bias", {H});
+      k_w = w.take(p + "attention.k_lin.weight", {H, H});
+      k_b = w.take(p + "attention.k_lin.bias", {H});
+      v_w = w.take(p + "attention.v_lin.weight", {H, H});
+      v_b = w.take(p + "attention.v_lin.bias", {H});
+      L.out_w = w.take(p + "attention.out_lin.weight", {H, H});
+      L.out_b = w.take(p + "attention.out_lin.bias", {H});
+      L.ln1_w = w.take(p + "sa_layer_norm.weight", {H});
+      L.ln1_b = w.take(p + "sa_layer_norm.bias", {H});
+      L.ff1_w = w.take(p + "ffn.lin1.weight", {I, H});
+      L.ff1_b = w.take(p + "ffn.lin1.bias", {I});
+      L.ff2_w = w.take(p + "ffn.lin2.weight", {H, I});
+      L.ff2_b = w.take(p + "ffn.lin2.bias", {H});
+      L.ln2_w = w.take(p + "output_layer_norm.weight", {H});
+      L.ln2_b = w.take(p + "output_layer_norm.bias", {H});
+    } else {
+      const std::string p = "encoder.layer." + std::to_string(l) + ".";
+      q_w = w.take(p + "attention.self.query.weight", {H, H});
+      q_b = w.take(p + "attention.self.query.bias", {H});
+      k_w = w.take(p + "attention.self.key.weight", {H, H});
+      k_b = w.take(p + "attention.self.key.bias", {H});
+      v_w = w.take(p + "attention.self.value.weight", {H, H});
+      v_b = w.take(p + "attention.self.value.bias", {H});
+      L.out_w = w.take(p + "attention.output.dense.weight", {H, H});
+      L.out_b = w.take(p + "attention.output.dense.bias", {H});
+      L.ln1_w = w.take(p + "attention.output.LayerNorm.weight", {H});
+      L.ln1_b = w.take(p + "attention.output.LayerNorm.bias", {H});
+      L.ff1_w = w.take(p + "intermediate.dense.weight", {I, H});
+      L.ff1_b = w.take(p + "intermediate.dense.bias", {I});
+      L.ff2_w = w.take(p + "output.dense.weight", {H, I});
+      L.ff2_b = w.take(p + "output.dense.bias", {H});
+      L.ln2_w = w.take(p + "output.LayerNorm.weight", {H});
+      L.ln2_b = w.take(p + "output.LayerNorm.bias", {H});
+    }
+    if (q_w.defined() && k_w.defined() && v_w.defined() && q_b.defined() && k_b.defined() &&
+        v_b.defined()) {
+      // One GEMM for queries, keys and values.
+      L.qkv_w = at::cat({q_w, k_w, v_w}, 0).contiguous();
+      L.qkv_b = at::cat({q_b, k_b, v_b}, 0).contiguous();
+    }
+    layers_.push_back(std::move(L));
+  }
+  if (c.arch == Architecture::Bert || c.arch == Architecture::Roberta) {
+    pooler_w_ = w.take_optional("pooler.dense.weight", {H, H});
+    pooler_b_ = w.take_optional("pooler.dense.bias", {H});
+    if (pooler_w_.defined() != pooler_b_.defined()) {
+      pooler_w_ = pooler_b_ = at::Tensor();
+    }
+  }
+  w.finish();
+}
+
+at::Tensor TransformerEncoder::activation(const at::Tensor& x) const {
+  switch (act_) {
+    case Act::GeluErf: return at::gelu(x);
+    case Act::GeluTanh: return at::gelu(x, "tanh");
+    case Act::Relu: return at::relu(x);
+    case Act::Silu: return at::silu(x);
+    case Act::QuickGelu: return x * at::sigmoid(x * 1.702);
+  }
+  return x;
+}
+
+EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
+                                          const at::Tensor& attention_mask_in,
+                                          const at::Tensor& token_type_ids_in,
+                                          bool all_hidden_states) const {
+  const auto& c = config_;
+  const at::Device dev = options_.device();
+  at::Tensor ids = input_ids_in.to(dev, at::kLong);
+  at::Tensor mask = attention_mask_in.to(dev, at::kLong);
+  const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
+                d = H / nh;
+  if (L > c.max_input_length())
+    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
+                std::to_string(c.max_input_length()) + " positions");
+
+  at::Tensor positions;
+  if (c.arch == Architecture::Roberta) {
+    at::Tensor not_pad = ids.ne(c.pad_token_id).to(at::kLong);
+    positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
+  } else {
+    positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L});
+  }
+  at::Tensor x = at::embedding(word_, ids);
+  if (token_type_.defined()) {
+    at::Tensor types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong)
+                                                   : at::zeros_like(ids);
+    x = x + at::embedding(token_type_, types);
+  }
+  x = x + at::embedding(position_, positions);
+  x = at::layer_norm(x, {c.embedding_size}, emb_ln_w_, emb_ln_b_, c.layer_norm_eps);
+  if (project_w_.defined()) x = at::linear(x, project_w_, project_b_);
+
+  EncoderOutput out;
+  if (all_hidden_states) out.hidden_states.push_back(x);
+
+  // Additive mask: 0 for tokens, the dtype's lowest value for padding; [B*nh, 1, L].
+  const at::ScalarType dt = options_.dtype().toScalarType();
+  double lowest = dt == at::kFloat ? -3.4028234663852886e38
+                  : dt == at::kHalf ? -65504.0
+                  : dt == at::kBFloat16 ? -3.3895313892515355e38
+                  : -1.7976931348623157e308;
+  at::Tensor bias = (1 - mask).to(dt).mul(lowest).view({B, 1, 1, L}).expand({B, nh, 1, L})
+                        .reshape({B * nh, 1, L});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+
+  for (const Layer& layer : layers_) {
+    at::Tensor qkv = at::linear(x, layer.qkv_w, layer.qkv_b);  // [B, L, 3H]
+    at::Tensor parts = qkv.view({B, L, 3, nh, d}).permute({2, 0, 3, 1, 4});  // [3, B, nh, L, d]
+    at::Tensor q = parts[0].reshape({B * nh, L, d});
+    at::Tensor k = parts[1].reshape({B * nh, L, d});
+    at::Tensor v = parts[2].reshape({B * nh, L, d});
+    at::Tensor scores = at::baddbmm(bias, q, k.transpose(1, 2), 1.0, scale);
+    at::Tensor probs = at::softmax(scores, -1);
+    at::Tensor ctx = at::bmm(probs, v).view({B, nh, L, d}).permute({0, 2, 1, 3}).reshape({B, L, H});
+    at::Tensor attn = at::linear(ctx, layer.out_w, layer.out_b);
+    at::Tensor h1 = at::layer_norm(attn + x, {H}, layer.ln1_w, layer.ln1_b, c.layer_norm_eps);
+    at::Tensor ff = activation(at::linear(h1, layer.ff1_w, layer.ff1_b));
+    ff = at::linear(ff, layer.ff2_w, layer.ff2_b);
+    x = at::layer_norm(ff + h1, {H}, layer.ln2_w, layer.ln2_b, c.layer_norm_eps);
+    if (all_hidden_states) out.hidden_states.push_back(x);
+  }
+  out.last_hidden = x;
+  return out;
+}
+
+at::Tensor TransformerEncoder::pooler(const at::Tensor& last_hidden) const {
+  if (!has_pooler()) throw Error("the checkpoint has no pooler weights (pooler.dense.*)");
+  at::Tensor cls = last_hidden.select(1, 0).to(options_.dtype().toScalarType());
+  return at::tanh(at::linear(cls, pooler_w_, pooler_b_));
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "fp32" || name == "float") return at::kFloat;
+  if (name == "float16" || name == "fp16" || name == "half") return at::kHalf;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  throw Error("unknown dtype '" + name + "' (float32, float16, bfloat16)");
+}
+
+at::Device parse_device(const std::string& name) {
+  if (name.empty() || name == "cpu") return at::Device(at::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!at::hasCUDA())
+      throw Error("device '" + name + "': CUDA is not available (this libtorch build has no CUDA "
+                                      "support or no GPU is visible); use --device cpu");
+    int index = 0;
+    if (name.size() > 5) {
+      try {
+        size_t used = 0;
+        index = std::stoi(name.substr(5), &used);
+        if (used != name.size() - 5 || index < 0) throw std::invalid_argument("index");
+      } catch (const std::exception&) {
+        throw Error("device '" + name + "': bad CUDA device index");
+      }
+    }
+    const int count = static_cast<int>(at::getNumGPUs());
+    if (index >= count)
+      throw Error("device '" + name + "': only " + std::to_string(count) + " CUDA device(s) visible");
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error("unknown device '" + name + "' (cpu, cuda, cuda:N)");
+}
+
+void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name) {
+  if (dtype == at::kFloat) return;
+  try {
+    c10::InferenceMode guard;
+    auto o = at::TensorOptions().dtype(dtype).device(device);
+    at::Tensor x = at::ones({2, 3, 4}, o), w = at::ones({4, 4}, o), b = at::zeros({4}, o);
+    at::Tensor y = at::linear(x, w, b);
+    y = at::layer_norm(y, {4}, at::ones({4}, o), b, 1e-12);
+    y = at::gelu(y);
+    at::Tensor s = at::baddbmm(at::zeros({2, 1, 3}, o), y, y.transpose(1, 2), 1.0, 0.5);
+    s = at::softmax(s, -1);
+    (void)at::bmm(s, y).sum().item<float>();
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error("dtype " + dtype_name + " is not supported on " + device.str() +
+                " by this libtorch (" + what.substr(0, what.find('\n')) +
+                "); use float32" + (device.is_cpu() ? " or bfloat16" : ""));
+  }
+}
+
+}  // namespace sbert::nn

@@ -1,0 +1,89 @@
+// The transformer encoders (BERT, RoBERTa/XLM-RoBERTa, DistilBERT, ELECTRA) as plain ATen code.
+// Internal header: shared by the sentence encoder and the sequence-classification heads.
+#pragma once
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/torch_pch.h"
+#include "nn/weight_store.h"
+
+namespace sbert::nn {
+
+enum class Architecture { Bert, Roberta, DistilBert, Electra };
+
+struct TransformerConfig {
+  Architecture arch = Architecture::Bert;
+  std::string model_type;
+  std::vector<std::string> architectures;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t embedding_size = 0;  // ELECTRA: embeddings are projected to hidden_size when different
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 0;  // 0: no token type embeddings (DistilBERT)
+  int64_t pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  std::string activation = "gelu";
+  nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
+
+  // RoBERTa position ids start after the padding index.
+  int64_t position_offset() const { return arch == Architecture::Roberta ? pad_token_id + 1 : 0; }
+  // The longest input the position embeddings allow.
+  int64_t max_input_length() const { return max_position_embeddings - position_offset(); }
+
+  static TransformerConfig from_json(const nlohmann::json& j, const std::string& where);
+  static TransformerConfig load(const std::filesystem::path& config_json);
+};
+
+struct EncoderOutput {
+  at::Tensor last_hidden;                 // [B, L, H] in the compute dtype
+  std::vector<at::Tensor> hidden_states;  // embeddings output + every layer (when requested)
+};
+
+class TransformerEncoder {
+ public:
+  // Reads the encoder's parameters from `store` under `prefix` (see find_encoder_prefix) and
+  // converts them to `options` (dtype, device). Throws one error listing all missing tensors and
+  // shape mismatches; `where` names the checkpoint in messages.
+  TransformerEncoder(TransformerConfig config, const WeightStore& store, const std::string& prefix,
+                     at::TensorOptions options, const std::string& where);
+
+  // input_ids, attention_mask (1 = token, 0 = padding) and token_type_ids (may be undefined):
+  // int64 [B, L] on any device.
+  EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                        const at::Tensor& token_type_ids, bool all_hidden_states) const;
+
+  bool has_pooler() const { return pooler_w_.defined(); }
+  // tanh(dense(h[:, 0])) from the checkpoint's pooler weights.
+  at::Tensor pooler(const at::Tensor& last_hidden) const;
+
+  const TransformerConfig& config() const { return config_; }
+  at::TensorOptions options() const { return options_; }
+
+ private:
+  struct Layer {
+    at::Tensor qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b;
+  };
+  at::Tensor activation(const at::Tensor& x) const;
+
+  TransformerConfig config_;
+  at::TensorOptions options_;
+  at::Tensor word_, position_, token_type_, emb_ln_w_, emb_ln_b_, project_w_, project_b_;
+  std::vector<Layer> layers_;
+  at::Tensor pooler_w_, pooler_b_;
+  enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
+};
+
+// Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
+// matmul on a CPU build that lacks it).
+void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name);
+// "cpu", "cuda", "cuda:N" -> device; errors when CUDA is not available.
+at::Device parse_device(const std::string& name);
+// "float32" | "float16" | "bfloat16" (also fp32/fp16/bf16/half).
+at::ScalarType parse_dtype(const std::string& name);
+
+}  // namespace sbert::nn

@@ -1,0 +1,75 @@
+// Helpers for the nn tests: golden comparison and a tokenizer that replays known ids.
+#pragma once
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sbert/matrix.h"
+#include "sbert/tokenizer.h"
+
+namespace sbert::nntest {
+
+inline double max_abs_diff(const float* got, const nlohmann::json& want, size_t n) {
+  double worst = 0;
+  for (size_t j = 0; j < n; ++j)
+    worst = std::max(worst, std::fabs(static_cast<double>(got[j]) - want[j].get<double>()));
+  return worst;
+}
+
+inline Encoding encoding_of(const nlohmann::json& ids) {
+  Encoding e;
+  for (const auto& id : ids) e.ids.push_back(id.get<int64_t>());
+  e.type_ids.assign(e.ids.size(), 0);
+  return e;
+}
+
+// Replays the golden token ids: encode_plain(text) returns the ids recorded for `text` (without
+// special tokens), add_special_tokens wraps them in cls/sep. Lets the model code be tested
+// without the real tokenizer.
+class ReplayTokenizer final : public Tokenizer {
+ public:
+  ReplayTokenizer(int64_t cls, int64_t sep, int64_t pad) : cls_(cls), sep_(sep), pad_(pad) {}
+  // `ids` include the special tokens at both ends.
+  void add(const std::string& text, const std::vector<int64_t>& ids) {
+    plain_[text] = std::vector<int64_t>(ids.begin() + 1, ids.end() - 1);
+  }
+  Encoding encode_plain(std::string_view text) const override {
+    auto it = plain_.find(std::string(text));
+    if (it == plain_.end()) throw std::runtime_error("ReplayTokenizer: unknown text");
+    Encoding e;
+    e.ids = it->second;
+    e.type_ids.assign(e.ids.size(), 0);
+    for (size_t i = 0; i < e.ids.size(); ++i) e.tokens.push_back("t" + std::to_string(e.ids[i]));
+    e.offsets.assign(e.ids.size(), {0, 0});
+    e.special_mask.assign(e.ids.size(), 0);
+    e.sequence_ids.assign(e.ids.size(), 0);
+    return e;
+  }
+  Encoding add_special_tokens(const Encoding& first, const Encoding*) const override {
+    Encoding e;
+    e.ids.push_back(cls_);
+    e.ids.insert(e.ids.end(), first.ids.begin(), first.ids.end());
+    e.ids.push_back(sep_);
+    e.type_ids.assign(e.ids.size(), 0);
+    e.tokens.assign(e.ids.size(), "");
+    e.offsets.assign(e.ids.size(), {0, 0});
+    e.special_mask.assign(e.ids.size(), 0);
+    e.special_mask.front() = e.special_mask.back() = 1;
+    e.sequence_ids.assign(e.ids.size(), 0);
+    return e;
+  }
+  size_t num_special_tokens(bool pair) const override { return pair ? 3 : 2; }
+  int64_t pad_id() const override { return pad_; }
+  size_t vocab_size() const override { return 0; }
+  std::optional<int64_t> token_to_id(std::string_view) const override { return std::nullopt; }
+  std::string id_to_token(int64_t id) const override { return std::to_string(id); }
+  std::string describe() const override { return "replay"; }
+
+ private:
+  int64_t cls_, sep_, pad_;
+  std::map<std::string, std::vector<int64_t>> plain_;
+};
+
+}  // namespace sbert::nntest
