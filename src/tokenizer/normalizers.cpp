@@ -11,6 +11,23 @@ namespace sbert::tok {
 namespace {
 
 void lowercase_seq(CharSeq& s) {
+  // In place unless some character lower-cases to several (only U+0130 does).
+  bool expands = false;
+  std::u32string one;
+  for (Char& c : s) {
+    if (c.cp < 0x80) {
+      if (c.cp >= 'A' && c.cp <= 'Z') c.cp += 32;
+      continue;
+    }
+    if (c.cp == 0x130) {
+      expands = true;
+      break;
+    }
+    one.clear();
+    lowercase_into(c.cp, one);
+    c.cp = one[0];
+  }
+  if (!expands) return;
   CharSeq out;
   out.reserve(s.size());
   std::u32string buf;
@@ -44,7 +61,9 @@ class BertNormalizer : public Normalizer {
       }
       out.push_back({cp, c.begin, c.end});
     }
-    if (o_.strip_accents.value_or(o_.lowercase)) {
+    bool non_ascii = false;
+    for (const Char& c : out) non_ascii |= c.cp >= 0xC0;
+    if (non_ascii && o_.strip_accents.value_or(o_.lowercase)) {
       CharSeq d = tok::normalize(out, NormForm::NFD);
       out.clear();
       for (const Char& c : d)

@@ -1,0 +1,263 @@
+// Unit tests of the tokenizer components on small hand-made vocabularies; expected values are
+// worked out by hand (or from the Unicode standard), not produced by the code under test.
+#include <sentencepiece_processor.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "sbert/error.h"
+#include "sbert/tokenizer.h"
+#include "test_support.h"
+#include "tokenizer/pipeline.h"
+#include "tokenizer/precompiled_charsmap.h"
+
+namespace {
+
+using namespace sbert::tok;
+using sbert::Encoding;
+using sbert::Truncation;
+using Strings = std::vector<std::string>;
+
+std::unique_ptr<PipelineTokenizer> bert(Strings vocab, bool lowercase = true) {
+  BertNormalizerOptions n;
+  n.lowercase = lowercase;
+  std::vector<AddedToken> added;
+  for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]"}) {
+    AddedToken t;
+    t.content = s;
+    t.id = std::find(vocab.begin(), vocab.end(), s) - vocab.begin();
+    added.push_back(t);
+  }
+  const int64_t cls = std::find(vocab.begin(), vocab.end(), "[CLS]") - vocab.begin();
+  const int64_t sep = std::find(vocab.begin(), vocab.end(), "[SEP]") - vocab.begin();
+  return std::make_unique<PipelineTokenizer>("test", added, make_bert_normalizer(n), make_bert_pre_tokenizer(),
+                                             make_wordpiece_model(vocab, "[UNK]"),
+                                             make_bert_processing({"[CLS]", cls}, {"[SEP]", sep}));
+}
+
+const Strings kVocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "cafe", "un", "una", "##aff",
+                        "##able", "a", "##a", ",", "!", "中", "文", "ab", "hi", "there", "\xE1\x84\x92",
+                        "##\xE1\x85\xA1", "##\xE1\x86\xAB", "x", "##x"};
+
+TEST(BasicTokenizer, CleanupDropsControlsAndMapsWhitespace) {
+  auto t = bert(kVocab);
+  // NUL, U+FFFD, a C0 control and a zero-width space vanish; NBSP and tab separate words.
+  EXPECT_EQ(t->encode_plain(std::string("hel\x01lo\xC2\xA0wor\xEF\xBF\xBDld\tHELLO") + '\0' + "\xE2\x80\x8B").tokens,
+            (Strings{"hello", "world", "hello"}));
+}
+
+TEST(BasicTokenizer, CjkIdeographsAreSingleTokens) {
+  auto t = bert(kVocab);
+  EXPECT_EQ(t->encode_plain("ab中文ab").tokens, (Strings{"ab", "中", "文", "ab"}));
+}
+
+TEST(BasicTokenizer, LowercaseStripsAccentsAndDecomposesHangul) {
+  auto t = bert(kVocab);
+  EXPECT_EQ(t->encode_plain("Café CAFÉ").tokens, (Strings{"cafe", "cafe"}));
+  // U+D55C (han) = U+1112 U+1161 U+11AB under canonical decomposition.
+  EXPECT_EQ(t->encode_plain("한").tokens, (Strings{"\xE1\x84\x92", "##\xE1\x85\xA1", "##\xE1\x86\xAB"}));
+  // Cased: no accent stripping, so "Café" is unknown.
+  auto cased = bert(kVocab, false);
+  EXPECT_EQ(cased->encode_plain("Café hello").tokens, (Strings{"[UNK]", "hello"}));
+}
+
+TEST(BasicTokenizer, PunctuationIsSplitOff) {
+  auto t = bert(kVocab);
+  EXPECT_EQ(t->encode_plain("hi,there!hello").tokens, (Strings{"hi", ",", "there", "!", "hello"}));
+}
+
+TEST(BasicTokenizer, OffsetsAreBytesOfTheOriginalText) {
+  auto t = bert(kVocab);
+  const std::string text = "  Café,hello";  // C a f é(2 bytes) , h...
+  Encoding e = t->encode_plain(text);
+  ASSERT_EQ(e.tokens, (Strings{"cafe", ",", "hello"}));
+  EXPECT_EQ(e.offsets[0], std::make_pair(size_t{2}, size_t{7}));
+  EXPECT_EQ(e.offsets[1], std::make_pair(size_t{7}, size_t{8}));
+  EXPECT_EQ(e.offsets[2], std::make_pair(size_t{8}, size_t{13}));
+}
+
+TEST(BasicTokenizer, SpecialTokensInTextStayWhole) {
+  auto t = bert(kVocab);
+  EXPECT_EQ(t->encode_plain("hi [SEP]hello [CLS]").ids, (std::vector<int64_t>{18, 3, 4, 2}));
+}
+
+TEST(WordPiece, GreedyLongestMatchFirst) {
+  auto t = bert({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "##a"});
+  EXPECT_EQ(t->encode_plain("unaffable").tokens, (Strings{"un", "##aff", "##able"}));
+  // "una" is the longest prefix; when "##ffable" is then not in the vocabulary the whole word is
+  // unknown (greedy, no backtracking to "un").
+  auto t2 = bert({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "una", "un", "##aff", "##ffable"});
+  EXPECT_EQ(t2->encode_plain("unaffable").tokens, (Strings{"una", "##ffable"}));
+  auto t3 = bert({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "una", "un", "##aff", "##able"});
+  EXPECT_EQ(t3->encode_plain("unaffable").tokens, (Strings{"[UNK]"}));
+}
+
+TEST(WordPiece, LongWordsBecomeUnknown) {
+  auto t = bert(kVocab);
+  EXPECT_EQ(t->encode_plain(std::string(100, 'x')).size(), 100u);
+  EXPECT_EQ(t->encode_plain(std::string(101, 'x')).tokens, (Strings{"[UNK]"}));
+  // Characters, not bytes: 60 two-byte letters are 60 characters.
+  std::string e60;
+  for (int i = 0; i < 60; ++i) e60 += "\xC3\xA9";
+  auto cased = bert(kVocab, false);
+  EXPECT_EQ(cased->encode_plain(e60).tokens, (Strings{"[UNK]"}));
+}
+
+TEST(Truncation, LongestFirstMatchesTheTokenizersLibrary) {
+  auto t = bert(kVocab);
+  const std::string a10 = "x x x x x x x x x x", b2 = "a a", b10 = a10;
+  // total 12 > room 8 (11 - 3): the shorter side (2) is kept, the longer gets 6.
+  Encoding e = t->encode_pair(a10, b2, 11);
+  EXPECT_EQ(e.size(), 11u);
+  EXPECT_EQ(std::count(e.type_ids.begin(), e.type_ids.end(), 1), 3);  // 2 tokens + [SEP]
+  // Equal lengths, odd room 7: first gets 3, second 4.
+  e = t->encode_pair(a10, b10, 10);
+  EXPECT_EQ(std::count(e.type_ids.begin(), e.type_ids.end(), 0), 1 + 3 + 1);
+  EXPECT_EQ(std::count(e.type_ids.begin(), e.type_ids.end(), 1), 4 + 1);
+  // Single text: truncated to max_length including [CLS]/[SEP].
+  e = t->encode(a10, true, 5);
+  EXPECT_EQ(e.tokens, (Strings{"[CLS]", "x", "x", "x", "[SEP]"}));
+}
+
+TEST(Truncation, OnlyFirstAndOnlySecond) {
+  auto t = bert(kVocab);
+  const std::string a6 = "x x x x x x", b3 = "a a a";
+  Encoding e = t->encode_pair(a6, b3, 9, Truncation::OnlyFirst);  // room 6: first keeps 3
+  EXPECT_EQ(std::count(e.type_ids.begin(), e.type_ids.end(), 0), 5);
+  e = t->encode_pair(b3, a6, 9, Truncation::OnlySecond);
+  EXPECT_EQ(std::count(e.type_ids.begin(), e.type_ids.end(), 1), 4);
+  // The first text is too short to absorb the cut: an error, as in Hugging Face.
+  EXPECT_THROW(t->encode_pair(b3, a6, 7, Truncation::OnlyFirst), sbert::Error);
+}
+
+// Unigram with Metaspace, on a five-piece vocabulary.
+std::unique_ptr<PipelineTokenizer> unigram(std::vector<UnigramPiece> pieces, bool byte_fallback = false) {
+  return std::make_unique<PipelineTokenizer>(
+      "test", std::vector<AddedToken>{}, nullptr,
+      make_metaspace_pre_tokenizer(U'\u2581', PrependScheme::Always, true),
+      make_unigram_model(std::move(pieces), 0, byte_fallback), nullptr);
+}
+
+TEST(Unigram, ViterbiPicksTheBestScoringSegmentation) {
+  const std::string sp = "\xE2\x96\x81";
+  auto t = unigram({{"<unk>", 0}, {sp + "ab", -1}, {sp + "a", -2}, {"b", -2}, {"c", -1}, {sp, -3}});
+  EXPECT_EQ(t->encode_plain("ab").tokens, (Strings{sp + "ab"}));  // -1 beats -2 + -2
+  auto t2 = unigram({{"<unk>", 0}, {sp + "ab", -5}, {sp + "a", -2}, {"b", -2}, {sp, -3}});
+  EXPECT_EQ(t2->encode_plain("ab").tokens, (Strings{sp + "a", "b"}));  // -4 beats -5
+  EXPECT_EQ(t2->encode_plain("ab").ids, (std::vector<int64_t>{2, 3}));
+}
+
+TEST(Unigram, UnknownCharactersAreFusedAndCanFallBackToBytes) {
+  const std::string sp = "\xE2\x96\x81";
+  auto t = unigram({{"<unk>", 0}, {sp, -1}, {"a", -1}});
+  // "▁" "a" then two unknown characters fused into one <unk>.
+  EXPECT_EQ(t->encode_plain("azz").ids, (std::vector<int64_t>{1, 2, 0}));
+  auto b = unigram({{"<unk>", 0}, {sp, -1}, {"a", -1}, {"<0x7A>", -1}}, true);
+  EXPECT_EQ(b->encode_plain("az").ids, (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(PrecompiledCharsmap, XlmrTableMapsCompatibilityCharacters) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto j = sbert::testing::load_json(shared / "fixtures/models/xlmr-spm-mean-norm/tokenizer.json");
+  PrecompiledCharsmap map(base64_decode(j["normalizer"]["precompiled_charsmap"].get<std::string>()));
+  ASSERT_FALSE(map.empty());
+  // NFKC: fullwidth A -> A, the fi ligature -> "fi", circled one -> "1"; plain ASCII is not in the table.
+  EXPECT_EQ(map.transform("\xEF\xBC\xA1").value_or("?"), "A");
+  EXPECT_EQ(map.transform("\xEF\xAC\x81").value_or("?"), "fi");
+  EXPECT_EQ(map.transform("\xE2\x91\xA0").value_or("?"), "1");
+  EXPECT_FALSE(map.transform("a").has_value());
+  EXPECT_THROW(PrecompiledCharsmap(std::string("\xFF\xFF\x00\x00", 4)), sbert::Error);
+}
+
+TEST(SentencePiece, FairseqOffsetOnTheTinyXlmrModel) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto model = shared / "tokenizers/xlmr-tiny-spm/xlmr-tiny-spm.model";
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.Load(model.string()).ok());
+  sbert::TokenizerOptions o;
+  o.tokenizer_file = model.string();
+  auto tok = sbert::load_tokenizer(model.parent_path(), o);
+  for (const std::string text : {"A man is playing a guitar.", "한 남자가 기타를 치고 있다.", "zzz \xF0\x9F\x98\x80"}) {
+    std::vector<int> spm_ids;
+    sp.Encode(text, &spm_ids);
+    std::vector<int64_t> want{0};
+    for (int id : spm_ids) want.push_back(id == sp.unk_id() ? 3 : id + 1);
+    want.push_back(2);
+    EXPECT_EQ(tok->encode(text).ids, want) << text;
+  }
+  Encoding p = tok->encode_pair("a", "b");
+  EXPECT_EQ(p.ids.front(), 0);
+  EXPECT_EQ(std::count(p.ids.begin(), p.ids.end(), 2), 3);  // <s> a </s></s> b </s>
+  EXPECT_EQ(tok->pad_id(), 1);
+  EXPECT_EQ(tok->token_to_id("<mask>").value_or(-1), sp.GetPieceSize() + 1);
+}
+
+// ---- bad input ----
+
+TEST(BadInput, FolderWithoutTokenizer) {
+  auto dir = sbert::testing::temp_dir("tok_empty");
+  try {
+    sbert::load_tokenizer(dir);
+    FAIL() << "no error";
+  } catch (const sbert::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(dir.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("vocab.txt"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+  }
+}
+
+std::string error_of(const std::string& tokenizer_json) {
+  auto dir = sbert::testing::temp_dir("tok_bad");
+  sbert::testing::write_file(dir / "tokenizer.json", tokenizer_json);
+  try {
+    sbert::load_tokenizer(dir);
+  } catch (const sbert::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BadInput, MalformedAndUnsupportedTokenizerJson) {
+  EXPECT_NE(error_of("{\"model\": ").find("malformed JSON"), std::string::npos);
+  const std::string wp = R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})";
+  EXPECT_NE(error_of("{" + wp + R"(, "normalizer": {"type": "Foo"}})").find("unsupported normalizer 'Foo'"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + wp + R"(, "pre_tokenizer": {"type": "ByteLevel"}})").find("unsupported pre_tokenizer 'ByteLevel'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}})").find("unsupported model 'BPE'"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + wp + R"(, "post_processor": {"type": "Bar"}})").find("unsupported post_processor 'Bar'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"a": 0}}})").find("[UNK]"),
+            std::string::npos);
+  // Wrong value types are reported, not crashed on.
+  EXPECT_NE(error_of(R"({"model": {"type": "Unigram", "vocab": [["a", "x"]]}})").find("vocab entry 0"),
+            std::string::npos);
+  EXPECT_FALSE(error_of("[1, 2]").empty());
+}
+
+TEST(BadInput, TenMegabyteWordIsOneUnknownAndFast) {
+  auto t = bert(kVocab);
+  const auto start = std::chrono::steady_clock::now();
+  Encoding e = t->encode(std::string(10 << 20, 'x'));
+  EXPECT_EQ(e.tokens, (Strings{"[CLS]", "[UNK]", "[SEP]"}));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);  // wall clock on a shared machine
+  // 1 MB of ordinary words, truncated.
+  std::string words;
+  while (words.size() < (1 << 20)) words += "hello world ";
+  EXPECT_EQ(t->encode(words, true, 128).size(), 128u);
+}
+
+TEST(BadInput, InvalidUtf8IsReplacedNotFatal) {
+  auto t = bert(kVocab);
+  // U+FFFD is dropped by BERT's cleanup, so invalid bytes vanish; offsets stay within the text.
+  const std::string text = "hello\xFF\xC3world \xE2\x82";
+  Encoding e = t->encode_plain(text);
+  EXPECT_EQ(e.tokens, (Strings{"[UNK]"}));  // "helloworld" is one word, not in the vocabulary
+  for (auto [b, en] : e.offsets) EXPECT_LE(en, text.size());
+  EXPECT_EQ(t->encode_plain("hello\xFF world").tokens, (Strings{"hello", "world"}));
+}
+
+}  // namespace
