@@ -1,0 +1,214 @@
+#include "search/faiss_store.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexFlatCodes.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <typeinfo>
+
+#include "sbert/error.h"
+#include "search/fs_util.h"
+
+namespace sbert::search {
+
+namespace {
+
+// The index that does the work, under id maps and pre-transforms.
+const faiss::Index* core_of(const faiss::Index* index) {
+  while (true) {
+    if (auto* m = dynamic_cast<const faiss::IndexIDMap*>(index)) {
+      index = m->index;
+    } else if (auto* p = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
+      index = p->index;
+    } else {
+      return index;
+    }
+  }
+}
+faiss::Index* core_of(faiss::Index* index) {
+  return const_cast<faiss::Index*>(core_of(static_cast<const faiss::Index*>(index)));
+}
+
+std::string type_name(const faiss::Index* index) {
+  std::string n = typeid(*index).name();
+  // Itanium mangling of faiss::X is N5faiss<len>XE; keep X.
+  auto pos = n.find("faiss");
+  if (pos != std::string::npos) {
+    size_t i = pos + 5;
+    size_t len = 0;
+    while (i < n.size() && std::isdigit(static_cast<unsigned char>(n[i]))) len = len * 10 + (n[i++] - '0');
+    if (len && i + len <= n.size()) return n.substr(i, len);
+  }
+  return n;
+}
+
+}  // namespace
+
+FaissIndex make_index(const std::string& factory, size_t dimension, const std::string& metric) {
+  faiss::MetricType mt = metric == "l2" ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+  std::unique_ptr<faiss::Index> base;
+  try {
+    base.reset(faiss::index_factory(static_cast<int>(dimension), factory.c_str(), mt));
+  } catch (const faiss::FaissException& e) {
+    throw Error("invalid index factory '" + factory + "' for dimension " +
+                std::to_string(dimension) + ": " + e.msg);
+  }
+  // Polysemous training (a simulated-annealing reordering of PQ codes, only used by polysemous
+  // search, which sbert never enables) takes minutes; index_factory turns it on for IVF..,PQ.
+  if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(core_of(base.get()))) ivfpq->do_polysemous_training = false;
+  if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core_of(base.get()))) pq->do_polysemous_training = false;
+  FaissIndex out;
+  if (dynamic_cast<faiss::IndexIDMap*>(base.get()) || dynamic_cast<faiss::IndexIVF*>(core_of(base.get()))) {
+    out.index = std::move(base);
+  } else {
+    auto wrapped = std::make_unique<faiss::IndexIDMap2>(base.get());
+    wrapped->own_fields = true;
+    base.release();
+    out.index = std::move(wrapped);
+  }
+  out.supports_remove = supports_remove(out.index.get());
+  return out;
+}
+
+bool supports_remove(const faiss::Index* index) {
+  const faiss::Index* core = core_of(index);
+  return dynamic_cast<const faiss::IndexIVF*>(core) != nullptr ||
+         dynamic_cast<const faiss::IndexFlatCodes*>(core) != nullptr;
+}
+
+bool needs_training(const faiss::Index* index) { return !index->is_trained; }
+
+size_t min_training_points(const faiss::Index* index) {
+  if (index->is_trained) return 0;
+  const faiss::Index* core = core_of(index);
+  size_t n = 1;
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(core)) n = std::max<size_t>(n, ivf->nlist);
+  if (auto* ivfpq = dynamic_cast<const faiss::IndexIVFPQ*>(core)) n = std::max<size_t>(n, ivfpq->pq.ksub);
+  if (auto* pq = dynamic_cast<const faiss::IndexPQ*>(core)) n = std::max<size_t>(n, pq->pq.ksub);
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(core)) {
+    if (auto* pq = dynamic_cast<const faiss::IndexPQ*>(hnsw->storage)) n = std::max<size_t>(n, pq->pq.ksub);
+  }
+  return n;
+}
+
+void train(faiss::Index* index, size_t n, const float* x, const std::string& factory) {
+  size_t need = min_training_points(index);
+  if (n < need)
+    throw Error("index factory '" + factory + "' needs at least " + std::to_string(need) +
+                " training vectors, got " + std::to_string(n) +
+                " (use a smaller nlist/code size, or more data)");
+  try {
+    index->train(static_cast<faiss::Index::idx_t>(n), x);
+  } catch (const faiss::FaissException& e) {
+    throw Error("training index '" + factory + "' failed: " + e.msg);
+  }
+}
+
+void add(faiss::Index* index, size_t n, const float* x, const int64_t* ids) {
+  try {
+    index->add_with_ids(static_cast<faiss::Index::idx_t>(n), x, ids);
+  } catch (const faiss::FaissException& e) {
+    throw Error("adding vectors to the FAISS index failed: " + e.msg);
+  }
+}
+
+size_t remove(faiss::Index* index, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return 0;
+  try {
+    faiss::IDSelectorBatch sel(ids.size(), ids.data());
+    return index->remove_ids(sel);
+  } catch (const faiss::FaissException& e) {
+    throw Error("removing vectors from the FAISS index failed: " + e.msg);
+  }
+}
+
+void set_search_parameters(faiss::Index* index, size_t nprobe, size_t ef_search) {
+  faiss::Index* core = core_of(index);
+  if (nprobe) {
+    auto* ivf = dynamic_cast<faiss::IndexIVF*>(core);
+    if (!ivf) throw Error("--nprobe applies to IVF indexes only (this index is " + type_name(core) + ")");
+    ivf->nprobe = std::min<size_t>(nprobe, ivf->nlist);
+  }
+  if (ef_search) {
+    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core);
+    if (!hnsw) throw Error("--ef-search applies to HNSW indexes only (this index is " + type_name(core) + ")");
+    hnsw->hnsw.efSearch = static_cast<int>(ef_search);
+  }
+}
+
+void search(const faiss::Index* index, size_t n, const float* x, size_t k, float* distances,
+            int64_t* labels) {
+  try {
+    index->search(static_cast<faiss::Index::idx_t>(n), x, static_cast<faiss::Index::idx_t>(k), distances, labels);
+  } catch (const faiss::FaissException& e) {
+    throw Error("FAISS search failed: " + e.msg);
+  }
+}
+
+nlohmann::json describe(const faiss::Index* index) {
+  const faiss::Index* core = core_of(index);
+  nlohmann::json j;
+  j["type"] = type_name(core);
+  j["ntotal"] = index->ntotal;
+  j["dimension"] = index->d;
+  j["trained"] = index->is_trained;
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(core)) {
+    j["nlist"] = ivf->nlist;
+    j["nprobe"] = ivf->nprobe;
+  }
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(core)) {
+    j["efSearch"] = hnsw->hnsw.efSearch;
+    j["efConstruction"] = hnsw->hnsw.efConstruction;
+  }
+  return j;
+}
+
+void write_index(const faiss::Index* index, const std::filesystem::path& path) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(tmp.string() + ": cannot create file");
+  try {
+    faiss::write_index(index, f);
+  } catch (const faiss::FaissException& e) {
+    std::fclose(f);
+    std::filesystem::remove(tmp);
+    throw Error(tmp.string() + ": writing the FAISS index failed: " + e.msg);
+  }
+  bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::filesystem::remove(tmp);
+    throw Error(tmp.string() + ": writing the FAISS index failed (disk full?)");
+  }
+  rename_durably(tmp, path);
+}
+
+std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": FAISS index file is missing");
+  try {
+    return std::unique_ptr<faiss::Index>(faiss::read_index(path.c_str()));
+  } catch (const faiss::FaissException& e) {
+    std::string msg = e.msg;
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    throw Error(path.string() + ": corrupted or unreadable FAISS index: " + msg);
+  } catch (const std::bad_alloc&) {
+    throw Error(path.string() + ": corrupted FAISS index (implausible sizes)");
+  } catch (const std::exception& e) {
+    throw Error(path.string() + ": corrupted or unreadable FAISS index: " + e.what());
+  }
+}
+
+}  // namespace sbert::search

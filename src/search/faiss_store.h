@@ -1,0 +1,43 @@
+// FAISS behind sbert errors: index creation from factory strings with id mapping, training
+// checks, search-time parameters, and file I/O that never lets a faiss::FaissException escape.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace faiss {
+struct Index;
+}
+
+namespace sbert::search {
+
+struct FaissIndex {
+  std::unique_ptr<faiss::Index> index;
+  bool supports_remove = false;  // FAISS remove_ids works on this index type
+};
+
+// index_factory(d, factory, metric) wrapped so that int64 ids can be given on add: IVF indexes
+// take ids natively, everything else goes inside an IndexIDMap2.
+FaissIndex make_index(const std::string& factory, size_t dimension, const std::string& metric);
+// Whether an index read from disk supports remove_ids.
+bool supports_remove(const faiss::Index* index);
+// Fewest training points the index accepts (0 when it needs no training).
+size_t min_training_points(const faiss::Index* index);
+bool needs_training(const faiss::Index* index);
+void train(faiss::Index* index, size_t n, const float* x, const std::string& factory);
+void add(faiss::Index* index, size_t n, const float* x, const int64_t* ids);
+size_t remove(faiss::Index* index, const std::vector<int64_t>& ids);
+// Sets nprobe / efSearch (0 = unchanged); throws when the index has no such parameter.
+void set_search_parameters(faiss::Index* index, size_t nprobe, size_t ef_search);
+void search(const faiss::Index* index, size_t n, const float* x, size_t k, float* distances,
+            int64_t* labels);
+nlohmann::json describe(const faiss::Index* index);
+
+// Writes to `path` durably (temporary file, fsync, rename).
+void write_index(const faiss::Index* index, const std::filesystem::path& path);
+std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path);
+
+}  // namespace sbert::search
