@@ -18,6 +18,12 @@ inline double max_abs_diff(const float* got, const nlohmann::json& want, size_t 
   return worst;
 }
 
+inline double max_abs_diff(const float* got, const std::vector<double>& want, size_t n) {
+  double worst = 0;
+  for (size_t j = 0; j < n; ++j) worst = std::max(worst, std::fabs(static_cast<double>(got[j]) - want[j]));
+  return worst;
+}
+
 inline Encoding encoding_of(const nlohmann::json& ids) {
   Encoding e;
   for (const auto& id : ids) e.ids.push_back(id.get<int64_t>());
@@ -72,4 +78,13 @@ class ReplayTokenizer final : public Tokenizer {
   std::map<std::string, std::vector<int64_t>> plain_;
 };
 
+}  // namespace sbert::nntest
+
+namespace sbert::nntest {
+// Unicode code points in a UTF-8 string (Python's len()).
+inline size_t utf8_chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
 }  // namespace sbert::nntest
