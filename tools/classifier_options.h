@@ -1,0 +1,34 @@
+// ModelOptions -> ClassifierOptions for the subcommands over sequence-classification models
+// (nli, nli-zeroshot, rerank).
+#pragma once
+#include "cli_common.h"
+#include "sbert/classifier.h"
+#include "sbert/error.h"
+
+namespace sbert::cli {
+
+inline ClassifierOptions classifier_options(const ModelOptions& m) {
+  ClassifierOptions o;
+  o.device = m.device;
+  o.dtype = m.dtype;
+  o.batch_size = m.batch_size;
+  o.max_length = m.max_length;
+  o.threads = m.threads;
+  o.tokenizer.tokenizer_file = m.tokenizer_file;
+  return o;
+}
+
+// These commands have no sensible default model: the embedding default has no classifier head.
+inline void require_model(const ModelOptions& m, const char* what) {
+  if (m.model.empty())
+    throw Error(std::string("--model is required: give ") + what);
+}
+
+inline Truncation parse_truncation(const std::string& s) {
+  if (s == "only_first") return Truncation::OnlyFirst;
+  if (s == "longest_first") return Truncation::LongestFirst;
+  if (s == "only_second") return Truncation::OnlySecond;
+  throw Error("--truncation must be only_first, longest_first or only_second, got '" + s + "'");
+}
+
+}  // namespace sbert::cli
