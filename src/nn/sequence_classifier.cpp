@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include <ATen/Parallel.h>
+
 #include "nn/length_sorted_batcher.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
