@@ -33,7 +33,7 @@ struct ClusterArgs {
   float threshold = 0.75f;
   size_t min_size = 10;
   int seed = 1234;
-  int nredo = 1;
+  int nredo = 3;
   int iterations = 25;
   std::string embeddings;
   bool summary = false;

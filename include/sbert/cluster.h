@@ -23,12 +23,12 @@ struct ClusterResult {
   size_t num_clusters = 0;
 };
 
-// ---- k-means (faiss::Clustering) ----
+// ---- k-means (k-means++ seeding, then faiss::Clustering's Lloyd iterations) ----
 struct KMeansOptions {
   size_t k = 8;
   int seed = 1234;       // same seed + same input = same labels
   int iterations = 25;
-  int nredo = 1;         // restarts; the run with the lowest objective is kept
+  int nredo = 3;         // restarts; the run with the lowest objective is kept
   // Cosine clusters L2-normalised rows with spherical (normalised) centroids; Euclidean runs
   // plain k-means on the raw rows.
   ClusterMetric metric = ClusterMetric::Euclidean;

@@ -1,11 +1,14 @@
-// k-means through faiss::Clustering (Lloyd iterations, k-means++-free random init seeded by
-// `seed`, `nredo` restarts keeping the lowest objective). Cosine = spherical k-means on the
+// k-means: k-means++ seeding (seeded by `seed`) followed by faiss::Clustering's Lloyd
+// iterations; `nredo` restarts keep the lowest objective. Cosine = spherical k-means on the
 // L2-normalised rows. Each row is then assigned to its nearest final centroid.
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <random>
 #include <string>
 
 #include "cluster/cluster_internal.h"
@@ -13,6 +16,47 @@
 #include "sbert/error.h"
 
 namespace sbert {
+
+namespace {
+
+// k-means++ (Arthur & Vassilvitskii 2007): the first centre uniformly, each next one with
+// probability proportional to the squared distance to the nearest centre chosen so far.
+std::vector<float> kmeans_plus_plus(const Matrix& x, size_t k, std::mt19937_64& rng) {
+  const size_t n = x.rows, d = x.cols;
+  std::vector<float> centres(k * d);
+  std::vector<double> nearest(n, std::numeric_limits<double>::infinity());
+  size_t pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+  for (size_t c = 0; c < k; ++c) {
+    std::copy(x.row(pick), x.row(pick) + d, centres.begin() + static_cast<std::ptrdiff_t>(c * d));
+    double total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (size_t j = 0; j < d; ++j) {
+        const double diff = double(x.at(i, j)) - x.at(pick, j);
+        s += diff * diff;
+      }
+      nearest[i] = std::min(nearest[i], s);
+      total += nearest[i];
+    }
+    if (c + 1 == k) break;
+    if (total <= 0) {  // fewer distinct points than k: any point will do
+      pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+      continue;
+    }
+    double r = std::uniform_real_distribution<double>(0.0, total)(rng);
+    pick = n - 1;
+    for (size_t i = 0; i < n; ++i) {
+      r -= nearest[i];
+      if (r < 0 && nearest[i] > 0) {
+        pick = i;
+        break;
+      }
+    }
+  }
+  return centres;
+}
+
+}  // namespace
 
 ClusterResult kmeans(const Matrix& x, const KMeansOptions& options, Matrix* centroids) {
   validate_embeddings(x, 2);
@@ -37,14 +81,26 @@ ClusterResult kmeans(const Matrix& x, const KMeansOptions& options, Matrix* cent
   cp.min_points_per_centroid = 1;  // no "please provide at least ..." warning on stderr
   cp.max_points_per_centroid = static_cast<int>(options.max_points_per_centroid);
 
-  faiss::IndexFlatL2 index(d);
   ClusterResult result;
   result.labels.assign(x.rows, 0);
   std::vector<float> cents;
   try {
-    faiss::Clustering clus(d, k, cp);
-    clus.train(static_cast<faiss::Index::idx_t>(x.rows), pts.data.data(), index);
-    cents = clus.centroids;
+    // Each restart: k-means++ seeding (ours, seeded), then FAISS's Lloyd iterations from it;
+    // the run with the lowest final objective wins (first one on ties).
+    cp.nredo = 1;
+    std::mt19937_64 rng(static_cast<uint64_t>(options.seed));
+    float best_obj = std::numeric_limits<float>::infinity();
+    for (int redo = 0; redo < options.nredo; ++redo) {
+      faiss::IndexFlatL2 index(d);
+      faiss::Clustering clus(d, k, cp);
+      clus.centroids = kmeans_plus_plus(pts, options.k, rng);
+      clus.train(static_cast<faiss::Index::idx_t>(x.rows), pts.data.data(), index);
+      const float obj = clus.iteration_stats.empty() ? 0.0f : clus.iteration_stats.back().obj;
+      if (redo == 0 || obj < best_obj) {
+        best_obj = obj;
+        cents = clus.centroids;
+      }
+    }
     // Assign every row to its nearest centroid (the training may have been on a subsample).
     faiss::IndexFlatL2 assign(d);
     assign.add(k, cents.data());
