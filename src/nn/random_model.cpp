@@ -1,0 +1,167 @@
+#include "sbert/random_model.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "sbert/error.h"
+#include "sbert/safetensors_writer.h"
+
+namespace sbert {
+namespace fs = std::filesystem;
+namespace {
+
+void write_text(const fs::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary);
+  if (!out) throw Error(p.string() + ": cannot open for writing");
+  out << s;
+  if (!out) throw Error(p.string() + ": write failed");
+}
+
+size_t count_lines(const fs::path& p) {
+  std::ifstream in(p);
+  size_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+std::string small_vocab() {
+  std::string v = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+  const char* words[] = {"the", "a", "an", "is", "are", "was", "of", "in", "on", "and", "to",
+                         "man", "woman", "girl", "boy", "dog", "cat", "play", "playing", "eat",
+                         "eating", "food", "guitar", "piano", "car", "street", "water", "run",
+                         "running", "beach", "soccer", "hair", "river", "bank", "money"};
+  for (const char* w : words) v += std::string(w) + "\n";
+  for (char c = 'a'; c <= 'z'; ++c) v += std::string(1, c) + "\n##" + std::string(1, c) + "\n";
+  for (char c = '0'; c <= '9'; ++c) v += std::string(1, c) + "\n##" + std::string(1, c) + "\n";
+  for (const char* p : {".", ",", "!", "?", "'", "-", "(", ")", ":", ";", "\""}) v += std::string(p) + "\n";
+  return v;
+}
+
+}  // namespace
+
+void write_random_model(const fs::path& out, const RandomModelSpec& s) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw Error(out.string() + ": cannot create: " + ec.message());
+  if (s.heads == 0 || s.hidden % s.heads != 0)
+    throw Error("hidden size " + std::to_string(s.hidden) + " is not a multiple of heads " +
+                std::to_string(s.heads));
+
+  // Tokenizer files.
+  size_t vocab = s.vocab_size;
+  if (s.tokenizer_dir.empty()) {
+    const std::string v = small_vocab();
+    write_text(out / "vocab.txt", v);
+    write_text(out / "tokenizer_config.json",
+               R"({"do_lower_case": true, "tokenizer_class": "BertTokenizer", "model_max_length": 512})");
+    if (vocab == 0) vocab = count_lines(out / "vocab.txt");
+  } else {
+    if (!fs::is_directory(s.tokenizer_dir))
+      throw Error(s.tokenizer_dir.string() + ": tokenizer folder not found");
+    bool any = false;
+    for (const char* f : {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                          "special_tokens_map.json", "sentencepiece.bpe.model"}) {
+      if (fs::exists(s.tokenizer_dir / f)) {
+        fs::copy_file(s.tokenizer_dir / f, out / f, fs::copy_options::overwrite_existing, ec);
+        if (ec) throw Error((out / f).string() + ": cannot copy: " + ec.message());
+        any = true;
+      }
+    }
+    if (!any) throw Error(s.tokenizer_dir.string() + ": no tokenizer files (vocab.txt, tokenizer.json)");
+    if (vocab == 0) {
+      if (fs::exists(out / "vocab.txt")) {
+        vocab = count_lines(out / "vocab.txt");
+      } else {
+        std::ifstream in(out / "tokenizer.json");
+        nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_object() && j.contains("model") && j["model"].contains("vocab"))
+          vocab = j["model"]["vocab"].size();
+        if (j.is_object() && j.contains("added_tokens"))
+          for (const auto& t : j["added_tokens"])
+            if (t.contains("id")) vocab = std::max(vocab, t["id"].get<size_t>() + 1);
+      }
+    }
+    if (vocab == 0) throw Error(s.tokenizer_dir.string() + ": cannot tell the vocabulary size; pass it");
+  }
+
+  nlohmann::json config = {
+      {"architectures", {"BertModel"}}, {"model_type", "bert"},
+      {"vocab_size", vocab}, {"hidden_size", s.hidden}, {"num_hidden_layers", s.layers},
+      {"num_attention_heads", s.heads}, {"intermediate_size", s.intermediate},
+      {"max_position_embeddings", s.max_position}, {"type_vocab_size", 2},
+      {"hidden_act", "gelu"}, {"layer_norm_eps", 1e-12}, {"pad_token_id", 0},
+      {"initializer_range", s.init_std}, {"hidden_dropout_prob", 0.1},
+      {"attention_probs_dropout_prob", 0.1}};
+  write_text(out / "config.json", config.dump(2));
+
+  std::mt19937_64 rng(s.seed);
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(s.init_std));
+  std::vector<NamedTensor> tensors;
+  auto randn = [&](const std::string& name, std::vector<int64_t> shape) {
+    NamedTensor t{name, shape, {}};
+    size_t n = 1;
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    t.values.resize(n);
+    for (float& x : t.values) x = normal(rng);
+    tensors.push_back(std::move(t));
+  };
+  auto fill = [&](const std::string& name, int64_t n, float value) {
+    tensors.push_back({name, {n}, std::vector<float>(static_cast<size_t>(n), value)});
+  };
+  const int64_t H = static_cast<int64_t>(s.hidden), I = static_cast<int64_t>(s.intermediate);
+  randn("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab), H});
+  randn("embeddings.position_embeddings.weight", {static_cast<int64_t>(s.max_position), H});
+  randn("embeddings.token_type_embeddings.weight", {2, H});
+  fill("embeddings.LayerNorm.weight", H, 1.0f);
+  fill("embeddings.LayerNorm.bias", H, 0.0f);
+  for (size_t l = 0; l < s.layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value",
+                          "attention.output.dense"}) {
+      randn(p + m + ".weight", {H, H});
+      randn(p + m + ".bias", {H});
+    }
+    fill(p + "attention.output.LayerNorm.weight", H, 1.0f);
+    fill(p + "attention.output.LayerNorm.bias", H, 0.0f);
+    randn(p + "intermediate.dense.weight", {I, H});
+    randn(p + "intermediate.dense.bias", {I});
+    randn(p + "output.dense.weight", {H, I});
+    randn(p + "output.dense.bias", {H});
+    fill(p + "output.LayerNorm.weight", H, 1.0f);
+    fill(p + "output.LayerNorm.bias", H, 0.0f);
+  }
+  randn("pooler.dense.weight", {H, H});
+  randn("pooler.dense.bias", {H});
+  write_safetensors(out / "model.safetensors", tensors, s.dtype);
+
+  nlohmann::json modules = nlohmann::json::array();
+  modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""},
+                     {"type", "sentence_transformers.models.Transformer"}});
+  modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"},
+                     {"type", "sentence_transformers.models.Pooling"}});
+  if (s.normalize)
+    modules.push_back({{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"},
+                       {"type", "sentence_transformers.models.Normalize"}});
+  write_text(out / "modules.json", modules.dump(2));
+  fs::create_directories(out / "1_Pooling");
+  const std::string& m = s.pooling;
+  if (m != "cls" && m != "mean" && m != "max" && m != "mean_sqrt_len" && m != "weightedmean" &&
+      m != "lasttoken")
+    throw Error("unknown pooling mode '" + m + "' (cls, mean, max, mean_sqrt_len, weightedmean, lasttoken)");
+  nlohmann::json pooling = {{"word_embedding_dimension", s.hidden},
+                            {"pooling_mode_cls_token", m == "cls"},
+                            {"pooling_mode_mean_tokens", m == "mean"},
+                            {"pooling_mode_max_tokens", m == "max"},
+                            {"pooling_mode_mean_sqrt_len_tokens", m == "mean_sqrt_len"},
+                            {"pooling_mode_weightedmean_tokens", m == "weightedmean"},
+                            {"pooling_mode_lasttoken", m == "lasttoken"},
+                            {"include_prompt", true}};
+  write_text(out / "1_Pooling/config.json", pooling.dump(2));
+  if (s.normalize) fs::create_directories(out / "2_Normalize");
+  write_text(out / "sentence_bert_config.json",
+             nlohmann::json({{"max_seq_length", s.max_seq_length}, {"do_lower_case", false}}).dump(2));
+}
+
+}  // namespace sbert
