@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -105,6 +106,7 @@ struct Progress {
   std::uint64_t expected = 0;
   std::chrono::steady_clock::time_point start, last;
   bool drawn = false;
+  bool finished = false;
 };
 
 std::string human(double bytes) {
@@ -124,7 +126,9 @@ int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cu
   if (!p->enabled) return 0;
   auto now = std::chrono::steady_clock::now();
   bool done = dltotal > 0 && dlnow >= dltotal;
+  if (done && p->finished) return 0;  // libcurl keeps calling after the last byte
   if (!done && now - p->last < std::chrono::milliseconds(100)) return 0;
+  p->finished = done;
   p->last = now;
   std::uint64_t have = p->offset + std::uint64_t(dlnow);
   std::uint64_t total = p->expected ? p->expected : p->offset + std::uint64_t(dltotal);
@@ -196,6 +200,9 @@ std::string url_encode(const std::string& s, bool keep_slash) {
 
 HttpClient::HttpClient(std::string token, long timeout_seconds, bool progress)
     : token_(std::move(token)), timeout_(timeout_seconds), progress_(progress && ::isatty(2)) {
+  if (const char* v = std::getenv("HF_HUB_DISABLE_PROGRESS_BARS"); v && *v && std::string(v) != "0") {
+    progress_ = false;
+  }
   global_init();
 }
 
