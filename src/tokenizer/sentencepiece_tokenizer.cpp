@@ -1,13 +1,12 @@
 #include "tokenizer/sentencepiece_tokenizer.h"
 
-#include <sentencepiece_processor.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
+#include "tokenizer/spm_library.h"
 
 namespace sbert::tok {
 
@@ -22,9 +21,7 @@ class SentencePieceTokenizer : public Tokenizer {
   SentencePieceTokenizer(const fs::path& model_file, Layout layout, std::vector<std::string> vocab,
                          const BertVocabOptions& names, bool lowercase)
       : layout_(layout), vocab_(std::move(vocab)), lowercase_(lowercase) {
-    const auto status = sp_.Load(model_file.string());
-    if (!status.ok())
-      throw Error(model_file.string() + ": cannot load sentencepiece model (" + status.ToString() + ")");
+    sp_.load(model_file.string());
     description_ = "sentencepiece (" + model_file.filename().string() + ", " +
                    (layout == Layout::Fairseq ? "fairseq ids" : "vocab ids") + ")";
     if (layout_ == Layout::Fairseq) {
@@ -32,7 +29,7 @@ class SentencePieceTokenizer : public Tokenizer {
       pad_ = {"<pad>", 1};
       sep_ = {"</s>", 2};
       unk_ = {"<unk>", 3};
-      mask_ = {"<mask>", static_cast<int64_t>(sp_.GetPieceSize()) + 1};
+      mask_ = {"<mask>", static_cast<int64_t>(sp_.piece_size()) + 1};
     } else {
       for (size_t i = 0; i < vocab_.size(); ++i) ids_.insert_or_assign(vocab_[i], static_cast<int64_t>(i));
       auto id_of = [&](const std::string& t) -> SpecialToken {
@@ -117,7 +114,7 @@ class SentencePieceTokenizer : public Tokenizer {
   }
   int64_t pad_id() const override { return pad_.id; }
   size_t vocab_size() const override {
-    return layout_ == Layout::Fairseq ? static_cast<size_t>(sp_.GetPieceSize()) + 2 : vocab_.size();
+    return layout_ == Layout::Fairseq ? static_cast<size_t>(sp_.piece_size()) + 2 : vocab_.size();
   }
   std::optional<int64_t> token_to_id(std::string_view token) const override {
     for (const SpecialToken* t : {&cls_, &pad_, &sep_, &unk_, &mask_})
@@ -127,8 +124,8 @@ class SentencePieceTokenizer : public Tokenizer {
       if (it == ids_.end()) return std::nullopt;
       return it->second;
     }
-    const int id = sp_.PieceToId(std::string(token));
-    if (id == sp_.unk_id() && token != sp_.IdToPiece(id)) return std::nullopt;
+    const int id = sp_.piece_to_id(token);
+    if (id == sp_.unk_id() && token != sp_.id_to_piece(id)) return std::nullopt;
     return map_spm_id(id);
   }
   std::string id_to_token(int64_t id) const override {
@@ -136,7 +133,7 @@ class SentencePieceTokenizer : public Tokenizer {
       if (t->id == id) return t->token;
     if (layout_ == Layout::Vocab)
       return id >= 0 && static_cast<size_t>(id) < vocab_.size() ? vocab_[static_cast<size_t>(id)] : std::string();
-    if (id - 1 >= 0 && id - 1 < sp_.GetPieceSize()) return sp_.IdToPiece(static_cast<int>(id - 1));
+    if (id - 1 >= 0 && id - 1 < sp_.piece_size()) return sp_.id_to_piece(static_cast<int>(id - 1));
     return {};
   }
   std::string describe() const override { return description_; }
@@ -164,32 +161,28 @@ class SentencePieceTokenizer : public Tokenizer {
       }
       char_of_byte.insert(char_of_byte.end(), seg.size() - before, static_cast<uint32_t>(i));
     }
-    sentencepiece::ImmutableSentencePieceText spt;
-    const auto status = sp_.Encode(seg, spt.mutable_proto());
-    if (!status.ok()) throw Error("sentencepiece: " + status.ToString());
-    for (size_t k = 0; k < spt.pieces_size(); ++k) {
-      const auto p = spt.pieces(static_cast<int>(k));
+    for (const SpmPiece& p : sp_.encode(seg)) {
       uint32_t b = 0, e = 0;
-      if (p.end() > p.begin() && p.end() <= char_of_byte.size()) {
-        b = chars[char_of_byte[p.begin()]].begin;
-        e = chars[char_of_byte[p.end() - 1]].end;
-      } else if (p.begin() < char_of_byte.size()) {
-        b = e = chars[char_of_byte[p.begin()]].begin;
+      if (p.end > p.begin && p.end <= char_of_byte.size()) {
+        b = chars[char_of_byte[p.begin]].begin;
+        e = chars[char_of_byte[p.end - 1]].end;
+      } else if (p.begin < char_of_byte.size()) {
+        b = e = chars[char_of_byte[p.begin]].begin;
       } else if (to > from) {
         b = e = chars[to - 1].end;
       }
       int64_t id;
       if (layout_ == Layout::Fairseq) {
-        id = map_spm_id(static_cast<int>(p.id()));
+        id = map_spm_id(p.id);
       } else {
-        auto it = ids_.find(p.piece());
+        auto it = ids_.find(p.piece);
         id = it == ids_.end() ? unk_.id : it->second;
       }
-      push(id, p.piece(), b, e);
+      push(id, p.piece, b, e);
     }
   }
 
-  sentencepiece::SentencePieceProcessor sp_;
+  SpmProcessor sp_;
   Layout layout_;
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int64_t> ids_;
