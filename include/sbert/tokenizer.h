@@ -62,13 +62,18 @@ class Tokenizer {
 struct TokenizerOptions {
   // Use this file instead of choosing one from the folder (tokenizer.json, vocab.txt, *.model).
   std::string tokenizer_file;
-  // Overrides the folder's lower-casing setting when set (e.g. sentence_bert_config do_lower_case).
+  // sentence-transformers' do_lower_case (sentence_bert_config.json): true lower-cases the text
+  // before the tokenizer's own normalizer (added/special tokens are still matched first);
+  // false or unset leaves the tokenizer's own setting (an uncased BERT stays uncased).
   std::optional<bool> lowercase;
 };
 
 // Loads the tokenizer of a model folder (plain Hugging Face folder, or a sentence-transformers
-// folder where the tokenizer may sit in 0_Transformer/). Throws sbert::Error naming the folder
-// and what is missing or malformed.
+// folder where the tokenizer may sit in 0_Transformer/). Preference: tokenizer.json (what
+// Hugging Face uses), then a sentencepiece *.model, then vocab.txt. With tokenizer.json an
+// XLM-R folder gives the fast tokenizer's ids (also for decomposed Hangul jamo, where
+// libsentencepiece differs); options.tokenizer_file = "sentencepiece.bpe.model" gives
+// sentencepiece's. Throws sbert::Error naming the folder and what is missing or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
                                           const TokenizerOptions& options = {});
 
