@@ -1,0 +1,531 @@
+// sbert similarity: scores between texts (or precomputed embeddings).
+//   pairs   FILE --a-column X --b-column Y [--gold-column G --report R]  -> input rows + score
+//   matrix  A [B] --matrix                                               -> |A| x |B| scores
+//   top-k   A [B] --top-k K                                              -> K best per row of A
+//   mine    A --mine [--threshold T] [--top-k K] [--max-pairs N]         -> paraphrase pairs
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+#include "cli_common.h"
+#include "command.h"
+#include "sbert/embeddings_file.h"
+#include "sbert/error.h"
+#include "sbert/npy.h"
+#include "sbert/output_file.h"
+#include "sbert/report.h"
+#include "sbert/similarity.h"
+
+namespace sbert::cli {
+namespace {
+
+struct SimilarityArgs {
+  InputOptions input;
+  ModelOptions model;
+  OutputOptions output;
+  std::string function;
+  std::string a_column, b_column, gold_column;
+  std::string report;
+  bool matrix = false;
+  size_t top_k = 0;
+  bool mine = false;
+  std::optional<float> threshold;
+  size_t max_pairs = 500000;
+  std::vector<std::string> embeddings;
+  std::string cross_encoder;
+  bool quiet = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Loads the model on first use, so that --embeddings runs never touch a model.
+class LazyEncoder {
+ public:
+  explicit LazyEncoder(const ModelOptions& model) : model_(model) {}
+  SentenceEncoder& get() {
+    if (!encoder_) encoder_ = SentenceEncoder::load(model_.resolve(), model_.encoder_options());
+    return *encoder_;
+  }
+  bool loaded() const { return encoder_ != nullptr; }
+
+  // One row per text; each distinct text goes through the model once.
+  Matrix embed(const std::vector<std::string>& texts) {
+    std::unordered_map<std::string, size_t> slot;
+    std::vector<std::string> unique;
+    std::vector<size_t> where(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto [it, fresh] = slot.emplace(texts[i], unique.size());
+      if (fresh) unique.push_back(texts[i]);
+      where[i] = it->second;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    EncodeStats stats;
+    Matrix u = get().encode(unique, &stats);
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "embedded %zu distinct texts (%zu tokens) in %.2f s",
+                  unique.size(), stats.tokens, seconds_since(t0));
+    log(buf);
+    if (stats.truncated)
+      log(std::to_string(stats.truncated) + " text(s) were truncated to the model's maximum length");
+    Matrix out(texts.size(), u.cols);
+    for (size_t i = 0; i < texts.size(); ++i)
+      std::copy(u.row(where[i]), u.row(where[i]) + u.cols, out.row(i));
+    return out;
+  }
+
+ private:
+  const ModelOptions& model_;
+  std::unique_ptr<SentenceEncoder> encoder_;
+};
+
+SimilarityFunction choose_function(const SimilarityArgs& a, LazyEncoder& encoder) {
+  if (!a.function.empty()) return parse_similarity_function(a.function);
+  if (encoder.loaded()) return parse_similarity_function(encoder.get().similarity_function());
+  return SimilarityFunction::Cosine;
+}
+
+// Strict number parsing for gold values: the whole field must be a finite number.
+double parse_gold(const std::string& raw, const std::string& where, const std::string& column) {
+  size_t b = raw.find_first_not_of(" \t\r");
+  size_t e = raw.find_last_not_of(" \t\r");
+  std::string s = b == std::string::npos ? std::string() : raw.substr(b, e - b + 1);
+  double v = 0;
+  const char* first = s.data();
+  if (!s.empty() && s[0] == '+') ++first;
+  auto res = std::from_chars(first, s.data() + s.size(), v);
+  if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size() || !std::isfinite(v))
+    throw Error(where + ": gold value '" + raw + "' in column '" + column + "' is not a number");
+  return v;
+}
+
+// ---------------------------------------------------------------- pairs
+
+enum class TableFormat { Csv, Tsv, Jsonl };
+
+TableFormat table_format(const std::string& name) {
+  if (name == "csv") return TableFormat::Csv;
+  if (name == "tsv") return TableFormat::Tsv;
+  if (name == "jsonl") return TableFormat::Jsonl;
+  throw Error("--format " + name + " is not available here (use csv, tsv or jsonl)");
+}
+
+// TSV has no quoting: a tab or line break inside a field would split it, so they become spaces.
+std::string tsv_field(std::string s) {
+  for (char& c : s)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
+  if (a.a_column.empty() || a.b_column.empty())
+    throw Error("pairs mode needs both --a-column and --b-column (or --a-field/--b-field)");
+  if (a.input.files.size() > 1)
+    throw Error("pairs mode reads one file of pairs, got " + std::to_string(a.input.files.size()));
+
+  ReaderOptions ro = a.input.reader_options();
+  RecordReader reader(a.input.files, ro);
+  FieldSelector sel_a(a.a_column, "A column"), sel_b(a.b_column, "B column"),
+      sel_gold(a.gold_column, "gold column");
+  std::vector<Record> records;
+  std::vector<std::string> texts_a, texts_b;
+  std::vector<double> gold;
+  std::vector<size_t> lines;
+  std::vector<std::string> header;
+  InputFormat in_format = InputFormat::Lines;
+  Record rec;
+  while (reader.next(rec)) {
+    in_format = reader.current_format();
+    if (in_format == InputFormat::Lines)
+      throw Error("pairs mode needs csv, tsv or jsonl input (use --input-format)");
+    texts_a.push_back(sel_a.get(rec, reader));
+    texts_b.push_back(sel_b.get(rec, reader));
+    if (!sel_gold.empty())
+      gold.push_back(parse_gold(sel_gold.get(rec, reader), rec.source + ":" + std::to_string(rec.line),
+                                a.gold_column));
+    lines.push_back(rec.line);
+    if (header.empty()) header = reader.columns();
+    records.push_back(std::move(rec));
+    rec = Record();
+  }
+  if (size_t n = reader.invalid_utf8_replaced())
+    log("replaced " + std::to_string(n) + " invalid UTF-8 byte(s) with U+FFFD");
+  if (records.empty()) throw Error("no pairs in the input");
+  if (!ro.header) header = reader.columns();  // every column seen, for the widest row
+
+  Matrix ea, eb;
+  std::string source;
+  if (!a.embeddings.empty()) {
+    if (a.embeddings.size() != 2)
+      throw Error("pairs mode with --embeddings needs two files (A rows and B rows)");
+    ea = read_embeddings(a.embeddings[0]).vectors;
+    eb = read_embeddings(a.embeddings[1]).vectors;
+    check_same_dimension(ea, eb, a.embeddings[0], a.embeddings[1]);
+    for (const auto& [m, name] : {std::pair<const Matrix*, std::string>{&ea, a.embeddings[0]},
+                                  std::pair<const Matrix*, std::string>{&eb, a.embeddings[1]}})
+      if (m->rows != records.size())
+        throw Error(name + " has " + std::to_string(m->rows) + " rows but the input has " +
+                    std::to_string(records.size()) + " pairs");
+    source = a.embeddings[0] + " + " + a.embeddings[1];
+  } else {
+    std::vector<std::string> all = texts_a;
+    all.insert(all.end(), texts_b.begin(), texts_b.end());
+    Matrix both = encoder.embed(all);
+    ea = Matrix(records.size(), both.cols);
+    eb = Matrix(records.size(), both.cols);
+    std::copy(both.data.begin(), both.data.begin() + ea.data.size(), ea.data.begin());
+    std::copy(both.data.begin() + ea.data.size(), both.data.end(), eb.data.begin());
+    source = a.model.resolve().string();
+  }
+  const SimilarityFunction function = choose_function(a, encoder);
+  std::vector<float> scores = pairwise_similarity(ea, eb, function);
+
+  // Output: the input rows with a score column, in the input's format unless --format says.
+  std::string fmt_name = a.output.format;
+  if (fmt_name.empty())
+    fmt_name = in_format == InputFormat::Jsonl ? "jsonl" : in_format == InputFormat::Tsv ? "tsv" : "csv";
+  const TableFormat fmt = table_format(fmt_name);
+  AtomicOutput out(a.output.path);
+  std::string buf;
+  const char d = fmt == TableFormat::Tsv ? '\t' : ',';
+  auto field = [&](const std::string& s) { return fmt == TableFormat::Tsv ? tsv_field(s) : csv_field(s, d); };
+  const bool tabular_in = in_format != InputFormat::Jsonl;
+  // The appended column is "score", or "similarity" when the input already has a "score"
+  // (KorSTS/STS-B files name their gold column that way).
+  bool score_taken = std::find(header.begin(), header.end(), "score") != header.end();
+  for (const Record& r : records)
+    if (r.object.is_object() && r.object.contains("score")) score_taken = true;
+  const std::string score_name = score_taken ? "similarity" : "score";
+  if (fmt != TableFormat::Jsonl && (ro.header || !tabular_in)) {
+    if (tabular_in) {
+      for (const auto& c : header) buf += field(c) + d;
+    } else {
+      buf += field("a") + d + field("b") + d;
+      if (!a.gold_column.empty()) buf += field("gold") + d;
+    }
+    buf += score_name + "\n";
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    if (fmt == TableFormat::Jsonl) {
+      nlohmann::json obj = r.object;
+      if (tabular_in) {
+        obj = nlohmann::json::object();
+        for (size_t c = 0; c < r.fields.size() && c < header.size(); ++c) obj[header[c]] = r.fields[c];
+      }
+      // Through the shortest float32 text, so the JSON shows 0.9494527 rather than the
+      // float's exact double expansion.
+      obj[score_name] = std::isfinite(scores[i]) ? nlohmann::json(std::stod(format_float(scores[i])))
+                                                 : nlohmann::json(nullptr);
+      std::string line = obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      buf += line + "\n";
+    } else {
+      if (tabular_in) {
+        // Rows of a headerless file may be ragged; pad so the score is always the last column.
+        for (size_t c = 0; c < std::max(r.fields.size(), header.size()); ++c)
+          buf += (c < r.fields.size() ? field(r.fields[c]) : std::string()) + d;
+      } else {
+        buf += field(texts_a[i]) + d + field(texts_b[i]) + d;
+        if (!a.gold_column.empty()) buf += format_float(static_cast<float>(gold[i])) + d;
+      }
+      append_float(buf, scores[i]);
+      buf += '\n';
+    }
+    if (buf.size() > (1 << 20)) {
+      out.write(buf);
+      buf.clear();
+    }
+  }
+  out.write(buf);
+  out.commit();
+
+  if (!a.gold_column.empty()) {
+    EvaluationInput ev;
+    ev.function = similarity_function_name(function);
+    ev.model = source;
+    ev.input = a.input.files.empty() ? "<stdin>" : a.input.files[0];
+    ev.scores.assign(scores.begin(), scores.end());
+    ev.gold = gold;
+    ev.texts_a = texts_a;
+    ev.texts_b = texts_b;
+    ev.lines = lines;
+    ev.details = {{"A column", a.a_column}, {"B column", a.b_column}, {"gold column", a.gold_column}};
+    EvaluationSummary s = evaluate(ev);
+    char line[200];
+    std::snprintf(line, sizeof line, "%zu pairs, %s: Pearson %.4f, Spearman %.4f", s.pairs,
+                  ev.function.c_str(), s.pearson, s.spearman);
+    log(line);
+    if (!a.report.empty()) {
+      write_report(a.report, ev, s);
+      log("report written to " + a.report);
+    }
+  } else {
+    log("scored " + std::to_string(scores.size()) + " pairs (" + similarity_function_name(function) + ")");
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- matrix / top-k / mine
+
+struct Side {
+  Matrix vectors;
+  std::vector<std::string> texts;  // may be empty for embeddings without text
+  std::vector<std::string> ids;
+  std::string name;
+};
+
+Side load_side(SimilarityArgs& a, LazyEncoder& encoder, size_t which) {
+  Side s;
+  if (!a.embeddings.empty()) {
+    EmbeddingsFile f = read_embeddings(a.embeddings[which]);
+    s.vectors = std::move(f.vectors);
+    s.texts = std::move(f.texts);
+    s.ids = std::move(f.ids);
+    s.name = a.embeddings[which];
+    return s;
+  }
+  InputOptions in = a.input;
+  in.files.clear();
+  if (!a.input.files.empty()) in.files.push_back(a.input.files[which]);
+  s.name = in.files.empty() ? "<stdin>" : in.files[0];
+  for (auto& item : read_texts(in)) {
+    s.texts.push_back(std::move(item.text));
+    s.ids.push_back(std::move(item.id));
+  }
+  if (a.input.id_field.empty()) s.ids.clear();
+  if (s.texts.empty()) throw Error(s.name + ": no texts");
+  s.vectors = encoder.embed(s.texts);
+  return s;
+}
+
+void append_json_text(std::string& buf, const Side& side, size_t i) {
+  if (i < side.ids.size()) buf += ", \"id\": " + json_quote(side.ids[i]);
+  if (i < side.texts.size()) buf += ", \"text\": " + json_quote(side.texts[i]);
+}
+
+int run_matrix(SimilarityArgs& a, const Side& sa, const Side& sb, SimilarityFunction function) {
+  const std::string fmt = a.output.format.empty() ? "csv" : a.output.format;
+  if (fmt != "csv" && fmt != "tsv" && fmt != "npy" && fmt != "jsonl")
+    throw Error("--matrix writes csv, tsv, jsonl or npy, not " + fmt);
+  AtomicOutput out(a.output.path, fmt == "npy");
+  const char d = fmt == "tsv" ? '\t' : ',';
+  if (fmt == "npy") {
+    out.write(npy_header(sa.vectors.rows, sb.vectors.rows));
+  } else if (fmt != "jsonl") {
+    std::string head = "index";
+    for (size_t j = 0; j < sb.vectors.rows; ++j) head += d + std::to_string(j);
+    out.write(head + "\n");
+  }
+  similarity_blocks(sa.vectors, sb.vectors, function, [&](size_t first, const Matrix& block) {
+    if (fmt == "npy") {
+      out.write(block.data.data(), block.data.size() * sizeof(float));
+      return;
+    }
+    std::string buf;
+    for (size_t i = 0; i < block.rows; ++i) {
+      const float* r = block.row(i);
+      if (fmt == "jsonl") {
+        buf += "{\"index\": " + std::to_string(first + i) + ", \"scores\": [";
+        for (size_t j = 0; j < block.cols; ++j) {
+          if (j) buf += ", ";
+          append_float(buf, r[j]);
+        }
+        buf += "]}\n";
+      } else {
+        buf += std::to_string(first + i);
+        for (size_t j = 0; j < block.cols; ++j) {
+          buf += d;
+          append_float(buf, r[j]);
+        }
+        buf += '\n';
+      }
+    }
+    out.write(buf);
+  });
+  out.commit();
+  log("wrote a " + std::to_string(sa.vectors.rows) + " x " + std::to_string(sb.vectors.rows) + " " +
+      similarity_function_name(function) + " matrix");
+  return 0;
+}
+
+int run_top_k(SimilarityArgs& a, const Side& sa, const Side& sb, bool same, SimilarityFunction function) {
+  const std::string fmt = a.output.format.empty() ? "jsonl" : a.output.format;
+  if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv")
+    throw Error("--top-k writes jsonl, csv or tsv, not " + fmt);
+  AtomicOutput out(a.output.path);
+  const char d = fmt == "tsv" ? '\t' : ',';
+  auto field = [&](const std::string& s) { return fmt == "tsv" ? tsv_field(s) : csv_field(s, d); };
+  const bool with_text = !sa.texts.empty() && !sb.texts.empty();
+  if (fmt != "jsonl") {
+    std::string head = std::string("index") + d + "rank" + d + "match_index" + d + "score";
+    if (with_text) head += d + std::string("text") + d + "match_text";
+    out.write(head + "\n");
+  }
+  TopKOptions o;
+  o.k = a.top_k;
+  o.exclude_self = same;
+  std::string buf;
+  top_k(sa.vectors, sb.vectors, function, o, [&](size_t q, const std::vector<Match>& matches) {
+    if (fmt == "jsonl") {
+      buf += "{\"index\": " + std::to_string(q);
+      append_json_text(buf, sa, q);
+      buf += ", \"matches\": [";
+      for (size_t r = 0; r < matches.size(); ++r) {
+        if (r) buf += ", ";
+        buf += "{\"index\": " + std::to_string(matches[r].index) + ", \"score\": ";
+        append_float(buf, matches[r].score);
+        append_json_text(buf, sb, matches[r].index);
+        buf += "}";
+      }
+      buf += "]}\n";
+    } else {
+      for (size_t r = 0; r < matches.size(); ++r) {
+        buf += std::to_string(q) + d + std::to_string(r + 1) + d + std::to_string(matches[r].index) + d;
+        append_float(buf, matches[r].score);
+        if (with_text) buf += d + field(sa.texts[q]) + d + field(sb.texts[matches[r].index]);
+        buf += '\n';
+      }
+    }
+    if (buf.size() > (1 << 20)) {
+      out.write(buf);
+      buf.clear();
+    }
+  });
+  out.write(buf);
+  out.commit();
+  log("top-" + std::to_string(a.top_k) + " (" + similarity_function_name(function) + ") for " +
+      std::to_string(sa.vectors.rows) + " rows against " + std::to_string(sb.vectors.rows));
+  return 0;
+}
+
+int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
+  const std::string fmt = a.output.format.empty() ? "jsonl" : a.output.format;
+  if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv")
+    throw Error("--mine writes jsonl, csv or tsv, not " + fmt);
+  MiningOptions o;
+  o.top_k = a.top_k ? a.top_k : 100;
+  o.max_pairs = a.max_pairs;
+  o.threshold = a.threshold;
+  o.query_block = 256;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<ParaphrasePair> pairs = paraphrase_mining(s.vectors, function, o);
+  const double secs = seconds_since(t0);
+  AtomicOutput out(a.output.path);
+  const char d = fmt == "tsv" ? '\t' : ',';
+  auto field = [&](const std::string& x) { return fmt == "tsv" ? tsv_field(x) : csv_field(x, d); };
+  const bool with_text = !s.texts.empty();
+  std::string buf;
+  if (fmt != "jsonl") {
+    buf += std::string("score") + d + "i" + d + "j";
+    if (with_text) buf += d + std::string("text_i") + d + "text_j";
+    buf += '\n';
+  }
+  for (const ParaphrasePair& p : pairs) {
+    if (fmt == "jsonl") {
+      buf += "{\"score\": ";
+      append_float(buf, p.score);
+      buf += ", \"i\": " + std::to_string(p.i) + ", \"j\": " + std::to_string(p.j);
+      if (with_text) buf += ", \"text_i\": " + json_quote(s.texts[p.i]) + ", \"text_j\": " + json_quote(s.texts[p.j]);
+      buf += "}\n";
+    } else {
+      append_float(buf, p.score);
+      buf += d + std::to_string(p.i) + d + std::to_string(p.j);
+      if (with_text) buf += d + field(s.texts[p.i]) + d + field(s.texts[p.j]);
+      buf += '\n';
+    }
+    if (buf.size() > (1 << 20)) {
+      out.write(buf);
+      buf.clear();
+    }
+  }
+  out.write(buf);
+  out.commit();
+  char line[200];
+  std::snprintf(line, sizeof line, "mined %zu pairs among %zu rows (%s, top-k %zu) in %.2f s",
+                pairs.size(), s.vectors.rows, similarity_function_name(function).c_str(), o.top_k, secs);
+  log(line);
+  return 0;
+}
+
+int run_similarity(SimilarityArgs& a) {
+  set_quiet(a.quiet);
+  if (!a.cross_encoder.empty())
+    throw Error("--cross-encoder is not available yet: cross-encoder scoring has not landed in "
+                "this build; score pairs with a bi-encoder (-m MODEL) for now");
+  const bool pairs = !a.a_column.empty() || !a.b_column.empty();
+  const int modes = int(pairs) + int(a.matrix) + int(a.mine) + int(a.top_k > 0 && !a.mine);
+  if (modes > 1)
+    throw Error("choose one mode: --a-column/--b-column (pairs), --matrix, --top-k K or --mine");
+  if (!a.gold_column.empty() && !pairs) throw Error("--gold-column needs pairs mode (--a-column/--b-column)");
+  if (!a.report.empty()) {
+    if (a.gold_column.empty()) throw Error("--report needs gold scores (--gold-column)");
+    report_format_for_path(a.report);  // fail before any work on a bad name
+  }
+  if (!a.function.empty()) parse_similarity_function(a.function);
+  if (a.mine && !a.threshold && a.max_pairs == 0) throw Error("--max-pairs must be positive");
+  LazyEncoder encoder(a.model);
+  if (pairs) return run_pairs(a, encoder);
+
+  // matrix (the default), top-k and mine take one or two inputs: texts or embeddings.
+  const size_t sources = a.embeddings.empty() ? a.input.files.size() : a.embeddings.size();
+  if (!a.embeddings.empty() && !a.input.files.empty())
+    throw Error("give either text files or --embeddings, not both (outside pairs mode)");
+  if (sources > 2) throw Error("at most two inputs (A and B), got " + std::to_string(sources));
+  if (a.mine && sources == 2) throw Error("--mine works within one input");
+  const bool same = sources <= 1;
+  Side sa = load_side(a, encoder, 0);
+  Side sb;
+  if (!same) {
+    sb = load_side(a, encoder, 1);
+    check_same_dimension(sa.vectors, sb.vectors, sa.name, sb.name);
+  }
+  const SimilarityFunction function = choose_function(a, encoder);
+  if (a.mine) return run_mine(a, sa, function);
+  if (a.top_k > 0) return run_top_k(a, sa, same ? sa : sb, same, function);
+  return run_matrix(a, sa, same ? sa : sb, function);
+}
+
+std::function<int()> setup_similarity(CLI::App& app) {
+  auto a = std::make_shared<SimilarityArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "similarity",
+      "Similarity scores: pairs from a CSV/TSV/JSONL (with evaluation against gold scores), "
+      "a score matrix, top-k neighbours, or paraphrase mining");
+  a->input.add_to(sub);
+  a->model.add_to(sub);
+  a->output.path.clear();
+  sub->add_option("-o,--output", a->output.path, "Output file (default: standard output); written atomically");
+  sub->add_option("--format", a->output.format,
+                  "Output format: pairs csv|tsv|jsonl (default: the input's); --matrix csv|tsv|jsonl|npy "
+                  "(default csv); --top-k/--mine jsonl|csv|tsv (default jsonl)")
+      ->check(CLI::IsMember({"csv", "tsv", "jsonl", "npy"}));
+  sub->add_option("--function", a->function,
+                  "cosine, dot, euclidean or manhattan (default: the model's similarity function, "
+                  "else cosine); distances are negated so larger = more similar")
+      ->check(CLI::IsMember({"cosine", "dot", "dot_product", "euclidean", "manhattan"}));
+  sub->add_option("--a-column,--a-field", a->a_column, "Pairs mode: first text (column name/0-based index, or JSON key)");
+  sub->add_option("--b-column,--b-field", a->b_column, "Pairs mode: second text");
+  sub->add_option("--gold-column,--gold-field", a->gold_column,
+                  "Pairs mode: gold score; prints Pearson and Spearman on stderr");
+  sub->add_option("--report", a->report, "Pairs mode with gold: write an evaluation report (.json, .md or .html)");
+  sub->add_flag("--matrix", a->matrix, "All-pairs score matrix |A| x |B| (one input: A x A); the default mode");
+  sub->add_option("--top-k", a->top_k, "The K best matches of B (or of A, excluding itself) for each row of A; "
+                                       "with --mine: candidates per sentence (default 100)");
+  sub->add_flag("--mine", a->mine, "Paraphrase mining within one input (pairs sorted by score)");
+  sub->add_option("--threshold", a->threshold, "--mine: keep pairs scoring at least this");
+  sub->add_option("--max-pairs", a->max_pairs, "--mine: keep at most this many pairs")->capture_default_str();
+  sub->add_option("--embeddings", a->embeddings,
+                  "Precomputed embeddings instead of texts: A.npy [B.npy] (or .jsonl from sbert embed)")
+      ->expected(1, 2);
+  sub->add_option("--cross-encoder", a->cross_encoder, "Score pairs with a cross-encoder model (not available yet)");
+  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
+  return [a]() { return run_similarity(*a); };
+}
+
+SBERT_COMMAND("similarity", setup_similarity);
+
+}  // namespace
+}  // namespace sbert::cli
