@@ -80,6 +80,7 @@ struct SearchHit {
   std::string text;
   nlohmann::json metadata;
   int64_t internal_id = -1;
+  std::optional<float> retrieval_score;  // set by rerank(): the index's score before reranking
 };
 
 struct QueryReport {
@@ -120,7 +121,8 @@ class SearchIndex {
   // (see report). Throws on a dimension mismatch, k == 0, or a parameter the index lacks.
   std::vector<std::vector<SearchHit>> search(const Matrix& queries, const QueryOptions& options,
                                              QueryReport* report = nullptr);
-  // Re-scores the hits of one query with `reranker` and re-sorts them (stable on ties).
+  // Re-scores the hits of one query with `reranker` and re-sorts them (stable on ties); the
+  // index's scores move to retrieval_score.
   static void rerank(const std::string& query, std::vector<SearchHit>& hits,
                      const Reranker& reranker);
 

@@ -510,7 +510,10 @@ void SearchIndex::rerank(const std::string& query, std::vector<SearchHit>& hits,
   if (scores.size() != hits.size())
     throw Error("reranker returned " + std::to_string(scores.size()) + " scores for " +
                 std::to_string(hits.size()) + " texts");
-  for (size_t i = 0; i < hits.size(); ++i) hits[i].score = scores[i];
+  for (size_t i = 0; i < hits.size(); ++i) {
+    hits[i].retrieval_score = hits[i].score;
+    hits[i].score = scores[i];
+  }
   std::stable_sort(hits.begin(), hits.end(),
                    [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
   for (size_t i = 0; i < hits.size(); ++i) hits[i].rank = i + 1;

@@ -1,0 +1,420 @@
+// sbert search: semantic search over a persistent index folder (FAISS + SQLite + manifest).
+//   build  embed a corpus and create the index      add     embed and add rows (--upsert)
+//   remove delete rows by id                        info    print the manifest and FAISS details
+//   query  embed queries (the model's "query" prompt) and print the top k, optionally reranked
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "classifier_options.h"
+#include "cli_common.h"
+#include "command.h"
+#include "sbert/classifier.h"
+#include "sbert/error.h"
+#include "sbert/output_file.h"
+#include "sbert/search_index.h"
+
+namespace sbert::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SearchArgs {
+  std::string index;
+  InputOptions input;
+  ModelOptions model;
+  OutputOptions output;
+  bool quiet = false;
+  // build
+  std::string factory = "Flat";
+  size_t train_sample = 0;
+  bool overwrite = false;
+  std::string pooling;
+  bool normalize = false, no_normalize = false;
+  size_t truncate_dim = 0;
+  std::string document_prompt;  // prompt name for the corpus ("" = "document" when defined)
+  std::vector<std::string> meta_columns;
+  // add
+  bool upsert = false;
+  // remove
+  std::vector<std::string> ids;
+  std::string ids_file;
+  bool ignore_missing = false;
+  // query
+  std::vector<std::string> queries;
+  std::vector<std::string> query_files;
+  size_t k = 10;
+  std::optional<float> min_score;
+  size_t nprobe = 0, ef_search = 0;
+  std::string query_prompt;  // prompt name for queries ("" = "query" when defined)
+  std::string rerank;
+  size_t rerank_top = 100;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The model folder for an existing index: --model when given, else the manifest's model.
+fs::path model_folder(const SearchArgs& a, const IndexManifest& m, std::string* shown) {
+  ModelOptions mo = a.model;
+  if (mo.model.empty()) mo.model = m.model;
+  *shown = mo.model;
+  return mo.resolve();
+}
+
+// Encoder options recorded at build time, applied again for adds and queries.
+EncoderOptions recorded_encoder_options(const SearchArgs& a, const IndexManifest& m) {
+  EncoderOptions o = a.model.encoder_options();
+  const auto& e = m.encoder;
+  o.pooling = e.value("pooling", "");
+  if (e.contains("normalize") && e["normalize"].is_boolean()) o.normalize = e["normalize"].get<bool>();
+  o.truncate_dim = e.value("truncate_dim", size_t(0));
+  if (!a.model.max_length) o.max_length = e.value("max_length", size_t(0));
+  return o;
+}
+
+// Prompt text for a named prompt; `fallback` is used when the model defines it, else none.
+std::string prompt_text(SentenceEncoder& enc, const std::string& requested, const std::string& fallback) {
+  if (!requested.empty()) {
+    auto p = enc.prompt(requested);
+    if (!p) throw Error("the model defines no prompt named '" + requested + "'");
+    return *p;
+  }
+  return enc.prompt(fallback).value_or("");
+}
+
+Matrix embed(SentenceEncoder& enc, const std::vector<std::string>& texts, const std::string& prompt) {
+  return prompt.empty() ? enc.encode(texts) : enc.encode_with_prompt(texts, prompt);
+}
+
+// Reads the corpus and embeds it in bounded chunks.
+void read_and_embed(const SearchArgs& a, SentenceEncoder& enc, const std::string& prompt,
+                    Matrix& vectors, std::vector<IndexRow>& rows) {
+  Progress progress("embedding", 0);
+  vectors = Matrix(0, enc.dimension());
+  for_each_text_chunk(a.input, 4096, [&](std::vector<TextItem>& items) {
+    std::vector<std::string> texts;
+    texts.reserve(items.size());
+    for (auto& it : items) {
+      texts.push_back(it.text);
+      IndexRow r;
+      r.id = it.id;
+      if (!a.input.id_field.empty() && r.id.empty())
+        throw Error(it.record.source + ":" + std::to_string(it.record.line) + ": empty id");
+      r.text = it.text;
+      if (!a.meta_columns.empty()) {
+        r.metadata = nlohmann::json::object();
+        for (const auto& c : a.meta_columns) {
+          if (it.record.object.is_object())
+            r.metadata[c] = it.record.object.value(c, nlohmann::json());
+          else
+            r.metadata[c] = it.value(c);
+        }
+      }
+      rows.push_back(std::move(r));
+    }
+    Matrix m = embed(enc, texts, prompt);
+    vectors.cols = m.cols;
+    vectors.data.insert(vectors.data.end(), m.data.begin(), m.data.end());
+    vectors.rows += m.rows;
+    progress.advance(items.size());
+  });
+  progress.finish();
+}
+
+int run_build(SearchArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (a.normalize && a.no_normalize) throw Error("--normalize and --no-normalize are exclusive");
+  EncoderOptions opts = a.model.encoder_options();
+  opts.pooling = a.pooling;
+  if (a.normalize) opts.normalize = true;
+  if (a.no_normalize) opts.normalize = false;
+  opts.truncate_dim = a.truncate_dim;
+  fs::path folder = a.model.resolve();
+  auto enc = SentenceEncoder::load(folder, opts);
+
+  IndexManifest info;
+  std::string name = a.model.model.empty() ? folder.string() : a.model.model;
+  std::error_code ec;
+  // A folder is recorded as an absolute path so that queries work from any directory.
+  info.model = fs::is_directory(name, ec) ? fs::absolute(name).lexically_normal().string() : name;
+  info.model_fingerprint = model_fingerprint(folder);
+  info.similarity = enc->similarity_function();
+  info.normalized = enc->normalizes() || info.similarity == "cosine";
+  info.factory = a.factory;
+  info.encoder = {{"pooling", a.pooling}, {"truncate_dim", a.truncate_dim}, {"max_length", a.model.max_length}};
+  if (opts.normalize) info.encoder["normalize"] = *opts.normalize;
+  std::string prompt = prompt_text(*enc, a.document_prompt, "document");
+  info.encoder["document_prompt"] = prompt;
+
+  Matrix vectors;
+  std::vector<IndexRow> rows;
+  read_and_embed(a, *enc, prompt, vectors, rows);
+  double embed_s = seconds_since(t0);
+  BuildOptions bo;
+  bo.train_sample = a.train_sample;
+  bo.overwrite = a.overwrite;
+  auto index = SearchIndex::build(a.index, info, vectors, rows, bo);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "built %s: %zu rows, %zu dims, %s (%s) in %.2f s (embedding %.2f s)",
+                a.index.c_str(), index.manifest().rows, index.manifest().dimension, a.factory.c_str(),
+                index.manifest().metric.c_str(), seconds_since(t0), embed_s);
+  log(buf);
+  return 0;
+}
+
+// Opens the index and loads the model it was built with (refusing a different model).
+std::unique_ptr<SentenceEncoder> open_with_model(const SearchArgs& a, SearchIndex& index) {
+  std::string shown;
+  fs::path folder = model_folder(a, index.manifest(), &shown);
+  index.check_model(model_fingerprint(folder), shown);
+  return SentenceEncoder::load(folder, recorded_encoder_options(a, index.manifest()));
+}
+
+int run_add(SearchArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto index = SearchIndex::open(a.index);
+  auto enc = open_with_model(a, index);
+  std::string prompt = index.manifest().encoder.value("document_prompt", "");
+  Matrix vectors;
+  std::vector<IndexRow> rows;
+  read_and_embed(a, *enc, prompt, vectors, rows);
+  size_t before = index.manifest().rows;
+  index.add(vectors, rows, a.upsert);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "added %zu rows to %s (%zu replaced), now %zu rows, in %.2f s", rows.size(),
+                a.index.c_str(), before + rows.size() - index.manifest().rows, index.manifest().rows,
+                seconds_since(t0));
+  log(buf);
+  return 0;
+}
+
+int run_remove(SearchArgs& a) {
+  std::vector<std::string> ids = a.ids;
+  if (!a.ids_file.empty()) {
+    std::ifstream in(a.ids_file == "-" ? "/dev/stdin" : a.ids_file);
+    if (!in) throw Error(a.ids_file + ": cannot open");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) ids.push_back(line);
+    }
+  }
+  if (ids.empty()) throw Error("no ids to remove: give --ids ID... or --ids-file FILE");
+  auto index = SearchIndex::open(a.index);
+  size_t n = index.remove(ids, a.ignore_missing);
+  std::string note = index.manifest().supports_remove
+                         ? ""
+                         : " (this index type cannot delete vectors: they are hidden from results; "
+                           "rebuild to reclaim space)";
+  log("removed " + std::to_string(n) + " rows from " + a.index + ", now " +
+      std::to_string(index.manifest().rows) + " rows" + note);
+  return 0;
+}
+
+int run_info(SearchArgs& a) {
+  auto index = SearchIndex::open(a.index);
+  AtomicOutput out(a.output.path);
+  out.write(index.info().dump(2) + "\n");
+  out.commit();
+  return 0;
+}
+
+std::string one_line(std::string s, size_t max_chars) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (s.size() > max_chars) {
+    size_t cut = max_chars;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+    s = s.substr(0, cut) + "...";
+  }
+  return s;
+}
+
+int run_query(SearchArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (!a.queries.empty() && !a.query_files.empty())
+    throw Error("give queries as arguments or with --input, not both");
+  std::vector<std::string> queries = a.queries;
+  if (queries.empty()) {
+    InputOptions in = a.input;
+    in.files = a.query_files;
+    for (auto& item : read_texts(in)) queries.push_back(item.text);
+  }
+  if (queries.empty()) throw Error("no queries (give them as arguments, with --input FILE, or on stdin)");
+  if (a.rerank_top == 0) throw Error("--rerank-top must be at least 1");
+
+  auto index = SearchIndex::open(a.index);
+  auto enc = open_with_model(a, index);
+  std::unique_ptr<CrossEncoder> ce;
+  if (!a.rerank.empty()) {
+    ModelOptions mo = a.model;
+    mo.model = a.rerank;
+    ce = CrossEncoder::load(mo.resolve(), classifier_options(mo));
+  }
+  std::string prompt = prompt_text(*enc, a.query_prompt, "query");
+  Matrix qv = embed(*enc, queries, prompt);
+
+  QueryOptions qo;
+  qo.k = ce ? std::max(a.k, a.rerank_top) : a.k;
+  qo.min_score = ce ? std::nullopt : a.min_score;  // with reranking, min_score applies to the new scores
+  qo.nprobe = a.nprobe;
+  qo.ef_search = a.ef_search;
+  QueryReport report;
+  auto results = index.search(qv, qo, &report);
+  if (report.k_effective < a.k)
+    log("note: k=" + std::to_string(a.k) + " is larger than the index (" + std::to_string(index.manifest().rows) +
+        " rows); returning at most " + std::to_string(report.k_effective) + " results per query");
+  if (ce) {
+    Reranker reranker = [&](const std::string& q, const std::vector<std::string>& texts) {
+      std::vector<std::pair<std::string, std::string>> pairs;
+      pairs.reserve(texts.size());
+      for (const auto& t : texts) pairs.emplace_back(q, t);
+      return ce->score(pairs);
+    };
+    for (size_t i = 0; i < results.size(); ++i) {
+      SearchIndex::rerank(queries[i], results[i], reranker);
+      auto& hits = results[i];
+      if (a.min_score)
+        hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const SearchHit& h) { return h.score < *a.min_score; }),
+                   hits.end());
+      if (hits.size() > a.k) hits.resize(a.k);
+    }
+  }
+
+  std::string format = a.output.format;
+  if (format.empty()) format = (a.output.path.empty() || a.output.path == "-") && stdout_is_terminal() ? "table" : "jsonl";
+  AtomicOutput out(a.output.path);
+  std::string buf;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (format == "jsonl") {
+      buf += "{\"query_index\": " + std::to_string(i) + ", \"query\": " + json_quote(queries[i]) + ", \"results\": [";
+      for (size_t r = 0; r < results[i].size(); ++r) {
+        const SearchHit& h = results[i][r];
+        if (r) buf += ", ";
+        buf += "{\"rank\": " + std::to_string(h.rank) + ", \"id\": " + json_quote(h.id) + ", \"score\": ";
+        append_float(buf, h.score);
+        if (h.retrieval_score) {
+          buf += ", \"retrieval_score\": ";
+          append_float(buf, *h.retrieval_score);
+        }
+        buf += ", \"text\": " + json_quote(h.text);
+        if (!h.metadata.is_null())
+          buf += ", \"metadata\": " + h.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        buf += "}";
+      }
+      buf += "]}\n";
+    } else {
+      buf += (i ? "\n" : "") + std::string("query ") + std::to_string(i + 1) + ": " + one_line(queries[i], 100) + "\n";
+      if (results[i].empty()) buf += "  (no results)\n";
+      for (const auto& h : results[i]) {
+        char line[64];
+        std::snprintf(line, sizeof line, "  %3zu  %8.4f  ", h.rank, h.score);
+        buf += line + one_line(h.id, 24) + "  " + one_line(h.text, 90) + "\n";
+      }
+    }
+    if (buf.size() > (1 << 20)) {
+      out.write(buf);
+      buf.clear();
+    }
+  }
+  out.write(buf);
+  out.commit();
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "%zu queries in %.2f s", queries.size(), seconds_since(t0));
+  log(msg);
+  return 0;
+}
+
+std::function<int()> setup_search(CLI::App& app) {
+  auto a = std::make_shared<SearchArgs>();
+  CLI::App* sub = app.add_subcommand("search", "Semantic search with a persistent index (build, add, remove, info, query)");
+  sub->require_subcommand(1);
+
+  auto common = [&](CLI::App* s) {
+    s->add_option("--index", a->index, "Index folder")->required();
+    s->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
+  };
+
+  CLI::App* build = sub->add_subcommand("build", "Embed a corpus (FILE... or stdin) and create an index");
+  common(build);
+  a->input.add_to(build);
+  a->model.add_to(build);
+  build->add_option("--factory", a->factory,
+                    "FAISS index_factory string: Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ32, ...")
+      ->capture_default_str();
+  build->add_option("--train-sample", a->train_sample, "Train IVF/PQ indexes on N random vectors (default: all)");
+  build->add_flag("--overwrite", a->overwrite, "Replace an existing index in the folder");
+  build->add_option("--pooling", a->pooling, "Pooling mode (default: the model's)");
+  build->add_flag("--normalize", a->normalize, "L2-normalise the vectors (overrides the model)");
+  build->add_flag("--no-normalize", a->no_normalize, "Do not normalise (overrides the model)");
+  build->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
+  build->add_option("--prompt-name", a->document_prompt,
+                    "Model prompt for the corpus (default: \"document\" when the model defines it)");
+  build->add_option("--meta-column", a->meta_columns,
+                    "Columns/keys stored as metadata and returned with results (repeat, or a,b,c)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->delimiter(',');
+
+  CLI::App* add = sub->add_subcommand("add", "Embed rows (FILE... or stdin) and add them to an index");
+  common(add);
+  a->input.add_to(add);
+  a->model.add_to(add, "Model folder or name (default: the index's model; must be the same model)");
+  add->add_flag("--upsert", a->upsert, "Replace rows whose id is already in the index (else an error)");
+  add->add_option("--meta-column", a->meta_columns, "Columns/keys stored as metadata (repeat, or a,b,c)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->delimiter(',');
+
+  CLI::App* remove = sub->add_subcommand("remove", "Remove rows by id");
+  common(remove);
+  remove->add_option("--ids", a->ids, "Ids to remove");
+  remove->add_option("--ids-file", a->ids_file, "File with one id per line ('-' = stdin)");
+  remove->add_flag("--ignore-missing", a->ignore_missing, "Ids not in the index are not an error");
+
+  CLI::App* info = sub->add_subcommand("info", "Print the index manifest and FAISS details as JSON");
+  common(info);
+  info->add_option("-o,--output", a->output.path, "Output file (default: stdout)");
+
+  CLI::App* query = sub->add_subcommand("query", "Top-k rows for each query");
+  common(query);
+  query->add_option("queries", a->queries, "Query texts (default: --input files, else one per line on stdin)");
+  query->add_option("-i,--input", a->query_files, "File with queries (lines, jsonl, csv, tsv; '-' = stdin; repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false);
+  a->input.add_to(query, /*with_files=*/false);
+  a->model.add_to(query, "Model folder or name (default: the index's model; must be the same model)");
+  query->add_option("-k,--top-k", a->k, "Results per query")->capture_default_str()->check(CLI::PositiveNumber);
+  query->add_option("--min-score", a->min_score, "Drop results scoring below this");
+  query->add_option("--nprobe", a->nprobe, "IVF: inverted lists visited per query (default 1)");
+  query->add_option("--ef-search", a->ef_search, "HNSW: search breadth (default 16)");
+  query->add_option("--prompt-name", a->query_prompt, "Model prompt for queries (default: \"query\" when defined)");
+  query->add_option("--rerank", a->rerank, "Cross-encoder model that re-scores the top --rerank-top results");
+  query->add_option("--rerank-top", a->rerank_top, "Candidates fetched for reranking")->capture_default_str();
+  query->add_option("-o,--output", a->output.path, "Output file (default: stdout)");
+  query->add_option("--format", a->output.format, "jsonl or table (default: table on a terminal, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "table"}));
+
+  return [a, build, add, remove, info, query]() {
+    set_quiet(a->quiet);
+    if (build->parsed()) return run_build(*a);
+    if (add->parsed()) return run_add(*a);
+    if (remove->parsed()) return run_remove(*a);
+    if (info->parsed()) return run_info(*a);
+    if (query->parsed()) return run_query(*a);
+    throw Error("sbert search: give a subcommand (build, add, remove, info, query)");
+  };
+}
+
+SBERT_COMMAND("search", setup_search);
+
+}  // namespace
+}  // namespace sbert::cli
