@@ -395,7 +395,7 @@ std::function<int()> setup_search(CLI::App& app) {
   query->add_option("-k,--top-k", a->k, "Results per query")->capture_default_str()->check(CLI::PositiveNumber);
   query->add_option("--min-score", a->min_score, "Drop results scoring below this");
   query->add_option("--nprobe", a->nprobe, "IVF: inverted lists visited per query (default 1)");
-  query->add_option("--ef-search", a->ef_search, "HNSW: search breadth (default 16)");
+  query->add_option("--ef-search", a->ef_search, "HNSW: search breadth (default 64, set at build)");
   query->add_option("--prompt-name", a->query_prompt, "Model prompt for queries (default: \"query\" when defined)");
   query->add_option("--rerank", a->rerank, "Cross-encoder model that re-scores the top --rerank-top results");
   query->add_option("--rerank-top", a->rerank_top, "Candidates fetched for reranking")->capture_default_str();

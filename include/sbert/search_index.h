@@ -70,7 +70,7 @@ struct QueryOptions {
   size_t k = 10;
   std::optional<float> min_score;
   size_t nprobe = 0;     // IVF only (0: leave the index's value, default 1)
-  size_t ef_search = 0;  // HNSW only (0: leave the index's value, default 16)
+  size_t ef_search = 0;  // HNSW only (0: leave the index's value; sbert builds with 64)
 };
 
 struct SearchHit {

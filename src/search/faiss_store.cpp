@@ -69,6 +69,9 @@ FaissIndex make_index(const std::string& factory, size_t dimension, const std::s
   // search, which sbert never enables) takes minutes; index_factory turns it on for IVF..,PQ.
   if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(core_of(base.get()))) ivfpq->do_polysemous_training = false;
   if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core_of(base.get()))) pq->do_polysemous_training = false;
+  // FAISS's default efSearch (16) gives poor recall on 384-768-d embeddings; 64 is the usual
+  // starting point. It is stored in the index file; --ef-search overrides it per query.
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core_of(base.get()))) hnsw->hnsw.efSearch = 64;
   FaissIndex out;
   if (dynamic_cast<faiss::IndexIDMap*>(base.get()) || dynamic_cast<faiss::IndexIVF*>(core_of(base.get()))) {
     out.index = std::move(base);
