@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "classifier_options.h"
 #include "cli_common.h"
 #include "command.h"
 #include "sbert/embeddings_file.h"
@@ -156,32 +157,47 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   if (records.empty()) throw Error("no pairs in the input");
   if (!ro.header) header = reader.columns();  // every column seen, for the widest row
 
-  Matrix ea, eb;
-  std::string source;
-  if (!a.embeddings.empty()) {
-    if (a.embeddings.size() != 2)
-      throw Error("pairs mode with --embeddings needs two files (A rows and B rows)");
-    ea = read_embeddings(a.embeddings[0]).vectors;
-    eb = read_embeddings(a.embeddings[1]).vectors;
-    check_same_dimension(ea, eb, a.embeddings[0], a.embeddings[1]);
-    for (const auto& [m, name] : {std::pair<const Matrix*, std::string>{&ea, a.embeddings[0]},
-                                  std::pair<const Matrix*, std::string>{&eb, a.embeddings[1]}})
-      if (m->rows != records.size())
-        throw Error(name + " has " + std::to_string(m->rows) + " rows but the input has " +
-                    std::to_string(records.size()) + " pairs");
-    source = a.embeddings[0] + " + " + a.embeddings[1];
+  std::vector<float> scores;
+  std::string source, function_name;
+  if (!a.cross_encoder.empty()) {
+    // A cross-encoder reads each pair jointly: one score per row, no vectors.
+    ModelOptions mo = a.model;
+    mo.model = a.cross_encoder;
+    auto ce = CrossEncoder::load(mo.resolve(), classifier_options(mo));
+    std::vector<std::pair<std::string, std::string>> text_pairs;
+    text_pairs.reserve(records.size());
+    for (size_t i = 0; i < records.size(); ++i) text_pairs.emplace_back(texts_a[i], texts_b[i]);
+    scores = ce->score(text_pairs);
+    source = a.cross_encoder;
+    function_name = "cross-encoder";
   } else {
-    std::vector<std::string> all = texts_a;
-    all.insert(all.end(), texts_b.begin(), texts_b.end());
-    Matrix both = encoder.embed(all);
-    ea = Matrix(records.size(), both.cols);
-    eb = Matrix(records.size(), both.cols);
-    std::copy(both.data.begin(), both.data.begin() + ea.data.size(), ea.data.begin());
-    std::copy(both.data.begin() + ea.data.size(), both.data.end(), eb.data.begin());
-    source = a.model.resolve().string();
+    Matrix ea, eb;
+    if (!a.embeddings.empty()) {
+      if (a.embeddings.size() != 2)
+        throw Error("pairs mode with --embeddings needs two files (A rows and B rows)");
+      ea = read_embeddings(a.embeddings[0]).vectors;
+      eb = read_embeddings(a.embeddings[1]).vectors;
+      check_same_dimension(ea, eb, a.embeddings[0], a.embeddings[1]);
+      for (const auto& [m, name] : {std::pair<const Matrix*, std::string>{&ea, a.embeddings[0]},
+                                    std::pair<const Matrix*, std::string>{&eb, a.embeddings[1]}})
+        if (m->rows != records.size())
+          throw Error(name + " has " + std::to_string(m->rows) + " rows but the input has " +
+                      std::to_string(records.size()) + " pairs");
+      source = a.embeddings[0] + " + " + a.embeddings[1];
+    } else {
+      std::vector<std::string> all = texts_a;
+      all.insert(all.end(), texts_b.begin(), texts_b.end());
+      Matrix both = encoder.embed(all);
+      ea = Matrix(records.size(), both.cols);
+      eb = Matrix(records.size(), both.cols);
+      std::copy(both.data.begin(), both.data.begin() + ea.data.size(), ea.data.begin());
+      std::copy(both.data.begin() + ea.data.size(), both.data.end(), eb.data.begin());
+      source = a.model.resolve().string();
+    }
+    const SimilarityFunction function = choose_function(a, encoder);
+    scores = pairwise_similarity(ea, eb, function);
+    function_name = similarity_function_name(function);
   }
-  const SimilarityFunction function = choose_function(a, encoder);
-  std::vector<float> scores = pairwise_similarity(ea, eb, function);
 
   // Output: the input rows with a score column, in the input's format unless --format says.
   std::string fmt_name = a.output.format;
@@ -244,7 +260,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
 
   if (!a.gold_column.empty()) {
     EvaluationInput ev;
-    ev.function = similarity_function_name(function);
+    ev.function = function_name;
     ev.model = source;
     ev.input = a.input.files.empty() ? "<stdin>" : a.input.files[0];
     ev.scores.assign(scores.begin(), scores.end());
@@ -263,7 +279,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
       log("report written to " + a.report);
     }
   } else {
-    log("scored " + std::to_string(scores.size()) + " pairs (" + similarity_function_name(function) + ")");
+    log("scored " + std::to_string(scores.size()) + " pairs (" + function_name + ")");
   }
   return 0;
 }
@@ -452,9 +468,10 @@ int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
 
 int run_similarity(SimilarityArgs& a) {
   set_quiet(a.quiet);
-  if (!a.cross_encoder.empty())
-    throw Error("--cross-encoder is not available yet: cross-encoder scoring has not landed in "
-                "this build; score pairs with a bi-encoder (-m MODEL) for now");
+  if (!a.cross_encoder.empty() && (a.a_column.empty() || a.b_column.empty()))
+    throw Error("--cross-encoder scores pairs: give --a-column and --b-column");
+  if (!a.cross_encoder.empty() && !a.embeddings.empty())
+    throw Error("--cross-encoder reads texts, not --embeddings");
   const bool pairs = !a.a_column.empty() || !a.b_column.empty();
   const int modes = int(pairs) + int(a.matrix) + int(a.mine) + int(a.top_k > 0 && !a.mine);
   if (modes > 1)
@@ -520,7 +537,7 @@ std::function<int()> setup_similarity(CLI::App& app) {
   sub->add_option("--embeddings", a->embeddings,
                   "Precomputed embeddings instead of texts: A.npy [B.npy] (or .jsonl from sbert embed)")
       ->expected(1, 2);
-  sub->add_option("--cross-encoder", a->cross_encoder, "Score pairs with a cross-encoder model (not available yet)");
+  sub->add_option("--cross-encoder", a->cross_encoder, "Score pairs with a cross-encoder model (pairs mode; sigmoid of the logit)");
   sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
   return [a]() { return run_similarity(*a); };
 }

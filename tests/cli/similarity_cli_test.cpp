@@ -440,3 +440,28 @@ TEST(SimilarityCliModel, TopKOverStsbSentencesEqualsMatrixBruteForce) {
 }
 
 }  // namespace
+
+TEST(SimilarityCliModel, CrossEncoderScoresPairsAsTheGolden) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto g = sbert::testing::load_json(shared / "fixtures/golden/cross-encoder-bert.json");
+  auto dir = temp_dir("simce");
+  std::string body;
+  for (auto& p : g["pairs"]) body += json{{"a", p[0]}, {"b", p[1]}}.dump() + "\n";
+  write_file(dir / "pairs.jsonl", body);
+  std::string out, err;
+  ASSERT_EQ(sbert_run("similarity -q " + q(dir / "pairs.jsonl") + " --a-field a --b-field b --max-length 128 --cross-encoder " +
+                          q(shared / "fixtures/models/cross-encoder-bert"),
+                      &out, &err),
+            0)
+      << err;
+  auto lines = split_lines(out);
+  ASSERT_EQ(lines.size(), g["scores"].size());
+  for (size_t i = 0; i < lines.size(); ++i)
+    EXPECT_NEAR(json::parse(lines[i])["score"].get<double>(), g["scores"][i].get<double>(), 1e-5) << "pair " << i;
+  // Cross-encoders need pairs.
+  EXPECT_EQ(sbert_run("similarity " + q(dir / "pairs.jsonl") + " --matrix --cross-encoder " +
+                          q(shared / "fixtures/models/cross-encoder-bert"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("--a-column"), std::string::npos) << err;
+}
