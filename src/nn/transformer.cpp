@@ -2,7 +2,10 @@
 // scores * 1/sqrt(d) + additive mask (dtype minimum at padding), softmax, post-LayerNorm blocks.
 #include "nn/transformer.h"
 
+#include <dlfcn.h>
+
 #include <cmath>
+#include <thread>
 #include <fstream>
 #include <optional>
 
@@ -252,6 +255,18 @@ at::Tensor TransformerEncoder::pooler(const at::Tensor& last_hidden) const {
   if (!has_pooler()) throw Error("the checkpoint has no pooler weights (pooler.dense.*)");
   at::Tensor cls = last_hidden.select(1, 0).to(options_.dtype().toScalarType());
   return at::tanh(at::linear(cls, pooler_w_, pooler_b_));
+}
+
+void configure_cpu_threads(int threads) {
+  const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  using SetThreads = void (*)(int);
+  auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (openblas_set) {
+    openblas_set(n);
+    at::set_num_threads(1);
+  } else {
+    at::set_num_threads(n);
+  }
 }
 
 at::ScalarType parse_dtype(const std::string& name) {

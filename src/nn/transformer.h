@@ -83,6 +83,13 @@ class TransformerEncoder {
 void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name);
 // "cpu", "cuda", "cuda:N" -> device; errors when CUDA is not available.
 at::Device parse_device(const std::string& name);
+// CPU threading. With an OpenBLAS that runs its own thread pool (Debian's libtorch), ATen's
+// OpenMP pool and OpenBLAS's pool spin against each other on a small machine (measured: 5x more
+// CPU time for the same work on 2 cores); then GEMMs get `threads` OpenBLAS threads and ATen's
+// own pool is kept at one thread. Otherwise (MKL / OpenMP BLAS) at::set_num_threads(threads).
+// threads <= 0: all cores.
+void configure_cpu_threads(int threads);
+
 // "float32" | "float16" | "bfloat16" (also fp32/fp16/bf16/half).
 at::ScalarType parse_dtype(const std::string& name);
 
