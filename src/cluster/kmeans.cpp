@@ -1,6 +1,7 @@
 // k-means: k-means++ seeding (seeded by `seed`) followed by faiss::Clustering's Lloyd
 // iterations; `nredo` restarts keep the lowest objective. Cosine = spherical k-means on the
 // L2-normalised rows. Each row is then assigned to its nearest final centroid.
+#include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/impl/FaissException.h>

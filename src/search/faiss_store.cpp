@@ -1,5 +1,6 @@
 #include "search/faiss_store.h"
 
+#include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>

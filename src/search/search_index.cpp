@@ -1,6 +1,7 @@
 // SearchIndex: generations of (FAISS file, rows database) committed by replacing manifest.json.
 #include "sbert/search_index.h"
 
+#include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
 #include <faiss/Index.h>
 
 #include <algorithm>
