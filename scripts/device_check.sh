@@ -7,6 +7,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 source .devdeps/build-cuda.sh >/dev/null
+set +e  # build-cuda.sh turns -e on; a failing test must not end the run
 # Debian's libcurl needs libssh2/ldap the GPU box lacks: link the box's own libcurl.so.4.
 L=/opt/devdeps/usr/lib/x86_64-linux-gnu
 if [ -e /usr/lib/x86_64-linux-gnu/libcurl.so.4 ]; then
@@ -16,7 +17,7 @@ export SBERT_SHARED=$PWD/.fx
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
 { cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda -j 16; } > "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
-ctest --test-dir build-cuda -R "EncoderParity|EncoderEndToEnd|EncoderBatching|Classifier|Tokenizer|EmbedGolden|EmbedCli|NliCli" \
+[ -n "${SKIP_CTEST:-}" ] || ctest --test-dir build-cuda -R "EncoderParity|EncoderEndToEnd|EncoderBatching|Classifier|Tokenizer|EmbedGolden|EmbedCli|NliCli" \
   --output-on-failure -j 8 > "$OUT/ctest.log" 2>&1
 echo "ctest rc=$?" | tee -a "$OUT/summary.txt"
 tail -4 "$OUT/ctest.log" >> "$OUT/summary.txt"
