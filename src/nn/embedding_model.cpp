@@ -40,7 +40,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
   std::unique_ptr<EmbeddingModel> m(new EmbeddingModel());
   m->device_ = parse_device(options.device);
   m->dtype_ = parse_dtype(options.dtype);
-  if (m->device_.is_cpu()) configure_cpu_threads(options.threads);
+  if (m->device_.is_cpu()) configure_cpu_threads(options.threads, m->dtype_);
   m->layout_ = read_model_layout(dir, m->device_);
   const ModelLayout& layout = m->layout_;
   TransformerConfig config = TransformerConfig::load(layout.transformer_dir / "config.json");

@@ -257,12 +257,12 @@ at::Tensor TransformerEncoder::pooler(const at::Tensor& last_hidden) const {
   return at::tanh(at::linear(cls, pooler_w_, pooler_b_));
 }
 
-void configure_cpu_threads(int threads) {
+void configure_cpu_threads(int threads, at::ScalarType dtype) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (openblas_set) {
-    openblas_set(n);
+  if (openblas_set) openblas_set(n);
+  if (openblas_set && dtype == at::kFloat) {
     at::set_num_threads(1);
   } else {
     at::set_num_threads(n);

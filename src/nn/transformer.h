@@ -87,8 +87,9 @@ at::Device parse_device(const std::string& name);
 // OpenMP pool and OpenBLAS's pool spin against each other on a small machine (measured: 5x more
 // CPU time for the same work on 2 cores); then GEMMs get `threads` OpenBLAS threads and ATen's
 // own pool is kept at one thread. Otherwise (MKL / OpenMP BLAS) at::set_num_threads(threads).
-// threads <= 0: all cores.
-void configure_cpu_threads(int threads);
+// Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
+// threads then. threads <= 0: all cores.
+void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat);
 
 // "float32" | "float16" | "bfloat16" (also fp32/fp16/bf16/half).
 at::ScalarType parse_dtype(const std::string& name);
