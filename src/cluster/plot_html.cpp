@@ -9,26 +9,12 @@
 
 #include "sbert/cluster_plot.h"
 #include "sbert/error.h"
+#include "sbert/html.h"
 
 namespace sbert {
 
 namespace {
 
-std::string escape_html(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // 20 colours that stay apart (Tableau 10 + their light variants reordered); labels past 20
 // reuse them.
@@ -82,7 +68,7 @@ std::string cluster_plot_html(const Matrix& xy, const std::vector<int>& labels,
   std::string html;
   html.reserve(256 * xy.rows + 4096);
   html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
-  html += escape_html(options.title);
+  html += html_escape(options.title);
   html += "</title>\n<style>\n"
           "body{font-family:system-ui,sans-serif;margin:16px;color:#222;background:#fff}\n"
           "h1{font-size:18px;margin:0 0 8px}\n"
@@ -96,7 +82,7 @@ std::string cluster_plot_html(const Matrix& xy, const std::vector<int>& labels,
           "#tip{position:fixed;pointer-events:none;background:rgba(20,20,20,.9);color:#fff;padding:6px 8px;"
           "border-radius:4px;font-size:13px;max-width:420px;display:none}\n"
           "</style>\n</head>\n<body>\n<h1>";
-  html += escape_html(options.title);
+  html += html_escape(options.title);
   html += "</h1>\n<p>" + std::to_string(xy.rows) + " points, " +
           std::to_string(sizes.size() - (sizes.count(-1) ? 1 : 0)) +
           " clusters. Hover a point for its text; click a legend entry to highlight a cluster.</p>\n";
@@ -109,7 +95,7 @@ std::string cluster_plot_html(const Matrix& xy, const std::vector<int>& labels,
     html += "<circle cx=\"" + fmt(px) + "\" cy=\"" + fmt(py) + "\" r=\"" + fmt(radius) + "\" fill=\"" +
             colour(labels[i]) + "\" data-c=\"" + std::to_string(labels[i]) + "\"><title>[" +
             (labels[i] < 0 ? std::string("unassigned") : "cluster " + std::to_string(labels[i])) + "] " +
-            escape_html(text) + "</title></circle>\n";
+            html_escape(text) + "</title></circle>\n";
   }
   html += "</svg>\n<div id=\"legend\">\n";
   for (auto& [label, size] : sizes) {

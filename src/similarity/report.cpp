@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sbert/error.h"
+#include "sbert/html.h"
 
 namespace sbert {
 namespace {
@@ -24,21 +25,6 @@ nlohmann::json json_number(double v) {
   return v;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // Markdown table cells: pipes and newlines would break the row.
 std::string md_cell(const std::string& s) {
