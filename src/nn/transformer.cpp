@@ -262,7 +262,9 @@ void configure_cpu_threads(int threads, at::ScalarType dtype) {
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (openblas_set) openblas_set(n);
-  if (openblas_set && dtype == at::kFloat) {
+  // Only when libtorch's own float32 matmul goes to OpenBLAS (Debian's build); a libtorch with
+  // MKL (the PyTorch wheels) does its GEMMs on ATen's threads and would run single-threaded.
+  if (openblas_set && dtype == at::kFloat && !at::hasMKL()) {
     at::set_num_threads(1);
   } else {
     at::set_num_threads(n);
