@@ -2,6 +2,7 @@
 // `--model org/name` resolution through the cache by another subcommand.
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "hub/fake_hub.h"
@@ -111,4 +112,40 @@ TEST_F(ModelsCli, ErrorsAreOneLineAndNeverShowTheToken) {
   EXPECT_EQ(err.find("bad-token-8"), std::string::npos) << err;
   EXPECT_EQ(sbert("models download acme/mini-bert", hub.endpoint(), &out, &err,
                   "HF_TOKEN=good-token-7"), 0) << err;
+}
+
+// Issue acceptance: the first `sbert embed --model org/name` downloads into the hub cache and
+// matches the fixture golden; with the server gone and HF_HUB_OFFLINE=1 the same command works.
+TEST_F(ModelsCli, EmbedByNameDownloadsThenWorksOffline) {
+  auto golden = sbert::testing::load_json(model_.parent_path().parent_path() / "golden/bert-wordpiece-mean-norm.json");
+  const size_t n = 5;
+  std::string body;
+  for (size_t i = 0; i < n; ++i) body += nlohmann::json{{"text", golden["texts"][i]}}.dump() + "\n";
+  fs::path input = sbert::testing::temp_dir("embed-by-name") / "in.jsonl";
+  sbert::testing::write_file(input, body);
+  auto check = [&](const std::string& out) {
+    std::istringstream lines(out);
+    std::string line;
+    size_t row = 0;
+    while (std::getline(lines, line)) {
+      auto j = nlohmann::json::parse(line);
+      ASSERT_EQ(j["embedding"].size(), 32u);
+      for (size_t d = 0; d < 32; ++d)
+        EXPECT_NEAR(j["embedding"][d].get<double>(), golden["st_encode"][row * 32 + d].get<double>(), 1e-5);
+      ++row;
+    }
+    EXPECT_EQ(row, n);
+  };
+  std::string out, err;
+  {
+    FakeHub hub(root_);
+    ASSERT_EQ(sbert("embed -q --model acme/mini-bert " + input.string(), hub.endpoint(), &out, &err), 0) << err;
+    check(out);
+  }
+  EXPECT_TRUE(fs::is_symlink(home_ / "hub/models--acme--mini-bert/snapshots" / kCommit / "model.safetensors"));
+  ASSERT_EQ(sbert("embed -q --model acme/mini-bert " + input.string(), "http://127.0.0.1:9", &out, &err,
+                  "HF_HUB_OFFLINE=1"),
+            0)
+      << err;
+  check(out);
 }
