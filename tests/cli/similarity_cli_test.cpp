@@ -318,8 +318,14 @@ TEST(SimilarityCli, BadInputGivesOneLineErrors) {
               " " + q(dir / "c.npy"));
   EXPECT_NE(err.find("dimensions"), std::string::npos) << err;
 
-  err = fails("similarity --cross-encoder some/model " + q(dir / "p.csv") + " --a-column s1 --b-column s2");
-  EXPECT_NE(err.find("not available"), std::string::npos) << err;
+  // A cross-encoder scores pairs of texts: not with precomputed vectors, and a missing model
+  // folder is named (offline, so no network is ever tried).
+  err = fails("similarity --offline --cross-encoder " + q(dir / "no-such-model") + " " + q(dir / "p.csv") +
+              " --a-column s1 --b-column s2 --embeddings " + q(dir / "a.npy") + " " + q(dir / "c.npy"));
+  EXPECT_NE(err.find("--embeddings"), std::string::npos) << err;
+  err = fails("similarity --offline --cross-encoder " + q(dir / "no-such-model") + " " + q(dir / "p.csv") +
+              " --a-column s1 --b-column s2");
+  EXPECT_NE(err.find("no-such-model"), std::string::npos) << err;
 
   err = fails("similarity --embeddings " + q(dir / "a.npy") + " --report r.txt --matrix");
   err = fails("similarity --embeddings " + q(dir / "a.npy") + " --matrix --mine");
