@@ -285,7 +285,11 @@ std::function<int()> setup_embed(CLI::App& app) {
   sub->add_option("--prompt", a->prompt, "Text prepended to every input");
   sub->add_option("--prompt-name", a->prompt_name, "A prompt defined by the model (e.g. query)");
   sub->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
-  sub->add_option("--meta-column", a->meta_columns, "projector: extra metadata columns/keys copied to meta.tsv");
+  sub->add_option("--meta-column", a->meta_columns,
+                  "projector: metadata columns/keys copied to meta.tsv (repeat or comma-separate; "
+                  "e.g. the cluster column written by `sbert cluster`)")
+      ->allow_extra_args(false)
+      ->delimiter(',');
   sub->add_option("--chunk-output", a->chunk_output,
                   "With --chunk: mean (one vector per text) or all (every window with its token span)")
       ->check(CLI::IsMember({"mean", "all"}));

@@ -156,4 +156,32 @@ TEST(EmbedCli, ClosedPipeExitsQuietly) {
   EXPECT_EQ(err, "");
 }
 
+TEST(EmbedCli, ProjectorFilesCarryMetadataColumns) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto dir = temp_dir("projector");
+  write_file(dir / "clustered.csv", "text,cluster\nfirst text,0\n\"second, text\",1\nthird\ttabbed,0\n");
+  std::string err;
+  auto model = (shared / "fixtures/models/bert-wordpiece-mean-norm").string();
+  int rc = run_command(sbert_bin() + " embed -q --model " + model + " --format projector -o " +
+                           (dir / "proj").string() + " --column text --meta-column cluster " +
+                           (dir / "clustered.csv").string(),
+                       nullptr, &err);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_EQ(read_file(dir / "proj/meta.tsv"), "text\tcluster\nfirst text\t0\nsecond, text\t1\nthird tabbed\t0\n");
+  std::istringstream vecs(read_file(dir / "proj/vecs.tsv"));
+  std::string line;
+  size_t rows = 0;
+  while (std::getline(vecs, line)) {
+    ++rows;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '\t'), 31) << "32 values per row";
+  }
+  EXPECT_EQ(rows, 3u);
+  // The projector writes two files: a folder is required.
+  rc = run_command(sbert_bin() + " embed --model " + model + " --format projector " + (dir / "clustered.csv").string() +
+                       " --column text",
+                   nullptr, &err);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(err.find("-o DIR"), std::string::npos) << err;
+}
+
 }  // namespace
