@@ -55,7 +55,7 @@ build-cuda/make_model --out /tmp/bge --vocab-from .fx/tokenizers/all-MiniLM-L6-v
   --heads 12 --intermediate 3072 --max-seq-length 512 --pooling cls > /dev/null 2>&1
 cut -f6,7 .fx/data/stsb/stsb-test.csv | tr '\t' '\n' > /tmp/stsb.txt
 tail -n +2 .fx/data/korsts/korsts-test.tsv | cut -f6,7 | tr '\t' '\n' > /tmp/korsts.txt
-for model in minilm bge; do
+for model in ${BENCH_MODELS:-minilm bge}; do
   for data in stsb korsts; do
     for cfg in "cpu float32 32" "cuda float32 128" "cuda float16 128" "cuda bfloat16 128"; do
       set -- $cfg
@@ -75,7 +75,8 @@ t0=$(date +%s.%N); echo hello | $S embed -q --model /tmp/minilm > /dev/null; t1=
 /opt/torch/.venv/bin/python - <<'PY' >> "$OUT/bench.jsonl" 2>>"$OUT/summary.txt" || python3 - <<'PY2' >> "$OUT/bench.jsonl" 2>>"$OUT/summary.txt"
 import json, time, torch
 from sentence_transformers import SentenceTransformer
-for model in ["minilm", "bge"]:
+import os
+for model in os.environ.get("BENCH_MODELS", "minilm bge").split():
     for data in ["stsb", "korsts"]:
         texts = open(f"/tmp/{data}.txt").read().split("\n")[:-1]
         for dev, dt in [("cpu", torch.float32), ("cuda", torch.float32), ("cuda", torch.float16)]:
