@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+
+#include "sts_data.h"
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -21,30 +23,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> f;
-  std::stringstream ss(line);
-  std::string x;
-  while (std::getline(ss, x, '\t')) f.push_back(x);
-  return f;
-}
-
-// Sentence columns 5 and 6 (0-based) of a tab-separated STS file.
-std::vector<std::string> read_sts(const fs::path& file, bool header) {
-  std::ifstream in(file);
-  if (!in) throw sbert::Error(file.string() + ": cannot open");
-  std::vector<std::string> out;
-  std::string line;
-  if (header) std::getline(in, line);
-  while (std::getline(in, line)) {
-    auto f = split_tabs(line);
-    if (f.size() < 7) continue;
-    out.push_back(f[5]);
-    out.push_back(f[6]);
-  }
-  return out;
-}
 
 double cpu_seconds() {
   struct rusage ru {};
@@ -102,9 +80,9 @@ int main(int argc, char** argv) {
 
     std::vector<std::pair<std::string, std::vector<std::string>>> sets;
     if (data == "stsb" || data == "both")
-      sets.emplace_back("stsb-test", read_sts(fs::path(shared) / "data/stsb/stsb-test.csv", false));
+      sets.emplace_back("stsb-test", sbert::bench::sts_sentences((fs::path(shared) / "data/stsb/stsb-test.csv").string(), false));
     if (data == "korsts" || data == "both")
-      sets.emplace_back("korsts-test", read_sts(fs::path(shared) / "data/korsts/korsts-test.tsv", true));
+      sets.emplace_back("korsts-test", sbert::bench::sts_sentences((fs::path(shared) / "data/korsts/korsts-test.tsv").string(), true));
 
     enc->encode({"warm up the kernels", "a second, slightly longer warm-up sentence"});
     nlohmann::json results = nlohmann::json::array();

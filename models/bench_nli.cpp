@@ -6,6 +6,8 @@
 // Prints one JSON object.
 #include <CLI/CLI.hpp>
 
+#include "sts_data.h"
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -114,16 +116,10 @@ int main(int argc, char** argv) {
 
     // STS-B test: tab-separated, no header, sentences in columns 5 and 6; column 5 here.
     const fs::path stsb = fs::path(shared) / "data/stsb/stsb-test.csv";
-    std::ifstream in(stsb);
-    if (!in) throw sbert::Error(stsb.string() + ": cannot open");
     std::vector<std::string> texts;
-    std::string line;
-    while (texts.size() < texts_n && std::getline(in, line)) {
-      std::vector<std::string> cols;
-      std::istringstream ls(line);
-      std::string c;
-      while (std::getline(ls, c, '\t')) cols.push_back(c);
-      if (cols.size() > 5) texts.push_back(cols[5]);
+    for (auto& [first, second] : sbert::bench::sts_pairs(stsb.string(), false)) {
+      if (texts.size() == texts_n) break;
+      texts.push_back(std::move(first));
     }
     if (texts.empty()) throw sbert::Error(stsb.string() + ": no sentences");
 

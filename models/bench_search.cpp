@@ -4,6 +4,8 @@
 //   bench_search --model DIR --stsb stsb-test.csv [--factories Flat,HNSW32,IVF64,Flat]
 //   bench_search --synthetic 100000 --dim 384 --queries 1000
 #include <CLI/CLI.hpp>
+
+#include "sts_data.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,24 +25,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 static double secs(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-static std::vector<std::string> read_stsb(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, '\t')) cols.push_back(c);
-    if (cols.size() >= 7) {
-      out.push_back(cols[5]);
-      out.push_back(cols[6]);
-    }
-  }
-  return out;
-}
 
 static sbert::Matrix synthetic(size_t n, size_t d, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -86,7 +70,7 @@ int main(int argc, char** argv) {
     std::copy(all.data.begin() + corpus.data.size(), all.data.end(), queries.data.begin());
     report["data"] = "synthetic";
   } else {
-    auto texts = read_stsb(stsb);
+    auto texts = sbert::bench::sts_sentences(stsb, false);
     auto t0 = Clock::now();
     auto enc = sbert::SentenceEncoder::load(model);
     corpus = enc->encode(texts);

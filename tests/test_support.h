@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "sbert/error.h"
+
 namespace sbert::testing {
 
 // $SBERT_SHARED, else ../shared beside the source tree; nullopt when absent.
@@ -21,6 +23,17 @@ std::filesystem::path temp_dir(const std::string& name);
 int run_command(const std::string& cmd, std::string* out = nullptr, std::string* err = nullptr);
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+
+// The message of the sbert::Error that f() throws, or "<no sbert::Error>" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const sbert::Error& e) {
+    return e.what();
+  }
+  return "<no sbert::Error>";
+}
 
 }  // namespace sbert::testing
 

@@ -8,6 +8,7 @@
 
 #include "sbert/encoder.h"
 #include "sbert/search_index.h"
+#include "../models/sts_data.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -43,20 +44,7 @@ std::vector<nlohmann::json> jsonl(const std::string& text) {
 
 // The 2,758 STS-B test sentences: columns 5 and 6 of each tab-separated row, in order.
 std::vector<std::string> stsb_sentences(const fs::path& shared) {
-  std::istringstream in(read_file(shared / "data/stsb/stsb-test.csv"));
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, '\t')) cols.push_back(c);
-    if (cols.size() >= 7) {
-      out.push_back(cols[5]);
-      out.push_back(cols[6]);
-    }
-  }
-  return out;
+  return sbert::bench::sts_sentences((shared / "data/stsb/stsb-test.csv").string(), false);
 }
 
 fs::path write_lines(const fs::path& path, const std::vector<std::string>& lines) {

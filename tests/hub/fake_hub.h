@@ -34,6 +34,13 @@ inline std::filesystem::path make_hub_root(const std::filesystem::path& root,
   return resolve / commit;
 }
 
+// The SHA-256 of a file as sha256sum computes it (independent of sbert's own implementation).
+inline std::string sha256sum(const std::filesystem::path& p) {
+  std::string out;
+  EXPECT_EQ(run_command("sha256sum '" + p.string() + "'", &out), 0);
+  return out.substr(0, 64);
+}
+
 class FakeHub {
  public:
   FakeHub(const std::filesystem::path& root, const std::vector<std::string>& extra_args = {}) {

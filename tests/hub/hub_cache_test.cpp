@@ -5,6 +5,7 @@
 #include "hub/scoped_env.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
+#include "hub/fake_hub.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -13,20 +14,8 @@ using sbert::testing::ScopedEnv;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-std::string sha256sum(const fs::path& p) {
-  std::string out;
-  EXPECT_EQ(sbert::testing::run_command("sha256sum '" + p.string() + "'", &out), 0);
-  return out.substr(0, 64);
-}
+using sbert::testing::error_of;
+using sbert::testing::sha256sum;
 
 // A cache as the Python huggingface_hub library writes it, built by hand: blobs named by hash,
 // refs/main holding the commit, snapshot files as relative symlinks into blobs/.

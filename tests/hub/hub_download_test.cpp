@@ -21,20 +21,8 @@ namespace {
 const std::string kCommit = "c0ffee0000000000000000000000000000000001";
 const std::string kRepo = "acme/mini-bert";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-std::string sha256sum(const fs::path& p) {
-  std::string out;
-  EXPECT_EQ(sbert::testing::run_command("sha256sum '" + p.string() + "'", &out), 0);
-  return out.substr(0, 64);
-}
+using sbert::testing::error_of;
+using sbert::testing::sha256sum;
 
 std::vector<std::string> files_under(const fs::path& dir) {
   std::vector<std::string> out;

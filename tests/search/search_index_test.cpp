@@ -133,15 +133,7 @@ double recall_at(SearchIndex& index, const Matrix& corpus, const Matrix& queries
   return double(hit) / double(total);
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "<no sbert::Error>";
-}
+using sbert::testing::error_of;
 
 }  // namespace
 
