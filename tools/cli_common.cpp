@@ -149,6 +149,25 @@ EncoderOptions ModelOptions::encoder_options() const {
   return o;
 }
 
+// ---------------- vectors ----------------
+
+void VectorOptions::add_to(CLI::App* app) {
+  app->add_option("--pooling", pooling,
+                  "Pooling: cls, mean, max, mean_sqrt_len, weightedmean, lasttoken, pooler, last2_mean "
+                  "(default: the model's Pooling module, else mean)");
+  app->add_flag("--normalize", normalize, "L2-normalise the vectors (overrides the model)");
+  app->add_flag("--no-normalize", no_normalize, "Do not normalise (overrides the model's Normalize)");
+  app->add_option("--truncate-dim", truncate_dim, "Keep the first N dimensions (Matryoshka)");
+}
+
+void VectorOptions::apply(EncoderOptions& o) const {
+  if (normalize && no_normalize) throw Error("--normalize and --no-normalize are exclusive");
+  o.pooling = pooling;
+  if (normalize) o.normalize = true;
+  if (no_normalize) o.normalize = false;
+  o.truncate_dim = truncate_dim;
+}
+
 // ---------------- output ----------------
 
 void OutputOptions::add_to(CLI::App* app, const std::vector<std::string>& formats,

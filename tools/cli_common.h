@@ -66,6 +66,17 @@ struct ModelOptions {
   EncoderOptions encoder_options() const;
 };
 
+// ---- how vectors are made: pooling, normalisation, Matryoshka truncation ----
+struct VectorOptions {
+  std::string pooling;
+  bool normalize = false, no_normalize = false;
+  size_t truncate_dim = 0;
+
+  void add_to(CLI::App* app);
+  // Copies the overrides into `o`; throws on --normalize with --no-normalize.
+  void apply(EncoderOptions& o) const;
+};
+
 // ---- output ----
 struct OutputOptions {
   std::string path;     // -o; empty or "-" = stdout

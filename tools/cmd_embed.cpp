@@ -18,12 +18,10 @@ struct EmbedArgs {
   InputOptions input;
   ModelOptions model;
   OutputOptions output;
-  std::string pooling;
-  bool normalize = false, no_normalize = false;
+  VectorOptions vectors;
   bool chunk = false;
   size_t chunk_overlap = 0;
   std::string prompt, prompt_name;
-  size_t truncate_dim = 0;
   std::vector<std::string> meta_columns;
   std::string chunk_output = "mean";     // mean | all
   std::string output_value = "sentence"; // sentence | token
@@ -204,14 +202,10 @@ class EmbeddingWriter {
 
 int run_embed(EmbedArgs& a) {
   set_quiet(a.quiet);
-  if (a.normalize && a.no_normalize) throw Error("--normalize and --no-normalize are exclusive");
   EncoderOptions opts = a.model.encoder_options();
-  opts.pooling = a.pooling;
-  if (a.normalize) opts.normalize = true;
-  if (a.no_normalize) opts.normalize = false;
+  a.vectors.apply(opts);
   opts.chunk = a.chunk;
   opts.chunk_overlap = a.chunk_overlap;
-  opts.truncate_dim = a.truncate_dim;
 
   bool per_window = a.chunk_output == "all";
   bool per_token = a.output_value == "token";
@@ -275,16 +269,11 @@ std::function<int()> setup_embed(CLI::App& app) {
   a->input.add_to(sub);
   a->model.add_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv", "npy", "f32", "projector"}, "jsonl");
-  sub->add_option("--pooling", a->pooling,
-                  "Pooling: cls, mean, max, mean_sqrt_len, weightedmean, lasttoken, pooler, last2_mean "
-                  "(default: the model's Pooling module, else mean)");
-  sub->add_flag("--normalize", a->normalize, "L2-normalise the vectors (overrides the model)");
-  sub->add_flag("--no-normalize", a->no_normalize, "Do not normalise (overrides the model's Normalize)");
+  a->vectors.add_to(sub);
   sub->add_flag("--chunk", a->chunk, "Embed long texts whole: mean of windows of max-length tokens");
   sub->add_option("--chunk-overlap", a->chunk_overlap, "Tokens shared by consecutive windows");
   sub->add_option("--prompt", a->prompt, "Text prepended to every input");
   sub->add_option("--prompt-name", a->prompt_name, "A prompt defined by the model (e.g. query)");
-  sub->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
   sub->add_option("--meta-column", a->meta_columns,
                   "projector: metadata columns/keys copied to meta.tsv (repeat or comma-separate; "
                   "e.g. the cluster column written by `sbert cluster`)")

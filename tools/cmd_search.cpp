@@ -32,9 +32,7 @@ struct SearchArgs {
   std::string factory = "Flat";
   size_t train_sample = 0;
   bool overwrite = false;
-  std::string pooling;
-  bool normalize = false, no_normalize = false;
-  size_t truncate_dim = 0;
+  VectorOptions vectors;
   std::string document_prompt;  // prompt name for the corpus ("" = "document" when defined)
   std::vector<std::string> meta_columns;
   // add
@@ -128,12 +126,8 @@ void read_and_embed(const SearchArgs& a, SentenceEncoder& enc, const std::string
 
 int run_build(SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
-  if (a.normalize && a.no_normalize) throw Error("--normalize and --no-normalize are exclusive");
   EncoderOptions opts = a.model.encoder_options();
-  opts.pooling = a.pooling;
-  if (a.normalize) opts.normalize = true;
-  if (a.no_normalize) opts.normalize = false;
-  opts.truncate_dim = a.truncate_dim;
+  a.vectors.apply(opts);
   fs::path folder = a.model.resolve();
   auto enc = SentenceEncoder::load(folder, opts);
 
@@ -146,7 +140,7 @@ int run_build(SearchArgs& a) {
   info.similarity = enc->similarity_function();
   info.normalized = enc->normalizes() || info.similarity == "cosine";
   info.factory = a.factory;
-  info.encoder = {{"pooling", a.pooling}, {"truncate_dim", a.truncate_dim}, {"max_length", a.model.max_length}};
+  info.encoder = {{"pooling", a.vectors.pooling}, {"truncate_dim", a.vectors.truncate_dim}, {"max_length", a.model.max_length}};
   if (opts.normalize) info.encoder["normalize"] = *opts.normalize;
   std::string prompt = prompt_text(*enc, a.document_prompt, "document");
   info.encoder["document_prompt"] = prompt;
@@ -349,10 +343,7 @@ std::function<int()> setup_search(CLI::App& app) {
       ->capture_default_str();
   build->add_option("--train-sample", a->train_sample, "Train IVF/PQ indexes on N random vectors (default: all)");
   build->add_flag("--overwrite", a->overwrite, "Replace an existing index in the folder");
-  build->add_option("--pooling", a->pooling, "Pooling mode (default: the model's)");
-  build->add_flag("--normalize", a->normalize, "L2-normalise the vectors (overrides the model)");
-  build->add_flag("--no-normalize", a->no_normalize, "Do not normalise (overrides the model)");
-  build->add_option("--truncate-dim", a->truncate_dim, "Keep the first N dimensions (Matryoshka)");
+  a->vectors.add_to(build);
   build->add_option("--prompt-name", a->document_prompt,
                     "Model prompt for the corpus (default: \"document\" when the model defines it)");
   build->add_option("--meta-column", a->meta_columns,
