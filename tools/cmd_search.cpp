@@ -263,6 +263,10 @@ int run_query(SearchArgs& a) {
   if (report.k_effective < a.k)
     log("note: k=" + std::to_string(a.k) + " is larger than the index (" + std::to_string(index.manifest().rows) +
         " rows); returning at most " + std::to_string(report.k_effective) + " results per query");
+  if (report.widened)
+    log("note: the index found fewer than k rows at its search breadth; searched wider (" +
+        (report.nprobe_used ? "nprobe up to " + std::to_string(report.nprobe_used)
+                            : "efSearch up to " + std::to_string(report.ef_search_used)) + ")");
   if (ce) {
     Reranker reranker = [&](const std::string& q, const std::vector<std::string>& texts) {
       std::vector<std::pair<std::string, std::string>> pairs;
@@ -385,7 +389,7 @@ std::function<int()> setup_search(CLI::App& app) {
   a->model.add_to(query, "Model folder or name (default: the index's model; must be the same model)");
   query->add_option("-k,--top-k", a->k, "Results per query")->capture_default_str()->check(CLI::PositiveNumber);
   query->add_option("--min-score", a->min_score, "Drop results scoring below this");
-  query->add_option("--nprobe", a->nprobe, "IVF: inverted lists visited per query (default 1)");
+  query->add_option("--nprobe", a->nprobe, "IVF: inverted lists visited per query (default 1; widened when fewer than k rows are found)");
   query->add_option("--ef-search", a->ef_search, "HNSW: search breadth (default 64, set at build)");
   query->add_option("--prompt-name", a->query_prompt, "Model prompt for queries (default: \"query\" when defined)");
   query->add_option("--rerank", a->rerank, "Cross-encoder model that re-scores the top --rerank-top results");

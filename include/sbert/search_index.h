@@ -86,6 +86,10 @@ struct SearchHit {
 struct QueryReport {
   size_t k_requested = 0;
   size_t k_effective = 0;  // k clamped to the number of live rows
+  // An approximate index found fewer than k rows at its breadth and was searched wider:
+  bool widened = false;
+  size_t nprobe_used = 0;     // largest IVF nprobe used (when widened)
+  size_t ef_search_used = 0;  // largest HNSW efSearch used (when widened)
 };
 
 // Rescoring hook for cross-encoder reranking: returns one score per text, higher is better.
@@ -117,7 +121,9 @@ class SearchIndex {
   // many were removed.
   size_t remove(const std::vector<std::string>& ids, bool ignore_missing = false);
 
-  // One list of hits per query row, best first. k larger than the number of rows is clamped
+  // One list of hits per query row, best first: by score (re-computed exactly from the stored
+  // vector where the index can reconstruct it), ties to the earlier inserted row, so results
+  // are a pure function of the index contents and the query. k larger than the number of rows is clamped
   // (see report). Throws on a dimension mismatch, k == 0, or a parameter the index lacks.
   std::vector<std::vector<SearchHit>> search(const Matrix& queries, const QueryOptions& options,
                                              QueryReport* report = nullptr);

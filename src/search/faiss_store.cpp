@@ -70,6 +70,13 @@ FaissIndex make_index(const std::string& factory, size_t dimension, const std::s
   // search, which sbert never enables) takes minutes; index_factory turns it on for IVF..,PQ.
   if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(core_of(base.get()))) ivfpq->do_polysemous_training = false;
   if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core_of(base.get()))) pq->do_polysemous_training = false;
+  // FAISS's k-means prints "WARNING clustering N points to K centroids: please provide at
+  // least ..." straight to stderr (past -q) whenever there are fewer than 39 points per
+  // centroid. The threshold only gates that message, so lower it; sbert checks the real
+  // minimum itself (min_training_points).
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core_of(base.get()))) ivf->cp.min_points_per_centroid = 1;
+  if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(core_of(base.get()))) ivfpq->pq.cp.min_points_per_centroid = 1;
+  if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core_of(base.get()))) pq->pq.cp.min_points_per_centroid = 1;
   // FAISS's default efSearch (16) gives poor recall on 384-768-d embeddings; 64 is the usual
   // starting point. It is stored in the index file; --ef-search overrides it per query.
   if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core_of(base.get()))) hnsw->hnsw.efSearch = 64;
@@ -158,6 +165,58 @@ void search(const faiss::Index* index, size_t n, const float* x, size_t k, float
     index->search(static_cast<faiss::Index::idx_t>(n), x, static_cast<faiss::Index::idx_t>(k), distances, labels);
   } catch (const faiss::FaissException& e) {
     throw Error("FAISS search failed: " + e.msg);
+  }
+}
+
+SearchEffort search_effort(const faiss::Index* index) {
+  const faiss::Index* core = core_of(index);
+  SearchEffort e;
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(core)) e.nprobe = ivf->nprobe;
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(core)) e.ef_search = static_cast<size_t>(hnsw->hnsw.efSearch);
+  return e;
+}
+
+void set_search_effort(faiss::Index* index, const SearchEffort& effort) {
+  faiss::Index* core = core_of(index);
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core); ivf && effort.nprobe) ivf->nprobe = effort.nprobe;
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core); hnsw && effort.ef_search)
+    hnsw->hnsw.efSearch = static_cast<int>(effort.ef_search);
+}
+
+bool widen_search(faiss::Index* index) {
+  faiss::Index* core = core_of(index);
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core)) {
+    if (ivf->nprobe >= ivf->nlist) return false;
+    ivf->nprobe = std::min<size_t>(ivf->nlist, std::max<size_t>(1, ivf->nprobe) * 2);
+    return true;
+  }
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core)) {
+    size_t ef = static_cast<size_t>(std::max(1, hnsw->hnsw.efSearch));
+    size_t limit = std::max<size_t>(1, static_cast<size_t>(index->ntotal));
+    if (ef >= limit) return false;
+    hnsw->hnsw.efSearch = static_cast<int>(std::min(limit, ef * 2));
+    return true;
+  }
+  return false;
+}
+
+void enable_reconstruct(faiss::Index* index) {
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core_of(index))) {
+    try {
+      if (ivf->direct_map.type == faiss::DirectMap::NoMap)
+        ivf->set_direct_map_type(faiss::DirectMap::Hashtable);
+    } catch (const faiss::FaissException&) {
+      // reconstruct() then reports false and FAISS's own scores are used
+    }
+  }
+}
+
+bool reconstruct(const faiss::Index* index, int64_t id, float* out) {
+  try {
+    index->reconstruct(static_cast<faiss::Index::idx_t>(id), out);
+    return true;
+  } catch (const faiss::FaissException&) {
+    return false;
   }
 }
 

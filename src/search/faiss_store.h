@@ -34,6 +34,22 @@ size_t remove(faiss::Index* index, const std::vector<int64_t>& ids);
 void set_search_parameters(faiss::Index* index, size_t nprobe, size_t ef_search);
 void search(const faiss::Index* index, size_t n, const float* x, size_t k, float* distances,
             int64_t* labels);
+
+// Search breadth of an approximate index (IVF nprobe, HNSW efSearch; 0 where not applicable).
+struct SearchEffort {
+  size_t nprobe = 0, ef_search = 0;
+};
+SearchEffort search_effort(const faiss::Index* index);
+void set_search_effort(faiss::Index* index, const SearchEffort& effort);
+// Doubles the breadth of an approximate index (nprobe up to nlist, efSearch up to ntotal);
+// false when it is already as broad as it gets (or the index is exhaustive).
+bool widen_search(faiss::Index* index);
+
+// Prepares `index` for reconstruct() (IVF indexes need a direct map from ids to list entries).
+void enable_reconstruct(faiss::Index* index);
+// The stored (decoded) vector of id `id` into out[0..d); false when the index cannot
+// reconstruct vectors.
+bool reconstruct(const faiss::Index* index, int64_t id, float* out);
 nlohmann::json describe(const faiss::Index* index);
 
 // Writes to `path` durably (temporary file, fsync, rename).

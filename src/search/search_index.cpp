@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <regex>
@@ -15,6 +16,7 @@
 #include <unordered_set>
 
 #include "sbert/error.h"
+#include "sbert/similarity.h"
 #include "sbert/version.h"
 #include "search/faiss_store.h"
 #include "search/fs_util.h"
@@ -438,66 +440,112 @@ std::vector<std::vector<SearchHit>> SearchIndex::search(const Matrix& queries,
   if (queries.cols != impl.m.dimension)
     throw Error("dimension mismatch: the queries have " + std::to_string(queries.cols) +
                 " dimensions, the index has " + std::to_string(impl.m.dimension));
-  size_t live = impl.m.rows;
-  size_t total = static_cast<size_t>(impl.index->ntotal);
-  size_t k = std::min(options.k, live);
-  if (report) {
-    report->k_requested = options.k;
-    report->k_effective = k;
-  }
+  const size_t live = impl.m.rows;
+  const size_t total = static_cast<size_t>(impl.index->ntotal);
+  const size_t k = std::min(options.k, live);
+  QueryReport local;
+  QueryReport& rep = report ? *report : local;
+  rep = QueryReport{};
+  rep.k_requested = options.k;
+  rep.k_effective = k;
   std::vector<std::vector<SearchHit>> out(queries.rows);
   if (queries.rows == 0 || k == 0) return out;
   search::set_search_parameters(impl.index.get(), options.nprobe, options.ef_search);
-  // Tombstoned vectors (indexes without remove_ids) can take result slots: fetch enough extra.
-  size_t fetch = std::min(total, k + (total - std::min(total, live)));
+  search::enable_reconstruct(impl.index.get());
+  const search::SearchEffort base_effort = search::search_effort(impl.index.get());
+  const size_t dim = impl.m.dimension;
   std::vector<float> q = prepared_vectors(queries, impl.m.normalized, "query");
   const bool l2 = impl.m.metric == "l2";
-  // Collects hits of query qi from `fetch` raw results; false when tombstones took slots that
-  // a larger fetch could fill.
-  auto collect = [&](size_t qi, const float* dist, const int64_t* labels, size_t fetch) {
-    auto& hits = out[qi];
-    hits.clear();
-    size_t skipped = 0;
-    for (size_t j = 0; j < fetch && hits.size() < k; ++j) {
-      if (labels[j] < 0) continue;
-      float score = l2 ? -std::sqrt(std::max(0.0f, dist[j])) : dist[j];
-      if (options.min_score && score < *options.min_score) return true;  // results are sorted
-      auto row = impl.rows.get(labels[j]);
-      if (!row) {  // removed (tombstone)
-        ++skipped;
+  const SimilarityFunction fn = l2 ? SimilarityFunction::Euclidean : SimilarityFunction::Dot;
+  // FAISS's scores and sbert's exact per-pair kernel differ by rounding only; a candidate FAISS
+  // ranks below the k-th exact score by more than this cannot tie with it.
+  auto slack = [](float s) { return 1e-4f * std::max(1.0f, std::fabs(s)); };
+
+  struct Candidate {
+    int64_t label;
+    float score;
+  };
+  std::vector<float> vec(dim);
+  // The result is a pure function of the index contents and the query: every candidate is
+  // re-scored with the exact kernel from its stored vector, and ties go to the earlier
+  // insertion (internal ids grow with insertion). FAISS is asked for more candidates until the
+  // k-th place is decided: no unfetched vector can reach its score.
+  for (size_t qi = 0; qi < queries.rows; ++qi) {
+    const float* qv = q.data() + qi * dim;
+    size_t fetch = std::min(total, k + (total - std::min(total, live)));
+    search::set_search_effort(impl.index.get(), base_effort);
+    std::vector<SearchHit> hits;
+    while (true) {
+      std::vector<float> dist(fetch);
+      std::vector<int64_t> labels(fetch);
+      search::search(impl.index.get(), 1, qv, fetch, dist.data(), labels.data());
+      std::vector<Candidate> cands;
+      size_t returned = 0;
+      float last_faiss = std::numeric_limits<float>::infinity();
+      for (size_t j = 0; j < fetch; ++j) {
+        if (labels[j] < 0) continue;
+        ++returned;
+        float fs_score = l2 ? -std::sqrt(std::max(0.0f, dist[j])) : dist[j];
+        last_faiss = std::min(last_faiss, fs_score);
+        float score = fs_score;
+        if (search::reconstruct(impl.index.get(), labels[j], vec.data()))
+          score = similarity(qv, vec.data(), dim, fn);
+        cands.push_back({labels[j], score});
+      }
+      std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return a.label < b.label;
+      });
+      hits.clear();
+      for (const auto& c : cands) {
+        if (hits.size() >= k) break;
+        if (options.min_score && c.score < *options.min_score) break;
+        auto row = impl.rows.get(c.label);
+        if (!row) continue;  // removed (tombstone)
+        SearchHit h;
+        h.rank = hits.size() + 1;
+        h.id = row->id;
+        h.score = c.score;
+        h.text = std::move(row->text);
+        if (!row->metadata.empty()) {
+          try {
+            h.metadata = nlohmann::json::parse(row->metadata);
+          } catch (const nlohmann::json::exception&) {
+            h.metadata = row->metadata;
+          }
+        }
+        h.internal_id = c.label;
+        hits.push_back(std::move(h));
+      }
+      const bool exhausted = returned < fetch;  // FAISS had no more candidates at this breadth
+      bool decided;
+      if (hits.size() >= k) {
+        float kth = hits[k - 1].score;
+        decided = fetch >= total || exhausted || last_faiss < kth - slack(kth);
+      } else if (options.min_score && returned > 0 &&
+                 last_faiss < *options.min_score - slack(*options.min_score)) {
+        decided = true;  // everything further scores below min_score
+      } else {
+        decided = fetch >= total || exhausted;
+      }
+      if (!decided) {
+        fetch = std::min(total, fetch * 2);
         continue;
       }
-      SearchHit h;
-      h.rank = hits.size() + 1;
-      h.id = row->id;
-      h.score = score;
-      h.text = std::move(row->text);
-      if (!row->metadata.empty()) {
-        try {
-          h.metadata = nlohmann::json::parse(row->metadata);
-        } catch (const nlohmann::json::exception&) {
-          h.metadata = row->metadata;
-        }
+      // An approximate index may find fewer than k rows at its current breadth: widen it
+      // (IVF nprobe, HNSW efSearch) until k live rows are found or it cannot widen further.
+      if (hits.size() < k && !options.min_score && search::widen_search(impl.index.get())) {
+        auto e = search::search_effort(impl.index.get());
+        rep.widened = true;
+        rep.nprobe_used = std::max(rep.nprobe_used, e.nprobe);
+        rep.ef_search_used = std::max(rep.ef_search_used, e.ef_search);
+        continue;
       }
-      h.internal_id = labels[j];
-      hits.push_back(std::move(h));
+      break;
     }
-    return hits.size() >= k || skipped == 0 || fetch >= total;
-  };
-  std::vector<float> dist(queries.rows * fetch);
-  std::vector<int64_t> labels(queries.rows * fetch);
-  search::search(impl.index.get(), queries.rows, q.data(), fetch, dist.data(), labels.data());
-  for (size_t qi = 0; qi < queries.rows; ++qi) {
-    size_t f = fetch;
-    bool done = collect(qi, dist.data() + qi * fetch, labels.data() + qi * fetch, f);
-    while (!done) {  // rare: many tombstones near this query
-      f = std::min(total, f * 2);
-      std::vector<float> d1(f);
-      std::vector<int64_t> l1(f);
-      search::search(impl.index.get(), 1, q.data() + qi * queries.cols, f, d1.data(), l1.data());
-      done = collect(qi, d1.data(), l1.data(), f);
-    }
+    out[qi] = std::move(hits);
   }
+  search::set_search_effort(impl.index.get(), base_effort);
   return out;
 }
 

@@ -33,7 +33,7 @@ class ModelsCli : public ::testing::Test {
     std::string cmd = "env -u HF_HUB_CACHE -u HUGGINGFACE_HUB_CACHE -u HF_HUB_OFFLINE -u HF_TOKEN "
                       "-u TRANSFORMERS_OFFLINE -u SBERT_MODEL HF_HOME=" + home_.string() +
                       " HF_ENDPOINT=" + endpoint + " " + extra_env + " " + SBERT_BINARY + " " + args;
-    if (input.empty()) return run_command(cmd + " </dev/null", out, err);
+    if (input.empty()) return run_command("true | " + cmd, out, err);
     return run_command("printf '%s\\n' '" + input + "' | " + cmd, out, err);
   }
 

@@ -37,7 +37,7 @@ std::string run_ok(const std::string& args, std::string* err_out = nullptr) {
 // Runs sbert; expects exit code 2 and a one-line error containing `want`.
 void expect_error(const std::string& args, const std::string& want) {
   std::string out, err;
-  int rc = run_command(sbert_bin() + " " + args + " </dev/null", &out, &err);
+  int rc = run_command("true | " + sbert_bin() + " " + args, &out, &err);
   EXPECT_EQ(rc, 2) << args << "\n" << err;
   EXPECT_NE(err.find("sbert: error: "), std::string::npos) << err;
   EXPECT_NE(err.find(want), std::string::npos) << args << "\nwanted: " << want << "\ngot: " << err;

@@ -264,7 +264,7 @@ TEST(SimilarityCli, ReportsInAllThreeFormats) {
   sbert::write_npy((dir / "b.npy").string(), random_matrix(30, 5, 9, 0));
   for (std::string ext : {"json", "md", "html"}) {
     std::string err;
-    ASSERT_EQ(sbert_run("similarity " + q(dir / "p.csv") + " --a-column s1 --b-column s2 --gold-column g -q -o /dev/null --embeddings " +
+    ASSERT_EQ(sbert_run("similarity " + q(dir / "p.csv") + " --a-column s1 --b-column s2 --gold-column g -q -o " + q(dir / "pairs.out") + " --embeddings " +
                             q(dir / "a.npy") + " " + q(dir / "b.npy") + " --report " + q(dir / ("r." + ext)), nullptr, &err), 0) << err;
     std::string r = read_file(dir / ("r." + ext));
     EXPECT_FALSE(r.empty()) << ext;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -209,6 +211,92 @@ TEST(SearchIndex, IvfTrainsAndIsExactWithFullProbe) {
   auto sampled = SearchIndex::build(dir / "idx2", manifest("IVF16,PQ8"), corpus, make_rows(2000), b);
   opt.nprobe = 4;
   EXPECT_GE(recall_at(sampled, corpus, make_vectors(40, 32, 8), 10, opt), 0.3);
+}
+
+// Ties: rows with equal scores come back in insertion order, whatever the build history, and
+// a tie group straddling the k-th place is decided the same way (issue: an index built in one
+// go and one built then added returned different ids among tied rows).
+TEST(SearchIndex, TiesGoToEarlierInsertionWhateverTheHistory) {
+  auto dir = sbert::testing::temp_dir("search-ties");
+  Matrix corpus = make_vectors(600, 32, 30);
+  // Eight copies of one vector spread over the corpus (and over both batches below).
+  const std::vector<size_t> copies = {17, 90, 233, 301, 388, 402, 517, 599};
+  for (size_t c : copies) std::copy_n(corpus.row(5), 32, corpus.row(c));
+  Matrix query = slice(corpus, 5, 6);
+  for (std::string factory : {"Flat", "IVF4,Flat", "HNSW16"}) {
+    auto whole = SearchIndex::build(dir / ("whole" + factory), manifest(factory), corpus, make_rows(600));
+    auto inc = SearchIndex::build(dir / ("inc" + factory), manifest(factory), slice(corpus, 0, 350),
+                                  make_rows(350));
+    inc.add(slice(corpus, 350, 450), make_rows(100, 350));
+    inc.add(slice(corpus, 450, 600), make_rows(150, 450));
+    for (size_t k : {1, 3, 5, 9, 12}) {
+      QueryOptions opt;
+      opt.k = k;
+      if (factory != "Flat" && factory != "HNSW16") opt.nprobe = 4;  // equal candidate sets
+      auto a = whole.search(query, opt)[0];
+      auto b = inc.search(query, opt)[0];
+      ASSERT_EQ(a.size(), k) << factory;
+      ASSERT_EQ(b.size(), k) << factory;
+      // Row 5 and its copies tie at the top: in insertion order.
+      std::vector<std::string> expected = {id_of(5)};
+      for (size_t c : copies) expected.push_back(id_of(c));
+      for (size_t r = 0; r < std::min<size_t>(k, 9); ++r) {
+        EXPECT_EQ(a[r].id, expected[r]) << factory << " k=" << k << " rank " << r;
+        EXPECT_EQ(b[r].id, expected[r]) << factory << " k=" << k << " rank " << r;
+        EXPECT_EQ(a[r].score, a[0].score) << factory;  // bit-identical scores for equal vectors
+      }
+      for (size_t r = 0; r < k; ++r) {
+        EXPECT_EQ(a[r].id, b[r].id) << factory << " k=" << k << " rank " << r;
+        EXPECT_EQ(a[r].score, b[r].score) << factory << " k=" << k << " rank " << r;
+      }
+    }
+  }
+}
+
+TEST(SearchIndex, TiesAfterRemoveAndUpsertFollowInsertionOrder) {
+  auto dir = sbert::testing::temp_dir("search-ties-upsert");
+  Matrix corpus = make_vectors(100, 16, 31);
+  for (size_t c : {20, 40, 60}) std::copy_n(corpus.row(0), 16, corpus.row(c));
+  auto index = SearchIndex::build(dir / "idx", manifest("Flat"), corpus, make_rows(100));
+  // Re-inserting doc-0 (upsert) makes it the newest copy: it now loses ties to 20, 40, 60.
+  index.add(slice(corpus, 0, 1), make_rows(1, 0), /*upsert=*/true);
+  QueryOptions opt;
+  opt.k = 4;
+  auto hits = index.search(slice(corpus, 0, 1), opt)[0];
+  ASSERT_EQ(hits.size(), 4u);
+  EXPECT_EQ(hits[0].id, id_of(20));
+  EXPECT_EQ(hits[1].id, id_of(40));
+  EXPECT_EQ(hits[2].id, id_of(60));
+  EXPECT_EQ(hits[3].id, id_of(0));
+  index.remove({id_of(40)});
+  opt.k = 2;
+  hits = index.search(slice(corpus, 0, 1), opt)[0];
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, id_of(20));
+  EXPECT_EQ(hits[1].id, id_of(60));
+}
+
+// An IVF index probed with nprobe 1 can hold fewer than k rows in the probed list: the search
+// widens until it has k rows, and says so in the report.
+TEST(SearchIndex, IvfReturnsKRowsWhenTheProbedListIsShort) {
+  auto dir = sbert::testing::temp_dir("search-ivf-short");
+  Matrix corpus = make_vectors(400, 16, 32);
+  auto index = SearchIndex::build(dir / "idx", manifest("IVF32,Flat"), corpus, make_rows(400));
+  QueryOptions opt;
+  opt.k = 60;  // more than any single list of 400 rows over 32 lists holds
+  sbert::QueryReport report;
+  auto results = index.search(make_vectors(5, 16, 33), opt, &report);
+  for (auto& hits : results) {
+    ASSERT_EQ(hits.size(), 60u);
+    std::set<std::string> ids;
+    for (size_t r = 0; r < hits.size(); ++r) {
+      ids.insert(hits[r].id);
+      if (r) EXPECT_GE(hits[r - 1].score, hits[r].score);
+    }
+    EXPECT_EQ(ids.size(), 60u);
+  }
+  EXPECT_TRUE(report.widened);
+  EXPECT_GT(report.nprobe_used, 1u);
 }
 
 TEST(SearchIndex, TooFewTrainingPointsIsAClearError) {
@@ -464,7 +552,6 @@ constexpr size_t kKillDim = 32;
 // Runs this test binary again as a child that performs writes (see KillChild below).
 pid_t spawn_child(const fs::path& dir, const std::string& mode) {
   std::string self = fs::read_symlink("/proc/self/exe").string();
-  std::string filter = "--gtest_filter=SearchIndexKillChild.Writer";
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   env_strings.push_back("SBERT_SEARCH_KILL_DIR=" + dir.string());
@@ -472,11 +559,12 @@ pid_t spawn_child(const fs::path& dir, const std::string& mode) {
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::vector<char*> argv = {self.data(), filter.data(), nullptr};
+  std::vector<char*> argv = {self.data(), nullptr};
+  std::string log = (dir.parent_path() / ("child-" + mode + ".log")).string();
   pid_t pid = -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   int rc = posix_spawn(&pid, self.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   EXPECT_EQ(rc, 0);
@@ -485,13 +573,11 @@ pid_t spawn_child(const fs::path& dir, const std::string& mode) {
 
 }  // namespace
 
-// The child side: only runs when spawned by the tests below.
-TEST(SearchIndexKillChild, Writer) {
-  const char* dir = std::getenv("SBERT_SEARCH_KILL_DIR");
-  const char* mode = std::getenv("SBERT_SEARCH_KILL_MODE");
-  if (!dir || !mode) GTEST_SKIP() << "child process of the kill -9 tests";
+// The child side of the kill -9 tests: runs before main() when spawned by them (and is not a
+// test of its own, so ctest lists nothing that "did not run").
+namespace {
+void kill_child_main(const char* dir, const std::string& m) {
   auto index = SearchIndex::open(dir);
-  std::string m = mode;
   if (m == "loop") {
     // Adds batches forever until the parent kills us.
     for (size_t b = 0;; ++b) {
@@ -505,6 +591,22 @@ TEST(SearchIndexKillChild, Writer) {
   });
   index.add(make_vectors(500, kKillDim, 77), make_rows(500, index.manifest().rows));
 }
+
+struct KillChild {
+  KillChild() {
+    const char* dir = std::getenv("SBERT_SEARCH_KILL_DIR");
+    const char* mode = std::getenv("SBERT_SEARCH_KILL_MODE");
+    if (!dir || !mode) return;
+    try {
+      kill_child_main(dir, mode);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kill child: %s\n", e.what());
+      std::_Exit(3);
+    }
+    std::_Exit(0);
+  }
+} kill_child;
+}  // namespace
 
 TEST(SearchIndexKill, KillAtEachStageOfAnAdd) {
   auto root = sbert::testing::temp_dir("search-kill");
