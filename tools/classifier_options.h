@@ -24,11 +24,4 @@ inline void require_model(const ModelOptions& m, const char* what) {
     throw Error(std::string("--model is required: give ") + what);
 }
 
-inline Truncation parse_truncation(const std::string& s) {
-  if (s == "only_first") return Truncation::OnlyFirst;
-  if (s == "longest_first") return Truncation::LongestFirst;
-  if (s == "only_second") return Truncation::OnlySecond;
-  throw Error("--truncation must be only_first, longest_first or only_second, got '" + s + "'");
-}
-
 }  // namespace sbert::cli

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <charconv>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -64,6 +64,26 @@ std::string TextItem::value(const std::string& name) const {
       if ((*columns)[i] == name) return record.fields[i];
   }
   return "";
+}
+
+std::string TextItem::required(const std::string& name, const std::string& what) const {
+  bool present = false;
+  if (!record.object.is_null()) {
+    present = record.object.contains(name);
+  } else if (columns) {
+    auto it = std::find(columns->begin(), columns->end(), name);
+    present = it != columns->end() && static_cast<size_t>(it - columns->begin()) < record.fields.size();
+  }
+  if (!present) {
+    std::string msg = record.source + ":" + std::to_string(record.line) + ": no " + what + " '" + name + "'";
+    if (columns && record.object.is_null()) {
+      std::string cols;
+      for (auto& c : *columns) cols += (cols.empty() ? "" : ", ") + c;
+      msg += " (columns: " + cols + ")";
+    }
+    throw Error(msg);
+  }
+  return value(name);
 }
 
 void for_each_text_chunk(const InputOptions& input, size_t chunk,
@@ -171,28 +191,37 @@ void VectorOptions::apply(EncoderOptions& o) const {
 // ---------------- output ----------------
 
 void OutputOptions::add_to(CLI::App* app, const std::vector<std::string>& formats,
-                           const std::string& default_format) {
-  format = default_format;
+                           const std::string& default_help) {
   app->add_option("-o,--output", path, "Output file (default: standard output); written atomically");
   std::string list;
   for (auto& f : formats) list += (list.empty() ? "" : ", ") + f;
-  app->add_option("--format", format, "Output format: " + list)
-      ->check(CLI::IsMember(formats))
-      ->capture_default_str();
+  app->add_option("--format", format, "Output format: " + list + " (default: " + default_help + ")")
+      ->check(CLI::IsMember(formats));
 }
 
 // ---------------- logging ----------------
 
-static bool g_quiet = false;
-void set_quiet(bool quiet) { g_quiet = quiet; }
+static Verbosity g_verbosity = Verbosity::Normal;
+void set_verbosity(Verbosity v) { g_verbosity = v; }
+Verbosity verbosity() { return g_verbosity; }
 void log(const std::string& message) {
-  if (!g_quiet) std::cerr << "sbert: " << message << "\n";
+  if (g_verbosity != Verbosity::Quiet) std::cerr << "sbert: " << message << "\n";
+}
+void result(const std::string& message) {
+  if (message.find('\n') == std::string::npos) {
+    std::cerr << "sbert: " << message << "\n";
+  } else {  // a block (a table): as is
+    std::cerr << message << (message.back() == '\n' ? "" : "\n");
+  }
+}
+void verbose(const std::string& message) {
+  if (g_verbosity == Verbosity::Verbose) std::cerr << "sbert: " << message << "\n";
 }
 bool stderr_is_terminal() { return ::isatty(2) == 1; }
 bool stdout_is_terminal() { return ::isatty(1) == 1; }
 
 Progress::Progress(std::string label, size_t total)
-    : label_(std::move(label)), total_(total), enabled_(!g_quiet && stderr_is_terminal()) {
+    : label_(std::move(label)), total_(total), enabled_(g_verbosity != Verbosity::Quiet && stderr_is_terminal()) {
   start_ = last_ = std::chrono::steady_clock::now();
 }
 Progress::~Progress() { finish(); }
@@ -222,38 +251,18 @@ void Progress::finish() {
   enabled_ = false;
 }
 
-// ---------------- formatting ----------------
-
-void append_float(std::string& out, float value) {
-  if (!std::isfinite(value)) {
-    out += "null";  // JSON has no NaN/Inf
-    return;
-  }
-  char buf[32];
-  auto res = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, res.ptr);
+double RunSummary::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-std::string format_float(float value) {
-  std::string s;
-  append_float(s, value);
-  return s;
-}
-
-std::string json_quote(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string csv_field(const std::string& s, char delimiter) {
-  bool quote = s.find_first_of(std::string("\"\r\n") + delimiter) != std::string::npos;
-  if (!quote) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
+void RunSummary::log_done(const std::string& what, const std::string& unit,
+                          const std::string& truncation_hint) const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " in %.2f s", seconds());
+  log(what + " (" + count_of(tokens_, "token") + ")" + buf);
+  if (truncated_)
+    log(std::to_string(truncated_) + " " + unit + " longer than the maximum length were truncated" +
+        truncation_hint);
 }
 
 }  // namespace sbert::cli

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "sbert/encoder.h"
+#include "sbert/record_writer.h"
+#include "sbert/text_format.h"
 #include "sbert/text_input.h"
 
 namespace sbert::cli {
@@ -39,6 +41,8 @@ struct TextItem {
 
   // A column (csv/tsv) or key (jsonl) of the record; empty when absent.
   std::string value(const std::string& name) const;
+  // The same, but a column/key the record lacks is an error "FILE:LINE: no WHAT 'name' (columns: ...)".
+  std::string required(const std::string& name, const std::string& what) const;
 };
 
 // Reads every text (stdin when no files). Empty texts are kept unless skip_empty. Reports the
@@ -78,15 +82,24 @@ struct VectorOptions {
 };
 
 // ---- output ----
+// -o and --format; the format's default may depend on the mode (e.g. the input's format).
 struct OutputOptions {
   std::string path;     // -o; empty or "-" = stdout
-  std::string format;   // --format
-  void add_to(CLI::App* app, const std::vector<std::string>& formats, const std::string& default_format);
+  std::string format;   // --format; empty = the mode's default
+  void add_to(CLI::App* app, const std::vector<std::string>& formats, const std::string& default_help);
+  std::string format_or(const std::string& mode_default) const { return format.empty() ? mode_default : format; }
+  TableFormat table_format(const std::string& mode_default) const {
+    return parse_table_format(format_or(mode_default));
+  }
 };
 
-// ---- logging ----
-void set_quiet(bool quiet);
-void log(const std::string& message);    // "sbert: message" on stderr unless --quiet
+// ---- logging (-q and -v are global options, set once by main) ----
+enum class Verbosity { Quiet, Normal, Verbose };
+void set_verbosity(Verbosity v);
+Verbosity verbosity();
+void log(const std::string& message);     // "sbert: message" on stderr, unless -q
+void result(const std::string& message);  // a result that was asked for: printed even with -q
+void verbose(const std::string& message); // only with -v
 bool stderr_is_terminal();
 bool stdout_is_terminal();
 
@@ -106,13 +119,27 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
-// ---- formatting ----
-// Shortest text that reads back as the same float32.
-void append_float(std::string& out, float value);
-std::string format_float(float value);
-// JSON string literal (with quotes), UTF-8 kept as is.
-std::string json_quote(const std::string& s);
-// One CSV field, quoted per RFC 4180 when needed (delimiter ',' or '\t').
-std::string csv_field(const std::string& s, char delimiter = ',');
+// The end of a run: counts what went through the model and logs one summary line
+// ("embedded 12 texts (340 tokens) in 0.52 s") plus a truncation warning.
+class RunSummary {
+ public:
+  RunSummary() : start_(std::chrono::steady_clock::now()) {}
+  void count(size_t items, size_t tokens, size_t truncated) {
+    items_ += items;
+    tokens_ += tokens;
+    truncated_ += truncated;
+  }
+  size_t items() const { return items_; }
+  size_t tokens() const { return tokens_; }
+  size_t truncated() const { return truncated_; }
+  double seconds() const;
+  // `what` e.g. "embedded 12 texts"; `truncation_hint` is appended to the warning.
+  void log_done(const std::string& what, const std::string& unit = "text(s)",
+                const std::string& truncation_hint = "") const;
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  size_t items_ = 0, tokens_ = 0, truncated_ = 0;
+};
 
 }  // namespace sbert::cli

@@ -40,7 +40,6 @@ struct ClusterArgs {
   size_t representatives = 5;
   std::string plot;
   std::string projection = "pca";
-  bool quiet = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -92,15 +91,13 @@ Rows load_rows(const ClusterArgs& a) {
     return r;
   }
   if (r.items.empty()) throw Error("no input texts");
-  auto t0 = std::chrono::steady_clock::now();
+  RunSummary summary;
   auto encoder = SentenceEncoder::load(a.model.resolve(), a.model.encoder_options());
   EncodeStats stats;
   r.vectors = encoder->encode(r.texts, &stats);
   r.model_similarity = encoder->similarity_function();
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "embedded %zu texts (%zu tokens) in %.2f s", stats.texts, stats.tokens,
-                seconds_since(t0));
-  log(buf);
+  summary.count(stats.texts, stats.tokens, stats.truncated);
+  summary.log_done("embedded " + count_of(stats.texts, "text"));
   return r;
 }
 
@@ -110,88 +107,46 @@ std::string row_name(const Rows& r, size_t i) {
   return "row " + std::to_string(i);
 }
 
-// At most `max_chars` bytes, cut on a UTF-8 boundary, with an ellipsis; newlines flattened.
-std::string short_text(std::string s, size_t max_chars) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() <= max_chars) return s;
-  size_t cut = max_chars;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "\xE2\x80\xA6";
-}
+// One line of a summary: newlines flattened, at most `max_bytes` bytes (UTF-8 safe).
+std::string short_text(const std::string& s, size_t max_bytes) { return shorten_utf8(tsv_clean(s), max_bytes); }
 
-std::string tsv_clean(std::string s) {
-  for (char& c : s)
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
-void write_rows(const ClusterArgs& a, const Rows& r, const std::vector<int>& labels, const std::string& fmt) {
+// Every input row with its cluster: the input's own columns (csv/tsv) or keys (jsonl), else
+// row/id/text, then "cluster".
+void write_rows(const ClusterArgs& a, const Rows& r, const std::vector<int>& labels, TableFormat fmt) {
   AtomicOutput out(a.output.path);
-  std::string buf;
-  const bool jsonl = fmt == "jsonl";
-  const char delim = fmt == "tsv" ? '\t' : ',';
-  auto field = [&](const std::string& s) { return delim == '\t' ? tsv_clean(s) : csv_field(s, ','); };
-  const bool has_ids = !r.ids.empty() && std::any_of(r.ids.begin(), r.ids.end(), [](auto& s) { return !s.empty(); });
-
-  if (!jsonl) {
+  TableWriter w(out, fmt);
+  const bool has_ids = std::any_of(r.ids.begin(), r.ids.end(), [](auto& s) { return !s.empty(); });
+  const bool any_text = !r.items.empty() || std::any_of(r.texts.begin(), r.texts.end(), [](auto& s) { return !s.empty(); });
+  const bool table_in = !r.items.empty() && r.format == InputFormat::Csv;
+  const bool json_in = !r.items.empty() && r.format == InputFormat::Jsonl;
+  if (w.tabular()) {
     std::vector<std::string> header;
-    if (!r.items.empty() && r.format == InputFormat::Csv) {
+    if (table_in) {
       header = r.columns;
-    } else if (!r.items.empty() && r.format == InputFormat::Jsonl) {
-      if (has_ids) header.push_back("id");
-      header.push_back("text");
     } else {
       if (r.items.empty()) header.push_back("row");
       if (has_ids) header.push_back("id");
-      if (!r.items.empty() || std::any_of(r.texts.begin(), r.texts.end(), [](auto& s) { return !s.empty(); }))
-        header.push_back("text");
+      if (any_text) header.push_back("text");
     }
     header.push_back("cluster");
-    for (size_t i = 0; i < header.size(); ++i) buf += (i ? std::string(1, delim) : "") + field(header[i]);
-    buf += '\n';
-    const bool with_text = header.size() >= 2 && header[header.size() - 2] == "text";
-    for (size_t i = 0; i < labels.size(); ++i) {
-      std::string line;
-      if (!r.items.empty() && r.format == InputFormat::Csv) {
-        const auto& f = r.items[i].record.fields;
-        for (size_t c = 0; c < r.columns.size(); ++c)
-          line += (c ? std::string(1, delim) : "") + field(c < f.size() ? f[c] : "");
-        line += delim;
-      } else {
-        if (r.items.empty()) line += std::to_string(i) + delim;
-        if (has_ids) line += field(r.ids[i]) + delim;
-        if (with_text) line += field(r.texts[i]) + delim;
-      }
-      line += std::to_string(labels[i]) + '\n';
-      buf += line;
-      if (buf.size() > (1 << 16)) {
-        out.write(buf);
-        buf.clear();
-      }
-    }
-  } else {
-    for (size_t i = 0; i < labels.size(); ++i) {
-      nlohmann::ordered_json o;
-      if (!r.items.empty() && r.format == InputFormat::Jsonl && r.items[i].record.object.is_object()) {
-        for (auto& [key, value] : r.items[i].record.object.items()) o[key] = value;
-      } else if (!r.items.empty() && r.format == InputFormat::Csv) {
-        const auto& f = r.items[i].record.fields;
-        for (size_t c = 0; c < r.columns.size(); ++c) o[r.columns[c]] = c < f.size() ? f[c] : "";
-      } else {
-        if (r.items.empty()) o["row"] = i;
-        if (has_ids) o["id"] = r.ids[i];
-        if (!r.texts[i].empty() || !r.items.empty()) o["text"] = r.texts[i];
-      }
-      o["cluster"] = labels[i];
-      buf += o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
-      if (buf.size() > (1 << 16)) {
-        out.write(buf);
-        buf.clear();
-      }
-    }
+    w.header(header);
   }
-  out.write(buf);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    Fields f;
+    if (table_in) {
+      const auto& fields = r.items[i].record.fields;
+      for (size_t c = 0; c < r.columns.size(); ++c) f.add(r.columns[c], c < fields.size() ? fields[c] : "");
+    } else if (json_in && !w.tabular() && r.items[i].record.object.is_object()) {
+      for (auto& [key, value] : r.items[i].record.object.items()) f.add_json(key, value);
+    } else {
+      if (r.items.empty()) f.add("row", i);
+      if (has_ids) f.add("id", r.ids[i]);
+      if (any_text && (w.tabular() || !r.texts[i].empty() || !r.items.empty())) f.add("text", r.texts[i]);
+    }
+    f.add("cluster", labels[i]);
+    w.write(f);
+  }
+  w.flush();
   out.commit();
 }
 
@@ -227,13 +182,13 @@ void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& 
     j["summary"] = std::move(list);
     out.write(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   } else {
-    std::string text = description + ": " + std::to_string(summaries.size()) + " clusters over " +
-                       std::to_string(labels.size()) + " rows";
+    std::string text = description + ": " + count_of(summaries.size(), "cluster") + " over " +
+                       count_of(labels.size(), "row");
     if (unassigned) text += " (" + std::to_string(unassigned) + " unassigned)";
     text += "\n";
     for (const auto& s : summaries) {
       char head[96];
-      std::snprintf(head, sizeof head, "\ncluster %d: %zu rows (%.1f%%)\n", s.label, s.size,
+      std::snprintf(head, sizeof head, "\ncluster %d: %zu %s (%.1f%%)\n", s.label, s.size, s.size == 1 ? "row" : "rows",
                     100.0 * double(s.size) / double(labels.size()));
       text += head;
       text += "  medoid: " + short_text(row_name(r, s.medoid), 100) + "\n";
@@ -246,26 +201,19 @@ void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& 
 }
 
 int run_cluster(ClusterArgs& a) {
-  set_quiet(a.quiet);
   // Validate the options before any (possibly slow) embedding.
-  const std::string method = a.method;
-  if (method != "kmeans" && method != "agglomerative" && method != "community")
-    throw Error("--method must be kmeans, agglomerative or community, got '" + method + "'");
-  if (method == "kmeans" && a.k == 0) throw Error("k-means needs --k N (N >= 1)");
-  if (method == "kmeans" && a.distance_threshold) throw Error("--distance-threshold is for --method agglomerative");
-  if (method == "agglomerative" && (a.k > 0) == a.distance_threshold.has_value())
-    throw Error("agglomerative clustering needs exactly one of --k N or --distance-threshold T");
-  if (a.distance_threshold && !(*a.distance_threshold >= 0))
-    throw Error("--distance-threshold must be >= 0, got " + std::to_string(*a.distance_threshold));
-  if (method == "community") {
-    if (a.k > 0 || a.distance_threshold) throw Error("community detection takes --threshold and --min-size, not --k");
-    if (!(a.threshold >= -1.0f && a.threshold <= 1.0f))
-      throw Error("--threshold " + format_float(a.threshold) + " is outside [-1, 1] (a cosine similarity)");
-    if (a.min_size < 1) throw Error("--min-size must be at least 1");
-    if (!a.metric.empty() && a.metric != "cosine") throw Error("community detection is defined on cosine similarity");
-  }
-  const Linkage linkage = parse_linkage(a.linkage);
-  if (!a.metric.empty()) parse_cluster_metric(a.metric);
+  ClusterRequest req;
+  req.method = parse_cluster_method(a.method);
+  req.k = a.k;
+  req.distance_threshold = a.distance_threshold;
+  req.linkage = parse_linkage(a.linkage);
+  if (!a.metric.empty()) req.metric = parse_cluster_metric(a.metric);
+  req.threshold = a.threshold;
+  req.min_size = a.min_size;
+  req.seed = a.seed;
+  req.nredo = a.nredo;
+  req.iterations = a.iterations;
+  validate_cluster_request(req);
   const ProjectionMethod projection = parse_projection_method(a.projection);
   std::string fmt = a.output.format;
   if (a.summary) {
@@ -276,68 +224,24 @@ int run_cluster(ClusterArgs& a) {
   }
 
   Rows r = load_rows(a);
-  const ClusterMetric metric =
-      !a.metric.empty() ? parse_cluster_metric(a.metric)
-      : (r.model_similarity == "euclidean" || r.model_similarity == "manhattan") ? ClusterMetric::Euclidean
-                                                                                 : ClusterMetric::Cosine;
-  const std::string metric_name = metric == ClusterMetric::Cosine ? "cosine" : "euclidean";
-
   auto t0 = std::chrono::steady_clock::now();
-  ClusterResult result;
-  std::string description;
-  if (method == "kmeans") {
-    KMeansOptions o;
-    o.k = a.k;
-    o.seed = a.seed;
-    o.nredo = a.nredo;
-    o.iterations = a.iterations;
-    o.metric = metric;
-    result = kmeans(r.vectors, o);
-    description = "k-means (k=" + std::to_string(a.k) + ", " + metric_name + ", seed " + std::to_string(a.seed) + ")";
-  } else if (method == "agglomerative") {
-    AgglomerativeOptions o;
-    o.k = a.k;
-    o.distance_threshold = a.distance_threshold.value_or(-1.0);
-    o.linkage = linkage;
-    o.metric = metric;
-    result = agglomerative(r.vectors, o);
-    description = "agglomerative (" + a.linkage + " linkage, " + metric_name + ", " +
-                  (a.k ? "k=" + std::to_string(a.k) : "distance threshold " + format_float(static_cast<float>(*a.distance_threshold))) + ")";
-  } else {
-    validate_embeddings(r.vectors, 2);
-    CommunityOptions o;
-    o.threshold = a.threshold;
-    o.min_community_size = a.min_size;
-    result = community_labels(community_detection(r.vectors, o), r.vectors.rows);
-    description = "community detection (threshold " + format_float(a.threshold) + ", min size " +
-                  std::to_string(a.min_size) + ")";
-  }
+  Clustering clustering = cluster(r.vectors, req, r.model_similarity);
+  const ClusterResult& result = clustering.result;
+  const ClusterMetric metric = clustering.metric;
+  const std::string& description = clustering.description;
   {
     size_t unassigned = 0;
     for (int l : result.labels) unassigned += l < 0;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%s: %zu clusters over %zu rows%s in %.2f s", description.c_str(),
-                  result.num_clusters, r.vectors.rows,
-                  unassigned ? (", " + std::to_string(unassigned) + " unassigned").c_str() : "", seconds_since(t0));
-    log(buf);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " in %.2f s", seconds_since(t0));
+    log(description + ": " + count_of(result.num_clusters, "cluster") + " over " + count_of(r.vectors.rows, "row") +
+        (unassigned ? ", " + std::to_string(unassigned) + " unassigned" : "") + buf);
   }
 
   if (!a.plot.empty()) {
     auto tp = std::chrono::steady_clock::now();
-    const Matrix& base = r.vectors;
-    Matrix xy;
-    if (metric == ClusterMetric::Cosine) {
-      Matrix normalised = base;
-      for (size_t i = 0; i < normalised.rows; ++i) {
-        double s = 0;
-        for (size_t j = 0; j < normalised.cols; ++j) s += double(normalised.at(i, j)) * normalised.at(i, j);
-        const float n = std::max(static_cast<float>(std::sqrt(s)), 1e-12f);
-        for (size_t j = 0; j < normalised.cols; ++j) normalised.at(i, j) /= n;
-      }
-      xy = project(normalised, projection, static_cast<unsigned>(a.seed));
-    } else {
-      xy = project(base, projection, static_cast<unsigned>(a.seed));
-    }
+    const Matrix xy = project(metric == ClusterMetric::Cosine ? normalized_rows(r.vectors) : r.vectors, projection,
+                              static_cast<unsigned>(a.seed));
     std::vector<std::string> names(r.vectors.rows);
     for (size_t i = 0; i < names.size(); ++i) names[i] = row_name(r, i);
     PlotOptions po;
@@ -363,7 +267,7 @@ int run_cluster(ClusterArgs& a) {
                                a.input.files.empty() ? std::string() : a.input.files.front()) == InputFormat::Tsv)
         fmt = "tsv";
     }
-    write_rows(a, r, result.labels, fmt);
+    write_rows(a, r, result.labels, parse_table_format(fmt));
   }
   return 0;
 }
@@ -407,7 +311,6 @@ std::function<int()> setup_cluster(CLI::App& app) {
   sub->add_option("--projection", a->projection, "--plot: pca or tsne")
       ->check(CLI::IsMember({"pca", "tsne"}))
       ->capture_default_str();
-  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
   return [a]() { return run_cluster(*a); };
 }
 

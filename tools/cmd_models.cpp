@@ -21,25 +21,11 @@ struct ModelsArgs {
   std::string name;
   bool offline = false;
   bool json = false;
-  bool quiet = false;
   std::string token;  // never printed
   CLI::App* list = nullptr;
   CLI::App* download = nullptr;
   CLI::App* info = nullptr;
 };
-
-std::string human_size(std::uintmax_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = double(bytes);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::string with_commas(std::uint64_t n) {
   std::string s = std::to_string(n);
@@ -51,7 +37,7 @@ hub::ResolveOptions resolve_options(const ModelsArgs& a) {
   hub::ResolveOptions o;
   o.offline = a.offline;
   o.token = a.token;
-  o.progress = !a.quiet && stderr_is_terminal();
+  o.progress = verbosity() != Verbosity::Quiet && stderr_is_terminal();
   return o;
 }
 
@@ -99,7 +85,7 @@ int run_list(const ModelsArgs& a) {
       for (const auto& ref : r.refs) refs += (refs.empty() ? "" : ",") + ref;
       revs += (refs.empty() ? "" : refs + "@") + r.commit.substr(0, 12);
     }
-    row(m.name, human_size(m.size_bytes), revs.empty() ? "-" : revs);
+    row(m.name, human_bytes(m.size_bytes), revs.empty() ? "-" : revs);
   }
   write_stdout(text);
   log("cache: " + hub::cache_dir(o).string());
@@ -157,7 +143,7 @@ int run_info(const ModelsArgs& a) {
                       (info.dtypes.empty() ? "" : " (" + join(info.dtypes) + ")"));
   line("parameters", info.parameters ? with_commas(*info.parameters)
                                      : std::string("unknown (torch .bin weights)"));
-  line("size", human_size(info.size_bytes));
+  line("size", human_bytes(info.size_bytes));
   write_stdout(text);
   return 0;
 }
@@ -179,11 +165,7 @@ std::function<int()> setup(CLI::App& app) {
   for (CLI::App* s : {a->download, a->info}) {
     s->add_option("--token", a->token, "Hub access token (default: $HF_TOKEN)");
   }
-  for (CLI::App* s : {a->list, a->download, a->info}) {
-    s->add_flag("-q,--quiet", a->quiet, "No messages or progress on stderr");
-  }
   return [a]() {
-    set_quiet(a->quiet);
     if (a->list->parsed()) return run_list(*a);
     if (a->download->parsed()) return run_download(*a);
     return run_info(*a);

@@ -27,7 +27,6 @@ struct SearchArgs {
   InputOptions input;
   ModelOptions model;
   OutputOptions output;
-  bool quiet = false;
   // build
   std::string factory = "Flat";
   size_t train_sample = 0;
@@ -65,28 +64,13 @@ fs::path model_folder(const SearchArgs& a, const IndexManifest& m, std::string* 
 }
 
 // Encoder options recorded at build time, applied again for adds and queries.
-EncoderOptions recorded_encoder_options(const SearchArgs& a, const IndexManifest& m) {
+EncoderOptions recorded_encoder_options(const SearchArgs& a, const IndexEncoderSettings& e) {
   EncoderOptions o = a.model.encoder_options();
-  const auto& e = m.encoder;
-  o.pooling = e.value("pooling", "");
-  if (e.contains("normalize") && e["normalize"].is_boolean()) o.normalize = e["normalize"].get<bool>();
-  o.truncate_dim = e.value("truncate_dim", size_t(0));
-  if (!a.model.max_length) o.max_length = e.value("max_length", size_t(0));
+  o.pooling = e.pooling;
+  o.normalize = e.normalize;
+  o.truncate_dim = e.truncate_dim;
+  if (!a.model.max_length) o.max_length = e.max_length;
   return o;
-}
-
-// Prompt text for a named prompt; `fallback` is used when the model defines it, else none.
-std::string prompt_text(SentenceEncoder& enc, const std::string& requested, const std::string& fallback) {
-  if (!requested.empty()) {
-    auto p = enc.prompt(requested);
-    if (!p) throw Error("the model defines no prompt named '" + requested + "'");
-    return *p;
-  }
-  return enc.prompt(fallback).value_or("");
-}
-
-Matrix embed(SentenceEncoder& enc, const std::vector<std::string>& texts, const std::string& prompt) {
-  return prompt.empty() ? enc.encode(texts) : enc.encode_with_prompt(texts, prompt);
 }
 
 // Reads the corpus and embeds it in bounded chunks.
@@ -115,7 +99,7 @@ void read_and_embed(const SearchArgs& a, SentenceEncoder& enc, const std::string
       }
       rows.push_back(std::move(r));
     }
-    Matrix m = embed(enc, texts, prompt);
+    Matrix m = prompt.empty() ? enc.encode(texts) : enc.encode_with_prompt(texts, prompt);
     vectors.cols = m.cols;
     vectors.data.insert(vectors.data.end(), m.data.begin(), m.data.end());
     vectors.rows += m.rows;
@@ -140,10 +124,15 @@ int run_build(SearchArgs& a) {
   info.similarity = enc->similarity_function();
   info.normalized = enc->normalizes() || info.similarity == "cosine";
   info.factory = a.factory;
-  info.encoder = {{"pooling", a.vectors.pooling}, {"truncate_dim", a.vectors.truncate_dim}, {"max_length", a.model.max_length}};
-  if (opts.normalize) info.encoder["normalize"] = *opts.normalize;
-  std::string prompt = prompt_text(*enc, a.document_prompt, "document");
-  info.encoder["document_prompt"] = prompt;
+  IndexEncoderSettings settings;
+  settings.pooling = a.vectors.pooling;
+  settings.truncate_dim = a.vectors.truncate_dim;
+  settings.max_length = a.model.max_length;
+  settings.normalize = opts.normalize;
+  settings.document_prompt = resolve_prompt(*enc, "", a.document_prompt, "document");
+  settings.id_field = a.input.id_field;
+  info.encoder = settings.to_json();
+  const std::string& prompt = settings.document_prompt;
 
   Matrix vectors;
   std::vector<IndexRow> rows;
@@ -166,23 +155,24 @@ std::unique_ptr<SentenceEncoder> open_with_model(const SearchArgs& a, SearchInde
   std::string shown;
   fs::path folder = model_folder(a, index.manifest(), &shown);
   index.check_model(model_fingerprint(folder), shown);
-  return SentenceEncoder::load(folder, recorded_encoder_options(a, index.manifest()));
+  return SentenceEncoder::load(folder, recorded_encoder_options(a, index.encoder_settings()));
 }
 
 int run_add(SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto index = SearchIndex::open(a.index);
+  const IndexEncoderSettings settings = index.encoder_settings();
+  // Rows of an index built with ids take their ids from the same column by default (and the
+  // input must have it); automatic ids would give the same text a second, invented id.
+  if (a.input.id_field.empty()) a.input.id_field = settings.id_field;
   auto enc = open_with_model(a, index);
-  std::string prompt = index.manifest().encoder.value("document_prompt", "");
   Matrix vectors;
   std::vector<IndexRow> rows;
-  read_and_embed(a, *enc, prompt, vectors, rows);
-  size_t before = index.manifest().rows;
-  index.add(vectors, rows, a.upsert);
+  read_and_embed(a, *enc, settings.document_prompt, vectors, rows);
+  const size_t replaced = index.add(vectors, rows, a.upsert);
   char buf[200];
   std::snprintf(buf, sizeof buf, "added %zu rows to %s (%zu replaced), now %zu rows, in %.2f s", rows.size(),
-                a.index.c_str(), before + rows.size() - index.manifest().rows, index.manifest().rows,
-                seconds_since(t0));
+                a.index.c_str(), replaced, index.manifest().rows, seconds_since(t0));
   log(buf);
   return 0;
 }
@@ -218,16 +208,8 @@ int run_info(SearchArgs& a) {
   return 0;
 }
 
-std::string one_line(std::string s, size_t max_chars) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max_chars) {
-    size_t cut = max_chars;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
-    s = s.substr(0, cut) + "...";
-  }
-  return s;
-}
+// One line of the terminal table: newlines flattened, at most `max_bytes` bytes (UTF-8 safe).
+std::string one_line(const std::string& s, size_t max_bytes) { return shorten_utf8(tsv_clean(s), max_bytes); }
 
 int run_query(SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
@@ -250,8 +232,8 @@ int run_query(SearchArgs& a) {
     mo.model = a.rerank;
     ce = CrossEncoder::load(mo.resolve(), classifier_options(mo));
   }
-  std::string prompt = prompt_text(*enc, a.query_prompt, "query");
-  Matrix qv = embed(*enc, queries, prompt);
+  const std::string prompt = resolve_prompt(*enc, "", a.query_prompt, "query");
+  Matrix qv = prompt.empty() ? enc->encode(queries) : enc->encode_with_prompt(queries, prompt);
 
   QueryOptions qo;
   qo.k = ce ? std::max(a.k, a.rerank_top) : a.k;
@@ -274,57 +256,43 @@ int run_query(SearchArgs& a) {
       for (const auto& t : texts) pairs.emplace_back(q, t);
       return ce->score(pairs);
     };
-    for (size_t i = 0; i < results.size(); ++i) {
-      SearchIndex::rerank(queries[i], results[i], reranker);
-      auto& hits = results[i];
-      if (a.min_score)
-        hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const SearchHit& h) { return h.score < *a.min_score; }),
-                   hits.end());
-      if (hits.size() > a.k) hits.resize(a.k);
-    }
+    for (size_t i = 0; i < results.size(); ++i) SearchIndex::rerank(queries[i], results[i], reranker, a.k, a.min_score);
   }
 
   std::string format = a.output.format;
   if (format.empty()) format = (a.output.path.empty() || a.output.path == "-") && stdout_is_terminal() ? "table" : "jsonl";
   AtomicOutput out(a.output.path);
-  std::string buf;
+  TableWriter w(out, TableFormat::Jsonl);
   for (size_t i = 0; i < results.size(); ++i) {
     if (format == "jsonl") {
-      buf += "{\"query_index\": " + std::to_string(i) + ", \"query\": " + json_quote(queries[i]) + ", \"results\": [";
+      std::string hits = "[";
       for (size_t r = 0; r < results[i].size(); ++r) {
         const SearchHit& h = results[i][r];
-        if (r) buf += ", ";
-        buf += "{\"rank\": " + std::to_string(h.rank) + ", \"id\": " + json_quote(h.id) + ", \"score\": ";
-        append_float(buf, h.score);
-        if (h.retrieval_score) {
-          buf += ", \"retrieval_score\": ";
-          append_float(buf, *h.retrieval_score);
-        }
-        buf += ", \"text\": " + json_quote(h.text);
-        if (!h.metadata.is_null())
-          buf += ", \"metadata\": " + h.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        buf += "}";
+        Fields f;
+        f.add("rank", h.rank).add("id", h.id).add("score", h.score);
+        if (h.retrieval_score) f.add("retrieval_score", *h.retrieval_score);
+        f.add("text", h.text);
+        if (!h.metadata.is_null()) f.add_json("metadata", h.metadata);
+        if (r) hits += ", ";
+        f.append_json(hits);
       }
-      buf += "]}\n";
+      w.write(Fields().add("query_index", i).add("query", queries[i]).add_raw_json("results", hits + "]"));
     } else {
-      buf += (i ? "\n" : "") + std::string("query ") + std::to_string(i + 1) + ": " + one_line(queries[i], 100) + "\n";
+      std::string buf = (i ? "\n" : "") + std::string("query ") + std::to_string(i + 1) + ": " + one_line(queries[i], 100) + "\n";
       if (results[i].empty()) buf += "  (no results)\n";
       for (const auto& h : results[i]) {
         char line[64];
         std::snprintf(line, sizeof line, "  %3zu  %8.4f  ", h.rank, h.score);
         buf += line + one_line(h.id, 24) + "  " + one_line(h.text, 90) + "\n";
       }
-    }
-    if (buf.size() > (1 << 20)) {
-      out.write(buf);
-      buf.clear();
+      w.write_raw(buf);
     }
   }
-  out.write(buf);
+  w.flush();
   out.commit();
-  char msg[160];
-  std::snprintf(msg, sizeof msg, "%zu queries in %.2f s", queries.size(), seconds_since(t0));
-  log(msg);
+  char secs[32];
+  std::snprintf(secs, sizeof secs, " in %.2f s", seconds_since(t0));
+  log(count_of(queries.size(), "query", "queries") + secs);
   return 0;
 }
 
@@ -335,7 +303,6 @@ std::function<int()> setup_search(CLI::App& app) {
 
   auto common = [&](CLI::App* s) {
     s->add_option("--index", a->index, "Index folder")->required();
-    s->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
   };
 
   CLI::App* build = sub->add_subcommand("build", "Embed a corpus (FILE... or stdin) and create an index");
@@ -399,7 +366,6 @@ std::function<int()> setup_search(CLI::App& app) {
       ->check(CLI::IsMember({"jsonl", "table"}));
 
   return [a, build, add, remove, info, query]() {
-    set_quiet(a->quiet);
     if (build->parsed()) return run_build(*a);
     if (add->parsed()) return run_add(*a);
     if (remove->parsed()) return run_remove(*a);

@@ -28,6 +28,7 @@ struct SimilarityArgs {
   OutputOptions output;
   std::string function;
   std::string a_column, b_column, gold_column;
+  std::string score_column = "similarity";
   std::string report;
   bool matrix = false;
   size_t top_k = 0;
@@ -36,7 +37,6 @@ struct SimilarityArgs {
   size_t max_pairs = 500000;
   std::vector<std::string> embeddings;
   std::string cross_encoder;
-  bool quiet = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -55,27 +55,12 @@ class LazyEncoder {
 
   // One row per text; each distinct text goes through the model once.
   Matrix embed(const std::vector<std::string>& texts) {
-    std::unordered_map<std::string, size_t> slot;
-    std::vector<std::string> unique;
-    std::vector<size_t> where(texts.size());
-    for (size_t i = 0; i < texts.size(); ++i) {
-      auto [it, fresh] = slot.emplace(texts[i], unique.size());
-      if (fresh) unique.push_back(texts[i]);
-      where[i] = it->second;
-    }
-    auto t0 = std::chrono::steady_clock::now();
+    RunSummary summary;
     EncodeStats stats;
-    Matrix u = get().encode(unique, &stats);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "embedded %zu distinct texts (%zu tokens) in %.2f s",
-                  unique.size(), stats.tokens, seconds_since(t0));
-    log(buf);
-    if (stats.truncated)
-      log(std::to_string(stats.truncated) + " text(s) were truncated to the model's maximum length");
-    Matrix out(texts.size(), u.cols);
-    for (size_t i = 0; i < texts.size(); ++i)
-      std::copy(u.row(where[i]), u.row(where[i]) + u.cols, out.row(i));
-    return out;
+    Matrix m = encode_distinct(get(), texts, "", &stats);
+    summary.count(stats.texts, stats.tokens, stats.truncated);
+    summary.log_done("embedded " + count_of(stats.texts, "distinct text"));
+    return m;
   }
 
  private:
@@ -89,37 +74,7 @@ SimilarityFunction choose_function(const SimilarityArgs& a, LazyEncoder& encoder
   return SimilarityFunction::Cosine;
 }
 
-// Strict number parsing for gold values: the whole field must be a finite number.
-double parse_gold(const std::string& raw, const std::string& where, const std::string& column) {
-  size_t b = raw.find_first_not_of(" \t\r");
-  size_t e = raw.find_last_not_of(" \t\r");
-  std::string s = b == std::string::npos ? std::string() : raw.substr(b, e - b + 1);
-  double v = 0;
-  const char* first = s.data();
-  if (!s.empty() && s[0] == '+') ++first;
-  auto res = std::from_chars(first, s.data() + s.size(), v);
-  if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size() || !std::isfinite(v))
-    throw Error(where + ": gold value '" + raw + "' in column '" + column + "' is not a number");
-  return v;
-}
-
 // ---------------------------------------------------------------- pairs
-
-enum class TableFormat { Csv, Tsv, Jsonl };
-
-TableFormat table_format(const std::string& name) {
-  if (name == "csv") return TableFormat::Csv;
-  if (name == "tsv") return TableFormat::Tsv;
-  if (name == "jsonl") return TableFormat::Jsonl;
-  throw Error("--format " + name + " is not available here (use csv, tsv or jsonl)");
-}
-
-// TSV has no quoting: a tab or line break inside a field would split it, so they become spaces.
-std::string tsv_field(std::string s) {
-  for (char& c : s)
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  return s;
-}
 
 int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   if (a.a_column.empty() || a.b_column.empty())
@@ -145,8 +100,8 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     texts_a.push_back(sel_a.get(rec, reader));
     texts_b.push_back(sel_b.get(rec, reader));
     if (!sel_gold.empty())
-      gold.push_back(parse_gold(sel_gold.get(rec, reader), rec.source + ":" + std::to_string(rec.line),
-                                a.gold_column));
+      gold.push_back(parse_number_field(sel_gold.get(rec, reader), rec.source + ":" + std::to_string(rec.line),
+                                        "gold value in column '" + a.gold_column + "'"));
     lines.push_back(rec.line);
     if (header.empty()) header = reader.columns();
     records.push_back(std::move(rec));
@@ -200,62 +155,39 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   }
 
   // Output: the input rows with a score column, in the input's format unless --format says.
-  std::string fmt_name = a.output.format;
-  if (fmt_name.empty())
-    fmt_name = in_format == InputFormat::Jsonl ? "jsonl" : in_format == InputFormat::Tsv ? "tsv" : "csv";
-  const TableFormat fmt = table_format(fmt_name);
-  AtomicOutput out(a.output.path);
-  std::string buf;
-  const char d = fmt == TableFormat::Tsv ? '\t' : ',';
-  auto field = [&](const std::string& s) { return fmt == TableFormat::Tsv ? tsv_field(s) : csv_field(s, d); };
+  const std::string in_name = in_format == InputFormat::Jsonl ? "jsonl" : in_format == InputFormat::Tsv ? "tsv" : "csv";
   const bool tabular_in = in_format != InputFormat::Jsonl;
-  // The appended column is "score", or "similarity" when the input already has a "score"
-  // (KorSTS/STS-B files name their gold column that way).
-  bool score_taken = std::find(header.begin(), header.end(), "score") != header.end();
+  bool collides = std::find(header.begin(), header.end(), a.score_column) != header.end();
   for (const Record& r : records)
-    if (r.object.is_object() && r.object.contains("score")) score_taken = true;
-  const std::string score_name = score_taken ? "similarity" : "score";
-  if (fmt != TableFormat::Jsonl && (ro.header || !tabular_in)) {
-    if (tabular_in) {
-      for (const auto& c : header) buf += field(c) + d;
-    } else {
-      buf += field("a") + d + field("b") + d;
-      if (!a.gold_column.empty()) buf += field("gold") + d;
-    }
-    buf += score_name + "\n";
+    if (r.object.is_object() && r.object.contains(a.score_column)) collides = true;
+  if (collides)
+    throw Error("the input already has a column '" + a.score_column +
+                "'; name the score column with --score-column NAME");
+  AtomicOutput out(a.output.path);
+  TableWriter w(out, a.output.table_format(in_name));
+  if (w.tabular() && (ro.header || !tabular_in)) {
+    std::vector<std::string> cols = tabular_in ? header : std::vector<std::string>{"a", "b"};
+    if (!tabular_in && !a.gold_column.empty()) cols.push_back("gold");
+    cols.push_back(a.score_column);
+    w.header(cols);
   }
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
-    if (fmt == TableFormat::Jsonl) {
-      nlohmann::json obj = r.object;
-      if (tabular_in) {
-        obj = nlohmann::json::object();
-        for (size_t c = 0; c < r.fields.size() && c < header.size(); ++c) obj[header[c]] = r.fields[c];
-      }
-      // Through the shortest float32 text, so the JSON shows 0.9494527 rather than the
-      // float's exact double expansion.
-      obj[score_name] = std::isfinite(scores[i]) ? nlohmann::json(std::stod(format_float(scores[i])))
-                                                 : nlohmann::json(nullptr);
-      std::string line = obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      buf += line + "\n";
+    Fields f;
+    if (tabular_in) {
+      // Rows of a headerless file may be ragged; pad so the score is always the last column.
+      const size_t n = w.tabular() ? std::max(r.fields.size(), header.size()) : std::min(r.fields.size(), header.size());
+      for (size_t c = 0; c < n; ++c) f.add(c < header.size() ? header[c] : "", c < r.fields.size() ? r.fields[c] : "");
+    } else if (!w.tabular()) {
+      for (auto& [key, value] : r.object.items()) f.add_json(key, value);
     } else {
-      if (tabular_in) {
-        // Rows of a headerless file may be ragged; pad so the score is always the last column.
-        for (size_t c = 0; c < std::max(r.fields.size(), header.size()); ++c)
-          buf += (c < r.fields.size() ? field(r.fields[c]) : std::string()) + d;
-      } else {
-        buf += field(texts_a[i]) + d + field(texts_b[i]) + d;
-        if (!a.gold_column.empty()) buf += format_float(static_cast<float>(gold[i])) + d;
-      }
-      append_float(buf, scores[i]);
-      buf += '\n';
+      f.add("a", texts_a[i]).add("b", texts_b[i]);
+      if (!a.gold_column.empty()) f.add("gold", static_cast<float>(gold[i]));
     }
-    if (buf.size() > (1 << 20)) {
-      out.write(buf);
-      buf.clear();
-    }
+    f.add(a.score_column, scores[i]);
+    w.write(f);
   }
-  out.write(buf);
+  w.flush();
   out.commit();
 
   if (!a.gold_column.empty()) {
@@ -273,7 +205,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     char line[200];
     std::snprintf(line, sizeof line, "%zu pairs, %s: Pearson %.4f, Spearman %.4f", s.pairs,
                   ev.function.c_str(), s.pearson, s.spearman);
-    log(line);
+    result(line);
     if (!a.report.empty()) {
       write_report(a.report, ev, s);
       log("report written to " + a.report);
@@ -293,19 +225,11 @@ struct Side {
   std::string name;
 };
 
-Side load_side(SimilarityArgs& a, LazyEncoder& encoder, size_t which) {
-  Side s;
-  if (!a.embeddings.empty()) {
-    EmbeddingsFile f = read_embeddings(a.embeddings[which]);
-    s.vectors = std::move(f.vectors);
-    s.texts = std::move(f.texts);
-    s.ids = std::move(f.ids);
-    s.name = a.embeddings[which];
-    return s;
-  }
+// The texts (and ids) of one input file, or stdin.
+void read_side_texts(const SimilarityArgs& a, size_t which, Side& s) {
   InputOptions in = a.input;
   in.files.clear();
-  if (!a.input.files.empty()) in.files.push_back(a.input.files[which]);
+  if (which < a.input.files.size()) in.files.push_back(a.input.files[which]);
   s.name = in.files.empty() ? "<stdin>" : in.files[0];
   for (auto& item : read_texts(in)) {
     s.texts.push_back(std::move(item.text));
@@ -313,53 +237,59 @@ Side load_side(SimilarityArgs& a, LazyEncoder& encoder, size_t which) {
   }
   if (a.input.id_field.empty()) s.ids.clear();
   if (s.texts.empty()) throw Error(s.name + ": no texts");
+}
+
+// One side (A or B): precomputed embeddings (with the texts of the matching input file, when
+// given, for display and a row-count check) or texts run through the model.
+Side load_side(SimilarityArgs& a, LazyEncoder& encoder, size_t which) {
+  Side s;
+  if (!a.embeddings.empty()) {
+    EmbeddingsFile f = read_embeddings(a.embeddings[which]);
+    if (which < a.input.files.size()) {
+      read_side_texts(a, which, s);
+      if (s.texts.size() != f.vectors.rows)
+        throw Error(a.embeddings[which] + " has " + std::to_string(f.vectors.rows) + " rows but " + s.name +
+                    " has " + std::to_string(s.texts.size()) + " texts");
+    } else {
+      s.texts = std::move(f.texts);
+      s.ids = std::move(f.ids);
+    }
+    s.vectors = std::move(f.vectors);
+    s.name = a.embeddings[which];
+    return s;
+  }
+  read_side_texts(a, which, s);
   s.vectors = encoder.embed(s.texts);
   return s;
 }
 
-void append_json_text(std::string& buf, const Side& side, size_t i) {
-  if (i < side.ids.size()) buf += ", \"id\": " + json_quote(side.ids[i]);
-  if (i < side.texts.size()) buf += ", \"text\": " + json_quote(side.texts[i]);
+// id and text of row i of a side, as far as they are known.
+void add_labels(Fields& f, const Side& side, size_t i) {
+  if (i < side.ids.size()) f.add("id", side.ids[i]);
+  if (i < side.texts.size()) f.add("text", side.texts[i]);
 }
 
 int run_matrix(SimilarityArgs& a, const Side& sa, const Side& sb, SimilarityFunction function) {
-  const std::string fmt = a.output.format.empty() ? "csv" : a.output.format;
-  if (fmt != "csv" && fmt != "tsv" && fmt != "npy" && fmt != "jsonl")
-    throw Error("--matrix writes csv, tsv, jsonl or npy, not " + fmt);
-  AtomicOutput out(a.output.path, fmt == "npy");
-  const char d = fmt == "tsv" ? '\t' : ',';
-  if (fmt == "npy") {
+  const std::string fmt = a.output.format_or("csv");
+  const bool npy = fmt == "npy";
+  AtomicOutput out(a.output.path, npy);
+  std::unique_ptr<TableWriter> w;
+  if (npy) {
     out.write(npy_header(sa.vectors.rows, sb.vectors.rows));
-  } else if (fmt != "jsonl") {
-    std::string head = "index";
-    for (size_t j = 0; j < sb.vectors.rows; ++j) head += d + std::to_string(j);
-    out.write(head + "\n");
+  } else {
+    w = std::make_unique<TableWriter>(out, parse_table_format(fmt, "--matrix --format"));
+    std::vector<std::string> head = {"index"};
+    for (size_t j = 0; j < sb.vectors.rows; ++j) head.push_back(std::to_string(j));
+    w->header(head);
   }
   similarity_blocks(sa.vectors, sb.vectors, function, [&](size_t first, const Matrix& block) {
-    if (fmt == "npy") {
+    if (npy) {
       out.write(block.data.data(), block.data.size() * sizeof(float));
       return;
     }
-    std::string buf;
-    for (size_t i = 0; i < block.rows; ++i) {
-      const float* r = block.row(i);
-      if (fmt == "jsonl") {
-        buf += "{\"index\": " + std::to_string(first + i) + ", \"scores\": [";
-        for (size_t j = 0; j < block.cols; ++j) {
-          if (j) buf += ", ";
-          append_float(buf, r[j]);
-        }
-        buf += "]}\n";
-      } else {
-        buf += std::to_string(first + i);
-        for (size_t j = 0; j < block.cols; ++j) {
-          buf += d;
-          append_float(buf, r[j]);
-        }
-        buf += '\n';
-      }
-    }
-    out.write(buf);
+    for (size_t i = 0; i < block.rows; ++i)
+      w->write(Fields().add("index", first + i).add_floats("scores", block.row(i), block.cols));
+    w->flush();
   });
   out.commit();
   log("wrote a " + std::to_string(sa.vectors.rows) + " x " + std::to_string(sb.vectors.rows) + " " +
@@ -368,49 +298,39 @@ int run_matrix(SimilarityArgs& a, const Side& sa, const Side& sb, SimilarityFunc
 }
 
 int run_top_k(SimilarityArgs& a, const Side& sa, const Side& sb, bool same, SimilarityFunction function) {
-  const std::string fmt = a.output.format.empty() ? "jsonl" : a.output.format;
-  if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv")
-    throw Error("--top-k writes jsonl, csv or tsv, not " + fmt);
   AtomicOutput out(a.output.path);
-  const char d = fmt == "tsv" ? '\t' : ',';
-  auto field = [&](const std::string& s) { return fmt == "tsv" ? tsv_field(s) : csv_field(s, d); };
+  TableWriter w(out, a.output.table_format("jsonl"));
   const bool with_text = !sa.texts.empty() && !sb.texts.empty();
-  if (fmt != "jsonl") {
-    std::string head = std::string("index") + d + "rank" + d + "match_index" + d + "score";
-    if (with_text) head += d + std::string("text") + d + "match_text";
-    out.write(head + "\n");
-  }
+  std::vector<std::string> head = {"index", "rank", "match_index", "score"};
+  if (with_text) head.insert(head.end(), {"text", "match_text"});
+  w.header(head);
   TopKOptions o;
   o.k = a.top_k;
   o.exclude_self = same;
-  std::string buf;
   top_k(sa.vectors, sb.vectors, function, o, [&](size_t q, const std::vector<Match>& matches) {
-    if (fmt == "jsonl") {
-      buf += "{\"index\": " + std::to_string(q);
-      append_json_text(buf, sa, q);
-      buf += ", \"matches\": [";
+    if (!w.tabular()) {
+      std::string list = "[";
       for (size_t r = 0; r < matches.size(); ++r) {
-        if (r) buf += ", ";
-        buf += "{\"index\": " + std::to_string(matches[r].index) + ", \"score\": ";
-        append_float(buf, matches[r].score);
-        append_json_text(buf, sb, matches[r].index);
-        buf += "}";
+        Fields m;
+        m.add("index", matches[r].index).add("score", matches[r].score);
+        add_labels(m, sb, matches[r].index);
+        if (r) list += ", ";
+        m.append_json(list);
       }
-      buf += "]}\n";
-    } else {
-      for (size_t r = 0; r < matches.size(); ++r) {
-        buf += std::to_string(q) + d + std::to_string(r + 1) + d + std::to_string(matches[r].index) + d;
-        append_float(buf, matches[r].score);
-        if (with_text) buf += d + field(sa.texts[q]) + d + field(sb.texts[matches[r].index]);
-        buf += '\n';
-      }
+      Fields f;
+      f.add("index", q);
+      add_labels(f, sa, q);
+      w.write(f.add_raw_json("matches", list + "]"));
+      return;
     }
-    if (buf.size() > (1 << 20)) {
-      out.write(buf);
-      buf.clear();
+    for (size_t r = 0; r < matches.size(); ++r) {
+      Fields f;
+      f.add("index", q).add("rank", r + 1).add("match_index", matches[r].index).add("score", matches[r].score);
+      if (with_text) f.add("text", sa.texts[q]).add("match_text", sb.texts[matches[r].index]);
+      w.write(f);
     }
   });
-  out.write(buf);
+  w.flush();
   out.commit();
   log("top-" + std::to_string(a.top_k) + " (" + similarity_function_name(function) + ") for " +
       std::to_string(sa.vectors.rows) + " rows against " + std::to_string(sb.vectors.rows));
@@ -418,9 +338,6 @@ int run_top_k(SimilarityArgs& a, const Side& sa, const Side& sb, bool same, Simi
 }
 
 int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
-  const std::string fmt = a.output.format.empty() ? "jsonl" : a.output.format;
-  if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv")
-    throw Error("--mine writes jsonl, csv or tsv, not " + fmt);
   MiningOptions o;
   o.top_k = a.top_k ? a.top_k : 100;
   o.max_pairs = a.max_pairs;
@@ -430,34 +347,18 @@ int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
   std::vector<ParaphrasePair> pairs = paraphrase_mining(s.vectors, function, o);
   const double secs = seconds_since(t0);
   AtomicOutput out(a.output.path);
-  const char d = fmt == "tsv" ? '\t' : ',';
-  auto field = [&](const std::string& x) { return fmt == "tsv" ? tsv_field(x) : csv_field(x, d); };
+  TableWriter w(out, a.output.table_format("jsonl"));
   const bool with_text = !s.texts.empty();
-  std::string buf;
-  if (fmt != "jsonl") {
-    buf += std::string("score") + d + "i" + d + "j";
-    if (with_text) buf += d + std::string("text_i") + d + "text_j";
-    buf += '\n';
-  }
+  std::vector<std::string> head = {"score", "i", "j"};
+  if (with_text) head.insert(head.end(), {"text_i", "text_j"});
+  w.header(head);
   for (const ParaphrasePair& p : pairs) {
-    if (fmt == "jsonl") {
-      buf += "{\"score\": ";
-      append_float(buf, p.score);
-      buf += ", \"i\": " + std::to_string(p.i) + ", \"j\": " + std::to_string(p.j);
-      if (with_text) buf += ", \"text_i\": " + json_quote(s.texts[p.i]) + ", \"text_j\": " + json_quote(s.texts[p.j]);
-      buf += "}\n";
-    } else {
-      append_float(buf, p.score);
-      buf += d + std::to_string(p.i) + d + std::to_string(p.j);
-      if (with_text) buf += d + field(s.texts[p.i]) + d + field(s.texts[p.j]);
-      buf += '\n';
-    }
-    if (buf.size() > (1 << 20)) {
-      out.write(buf);
-      buf.clear();
-    }
+    Fields f;
+    f.add("score", p.score).add("i", p.i).add("j", p.j);
+    if (with_text) f.add("text_i", s.texts[p.i]).add("text_j", s.texts[p.j]);
+    w.write(f);
   }
-  out.write(buf);
+  w.flush();
   out.commit();
   char line[200];
   std::snprintf(line, sizeof line, "mined %zu pairs among %zu rows (%s, top-k %zu) in %.2f s",
@@ -467,7 +368,6 @@ int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
 }
 
 int run_similarity(SimilarityArgs& a) {
-  set_quiet(a.quiet);
   if (!a.cross_encoder.empty() && (a.a_column.empty() || a.b_column.empty()))
     throw Error("--cross-encoder scores pairs: give --a-column and --b-column");
   if (!a.cross_encoder.empty() && !a.embeddings.empty())
@@ -488,8 +388,9 @@ int run_similarity(SimilarityArgs& a) {
 
   // matrix (the default), top-k and mine take one or two inputs: texts or embeddings.
   const size_t sources = a.embeddings.empty() ? a.input.files.size() : a.embeddings.size();
-  if (!a.embeddings.empty() && !a.input.files.empty())
-    throw Error("give either text files or --embeddings, not both (outside pairs mode)");
+  if (!a.embeddings.empty() && !a.input.files.empty() && a.input.files.size() != a.embeddings.size())
+    throw Error("beside --embeddings, text files are the rows' texts: give one per embeddings file (got " +
+                std::to_string(a.input.files.size()) + " for " + std::to_string(a.embeddings.size()) + ")");
   if (sources > 2) throw Error("at most two inputs (A and B), got " + std::to_string(sources));
   if (a.mine && sources == 2) throw Error("--mine works within one input");
   const bool same = sources <= 1;
@@ -513,12 +414,8 @@ std::function<int()> setup_similarity(CLI::App& app) {
       "a score matrix, top-k neighbours, or paraphrase mining");
   a->input.add_to(sub);
   a->model.add_to(sub);
-  a->output.path.clear();
-  sub->add_option("-o,--output", a->output.path, "Output file (default: standard output); written atomically");
-  sub->add_option("--format", a->output.format,
-                  "Output format: pairs csv|tsv|jsonl (default: the input's); --matrix csv|tsv|jsonl|npy "
-                  "(default csv); --top-k/--mine jsonl|csv|tsv (default jsonl)")
-      ->check(CLI::IsMember({"csv", "tsv", "jsonl", "npy"}));
+  a->output.add_to(sub, {"csv", "tsv", "jsonl", "npy"},
+                   "pairs: the input's; --matrix: csv (npy too); --top-k/--mine: jsonl");
   sub->add_option("--function", a->function,
                   "cosine, dot, euclidean or manhattan (default: the model's similarity function, "
                   "else cosine); distances are negated so larger = more similar")
@@ -526,7 +423,7 @@ std::function<int()> setup_similarity(CLI::App& app) {
   sub->add_option("--a-column,--a-field", a->a_column, "Pairs mode: first text (column name/0-based index, or JSON key)");
   sub->add_option("--b-column,--b-field", a->b_column, "Pairs mode: second text");
   sub->add_option("--gold-column,--gold-field", a->gold_column,
-                  "Pairs mode: gold score; prints Pearson and Spearman on stderr");
+                  "Pairs mode: gold score; prints Pearson and Spearman on stderr (even with -q)");
   sub->add_option("--report", a->report, "Pairs mode with gold: write an evaluation report (.json, .md or .html)");
   sub->add_flag("--matrix", a->matrix, "All-pairs score matrix |A| x |B| (one input: A x A); the default mode");
   sub->add_option("--top-k", a->top_k, "The K best matches of B (or of A, excluding itself) for each row of A; "
@@ -535,10 +432,12 @@ std::function<int()> setup_similarity(CLI::App& app) {
   sub->add_option("--threshold", a->threshold, "--mine: keep pairs scoring at least this");
   sub->add_option("--max-pairs", a->max_pairs, "--mine: keep at most this many pairs")->capture_default_str();
   sub->add_option("--embeddings", a->embeddings,
-                  "Precomputed embeddings instead of texts: A.npy [B.npy] (or .jsonl from sbert embed)")
+                  "Precomputed embeddings instead of running a model: A.npy [B.npy] (or .jsonl from sbert embed); "
+                  "text files given beside them hold the rows' texts (shown in the output, rows checked)")
       ->expected(1, 2);
   sub->add_option("--cross-encoder", a->cross_encoder, "Score pairs with a cross-encoder model (pairs mode; sigmoid of the logit)");
-  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
+  sub->add_option("--score-column", a->score_column, "Pairs mode: name of the score column added to the rows")
+      ->capture_default_str();
   return [a]() { return run_similarity(*a); };
 }
 

@@ -23,7 +23,7 @@ struct TokenizeArgs {
   std::string pair_column;
   std::string truncation = "longest_first";
   bool offline = false;
-  bool quiet = false;
+  std::string offset_unit = "chars";
 };
 
 // sentence-transformers lower-cases the input when sentence_bert_config.json says so.
@@ -44,24 +44,7 @@ std::optional<bool> st_lowercase(const std::filesystem::path& dir) {
   return std::nullopt;
 }
 
-Truncation parse_truncation(const std::string& s) {
-  if (s == "longest_first") return Truncation::LongestFirst;
-  if (s == "only_first") return Truncation::OnlyFirst;
-  if (s == "only_second") return Truncation::OnlySecond;
-  throw Error("--truncation must be longest_first, only_first or only_second, got '" + s + "'");
-}
-
-void append_ints(std::string& out, const std::vector<int64_t>& v) {
-  out += '[';
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(v[i]);
-  }
-  out += ']';
-}
-
 int run(TokenizeArgs& a) {
-  set_quiet(a.quiet);
   ModelOptions mo;
   mo.model = a.model;
   mo.offline = a.offline;
@@ -73,39 +56,29 @@ int run(TokenizeArgs& a) {
   const Truncation trunc = parse_truncation(a.truncation);
   const bool pair = !a.pair_column.empty();
 
+  const OffsetUnit unit = parse_offset_unit(a.offset_unit);
   AtomicOutput out(a.output.path);
+  TableWriter w(out, TableFormat::Jsonl);
   size_t index = 0;
   for_each_text_chunk(a.input, 1024, [&](std::vector<TextItem>& items) {
-    std::string buf;
     for (const TextItem& item : items) {
-      Encoding e = pair ? tok->encode_pair(item.text, item.value(a.pair_column), a.max_length, trunc, !a.no_special)
+      const std::string second = pair ? item.value(a.pair_column) : std::string();
+      Encoding e = pair ? tok->encode_pair(item.text, second, a.max_length, trunc, !a.no_special)
                         : tok->encode(item.text, !a.no_special, a.max_length);
-      buf += "{\"index\": " + std::to_string(index++);
-      if (!a.input.id_field.empty()) buf += ", \"id\": " + json_quote(item.id);
-      buf += ", \"ids\": ";
-      append_ints(buf, e.ids);
-      if (pair) {
-        buf += ", \"type_ids\": ";
-        append_ints(buf, e.type_ids);
-      }
-      buf += ", \"tokens\": [";
-      for (size_t i = 0; i < e.tokens.size(); ++i) {
-        if (i) buf += ", ";
-        buf += json_quote(e.tokens[i]);
-      }
-      buf += ']';
+      Fields f;
+      f.add("index", index++);
+      if (!a.input.id_field.empty()) f.add("id", item.id);
+      f.add_json("ids", e.ids);
+      if (pair) f.add_json("type_ids", e.type_ids);
+      f.add_strings("tokens", e.tokens);
       if (a.offsets) {
-        buf += ", \"offsets\": [";
-        for (size_t i = 0; i < e.offsets.size(); ++i) {
-          if (i) buf += ", ";
-          buf += '[' + std::to_string(e.offsets[i].first) + ", " + std::to_string(e.offsets[i].second) + ']';
-        }
-        buf += ']';
+        nlohmann::json offsets = nlohmann::json::array();
+        for (auto& [b, en] : offsets_in(e, item.text, unit, second)) offsets.push_back({b, en});
+        f.add_json("offsets", offsets);
       }
-      buf += "}\n";
+      w.write(f);
     }
-    out.write(buf);
-    out.flush();
+    w.flush();
   });
   out.commit();
   return 0;
@@ -120,13 +93,16 @@ std::function<int()> setup(CLI::App& app) {
   sub->add_option("--tokenizer-file", a->tokenizer_file, "Use this tokenizer file (tokenizer.json, *.model, vocab.txt)");
   sub->add_option("--max-length", a->max_length, "Truncate to N tokens including special tokens (default: no limit)");
   sub->add_flag("--no-special-tokens", a->no_special, "Do not add [CLS]/[SEP] (or <s>/</s>)");
-  sub->add_flag("--offsets", a->offsets, "Also write byte offsets [begin, end) into the text");
+  sub->add_flag("--offsets", a->offsets, "Also write offsets [begin, end) into the text (code points, as "
+                "Hugging Face reports them; --offset-unit bytes for bytes)");
+  sub->add_option("--offset-unit", a->offset_unit, "chars (code points) or bytes")
+      ->check(CLI::IsMember({"chars", "bytes"}))
+      ->capture_default_str();
   sub->add_option("--pair-column,--pair-field", a->pair_column,
                   "Encode (text, this column) as a pair; writes type_ids too");
   sub->add_option("--truncation", a->truncation, "Pair truncation: longest_first, only_first, only_second")
       ->capture_default_str();
   sub->add_flag("--offline", a->offline, "Never touch the network");
-  sub->add_flag("-q,--quiet", a->quiet, "No messages on stderr");
   a->output.add_to(sub, {"jsonl"}, "jsonl");
   return [a]() { return run(*a); };
 }

@@ -1,8 +1,6 @@
 // sbert words: contextual word vectors. Each sentence's token hidden states (last layer or
 // --layer N) are grouped into words (mean of the pieces); output the words with their character
 // spans and vectors, the cosine between repeated words (--same-word), or all word pairs (--matrix).
-#include <chrono>
-
 #include "cli_common.h"
 #include "command.h"
 #include "sbert/error.h"
@@ -22,100 +20,78 @@ struct WordsArgs {
   std::vector<std::string> targets;
   bool matrix = false;
   bool no_vectors = false;
-  bool quiet = false;
+  std::string offset_unit = "chars";
 };
 
-void append_vector(std::string& buf, const float* v, size_t n) {
-  buf += '[';
-  for (size_t d = 0; d < n; ++d) {
-    if (d) buf += ", ";
-    append_float(buf, v[d]);
-  }
-  buf += ']';
-}
-
-void append_word(std::string& buf, const Word& w, const Encoding& enc) {
-  buf += "{\"word\": " + json_quote(w.text) + ", \"start\": " + std::to_string(w.char_begin) +
-         ", \"end\": " + std::to_string(w.char_end) + ", \"tokens\": [";
-  for (size_t t = w.token_begin; t < w.token_end; ++t) {
-    if (t > w.token_begin) buf += ", ";
-    buf += json_quote(enc.tokens[t]);
-  }
-  buf += "]";
+// [begin, end) of a word in the chosen unit.
+std::vector<size_t> span(const Word& w, OffsetUnit unit) {
+  return unit == OffsetUnit::Bytes ? std::vector<size_t>{w.byte_begin, w.byte_end}
+                                   : std::vector<size_t>{w.char_begin, w.char_end};
 }
 
 int run_words(WordsArgs& a) {
-  set_quiet(a.quiet);
   if (a.same_word && a.matrix) throw Error("--same-word and --matrix are exclusive");
   if (!a.targets.empty()) a.same_word = true;
-  auto t0 = std::chrono::steady_clock::now();
+  const OffsetUnit unit = parse_offset_unit(a.offset_unit);
+  RunSummary summary;
   auto encoder = SentenceEncoder::load(a.model.resolve(), a.model.encoder_options());
   AtomicOutput out(a.output);
-  size_t index = 0, total_words = 0, truncated = 0;
+  TableWriter w(out, TableFormat::Jsonl);
+  size_t index = 0, total_words = 0;
   for_each_text_chunk(a.input, 256, [&](std::vector<TextItem>& items) {
     std::vector<std::string> texts;
     for (auto& it : items) texts.push_back(it.text);
     EncodeStats stats;
     std::vector<TokenEmbeddings> tokens = encoder->encode_tokens(texts, a.layer, &stats);
-    truncated += stats.truncated;
-    std::string buf;
+    summary.count(stats.texts, stats.tokens, stats.truncated);
     for (size_t s = 0; s < items.size(); ++s, ++index) {
       const Encoding& enc = tokens[s].encoding;
       std::vector<Word> words = group_words(texts[s], enc);
       Matrix vectors = word_vectors(words, tokens[s].vectors);
       total_words += words.size();
-      buf += "{\"index\": " + std::to_string(index);
-      if (!a.input.id_field.empty()) buf += ", \"id\": " + json_quote(items[s].id);
-      buf += ", \"text\": " + json_quote(texts[s]);
+      Fields f;
+      f.add("index", index);
+      if (!a.input.id_field.empty()) f.add("id", items[s].id);
+      f.add("text", texts[s]);
+      std::string list = "[";
       if (a.same_word) {
-        buf += ", \"pairs\": [";
         auto pairs = same_word_pairs(words, vectors, a.targets);
         for (size_t p = 0; p < pairs.size(); ++p) {
           const Word& x = words[pairs[p].a];
           const Word& y = words[pairs[p].b];
-          if (p) buf += ", ";
-          buf += "{\"word\": " + json_quote(pairs[p].key) + ", \"a\": " + std::to_string(pairs[p].a) +
-                 ", \"b\": " + std::to_string(pairs[p].b) + ", \"a_text\": " + json_quote(x.text) +
-                 ", \"b_text\": " + json_quote(y.text) + ", \"a_span\": [" + std::to_string(x.char_begin) +
-                 ", " + std::to_string(x.char_end) + "], \"b_span\": [" + std::to_string(y.char_begin) +
-                 ", " + std::to_string(y.char_end) + "], \"cosine\": ";
-          append_float(buf, pairs[p].cosine);
-          buf += "}";
+          Fields pf;
+          pf.add("word", pairs[p].key).add("a", pairs[p].a).add("b", pairs[p].b);
+          pf.add("a_text", x.text).add("b_text", y.text);
+          pf.add_json("a_span", span(x, unit)).add_json("b_span", span(y, unit)).add("cosine", pairs[p].cosine);
+          if (p) list += ", ";
+          pf.append_json(list);
         }
-        buf += "]}\n";
+        f.add_raw_json("pairs", list + "]");
       } else if (a.matrix) {
-        buf += ", \"words\": [";
-        for (size_t w = 0; w < words.size(); ++w) buf += (w ? ", " : "") + json_quote(words[w].text);
-        buf += "], \"matrix\": [";
+        std::vector<std::string> names;
+        for (const auto& word : words) names.push_back(word.text);
         Matrix m = similarity_matrix(vectors, vectors, SimilarityFunction::Cosine);
-        for (size_t i = 0; i < m.rows; ++i) {
-          if (i) buf += ", ";
-          append_vector(buf, m.row(i), m.cols);
-        }
-        buf += "]}\n";
+        f.add_strings("words", names).add_float_rows("matrix", m.data.data(), m.rows, m.cols);
       } else {
-        buf += ", \"words\": [";
-        for (size_t w = 0; w < words.size(); ++w) {
-          if (w) buf += ", ";
-          append_word(buf, words[w], enc);
-          if (!a.no_vectors) {
-            buf += ", \"vector\": ";
-            append_vector(buf, vectors.row(w), vectors.cols);
-          }
-          buf += "}";
+        for (size_t i = 0; i < words.size(); ++i) {
+          const Word& word = words[i];
+          Fields wf;
+          auto sp = span(word, unit);
+          wf.add("word", word.text).add("start", sp[0]).add("end", sp[1]);
+          wf.add_strings("tokens", std::vector<std::string>(enc.tokens.begin() + word.token_begin,
+                                                            enc.tokens.begin() + word.token_end));
+          if (!a.no_vectors) wf.add_floats("vector", vectors.row(i), vectors.cols);
+          if (i) list += ", ";
+          wf.append_json(list);
         }
-        buf += "]}\n";
+        f.add_raw_json("words", list + "]");
       }
+      w.write(f);
     }
-    out.write(buf);
-    out.flush();
+    w.flush();
   });
   out.commit();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  char line[160];
-  std::snprintf(line, sizeof line, "%zu sentences, %zu words in %.2f s", index, total_words, secs);
-  log(line);
-  if (truncated) log(std::to_string(truncated) + " sentence(s) were truncated to the model's maximum length");
+  summary.log_done(count_of(index, "sentence") + ", " + count_of(total_words, "word"), "sentence(s)");
   return 0;
 }
 
@@ -137,7 +113,9 @@ std::function<int()> setup_words(CLI::App& app) {
                   "with it (Korean 배를/배가 for 배); repeatable");
   sub->add_flag("--matrix", a->matrix, "Cosine between all word pairs of each sentence");
   sub->add_flag("--no-vectors", a->no_vectors, "Words and spans only, without vectors");
-  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
+  sub->add_option("--offsets", a->offset_unit, "Unit of word spans: chars (code points, as Hugging Face) or bytes")
+      ->check(CLI::IsMember({"chars", "bytes"}))
+      ->capture_default_str();
   return [a]() { return run_words(*a); };
 }
 

@@ -132,6 +132,17 @@ class CrossEncoder {
   // Documents sorted by score for one query, highest first; top_k = 0 keeps all.
   std::vector<RankedDocument> rank(const std::string& query, const std::vector<std::string>& documents,
                                    size_t top_k = 0, ClassifyStats* stats = nullptr);
+  // Many queries at once: documents[i] is scored against queries[i]. One group per distinct
+  // query, in order of first appearance, each sorted by score (at most top_k per group); the
+  // RankedDocument indexes point into `documents`. All pairs go through one score() call, so
+  // batches are length-sorted across queries.
+  struct Group {
+    std::string query;
+    std::vector<RankedDocument> ranked;
+    size_t documents = 0;  // documents of this query before top_k
+  };
+  std::vector<Group> rank_grouped(const std::vector<std::string>& queries, const std::vector<std::string>& documents,
+                                  size_t top_k = 0, ClassifyStats* stats = nullptr);
   SequenceClassifier& model() { return *model_; }
 
  private:

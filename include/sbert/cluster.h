@@ -6,6 +6,7 @@
 // range) and throws sbert::Error with a one-line message naming the field at fault.
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,5 +107,35 @@ size_t renumber_labels_by_size(std::vector<int>& labels);
 
 // Throws sbert::Error unless x has >= min_rows rows, >= 1 column and only finite values.
 void validate_embeddings(const Matrix& x, size_t min_rows = 2);
+
+// ---- one request for any method (what `sbert cluster` runs) ----
+enum class ClusterMethod { KMeans, Agglomerative, Community };
+// "kmeans" | "agglomerative" | "community"; throws sbert::Error otherwise.
+ClusterMethod parse_cluster_method(const std::string& name);
+
+struct ClusterRequest {
+  ClusterMethod method = ClusterMethod::KMeans;
+  size_t k = 0;                               // kmeans; agglomerative unless a threshold
+  std::optional<double> distance_threshold;   // agglomerative
+  Linkage linkage = Linkage::Average;
+  std::optional<ClusterMetric> metric;        // empty: chosen from the model's similarity
+  float threshold = 0.75f;                    // community: cosine threshold
+  size_t min_size = 10;                       // community: smallest community kept
+  int seed = 1234, nredo = 3, iterations = 25;
+};
+
+// Throws sbert::Error with a one-line message when the options do not fit the method (run
+// before any slow embedding).
+void validate_cluster_request(const ClusterRequest& request);
+// The request's metric, else euclidean for a model whose similarity is euclidean or
+// manhattan, else cosine.
+ClusterMetric choose_cluster_metric(const ClusterRequest& request, const std::string& model_similarity);
+
+struct Clustering {
+  ClusterResult result;
+  ClusterMetric metric = ClusterMetric::Cosine;
+  std::string description;  // e.g. "k-means (k=5, cosine, seed 1234)"
+};
+Clustering cluster(const Matrix& x, const ClusterRequest& request, const std::string& model_similarity = "");
 
 }  // namespace sbert

@@ -1,6 +1,9 @@
-// Reading precomputed embeddings: NumPy .npy (2-D float32/float64) or the JSON Lines written by
-// `sbert embed` (one object per line with an "embedding" array; "text" and "id" kept if present).
+// Embedding files, both ways: reading precomputed embeddings (NumPy .npy, 2-D float32/float64,
+// or the JSON Lines written by `sbert embed`: one object per line with an "embedding" array;
+// "text" and "id" kept if present), and writing them in every format `sbert embed` offers.
 #pragma once
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,5 +21,54 @@ struct EmbeddingsFile {
 // npy magic "\x93NUMPY", else JSON Lines). Throws sbert::Error naming the file (and line) at
 // fault: missing or non-numeric "embedding", rows of different lengths, no rows.
 EmbeddingsFile read_embeddings(const std::string& path);
+
+enum class EmbeddingFormat { Jsonl, Csv, Tsv, Npy, F32, Projector };
+// "jsonl" | "csv" | "tsv" | "npy" | "f32" | "projector"; throws sbert::Error otherwise.
+EmbeddingFormat parse_embedding_format(const std::string& name);
+
+struct EmbeddingWriterOptions {
+  EmbeddingFormat format = EmbeddingFormat::Jsonl;
+  std::string path;    // file ("" or "-" = stdout); projector: a folder (required)
+  bool with_id = false;    // an "id" column/key per row
+  bool with_text = false;  // a "text" column/key per row (projector: always in meta.tsv)
+  std::vector<std::string> meta_columns;  // projector: extra metadata columns of meta.tsv
+};
+
+// What goes beside one vector.
+struct EmbeddingLabels {
+  std::string id;
+  std::string text;
+  std::vector<std::string> meta;  // one value per meta column
+};
+
+class AtomicOutput;
+
+// Streams rows as they come: jsonl {"index", ["id",] ["text",] "embedding"}, csv/tsv
+// (index,[id,][text,]e0..eN), f32 (raw little-endian float32), npy (spooled to a temporary
+// file until the row count is known, so memory stays bounded) and projector (vecs.tsv +
+// meta.tsv in a folder, for projector.tensorflow.org). Nothing is left behind unless finish()
+// succeeds.
+class EmbeddingWriter {
+ public:
+  explicit EmbeddingWriter(EmbeddingWriterOptions options);
+  ~EmbeddingWriter();
+  EmbeddingWriter(const EmbeddingWriter&) = delete;
+  EmbeddingWriter& operator=(const EmbeddingWriter&) = delete;
+
+  // Rows of `m` with their labels (labels.size() == m.rows, or empty when nothing is labelled).
+  void write(const Matrix& m, const std::vector<EmbeddingLabels>& labels);
+  // Commits the output; `dimension` sizes an empty .npy.
+  void finish(size_t dimension);
+  size_t rows() const { return index_; }
+
+ private:
+  void write_meta(const EmbeddingLabels& labels, bool first);
+  EmbeddingWriterOptions o_;
+  std::unique_ptr<AtomicOutput> out_, vecs_, meta_;
+  std::FILE* spool_ = nullptr;
+  size_t index_ = 0, cols_ = 0;
+  bool created_dir_ = false;
+  bool finished_ = false;
+};
 
 }  // namespace sbert

@@ -108,4 +108,15 @@ class SentenceEncoder {
   virtual const Tokenizer& tokenizer() const = 0;
 };
 
+// The text to prepend to inputs: the model's prompt called `name` when given (an error if the
+// model defines none by that name), else `text`, else the model's prompt `fallback_name` when
+// it defines one (search: "query", "document"), else "".
+std::string resolve_prompt(const SentenceEncoder& encoder, const std::string& text, const std::string& name,
+                           const std::string& fallback_name = "");
+
+// One row per text, in input order, each distinct text through the model once (pairs files
+// repeat sentences); `prompt` is prepended as by encode_with_prompt.
+Matrix encode_distinct(SentenceEncoder& encoder, const std::vector<std::string>& texts,
+                       const std::string& prompt = "", EncodeStats* stats = nullptr);
+
 }  // namespace sbert

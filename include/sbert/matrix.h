@@ -2,6 +2,7 @@
 // (embeddings out of the encoder, into similarity, clustering and search).
 #pragma once
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace sbert {
@@ -18,5 +19,10 @@ struct Matrix {
   float& at(size_t i, size_t j) { return data[i * cols + j]; }
   float at(size_t i, size_t j) const { return data[i * cols + j]; }
 };
+
+// Each row divided by max(||row||, 1e-12), as torch.nn.functional.normalize does.
+Matrix normalized_rows(const Matrix& x);
+// Throws sbert::Error naming `what` and the row when a value is NaN or infinite.
+void check_finite(const Matrix& x, const std::string& what);
 
 }  // namespace sbert

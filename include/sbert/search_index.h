@@ -54,6 +54,20 @@ struct IndexManifest {
   static IndexManifest from_json(const nlohmann::json& j, const std::string& where);
 };
 
+// How the corpus was embedded (the manifest's "encoder" object), applied again on add and
+// query so that every vector of an index is made the same way.
+struct IndexEncoderSettings {
+  std::string pooling;            // "" = the model's own
+  std::optional<bool> normalize;  // set when overridden at build
+  size_t truncate_dim = 0;
+  size_t max_length = 0;          // 0 = the model's
+  std::string document_prompt;    // prompt text prepended to corpus rows
+  std::string id_field;           // input column/key the ids came from ("" = automatic ids)
+
+  nlohmann::json to_json() const;
+  static IndexEncoderSettings from_json(const nlohmann::json& encoder);
+};
+
 struct IndexRow {
   std::string id;  // user id; empty = the internal id as a decimal string
   std::string text;
@@ -116,7 +130,8 @@ class SearchIndex {
   static SearchIndex open(const std::filesystem::path& dir);
 
   // Adds rows. Ids already in the index are an error unless `upsert` (then replaced).
-  void add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert = false);
+  // Returns how many rows were replaced.
+  size_t add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert = false);
   // Removes rows by user id; unknown ids are an error unless `ignore_missing`. Returns how
   // many were removed.
   size_t remove(const std::vector<std::string>& ids, bool ignore_missing = false);
@@ -127,15 +142,17 @@ class SearchIndex {
   // (see report). Throws on a dimension mismatch, k == 0, or a parameter the index lacks.
   std::vector<std::vector<SearchHit>> search(const Matrix& queries, const QueryOptions& options,
                                              QueryReport* report = nullptr);
-  // Re-scores the hits of one query with `reranker` and re-sorts them (stable on ties); the
-  // index's scores move to retrieval_score.
-  static void rerank(const std::string& query, std::vector<SearchHit>& hits,
-                     const Reranker& reranker);
+  // Re-scores the hits of one query with `reranker` and re-sorts them (stable on ties: the
+  // retrieval order decides); the index's scores move to retrieval_score. Then drops hits
+  // scoring below `min_score` and keeps at most `k` (0: all).
+  static void rerank(const std::string& query, std::vector<SearchHit>& hits, const Reranker& reranker,
+                     size_t k = 0, std::optional<float> min_score = std::nullopt);
 
   // Throws sbert::Error when `fingerprint` differs from the manifest's.
   void check_model(const std::string& fingerprint, const std::string& model) const;
 
   const IndexManifest& manifest() const;
+  IndexEncoderSettings encoder_settings() const { return IndexEncoderSettings::from_json(manifest().encoder); }
   const std::filesystem::path& dir() const;
   // Manifest plus FAISS details (index type, ntotal, nlist/nprobe/efSearch where relevant).
   nlohmann::json info() const;

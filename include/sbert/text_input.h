@@ -60,13 +60,20 @@ class FieldSelector {
   FieldSelector(std::string spec, std::string what) : spec_(std::move(spec)), what_(std::move(what)) {}
   bool empty() const { return spec_.empty(); }
   const std::string& spec() const { return spec_; }
-  // Throws sbert::Error "FILE:LINE: no column 'x' (columns: a, b, c)" and the like.
+  // An empty spec means the only column, else the column (or JSON key) named "text".
+  // Throws sbert::Error "FILE:LINE: no column 'x' (columns: a, b, c)" and the like, with a hint
+  // when a CSV file looks tab-separated (or a TSV file comma-separated).
   std::string get(const Record& record, const RecordReader& reader) const;
 
  private:
+  std::string get_unhinted(const Record& record, const RecordReader& reader) const;
   std::string spec_;
   std::string what_ = "field";
 };
+
+// A field that must hold a finite number (blanks around it allowed): throws sbert::Error
+// "WHERE: WHAT 'x' is not a number" otherwise.
+double parse_number_field(const std::string& raw, const std::string& where, const std::string& what);
 
 // Replaces invalid UTF-8 sequences by U+FFFD in place; returns how many were replaced.
 size_t sanitize_utf8(std::string& text);

@@ -27,6 +27,18 @@ struct Encoding {
 };
 
 enum class Truncation { LongestFirst, OnlyFirst, OnlySecond };
+// "longest_first" | "only_first" | "only_second"; throws sbert::Error otherwise.
+Truncation parse_truncation(const std::string& name);
+
+// Units of token offsets in outputs: Unicode code points (what Hugging Face reports: Python
+// str indexes) unless bytes are asked for.
+enum class OffsetUnit { CodePoints, Bytes };
+// "chars" (or "codepoints") | "bytes"; throws sbert::Error otherwise.
+OffsetUnit parse_offset_unit(const std::string& name);
+// The offsets of `encoding` in `unit`: those of the first segment index into `first`, those of
+// the second (sequence id 1) into `second`. Special tokens keep (0, 0).
+std::vector<std::pair<size_t, size_t>> offsets_in(const Encoding& encoding, std::string_view first,
+                                                  OffsetUnit unit, std::string_view second = {});
 
 class Tokenizer {
  public:

@@ -57,4 +57,32 @@ std::vector<size_t> rank_scores(const float* scores, size_t n);
 // Softmax of one row of logits (computed in double, returned as float).
 std::vector<float> softmax(const float* logits, size_t n);
 
+// Candidate labels from a file: one per line, blank lines skipped, surrounding blanks trimmed.
+std::vector<std::string> read_candidate_labels(const std::string& path);
+
+// The labels to report for one text, best first: at most `top` (0: all), and only those scoring
+// at least `threshold` (negative: no threshold).
+std::vector<size_t> kept_labels(const float* scores, size_t n, size_t top, double threshold);
+
+// Accuracy and a confusion matrix of predicted label indexes against gold label names
+// (matched case-insensitively to `labels`); gold names that are not labels are counted apart.
+class LabelConfusion {
+ public:
+  explicit LabelConfusion(std::vector<std::string> labels);
+  void add(const std::string& gold, size_t predicted);
+  size_t total() const;    // rows with a known gold label
+  size_t correct() const;
+  double accuracy() const;
+  size_t count(size_t gold, size_t predicted) const { return m_[gold][predicted]; }
+  size_t unknown() const { return unknown_; }
+  // "accuracy 0.7500 (3/4)", the matrix as an aligned text table, and the skipped gold names.
+  std::string report() const;
+
+ private:
+  std::vector<std::string> labels_, lower_;
+  std::vector<std::vector<size_t>> m_;
+  size_t unknown_ = 0;
+  std::vector<std::pair<std::string, size_t>> unknown_names_;  // in first-seen order
+};
+
 }  // namespace sbert

@@ -15,7 +15,6 @@
 #include <numeric>
 #include <string>
 
-#include "cluster/cluster_internal.h"
 #include "sbert/cluster.h"
 #include "sbert/error.h"
 
@@ -35,7 +34,7 @@ struct Points {
 
 Points prepare(const Matrix& x, ClusterMetric metric, bool ward) {
   Points p;
-  p.m = metric == ClusterMetric::Cosine ? detail::normalized_rows(x) : x;
+  p.m = metric == ClusterMetric::Cosine ? normalized_rows(x) : x;
   p.cosine = metric == ClusterMetric::Cosine && !ward;
   p.sq_norm.resize(x.rows);
   for (size_t i = 0; i < x.rows; ++i) {

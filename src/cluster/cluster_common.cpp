@@ -6,7 +6,6 @@
 #include <numeric>
 #include <string>
 
-#include "cluster/cluster_internal.h"
 #include "sbert/cluster.h"
 #include "sbert/error.h"
 
@@ -89,29 +88,13 @@ double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b)
   return (index - expected) / (max_index - expected);
 }
 
-namespace detail {
-
-Matrix normalized_rows(const Matrix& x) {
-  Matrix out = x;
-  for (size_t i = 0; i < out.rows; ++i) {
-    float* r = out.row(i);
-    double s = 0;
-    for (size_t j = 0; j < out.cols; ++j) s += double(r[j]) * r[j];
-    // torch.nn.functional.normalize: x / max(||x||, 1e-12)
-    const float norm = std::max(static_cast<float>(std::sqrt(s)), 1e-12f);
-    for (size_t j = 0; j < out.cols; ++j) r[j] /= norm;
-  }
-  return out;
-}
-
-}  // namespace detail
 
 std::vector<ClusterSummary> summarize_clusters(const Matrix& x, const std::vector<int>& labels,
                                                ClusterMetric metric, size_t representatives) {
   if (labels.size() != x.rows)
     throw Error("summarize_clusters: " + std::to_string(labels.size()) + " labels for " +
                 std::to_string(x.rows) + " rows");
-  const Matrix pts = metric == ClusterMetric::Cosine ? detail::normalized_rows(x) : x;
+  const Matrix pts = metric == ClusterMetric::Cosine ? normalized_rows(x) : x;
   std::map<int, std::vector<size_t>> members;
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] >= 0) members[labels[i]].push_back(i);

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <numeric>
 
-#include "cluster/cluster_internal.h"
 #include "sbert/cluster.h"
 #include "sbert/error.h"
 
@@ -44,7 +43,7 @@ std::vector<std::vector<size_t>> community_detection(const Matrix& x, const Comm
                 " is outside [-1, 1] (it is a cosine similarity)");
   if (options.min_community_size < 1) throw Error("community min size must be at least 1");
   const size_t n = x.rows;
-  const Matrix e = detail::normalized_rows(x);
+  const Matrix e = normalized_rows(x);
   Eigen::Map<const RowMajor> em(e.data.data(), static_cast<Eigen::Index>(n),
                                 static_cast<Eigen::Index>(e.cols));
   const float threshold = options.threshold;

@@ -12,7 +12,6 @@
 #include <random>
 #include <string>
 
-#include "cluster/cluster_internal.h"
 #include "sbert/cluster.h"
 #include "sbert/error.h"
 
@@ -69,7 +68,7 @@ ClusterResult kmeans(const Matrix& x, const KMeansOptions& options, Matrix* cent
   if (options.nredo < 1) throw Error("k-means: nredo must be at least 1");
 
   const bool spherical = options.metric == ClusterMetric::Cosine;
-  const Matrix pts = spherical ? detail::normalized_rows(x) : x;
+  const Matrix pts = spherical ? normalized_rows(x) : x;
   const int d = static_cast<int>(x.cols);
   const int k = static_cast<int>(options.k);
 

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "sbert/error.h"
+#include "sbert/text_format.h"
 #include "sbert/version.h"
 
 namespace sbert::hub::detail {
@@ -109,18 +110,6 @@ struct Progress {
   bool finished = false;
 };
 
-std::string human(double bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  int u = 0;
-  while (bytes >= 1000 && u < 4) {
-    bytes /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-  return buf;
-}
-
 int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto* p = static_cast<Progress*>(user);
   if (!p->enabled) return 0;
@@ -139,11 +128,11 @@ int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cu
     int pct = int(100.0 * double(have) / double(total));
     int bar = pct / 5;
     std::snprintf(line, sizeof line, "\r%-32.32s %3d%% [%-20.*s] %s / %s  %s/s", p->label.c_str(),
-                  pct, bar, "####################", human(double(have)).c_str(),
-                  human(double(total)).c_str(), human(rate).c_str());
+                  pct, bar, "####################", human_bytes(double(have)).c_str(),
+                  human_bytes(double(total)).c_str(), human_bytes(rate).c_str());
   } else {
     std::snprintf(line, sizeof line, "\r%-32.32s %s  %s/s", p->label.c_str(),
-                  human(double(have)).c_str(), human(rate).c_str());
+                  human_bytes(double(have)).c_str(), human_bytes(rate).c_str());
   }
   std::fputs(line, stderr);
   p->drawn = true;

@@ -2,6 +2,7 @@
 // cross-encoder scoring/reranking (sentence-transformers CrossEncoder).
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "sbert/classifier.h"
 #include "sbert/error.h"
@@ -79,6 +80,40 @@ std::vector<RankedDocument> CrossEncoder::rank(const std::string& query,
   out.reserve(order.size());
   for (size_t i : order) out.push_back({i, s[i]});
   return out;
+}
+
+std::vector<CrossEncoder::Group> CrossEncoder::rank_grouped(const std::vector<std::string>& queries,
+                                                            const std::vector<std::string>& documents,
+                                                            size_t top_k, ClassifyStats* stats) {
+  if (queries.size() != documents.size())
+    throw Error("rank_grouped: " + std::to_string(queries.size()) + " queries for " +
+                std::to_string(documents.size()) + " documents");
+  std::unordered_map<std::string, size_t> where;
+  std::vector<std::vector<size_t>> members;
+  std::vector<Group> groups;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto [pos, fresh] = where.emplace(queries[i], groups.size());
+    if (fresh) {
+      groups.push_back({queries[i], {}, 0});
+      members.emplace_back();
+    }
+    members[pos->second].push_back(i);
+  }
+  std::vector<std::pair<std::string, std::string>> pairs;
+  pairs.reserve(documents.size());
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (size_t i : members[g]) pairs.emplace_back(groups[g].query, documents[i]);
+  const std::vector<float> s = score(pairs, stats);
+  size_t offset = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const size_t n = members[g].size();
+    std::vector<size_t> order = rank_scores(s.data() + offset, n);
+    if (top_k > 0 && order.size() > top_k) order.resize(top_k);
+    groups[g].documents = n;
+    for (size_t k : order) groups[g].ranked.push_back({members[g][k], s[offset + k]});
+    offset += n;
+  }
+  return groups;
 }
 
 }  // namespace sbert

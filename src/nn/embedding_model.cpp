@@ -140,9 +140,9 @@ void EmbeddingModel::check_inputs(const std::vector<const Encoding*>& inputs) co
 }
 
 EmbeddingModel::Batch EmbeddingModel::make_batch(const std::vector<const Encoding*>& inputs,
-                                                 const std::vector<size_t>& idx) const {
+                                                 const std::vector<size_t>& idx, size_t padded) const {
   Batch b;
-  size_t L = 0;
+  size_t L = padded;
   for (size_t i : idx) L = std::max(L, inputs[i]->ids.size());
   const int64_t B = static_cast<int64_t>(idx.size());
   auto opts = at::TensorOptions().dtype(at::kLong);
@@ -197,9 +197,10 @@ Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeS
   Matrix result(inputs.size(), dimension_);
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_);
-  for (const auto& idx : batcher.batches()) {
-    Batch batch = make_batch(inputs, idx);
+  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
+    const auto& idx = batcher.batches()[bi];
+    Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);
     at::Tensor pool_mask = batch.mask;
     if (pool_skip) {
       pool_mask = batch.mask.clone();
@@ -232,9 +233,10 @@ std::vector<Matrix> EmbeddingModel::token_states(const std::vector<const Encodin
   std::vector<Matrix> result(inputs.size());
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_);
-  for (const auto& idx : batcher.batches()) {
-    Batch batch = make_batch(inputs, idx);
+  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
+    const auto& idx = batcher.batches()[bi];
+    Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);
     EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, index != n_states - 1);
     at::Tensor h = (index == n_states - 1 ? out.last_hidden : out.hidden_states[static_cast<size_t>(index)])
                        .to(at::kCPU, at::kFloat)

@@ -5,8 +5,15 @@
 
 namespace sbert::nn {
 
+size_t LengthSortedBatcher::padded_length(size_t length, size_t max_length) {
+  length = std::max<size_t>(length, 1);
+  size_t p = (length + kPadMultiple - 1) / kPadMultiple * kPadMultiple;
+  if (max_length > 0 && p > max_length) p = std::max(length, max_length);
+  return p;
+}
+
 LengthSortedBatcher::LengthSortedBatcher(const std::vector<size_t>& lengths, size_t batch_size,
-                                         size_t max_batch_tokens) {
+                                         size_t max_batch_tokens, size_t max_length) {
   if (batch_size == 0) batch_size = 1;
   std::vector<size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), 0);
@@ -14,22 +21,24 @@ LengthSortedBatcher::LengthSortedBatcher(const std::vector<size_t>& lengths, siz
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
   std::vector<size_t> current;
-  size_t longest = 0;
+  size_t current_pad = 0;
   for (size_t idx : order) {
-    const size_t len = std::max<size_t>(lengths[idx], 1);
-    const size_t new_longest = std::max(longest, len);
-    const bool full = current.size() >= batch_size ||
-                      (max_batch_tokens > 0 && !current.empty() &&
-                       (current.size() + 1) * new_longest > max_batch_tokens);
+    const size_t pad = padded_length(lengths[idx], max_length);
+    const bool full = !current.empty() &&
+                      (pad != current_pad || current.size() >= batch_size ||
+                       (max_batch_tokens > 0 && (current.size() + 1) * pad > max_batch_tokens));
     if (full) {
       batches_.push_back(std::move(current));
+      padded_.push_back(current_pad);
       current.clear();
-      longest = 0;
     }
     current.push_back(idx);
-    longest = std::max(longest, len);
+    current_pad = pad;
   }
-  if (!current.empty()) batches_.push_back(std::move(current));
+  if (!current.empty()) {
+    batches_.push_back(std::move(current));
+    padded_.push_back(current_pad);
+  }
 }
 
 }  // namespace sbert::nn

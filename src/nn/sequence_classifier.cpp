@@ -92,12 +92,14 @@ struct SequenceClassifier::Impl {
                     std::to_string(config.max_input_length()));
       lengths[i] = encs[i].ids.size();
     }
-    nn::LengthSortedBatcher batcher(lengths, options.batch_size, options.max_batch_tokens);
+    nn::LengthSortedBatcher batcher(lengths, options.batch_size, options.max_batch_tokens,
+                                    static_cast<size_t>(config.max_input_length()));
     c10::InferenceMode guard;
     const int64_t pad = tokenizer->pad_id();
-    for (const auto& batch : batcher.batches()) {
+    for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
+      const auto& batch = batcher.batches()[bi];
       const int64_t B = static_cast<int64_t>(batch.size());
-      int64_t L = 0;
+      int64_t L = static_cast<int64_t>(batcher.padded_lengths()[bi]);
       for (size_t i : batch) L = std::max<int64_t>(L, static_cast<int64_t>(lengths[i]));
       std::vector<int64_t> ids(B * L, pad), mask(B * L, 0), types(B * L, 0);
       for (int64_t b = 0; b < B; ++b) {

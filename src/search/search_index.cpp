@@ -86,26 +86,41 @@ IndexManifest read_manifest(const fs::path& dir) {
 }
 
 std::vector<float> prepared_vectors(const Matrix& m, bool normalize, const char* what) {
-  std::vector<float> v(m.data.begin(), m.data.end());
-  for (size_t i = 0; i < m.rows; ++i) {
-    float* r = v.data() + i * m.cols;
-    double ss = 0;
-    for (size_t j = 0; j < m.cols; ++j) {
-      if (!std::isfinite(r[j]))
-        throw Error(std::string(what) + " " + std::to_string(i) + " has a non-finite value");
-      ss += double(r[j]) * r[j];
-    }
-    if (normalize && ss > 0) {
-      float inv = static_cast<float>(1.0 / std::sqrt(ss));
-      for (size_t j = 0; j < m.cols; ++j) r[j] *= inv;
-    }
-  }
-  return v;
+  check_finite(m, what);
+  return normalize ? normalized_rows(m).data : m.data;
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------- manifest
+
+nlohmann::json IndexEncoderSettings::to_json() const {
+  nlohmann::json j = {{"pooling", pooling}, {"truncate_dim", truncate_dim}, {"max_length", max_length},
+                      {"document_prompt", document_prompt}};
+  if (normalize) j["normalize"] = *normalize;
+  if (!id_field.empty()) j["id_field"] = id_field;
+  return j;
+}
+
+IndexEncoderSettings IndexEncoderSettings::from_json(const nlohmann::json& e) {
+  IndexEncoderSettings s;
+  if (!e.is_object()) return s;
+  auto str = [&](const char* key) {
+    auto it = e.find(key);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto num = [&](const char* key) {
+    auto it = e.find(key);
+    return it != e.end() && it->is_number_unsigned() ? it->get<size_t>() : size_t(0);
+  };
+  s.pooling = str("pooling");
+  s.document_prompt = str("document_prompt");
+  s.id_field = str("id_field");
+  s.truncate_dim = num("truncate_dim");
+  s.max_length = num("max_length");
+  if (auto it = e.find("normalize"); it != e.end() && it->is_boolean()) s.normalize = it->get<bool>();
+  return s;
+}
 
 std::string metric_for_similarity(const std::string& similarity) {
   if (similarity == "cosine" || similarity == "dot") return "inner_product";
@@ -312,7 +327,7 @@ SearchIndex SearchIndex::build(const fs::path& dir, IndexManifest info, const Ma
   impl->dir = dir;
   if (fs::exists(manifest_path(dir))) {
     if (!options.overwrite)
-      throw Error(dir.string() + ": already holds an index (use add, or overwrite it)");
+      throw Error(dir.string() + ": already holds an index (use `search add`, or --overwrite to replace it)");
     impl->m = read_manifest(dir);  // only its generation is used
   } else {
     for (const auto& e : fs::directory_iterator(dir)) {
@@ -368,9 +383,10 @@ SearchIndex SearchIndex::build(const fs::path& dir, IndexManifest info, const Ma
 }
 
 
-void SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert) {
+size_t SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert) {
   Impl& impl = *impl_;
   if (rows.empty()) throw Error("nothing to add (empty input)");
+  size_t replaced_count = 0;
   impl.write_transaction([&](const fs::path& rows_tmp) {
     auto ids = batch_ids(vectors, rows, impl.m.dimension, impl.m.next_id);
     std::vector<float> data = prepared_vectors(vectors, impl.m.normalized, "vector");
@@ -379,7 +395,7 @@ void SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, 
     std::vector<int64_t> replaced;
     for (const auto& id : ids) {
       if (auto old = store.find(id)) {
-        if (!upsert) throw Error("id '" + id + "' is already in the index (use upsert to replace it)");
+        if (!upsert) throw Error("id '" + id + "' is already in the index (use --upsert to replace it)");
         replaced.push_back(*old);
         store.erase(*old);
       }
@@ -398,7 +414,9 @@ void SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, 
     next.rows = live;
     next.next_id = impl.m.next_id + static_cast<int64_t>(rows.size());
     impl.commit_generation(next, rows_tmp);
+    replaced_count = replaced.size();
   });
+  return replaced_count;
 }
 
 size_t SearchIndex::remove(const std::vector<std::string>& ids, bool ignore_missing) {
@@ -549,8 +567,8 @@ std::vector<std::vector<SearchHit>> SearchIndex::search(const Matrix& queries,
   return out;
 }
 
-void SearchIndex::rerank(const std::string& query, std::vector<SearchHit>& hits,
-                         const Reranker& reranker) {
+void SearchIndex::rerank(const std::string& query, std::vector<SearchHit>& hits, const Reranker& reranker,
+                         size_t k, std::optional<float> min_score) {
   if (hits.empty()) return;
   std::vector<std::string> texts;
   texts.reserve(hits.size());
@@ -565,6 +583,10 @@ void SearchIndex::rerank(const std::string& query, std::vector<SearchHit>& hits,
   }
   std::stable_sort(hits.begin(), hits.end(),
                    [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
+  if (min_score)
+    hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const SearchHit& h) { return h.score < *min_score; }),
+               hits.end());
+  if (k > 0 && hits.size() > k) hits.resize(k);
   for (size_t i = 0; i < hits.size(); ++i) hits[i].rank = i + 1;
 }
 

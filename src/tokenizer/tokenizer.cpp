@@ -106,4 +106,50 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const Token
               "in 0_Transformer/)");
 }
 
+Truncation parse_truncation(const std::string& s) {
+  if (s == "only_first") return Truncation::OnlyFirst;
+  if (s == "longest_first") return Truncation::LongestFirst;
+  if (s == "only_second") return Truncation::OnlySecond;
+  throw Error("--truncation must be only_first, longest_first or only_second, got '" + s + "'");
+}
+
+OffsetUnit parse_offset_unit(const std::string& name) {
+  if (name == "chars" || name == "codepoints" || name == "characters") return OffsetUnit::CodePoints;
+  if (name == "bytes") return OffsetUnit::Bytes;
+  throw Error("offset unit must be chars or bytes, got '" + name + "'");
+}
+
+namespace {
+// Code-point index of every byte position of `text` (positions inside a character map to the
+// character's start; text.size() maps to the number of code points).
+std::vector<size_t> char_index(std::string_view text) {
+  std::vector<size_t> idx(text.size() + 1);
+  size_t starts = 0;
+  for (size_t b = 0; b < text.size(); ++b) {
+    const bool start = (static_cast<unsigned char>(text[b]) & 0xC0) != 0x80;
+    idx[b] = start ? starts : (starts ? starts - 1 : 0);
+    starts += start;
+  }
+  idx[text.size()] = starts;
+  return idx;
+}
+}  // namespace
+
+std::vector<std::pair<size_t, size_t>> offsets_in(const Encoding& encoding, std::string_view first,
+                                                  OffsetUnit unit, std::string_view second) {
+  if (unit == OffsetUnit::Bytes) return encoding.offsets;
+  const auto a = char_index(first);
+  const auto b = second.empty() ? std::vector<size_t>{0} : char_index(second);
+  std::vector<std::pair<size_t, size_t>> out(encoding.offsets.size());
+  for (size_t i = 0; i < encoding.offsets.size(); ++i) {
+    const bool in_second = i < encoding.sequence_ids.size() && encoding.sequence_ids[i] == 1;
+    const auto& map = in_second ? b : a;
+    auto [s, e] = encoding.offsets[i];
+    s = std::min(s, map.size() - 1);
+    e = std::min(e, map.size() - 1);
+    out[i] = {map[s], map[e]};
+  }
+  return out;
+}
+
 }  // namespace sbert

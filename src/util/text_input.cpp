@@ -1,5 +1,9 @@
 #include "sbert/text_input.h"
 
+#include <cmath>
+
+#include <charconv>
+
 #include <csv.h>
 
 #include <cerrno>
@@ -248,7 +252,31 @@ bool is_index(const std::string& s) {
 }
 }  // namespace
 
+namespace {
+// A CSV read as one column per row that holds tabs was most likely a TSV file (or the reverse).
+std::string delimiter_hint(const Record& record, const RecordReader& reader) {
+  const auto& cols = reader.columns();
+  const std::string& one = record.fields.size() == 1 ? record.fields[0] : (cols.size() == 1 ? cols[0] : "");
+  if (record.fields.size() > 1 && cols.size() > 1) return "";
+  if (reader.current_format() == InputFormat::Csv && one.find('\t') != std::string::npos)
+    return "; the file looks tab-separated: use --input-format tsv";
+  if (reader.current_format() == InputFormat::Tsv && one.find(',') != std::string::npos)
+    return "; the file looks comma-separated: use --input-format csv";
+  return "";
+}
+}  // namespace
+
 std::string FieldSelector::get(const Record& record, const RecordReader& reader) const {
+  try {
+    return get_unhinted(record, reader);
+  } catch (const Error& e) {
+    std::string hint = delimiter_hint(record, reader);
+    if (hint.empty()) throw;
+    throw Error(e.what() + hint);
+  }
+}
+
+std::string FieldSelector::get_unhinted(const Record& record, const RecordReader& reader) const {
   const std::string where = record.source + ":" + std::to_string(record.line);
   if (!record.object.is_null()) {
     std::string key = spec_.empty() ? "text" : spec_;
@@ -268,7 +296,13 @@ std::string FieldSelector::get(const Record& record, const RecordReader& reader)
   const auto& cols = reader.columns();
   if (spec_.empty()) {
     if (record.fields.size() == 1) return record.fields[0];
-    throw Error(where + ": several columns; choose the " + what_ + " with --column (columns: " +
+    // As JSON Lines default to the key "text", tables default to a column named "text".
+    for (size_t i = 0; i < cols.size(); ++i)
+      if (cols[i] == "text") {
+        if (i < record.fields.size()) return record.fields[i];
+        throw Error(where + ": row has no column 'text' (" + std::to_string(record.fields.size()) + " fields)");
+      }
+    throw Error(where + ": several columns and none named 'text'; choose the " + what_ + " with --column (columns: " +
                 join_columns(cols) + ")");
   }
   for (size_t i = 0; i < cols.size(); ++i) {
@@ -286,6 +320,19 @@ std::string FieldSelector::get(const Record& record, const RecordReader& reader)
                 " columns)");
   }
   throw Error(where + ": no column '" + spec_ + "' for the " + what_ + " (columns: " + join_columns(cols) + ")");
+}
+
+double parse_number_field(const std::string& raw, const std::string& where, const std::string& what) {
+  size_t b = raw.find_first_not_of(" \t\r");
+  size_t e = raw.find_last_not_of(" \t\r");
+  std::string s = b == std::string::npos ? std::string() : raw.substr(b, e - b + 1);
+  double v = 0;
+  const char* first = s.data();
+  if (!s.empty() && s[0] == '+') ++first;
+  auto res = std::from_chars(first, s.data() + s.size(), v);
+  if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size() || !std::isfinite(v))
+    throw Error(where + ": " + what + " '" + raw + "' is not a number");
+  return v;
 }
 
 }  // namespace sbert

@@ -4,6 +4,8 @@
 #include "sbert/zero_shot.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <cmath>
 #include <numeric>
 #include <set>
@@ -218,6 +220,108 @@ std::vector<size_t> rank_scores(const float* scores, size_t n) {
     return scores[a] > scores[b];
   });
   return order;
+}
+
+std::vector<std::string> read_candidate_labels(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open the labels file");
+  std::vector<std::string> labels;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t b = line.find_first_not_of(" \t"), e = line.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    labels.push_back(line.substr(b, e - b + 1));
+  }
+  if (labels.empty()) throw Error(path + ": the labels file has no labels");
+  return labels;
+}
+
+std::vector<size_t> kept_labels(const float* scores, size_t n, size_t top, double threshold) {
+  std::vector<size_t> kept;
+  for (size_t j : rank_scores(scores, n)) {
+    if (top > 0 && kept.size() >= top) break;
+    if (threshold >= 0 && scores[j] < threshold) break;
+    kept.push_back(j);
+  }
+  return kept;
+}
+
+namespace {
+std::string ascii_lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+}  // namespace
+
+LabelConfusion::LabelConfusion(std::vector<std::string> labels)
+    : labels_(std::move(labels)), m_(labels_.size(), std::vector<size_t>(labels_.size(), 0)) {
+  for (auto& l : labels_) lower_.push_back(ascii_lower(l));
+}
+
+void LabelConfusion::add(const std::string& gold, size_t predicted) {
+  const std::string g = ascii_lower(gold);
+  for (size_t j = 0; j < lower_.size(); ++j)
+    if (lower_[j] == g) {
+      ++m_[j][predicted];
+      return;
+    }
+  ++unknown_;
+  for (auto& [name, n] : unknown_names_)
+    if (name == gold) {
+      ++n;
+      return;
+    }
+  unknown_names_.emplace_back(gold, 1);
+}
+
+size_t LabelConfusion::total() const {
+  size_t t = 0;
+  for (auto& row : m_)
+    for (size_t v : row) t += v;
+  return t;
+}
+
+size_t LabelConfusion::correct() const {
+  size_t c = 0;
+  for (size_t j = 0; j < m_.size(); ++j) c += m_[j][j];
+  return c;
+}
+
+double LabelConfusion::accuracy() const {
+  const size_t t = total();
+  return t ? double(correct()) / double(t) : 0.0;
+}
+
+std::string LabelConfusion::report() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "accuracy %.4f (%zu/%zu)\n", accuracy(), correct(), total());
+  std::string out = buf;
+  size_t w = 10;
+  for (auto& l : labels_) w = std::max(w, l.size() + 2);
+  auto pad = [&](const std::string& s) { return s + std::string(w > s.size() ? w - s.size() : 1, ' '); };
+  out += "confusion matrix (rows: gold, columns: predicted)\n" + pad("");
+  for (auto& l : labels_) out += pad(l);
+  out += "\n";
+  for (size_t g = 0; g < labels_.size(); ++g) {
+    out += pad(labels_[g]);
+    for (size_t p = 0; p < labels_.size(); ++p) out += pad(std::to_string(m_[g][p]));
+    out += "\n";
+  }
+  if (unknown_) {
+    out += std::to_string(unknown_) + " row(s) skipped: gold label not one of the model's labels (";
+    size_t k = 0;
+    for (auto& [name, n] : unknown_names_) {
+      if (k++ == 5) {
+        out += ", ...";
+        break;
+      }
+      out += (k > 1 ? ", " : "") + ("'" + name + "' x" + std::to_string(n));
+    }
+    out += ")\n";
+  }
+  return out;
 }
 
 }  // namespace sbert

@@ -97,6 +97,8 @@ void check_zeroshot(const std::string& name) {
     const auto& want = g[multi ? "multi_label_scores" : "single_label_scores"];
     ASSERT_EQ(rows.size(), want.size());
     for (size_t t = 0; t < rows.size(); ++t) {
+      // Rows read like the transformers pipeline's output: sequence, labels, scores.
+      EXPECT_EQ(rows[t]["sequence"], g["texts"][t]);
       ASSERT_EQ(rows[t]["labels"].size(), g["labels"].size());
       double prev = 2;
       for (size_t k = 0; k < rows[t]["labels"].size(); ++k) {
@@ -128,8 +130,10 @@ void check_zeroshot(const std::string& name) {
   EXPECT_EQ(top[0]["labels"].size(), 1u);
   std::string csv = run_ok(base + "--multi-label --format csv " + q(dir / "texts.txt"));
   std::string header = csv.substr(0, csv.find('\n'));
-  EXPECT_EQ(header, "index,label," + labels);
+  EXPECT_EQ(header, "index,sequence,label," + labels);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), static_cast<long>(g["texts"].size() + 1));
+  csv = run_ok(base + "--multi-label --no-text --format csv " + q(dir / "texts.txt"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "index,label," + labels);
   // --threshold keeps only labels scoring at least T.
   auto thr = parse_jsonl(run_ok(base + "--multi-label --threshold 0.5 " + q(dir / "texts.txt")));
   for (size_t t = 0; t < thr.size(); ++t) {

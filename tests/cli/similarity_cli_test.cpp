@@ -228,7 +228,7 @@ TEST(SimilarityCli, PairsCsvKeepsRowsAndQuotingAndEvaluates) {
     EXPECT_NEAR(s, cosine(a.row(i), b.row(i), 6), 1e-6);
     scores.push_back(s);
   }
-  EXPECT_EQ(split_lines(read_file(dir / "out.csv"))[0], "id,s1,s2,gold,score");
+  EXPECT_EQ(split_lines(read_file(dir / "out.csv"))[0], "id,s1,s2,gold,similarity");
   EXPECT_NEAR(parse_summary(err, "Spearman"), ranks_pearson(scores, gold), 1e-4) << err;
   json report = json::parse(read_file(dir / "r.json"));
   EXPECT_NEAR(report["spearman"].get<double>(), ranks_pearson(scores, gold), 1e-6);
@@ -251,8 +251,71 @@ TEST(SimilarityCli, PairsJsonlInJsonlOut) {
     EXPECT_EQ(j["n"], i + 1);
     double dot = 0;
     for (size_t d = 0; d < 4; ++d) dot += double(a.at(i, d)) * b.at(i, d);
-    EXPECT_NEAR(j["score"].get<double>(), dot, 1e-5);
+    EXPECT_NEAR(j["similarity"].get<double>(), dot, 1e-5);
   }
+}
+
+// The score column has one name whatever the input (scripts rely on it), --score-column renames
+// it, and a name the input already uses is an error, not a silent second column.
+TEST(SimilarityCli, ScoreColumnNameIsFixedRenamableAndNeverCollides) {
+  auto dir = temp_dir("simcli-scorecol");
+  write_file(dir / "p.csv", "a,b,score\nx,y,1\nz,w,2\n");
+  write_file(dir / "q.csv", "a,b,gold\nx,y,1\nz,w,2\n");
+  sbert::write_npy((dir / "a.npy").string(), random_matrix(2, 4, 5, 0));
+  sbert::write_npy((dir / "b.npy").string(), random_matrix(2, 4, 6, 0));
+  const std::string emb = " --embeddings " + q(dir / "a.npy") + " " + q(dir / "b.npy");
+  std::string out, err;
+  ASSERT_EQ(sbert_run("similarity " + q(dir / "q.csv") + " --a-column a --b-column b" + emb, &out, &err), 0) << err;
+  EXPECT_EQ(split_lines(out)[0], "a,b,gold,similarity");
+  ASSERT_EQ(sbert_run("similarity " + q(dir / "p.csv") + " --a-column a --b-column b" + emb, &out, &err), 0) << err;
+  EXPECT_EQ(split_lines(out)[0], "a,b,score,similarity");
+  ASSERT_EQ(sbert_run("similarity " + q(dir / "q.csv") + " --a-column a --b-column b --score-column cos" + emb, &out, &err), 0)
+      << err;
+  EXPECT_EQ(split_lines(out)[0], "a,b,gold,cos");
+  EXPECT_EQ(sbert_run("similarity " + q(dir / "q.csv") + " --a-column a --b-column b --score-column gold -o " +
+                          q(dir / "o.csv") + emb, &out, &err), 2);
+  EXPECT_NE(err.find("already has a column 'gold'"), std::string::npos) << err;
+  EXPECT_NE(err.find("--score-column"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "o.csv"));
+}
+
+// -q silences logs, never the evaluation that --gold-column asked for.
+TEST(SimilarityCli, QuietStillPrintsTheEvaluation) {
+  auto dir = temp_dir("simcli-quiet");
+  write_file(dir / "p.csv", "a,b,g\nx,y,1\nz,w,2\nu,v,3\n");
+  sbert::write_npy((dir / "a.npy").string(), random_matrix(3, 4, 5, 0));
+  sbert::write_npy((dir / "b.npy").string(), random_matrix(3, 4, 6, 0));
+  std::string out, err;
+  ASSERT_EQ(sbert_run("similarity -q " + q(dir / "p.csv") + " --a-column a --b-column b --gold-column g --embeddings " +
+                          q(dir / "a.npy") + " " + q(dir / "b.npy"), &out, &err), 0) << err;
+  EXPECT_NE(err.find("Spearman"), std::string::npos) << err;
+  EXPECT_NE(err.find("Pearson"), std::string::npos) << err;
+  ASSERT_EQ(sbert_run("similarity -q " + q(dir / "p.csv") + " --a-column a --b-column b --embeddings " +
+                          q(dir / "a.npy") + " " + q(dir / "b.npy"), &out, &err), 0) << err;
+  EXPECT_EQ(err, "");  // nothing else is printed under -q
+}
+
+// The README's example: texts beside --embeddings label the rows (and their count is checked).
+TEST(SimilarityCli, TextsBesideEmbeddingsLabelTheRows) {
+  auto dir = temp_dir("simcli-embtext");
+  Matrix m = random_matrix(4, 5, 7, 0);
+  std::copy_n(m.row(0), 5, m.row(2));  // rows 0 and 2 are paraphrases
+  sbert::write_npy((dir / "v.npy").string(), m);
+  write_file(dir / "corpus.txt", "first\nsecond\nthird\nfourth\n");
+  write_file(dir / "short.txt", "first\nsecond\n");
+  std::string out, err;
+  ASSERT_EQ(sbert_run("similarity --embeddings " + q(dir / "v.npy") + " --mine --threshold 0.99 " + q(dir / "corpus.txt"),
+                      &out, &err), 0) << err;
+  auto lines = split_lines(out);
+  ASSERT_EQ(lines.size(), 1u) << out;
+  json j = json::parse(lines[0]);
+  EXPECT_EQ(j["i"], 0);
+  EXPECT_EQ(j["j"], 2);
+  EXPECT_EQ(j["text_i"], "first");
+  EXPECT_EQ(j["text_j"], "third");
+  EXPECT_EQ(sbert_run("similarity --embeddings " + q(dir / "v.npy") + " --mine " + q(dir / "short.txt"), &out, &err), 2);
+  EXPECT_NE(err.find("has 4 rows but"), std::string::npos) << err;
+  EXPECT_NE(err.find("short.txt has 2 texts"), std::string::npos) << err;
 }
 
 TEST(SimilarityCli, ReportsInAllThreeFormats) {
@@ -463,7 +526,7 @@ TEST(SimilarityCliModel, CrossEncoderScoresPairsAsTheGolden) {
   auto lines = split_lines(out);
   ASSERT_EQ(lines.size(), g["scores"].size());
   for (size_t i = 0; i < lines.size(); ++i)
-    EXPECT_NEAR(json::parse(lines[i])["score"].get<double>(), g["scores"][i].get<double>(), 1e-5) << "pair " << i;
+    EXPECT_NEAR(json::parse(lines[i])["similarity"].get<double>(), g["scores"][i].get<double>(), 1e-5) << "pair " << i;
   // Cross-encoders need pairs.
   EXPECT_EQ(sbert_run("similarity " + q(dir / "pairs.jsonl") + " --matrix --cross-encoder " +
                           q(shared / "fixtures/models/cross-encoder-bert"),

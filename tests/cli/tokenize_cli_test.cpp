@@ -53,7 +53,15 @@ TEST(TokenizeCli, TsvColumnMaxLengthOffsetsAndNoSpecialTokens) {
   EXPECT_EQ(rows[0]["tokens"], nlohmann::json({"hello", ","}));
   EXPECT_EQ(rows[0]["offsets"], nlohmann::json::parse("[[0, 5], [5, 6]]"));
   EXPECT_EQ(rows[1]["tokens"], nlohmann::json({"cafe"}));
-  EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 5]]"));  // é is two bytes
+  // Offsets count code points, as Hugging Face reports them ("Café" is 4 characters, 5 bytes)...
+  EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 4]]"));
+  // ...and bytes on request.
+  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
+                            "--offset-unit bytes --no-special-tokens --max-length 2 " + (dir / "in.tsv").string(),
+                        &out, &err), 0) << err;
+  rows = parse_lines(out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 5]]"));
 }
 
 TEST(TokenizeCli, PairColumnGivesTypeIds) {

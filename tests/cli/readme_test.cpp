@@ -1,0 +1,73 @@
+// The README renders as intended (code fences balanced, headings outside code) and its examples
+// name real subcommands and write into a scratch folder, never into the checkout.
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace {
+
+std::vector<std::string> readme_lines() {
+  std::istringstream in(sbert::testing::read_file(sbert::testing::source_dir() / "README.md"));
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+TEST(Readme, FencesAreBalancedAndHeadingsAreOutsideCode) {
+  auto lines = readme_lines();
+  ASSERT_GT(lines.size(), 20u);
+  bool in_code = false;
+  size_t opened = 0;
+  std::set<std::string> headings;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.rfind("```", 0) == 0) {
+      if (!in_code) opened = i + 1;
+      // An opening fence names its language; a closing fence is bare.
+      if (in_code) EXPECT_EQ(l, "```") << "README.md:" << i + 1 << ": a fence that closes a block must be bare";
+      in_code = !in_code;
+      continue;
+    }
+    if (!in_code && l.rfind("## ", 0) == 0) headings.insert(l.substr(3));
+  }
+  EXPECT_FALSE(in_code) << "README.md: the code block opened at line " << opened << " is never closed";
+  for (const char* h : {"Subcommands", "Layout", "Benchmarks"})
+    EXPECT_TRUE(headings.count(h)) << "README.md: no '## " << h << "' heading outside code blocks";
+  // The first block holds the two commands: set-up + main job, and the tests.
+  EXPECT_NE(lines.end(), std::find_if(lines.begin(), lines.end(), [](auto& l) { return l.find("scripts/setup.sh") != std::string::npos; }));
+  EXPECT_NE(lines.end(), std::find_if(lines.begin(), lines.end(), [](auto& l) { return l.find("scripts/test.sh") != std::string::npos; }));
+}
+
+TEST(Readme, ExamplesUseRealSubcommandsAndAScratchFolder) {
+  auto lines = readme_lines();
+  bool in_code = false;
+  std::set<std::string> subcommands;
+  const std::regex cmd(R"((?:^|[|;&(]\s*|\$\(|\s)sbert\s+([a-z][a-z-]*))");
+  const std::regex output(R"((?:\s-o|--output|--report|--plot|--index)\s+("?)([^\s"]+))");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.rfind("```", 0) == 0) {
+      in_code = !in_code;
+      continue;
+    }
+    if (!in_code || l.rfind("#", 0) == 0) continue;
+    for (std::sregex_iterator it(l.begin(), l.end(), cmd), end; it != end; ++it) subcommands.insert((*it)[1]);
+    if (l.find("sbert ") == std::string::npos) continue;
+    for (std::sregex_iterator it(l.begin(), l.end(), output), end; it != end; ++it) {
+      const std::string path = (*it)[2];
+      EXPECT_TRUE(path.rfind("$SCRATCH/", 0) == 0 || path == "-")
+          << "README.md:" << i + 1 << ": example writes '" << path << "' (write into $SCRATCH/)";
+    }
+  }
+  EXPECT_GE(subcommands.size(), 8u);
+  for (const auto& s : subcommands) {
+    std::string out, err;
+    EXPECT_EQ(sbert::testing::run_command(std::string(SBERT_BINARY) + " " + s + " --help", &out, &err), 0)
+        << "README names 'sbert " << s << "': " << err;
+  }
+}
