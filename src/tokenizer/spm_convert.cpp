@@ -1,6 +1,7 @@
 // XLMRobertaTokenizer's conversion (transformers 5): Unigram over
 //   <s> <pad> </s> <unk> | the .model's pieces from index 3 on, with their scores | <mask>
 // (so sentencepiece id i >= 3 becomes i + 1, the fairseq layout), unk id 3, no byte fallback;
+// the model's control / user-defined pieces as special / plain added tokens;
 // normalizer Precompiled(the model's precompiled_charsmap) when it has one; pre-tokenizer
 // WhitespaceSplit then Metaspace(U+2581, prepend always, split); post-processor
 // <s> A </s> and <s> A </s></s> B </s> (type ids 0); the specials are added tokens matched
@@ -108,6 +109,23 @@ std::unique_ptr<PipelineTokenizer> convert_spm_model(const fs::path& model_file,
   special("mask_token", "<mask>");
   special("cls_token", "<s>");
   special("sep_token", "</s>");
+
+  // As the converter does: the model's control pieces become special added tokens and its
+  // user-defined pieces plain ones, all matched in the raw text (ids are their vocabulary ids).
+  for (size_t i = 3; i < proto.pieces.size(); ++i) {
+    const int type = proto.pieces[i].type;
+    if (type != SpmModelProto::Control && type != SpmModelProto::UserDefined) continue;
+    const std::string& content = vocab[i + 1].piece;
+    bool known = false;
+    for (const AddedToken& t : added) known |= t.content == content;
+    if (known) continue;
+    AddedToken t;
+    t.content = content;
+    t.id = static_cast<int64_t>(i + 1);
+    t.special = type == SpmModelProto::Control;
+    t.normalized = false;
+    added.push_back(t);
+  }
 
   bool add_prefix_space = proto.add_dummy_prefix;
   if (cfg.contains("add_prefix_space") && cfg["add_prefix_space"].is_boolean())

@@ -44,8 +44,12 @@ class Wire {
 
   // A length-delimited payload and the absolute offset where it starts.
   std::pair<std::string_view, size_t> bytes() {
+    const size_t at = pos_;
     const uint64_t n = varint();
-    if (n > p_.size() - pos_) fail("length " + std::to_string(n) + " runs past the end");
+    if (n > p_.size() - pos_) {
+      pos_ = at;
+      fail("length " + std::to_string(n) + " runs past the end");
+    }
     const size_t start = pos_;
     pos_ += static_cast<size_t>(n);
     return {p_.substr(start, static_cast<size_t>(n)), base_ + start};

@@ -2,6 +2,7 @@
 // ids against the goldens without tokenizer.json, the sentencepiece backend on request, and
 // corrupt .model files.
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "sbert/error.h"
 #include "sbert/tokenizer.h"
 #include "test_support.h"
+#include "tokenizer/spm_convert.h"
 #include "tokenizer/spm_model_proto.h"
 
 namespace {
@@ -254,6 +256,70 @@ TEST(SpmConvert, ModelProtoFields) {
     ASSERT_EQ(vocab[i + 1][0].get<std::string>(), m.pieces[i].piece) << i;
     ASSERT_EQ(vocab[i + 1][1].get<double>(), static_cast<double>(m.pieces[i].score)) << i;
   }
+}
+
+// A hand-built ModelProto (protobuf wire format written here) for what the fixture lacks.
+std::string varint(uint64_t v) {
+  std::string o;
+  do {
+    uint8_t b = v & 0x7f;
+    v >>= 7;
+    if (v) b |= 0x80;
+    o.push_back(static_cast<char>(b));
+  } while (v);
+  return o;
+}
+std::string field_bytes(int field, const std::string& payload) {
+  return varint(static_cast<uint64_t>(field) << 3 | 2) + varint(payload.size()) + payload;
+}
+std::string piece(const std::string& text, float score, int type) {
+  std::string s = field_bytes(1, text);
+  uint32_t u;
+  std::memcpy(&u, &score, 4);
+  s += varint(2 << 3 | 5);
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  s += varint(3 << 3) + varint(static_cast<uint64_t>(type));
+  return field_bytes(1, s);
+}
+std::string tiny_model(int model_type) {
+  std::string m;
+  m += piece("<unk>", 0, 2) + piece("<s>", 0, 3) + piece("</s>", 0, 3);
+  m += piece("\xE2\x96\x81", -2, 1) + piece("a", -3, 1) + piece("b", -3, 1) + piece("\xE2\x96\x81" "ab", -1, 1);
+  m += piece("XY", 0, 4) + piece("<extra>", 0, 3);
+  m += field_bytes(2, varint(3 << 3) + varint(static_cast<uint64_t>(model_type)) + varint(40 << 3) + varint(0));
+  m += field_bytes(3, field_bytes(1, "identity") + varint(3 << 3) + varint(1));
+  return m;
+}
+
+TEST(SpmConvert, HandBuiltModelUserDefinedAndControlPieces) {
+  const fs::path dir = temp_dir("spm-convert-tiny");
+  sbert::testing::write_file(dir / "sentencepiece.bpe.model", tiny_model(1));
+  const auto m = sbert::tok::read_spm_model(dir / "sentencepiece.bpe.model");
+  ASSERT_EQ(m.pieces.size(), 9u);
+  EXPECT_EQ(m.pieces[3].score, -2.0f);
+  EXPECT_EQ(m.pieces[7].type, sbert::tok::SpmModelProto::UserDefined);
+  EXPECT_EQ(m.normalizer_name, "identity");
+  EXPECT_TRUE(m.precompiled_charsmap.empty());
+
+  auto tok = load_tokenizer(dir);
+  EXPECT_NE(tok->describe().find("converted"), std::string::npos) << tok->describe();
+  // fairseq ids: piece i -> i + 1 from index 3, <mask> last.
+  EXPECT_EQ(tok->vocab_size(), 11u);
+  EXPECT_EQ(tok->token_to_id("<mask>"), 10);
+  EXPECT_EQ(tok->token_to_id("XY"), 8);
+  auto ids = [&](const std::string& t) { return tok->encode_plain(t).ids; };
+  EXPECT_EQ(ids("ab"), (std::vector<int64_t>{7}));
+  EXPECT_EQ(ids("  ab   ab "), (std::vector<int64_t>{7, 7}));
+  EXPECT_EQ(ids("ba"), (std::vector<int64_t>{4, 6, 5}));
+  // User-defined and control pieces are matched whole in the raw text.
+  EXPECT_EQ(ids("abXY"), (std::vector<int64_t>{7, 8}));
+  EXPECT_EQ(ids("<extra>"), (std::vector<int64_t>{9}));
+  const Encoding e = tok->encode("ab<extra>");
+  EXPECT_EQ(e.ids, (std::vector<int64_t>{0, 7, 9, 2}));
+
+  // Not a Unigram model: no conversion (libsentencepiece's job).
+  sbert::testing::write_file(dir / "bpe.model", tiny_model(2));
+  EXPECT_EQ(sbert::tok::convert_spm_model(dir / "bpe.model", dir, ""), nullptr);
 }
 
 }  // namespace
