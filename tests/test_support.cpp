@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -47,6 +48,25 @@ fs::path temp_dir(const std::string& name) {
   char* made = mkdtemp(tmpl.data());
   if (!made) throw std::runtime_error("mkdtemp failed");
   return fs::path(made);
+}
+
+fs::path copy_folder(const fs::path& src, const std::string& name, const std::vector<std::string>& leave_out) {
+  const fs::path dst = temp_dir(name);
+  for (auto it = fs::recursive_directory_iterator(src); it != fs::recursive_directory_iterator(); ++it) {
+    const fs::path rel = fs::relative(it->path(), src);
+    if (std::find(leave_out.begin(), leave_out.end(), rel.generic_string()) != leave_out.end()) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory()) {
+      fs::create_directories(dst / rel);
+      fs::permissions(dst / rel, fs::perms::owner_all, fs::perm_options::add);
+    } else {
+      fs::copy_file(it->path(), dst / rel, fs::copy_options::overwrite_existing);
+      fs::permissions(dst / rel, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    }
+  }
+  return dst;
 }
 
 std::string read_file(const fs::path& path) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sbert/error.h"
 
@@ -19,6 +20,10 @@ std::filesystem::path source_dir();
 nlohmann::json load_json(const std::filesystem::path& path);
 // A fresh empty temporary directory, removed by the OS eventually.
 std::filesystem::path temp_dir(const std::string& name);
+// A fresh temp_dir(name) holding a writable copy of the folder `src`, without the paths (relative
+// to src) in `leave_out` — e.g. a fixture without its tokenizer.json.
+std::filesystem::path copy_folder(const std::filesystem::path& src, const std::string& name,
+                                  const std::vector<std::string>& leave_out = {});
 // Runs a shell command, returns its exit status and captures stdout (stderr to *err if given).
 int run_command(const std::string& cmd, std::string* out = nullptr, std::string* err = nullptr);
 std::string read_file(const std::filesystem::path& path);

@@ -137,6 +137,10 @@ void ModelOptions::add_to(CLI::App* app, const std::string& model_help) {
   app->add_option("--max-length", max_length, "Maximum tokens per text (default: the model's)");
   app->add_option("--threads", threads, "CPU threads (default: all cores)");
   app->add_option("--tokenizer-file", tokenizer_file, "Use this tokenizer file instead of the folder's choice");
+  app->add_option("--tokenizer-backend", tokenizer_backend,
+                  "auto (as the reference) or sentencepiece (libsentencepiece on the folder's *.model)")
+      ->check(CLI::IsMember({"auto", "sentencepiece"}))
+      ->capture_default_str();
   app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
 }
 
@@ -166,6 +170,7 @@ EncoderOptions ModelOptions::encoder_options() const {
   o.max_length = max_length;
   o.threads = threads;
   o.tokenizer.tokenizer_file = tokenizer_file;
+  o.tokenizer.backend = parse_tokenizer_backend(tokenizer_backend);
   return o;
 }
 

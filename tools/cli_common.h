@@ -62,6 +62,7 @@ struct ModelOptions {
   size_t max_length = 0;
   int threads = 0;
   std::string tokenizer_file;
+  std::string tokenizer_backend = "auto";
   bool offline = false;
 
   void add_to(CLI::App* app, const std::string& model_help = "");

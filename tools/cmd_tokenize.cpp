@@ -17,6 +17,7 @@ struct TokenizeArgs {
   OutputOptions output;
   std::string model;
   std::string tokenizer_file;
+  std::string tokenizer_backend = "auto";
   size_t max_length = 0;
   bool no_special = false;
   bool offsets = false;
@@ -51,6 +52,7 @@ int run(TokenizeArgs& a) {
   const std::filesystem::path dir = mo.resolve();
   TokenizerOptions to;
   to.tokenizer_file = a.tokenizer_file;
+  to.backend = parse_tokenizer_backend(a.tokenizer_backend);
   to.lowercase = st_lowercase(dir);
   auto tok = load_tokenizer(dir, to);
   const Truncation trunc = parse_truncation(a.truncation);
@@ -91,6 +93,10 @@ std::function<int()> setup(CLI::App& app) {
   sub->add_option("-m,--model", a->model,
                   "Model folder or Hugging Face name (default: $SBERT_MODEL or sentence-transformers/all-MiniLM-L6-v2)");
   sub->add_option("--tokenizer-file", a->tokenizer_file, "Use this tokenizer file (tokenizer.json, *.model, vocab.txt)");
+  sub->add_option("--tokenizer-backend", a->tokenizer_backend,
+                  "auto (as the reference) or sentencepiece (libsentencepiece on the folder's *.model)")
+      ->check(CLI::IsMember({"auto", "sentencepiece"}))
+      ->capture_default_str();
   sub->add_option("--max-length", a->max_length, "Truncate to N tokens including special tokens (default: no limit)");
   sub->add_flag("--no-special-tokens", a->no_special, "Do not add [CLS]/[SEP] (or <s>/</s>)");
   sub->add_flag("--offsets", a->offsets, "Also write offsets [begin, end) into the text (code points, as "

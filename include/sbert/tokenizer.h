@@ -71,9 +71,19 @@ class Tokenizer {
   virtual std::string describe() const = 0;
 };
 
+// How a SentencePiece *.model is run. Auto: as the reference does — converted into the fast
+// tokenizer (Unigram + precompiled charsmap) for XLM-R-style models, libsentencepiece where the
+// reference itself uses sentencepiece (KoBERT with its separate vocabulary, non-Unigram models,
+// tokenizer classes sbert does not convert). SentencePiece: always libsentencepiece on the
+// folder's *.model (also when tokenizer.json is there).
+enum class TokenizerBackend { Auto, SentencePiece };
+// "auto" | "sentencepiece"; throws sbert::Error otherwise.
+TokenizerBackend parse_tokenizer_backend(std::string_view name);
+
 struct TokenizerOptions {
   // Use this file instead of choosing one from the folder (tokenizer.json, vocab.txt, *.model).
   std::string tokenizer_file;
+  TokenizerBackend backend = TokenizerBackend::Auto;
   // sentence-transformers' do_lower_case (sentence_bert_config.json): true lower-cases the text
   // before the tokenizer's own normalizer (added/special tokens are still matched first);
   // false or unset leaves the tokenizer's own setting (an uncased BERT stays uncased).
@@ -82,10 +92,10 @@ struct TokenizerOptions {
 
 // Loads the tokenizer of a model folder (plain Hugging Face folder, or a sentence-transformers
 // folder where the tokenizer may sit in 0_Transformer/). Preference: tokenizer.json (what
-// Hugging Face uses), then a sentencepiece *.model, then vocab.txt. With tokenizer.json an
-// XLM-R folder gives the fast tokenizer's ids (also for decomposed Hangul jamo, where
-// libsentencepiece differs); options.tokenizer_file = "sentencepiece.bpe.model" gives
-// sentencepiece's. Throws sbert::Error naming the folder and what is missing or malformed.
+// Hugging Face uses), then a sentencepiece *.model, then vocab.txt. An XLM-R folder gives the
+// fast tokenizer's ids with or without tokenizer.json (also for decomposed Hangul jamo, where
+// libsentencepiece differs); options.backend = SentencePiece gives sentencepiece's. Throws
+// sbert::Error naming the folder and what is missing or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
                                           const TokenizerOptions& options = {});
 

@@ -9,11 +9,14 @@
 namespace sbert::tok {
 
 // The preferred tokenizer file in `dir`: tokenizer.json, then a sentencepiece *.model, then
-// vocab.txt; nullopt when there is none.
-std::optional<std::filesystem::path> find_tokenizer_file(const std::filesystem::path& dir);
+// vocab.txt (with backend SentencePiece: only a *.model); nullopt when there is none.
+std::optional<std::filesystem::path> find_tokenizer_file(const std::filesystem::path& dir,
+                                                         TokenizerBackend backend = TokenizerBackend::Auto);
 
 // Opens `file` by its kind (tokenizer.json / *.json, *.model, vocab.txt / *.txt); configs
-// (tokenizer_config.json, special_tokens_map.json, a KoBERT vocab) are read from `dir`.
+// (tokenizer_config.json, special_tokens_map.json, a KoBERT vocab) are read from `dir`. A *.model
+// is converted into the fast tokenizer where the reference does that (spm_convert.h) unless
+// options.backend is SentencePiece.
 std::unique_ptr<Tokenizer> load_tokenizer_file(const std::filesystem::path& file,
                                                const std::filesystem::path& dir,
                                                const TokenizerOptions& options);

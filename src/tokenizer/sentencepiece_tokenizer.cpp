@@ -210,24 +210,25 @@ std::optional<std::vector<std::string>> read_gluonnlp_vocab(const fs::path& p) {
   return out;
 }
 
+// A separate vocabulary beside the model (KoBERT): vocab.txt, else a gluonnlp vocab json.
+std::vector<std::string> separate_vocab(const fs::path& dir) {
+  if (fs::is_regular_file(dir / "vocab.txt")) return read_vocab_txt((dir / "vocab.txt").string());
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && entry.path().extension() == ".json" && name.find("vocab") != std::string::npos)
+      if (auto v = read_gluonnlp_vocab(entry.path())) return std::move(*v);
+  }
+  return {};
+}
+
 }  // namespace
+
+bool has_separate_spm_vocab(const fs::path& dir) { return !separate_vocab(dir).empty(); }
 
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const fs::path& model_file, const fs::path& dir,
                                                         bool force_lowercase) {
   // A separate vocabulary beside the model means KoBERT-style ids.
-  std::vector<std::string> vocab;
-  if (fs::is_regular_file(dir / "vocab.txt")) {
-    vocab = read_vocab_txt((dir / "vocab.txt").string());
-  } else {
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && entry.path().extension() == ".json" && name.find("vocab") != std::string::npos)
-        if (auto v = read_gluonnlp_vocab(entry.path())) {
-          vocab = std::move(*v);
-          break;
-        }
-    }
-  }
+  std::vector<std::string> vocab = separate_vocab(dir);
   const auto layout = vocab.empty() ? SentencePieceTokenizer::Layout::Fairseq
                                     : SentencePieceTokenizer::Layout::Vocab;
   const BertVocabOptions names = read_bert_config(dir.string());

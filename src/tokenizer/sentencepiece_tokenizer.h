@@ -11,6 +11,10 @@
 
 namespace sbert::tok {
 
+// Whether `dir` holds a separate vocabulary for the pieces (vocab.txt, or a gluonnlp vocab json
+// with idx_to_token): the KoBERT layout.
+bool has_separate_spm_vocab(const std::filesystem::path& dir);
+
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::filesystem::path& model_file,
                                                         const std::filesystem::path& dir,
                                                         bool force_lowercase);

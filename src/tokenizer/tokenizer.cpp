@@ -99,8 +99,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const Token
   if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
   for (const fs::path& dir : {model_dir, model_dir / "0_Transformer"}) {
     if (!fs::is_directory(dir)) continue;
-    if (auto f = tok::find_tokenizer_file(dir)) return tok::load_tokenizer_file(*f, dir, options);
+    if (auto f = tok::find_tokenizer_file(dir, options.backend)) return tok::load_tokenizer_file(*f, dir, options);
   }
+  if (options.backend == TokenizerBackend::SentencePiece)
+    throw Error(model_dir.string() +
+                ": tokenizer backend 'sentencepiece': no *.model file in the folder or in 0_Transformer/");
   throw Error(model_dir.string() +
               ": no tokenizer found (looked for tokenizer.json, *.model, vocab.txt in the folder and "
               "in 0_Transformer/)");
@@ -150,6 +153,12 @@ std::vector<std::pair<size_t, size_t>> offsets_in(const Encoding& encoding, std:
     out[i] = {map[s], map[e]};
   }
   return out;
+}
+
+TokenizerBackend parse_tokenizer_backend(std::string_view name) {
+  if (name == "auto") return TokenizerBackend::Auto;
+  if (name == "sentencepiece") return TokenizerBackend::SentencePiece;
+  throw Error("tokenizer backend '" + std::string(name) + "': expected auto or sentencepiece");
 }
 
 }  // namespace sbert

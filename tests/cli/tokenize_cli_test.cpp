@@ -121,3 +121,50 @@ TEST(TokenizeCli, TenMegabyteLine) {
 }
 
 }  // namespace
+
+namespace {
+
+// A folder with only sentencepiece.bpe.model: the default converts it (the golden, also on the
+// decomposed-jamo text); --tokenizer-backend sentencepiece gives libsentencepiece's ids there.
+TEST(TokenizeCli, TokenizerBackendOnXlmrWithoutTokenizerJson) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto g = sbert::testing::load_json(shared / "fixtures/golden/xlmr-spm-mean-norm.json");
+  const auto model = sbert::testing::copy_folder(shared / "fixtures/models/xlmr-spm-mean-norm", "tok_cli_xlmr",
+                                                 {"tokenizer.json"});
+  std::string input;
+  std::vector<size_t> picked;
+  for (size_t i = 0; i < g["texts"].size(); ++i) {
+    const std::string t = g["texts"][i];
+    if (t.find('\n') == std::string::npos && (i < 10 || t.find("\xE1\x84") != std::string::npos)) {
+      input += t + "\n";
+      picked.push_back(i);
+    }
+  }
+  ASSERT_GT(picked.size(), 10u);  // at least one jamo text
+  auto dir = temp_dir("tok_cli_backend");
+  write_file(dir / "in.txt", input);
+  auto run = [&](const std::string& extra, std::string& out) {
+    std::string err;
+    const int rc = run_command(bin() + " tokenize --model " + model.string() + " --max-length 128 " + extra + " < " +
+                                   (dir / "in.txt").string(), &out, &err);
+    EXPECT_EQ(rc, 0) << err;
+  };
+  std::string out_auto, out_spm;
+  run("", out_auto);
+  run("--tokenizer-backend sentencepiece", out_spm);
+  const auto a = parse_lines(out_auto), s = parse_lines(out_spm);
+  ASSERT_EQ(a.size(), picked.size());
+  ASSERT_EQ(s.size(), picked.size());
+  size_t spm_differs = 0;
+  for (size_t k = 0; k < picked.size(); ++k) {
+    EXPECT_EQ(a[k]["ids"], g["input_ids"][picked[k]]) << picked[k];
+    spm_differs += s[k]["ids"] != g["input_ids"][picked[k]];
+  }
+  EXPECT_EQ(spm_differs, g["spm_plus_offset_mismatches"].get<size_t>());
+  std::string out, err;
+  EXPECT_NE(run_command(bin() + " tokenize --model " + model.string() + " --tokenizer-backend fast < " +
+                            (dir / "in.txt").string(), &out, &err), 0);
+  EXPECT_NE(err.find("tokenizer-backend"), std::string::npos) << err;
+}
+
+}  // namespace

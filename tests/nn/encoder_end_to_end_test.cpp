@@ -41,7 +41,6 @@ TEST(EncoderEndToEnd, TextsToStEncode) {
     size_t skipped = 0, expected_tokens = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
       expected_tokens += input_ids[i].size();
-      // The one documented tokenizer divergence (xlmr, decomposed jamo) is not a model matter.
       if (enc->tokenizer().encode(texts[i], true, 128).ids !=
           input_ids[i].get<std::vector<int64_t>>()) {
         ++skipped;
@@ -50,12 +49,42 @@ TEST(EncoderEndToEnd, TextsToStEncode) {
       worst = std::max(worst, max_abs_diff(m.row(i), std::vector<double>(
           g["st_encode"].begin() + i * cols, g["st_encode"].begin() + (i + 1) * cols), cols));
     }
-    EXPECT_LE(skipped, 1u);
+    EXPECT_EQ(skipped, 0u);
     EXPECT_EQ(stats.tokens, expected_tokens) << "(tokens fed to the model, specials included)";
     std::printf("[e2e] %s st_encode max abs diff %.3g (%zu text(s) with differing ids)\n", model,
                 worst, skipped);
     EXPECT_LE(worst, 1e-4);
   }
+}
+
+// A folder with only sentencepiece.bpe.model (no tokenizer.json): converted into the fast
+// tokenizer, every text (the decomposed-jamo one included) embeds to the golden.
+TEST(EncoderEndToEnd, XlmrWithoutTokenizerJsonEveryTextToStEncode) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto g = sbert::testing::load_json(shared / "fixtures/golden/xlmr-spm-mean-norm.json");
+  const fs::path dir = sbert::testing::copy_folder(shared / "fixtures/models/xlmr-spm-mean-norm",
+                                                   "e2e-xlmr-bare", {"tokenizer.json"});
+  ASSERT_FALSE(fs::exists(dir / "tokenizer.json"));
+  std::vector<std::string> texts = g["texts"].get<std::vector<std::string>>();
+  sbert::EncoderOptions o;
+  o.batch_size = 16;
+  auto enc = sbert::SentenceEncoder::load(dir, o);
+  EXPECT_NE(enc->tokenizer().describe().find("converted"), std::string::npos) << enc->tokenizer().describe();
+  sbert::EncodeStats stats;
+  sbert::Matrix m = enc->encode(texts, &stats);
+  const size_t cols = g["st_encode_shape"][1];
+  ASSERT_EQ(m.rows, texts.size());
+  ASSERT_EQ(m.cols, cols);
+  size_t expected_tokens = 0;
+  for (const auto& ids : g["input_ids"]) expected_tokens += ids.size();
+  EXPECT_EQ(stats.tokens, expected_tokens);
+  double worst = 0;
+  for (size_t i = 0; i < texts.size(); ++i)
+    worst = std::max(worst, max_abs_diff(m.row(i), std::vector<double>(
+        g["st_encode"].begin() + i * cols, g["st_encode"].begin() + (i + 1) * cols), cols));
+  std::printf("[e2e] xlmr without tokenizer.json st_encode max abs diff %.3g (all %zu texts)\n", worst,
+              texts.size());
+  EXPECT_LE(worst, 1e-4);
 }
 
 TEST(EncoderEndToEnd, XlmrLongDocumentsChunked) {
