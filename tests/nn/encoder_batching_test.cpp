@@ -54,24 +54,36 @@ std::vector<const sbert::Encoding*> ptrs(const std::vector<sbert::Encoding>& v) 
 
 TEST(LengthSortedBatcher, CoversEveryInputOnceWithinBounds) {
   std::vector<size_t> lengths = {5, 100, 7, 7, 60, 1, 33, 100, 2, 80, 9, 12};
-  sbert::nn::LengthSortedBatcher b(lengths, 3, 200);
+  using sbert::nn::LengthSortedBatcher;
+  LengthSortedBatcher b(lengths, 3, 208);
   std::set<size_t> seen;
   size_t prev_longest = SIZE_MAX;
-  for (const auto& batch : b.batches()) {
+  ASSERT_EQ(b.padded_lengths().size(), b.batches().size());
+  for (size_t k = 0; k < b.batches().size(); ++k) {
+    const auto& batch = b.batches()[k];
     ASSERT_FALSE(batch.empty());
     EXPECT_LE(batch.size(), 3u);
     size_t longest = 0;
     for (size_t i : batch) {
       EXPECT_TRUE(seen.insert(i).second) << "index " << i << " twice";
       longest = std::max(longest, lengths[i]);
+      // Every member is padded to the length its own length gives, whatever the batch.
+      EXPECT_EQ(LengthSortedBatcher::padded_length(lengths[i], 0), b.padded_lengths()[k]);
     }
-    EXPECT_LE(batch.size() * longest, 200u);
+    EXPECT_GE(b.padded_lengths()[k], longest);
+    EXPECT_LT(b.padded_lengths()[k], longest + LengthSortedBatcher::kPadMultiple);
+    EXPECT_LE(batch.size() * b.padded_lengths()[k], 208u);
     EXPECT_LE(longest, prev_longest) << "batches go from longest to shortest";
     prev_longest = longest;
   }
   EXPECT_EQ(seen.size(), lengths.size());
-  // The two 100-token inputs fit together (200 tokens), not three.
+  // The two 100-token inputs (padded to 104) fit together (208 tokens), not three.
   EXPECT_EQ(b.batches()[0].size(), 2u);
+  // 7 and 5 pad to 8; 9 and 12 to 16: never in one batch.
+  EXPECT_EQ(LengthSortedBatcher::padded_length(5, 0), 8u);
+  EXPECT_EQ(LengthSortedBatcher::padded_length(9, 0), 16u);
+  EXPECT_EQ(LengthSortedBatcher::padded_length(126, 128), 128u);
+  EXPECT_EQ(LengthSortedBatcher::padded_length(127, 127), 127u);  // capped at the model's maximum
   // A single input longer than the budget still gets a batch of its own.
   sbert::nn::LengthSortedBatcher one({500, 10}, 8, 100);
   ASSERT_EQ(one.batches().size(), 2u);
@@ -104,6 +116,7 @@ TEST(EncoderBatching, TextAloneEqualsTextInMixedBatch) {
       if (i > 0) spread = std::max(spread, double(std::fabs(together.at(i, j) - together.at(0, j))));
     }
   }
+  // Padding depends on each input's own length only, so these are normally bit-identical.
   std::printf("[batch] alone vs batch of 64: %.3g; small batches: %.3g\n", worst, worst_small);
   EXPECT_LE(worst, 1e-5);
   EXPECT_LE(worst_small, 1e-5);
