@@ -23,7 +23,6 @@
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
 #include "sbert/error.h"
-#include "sbert/stats.h"
 #include "sbert/tokenizer.h"
 #include "sbert/train.h"
 
@@ -59,6 +58,41 @@ Batch make_batch(const std::vector<Encoding>& encs, int64_t pad, bool use_types)
   }
   if (!use_types) b.types = at::Tensor();
   return b;
+}
+
+// Pearson's r and the tie-aware Spearman rho (as scipy; same definitions as sbert/stats.h, which
+// lives in the similarity component that nn does not link).
+double pearson_r(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+  mx /= n;
+  my /= n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : std::nan("");
+}
+
+std::vector<double> ranks_of(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) r[idx[k]] = (static_cast<double>(i + j) / 2.0) + 1.0;
+    i = j + 1;
+  }
+  return r;
+}
+
+double spearman_rho(const std::vector<double>& x, const std::vector<double>& y) {
+  return pearson_r(ranks_of(x), ranks_of(y));
 }
 
 double config_double(const nlohmann::json& j, const char* key, double fallback) {
@@ -308,8 +342,8 @@ class TrainerImpl final : public Trainer {
     if (pred.empty()) {
       r.accuracy = static_cast<double>(correct) / static_cast<double>(dev.size());
     } else {
-      r.spearman = spearman(pred, gold);
-      r.pearson = pearson(pred, gold);
+      r.spearman = spearman_rho(pred, gold);
+      r.pearson = pearson_r(pred, gold);
     }
     return r;
   }
@@ -419,8 +453,8 @@ class TrainerImpl final : public Trainer {
         for (const auto& n : names_) rename_[n] = base + n;
         root_ = "";
       }
-      const double std = config_double(cfg_.raw, "initializer_range", 0.02);
-      auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0, std); };
+      const double init_std = config_double(cfg_.raw, "initializer_range", 0.02);
+      auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0, init_std); };
       if (head_ == 0 && !find(prefix_ + "pooler.dense.weight")) {
         add_param(prefix_ + "pooler.dense.weight", normal({H, H}));
         add_param(prefix_ + "pooler.dense.bias", at::zeros({H}));
@@ -572,7 +606,7 @@ class TrainerImpl final : public Trainer {
         at::Tensor diff = s.unsqueeze(1) - s.unsqueeze(0);
         at::Tensor lower = (score_t.unsqueeze(1) < score_t.unsqueeze(0)).to(at::kFloat);
         diff = diff - (1 - lower) * 1e12;
-        return at::logsumexp(at::cat({at::zeros({1}), diff.reshape({-1})}, 0), 0);
+        return at::logsumexp(at::cat({at::zeros({1}), diff.reshape({-1})}, 0), c10::IntArrayRef{0});
       }
       case TrainLoss::MNRL: {
         at::Tensor cands = v;
@@ -602,8 +636,6 @@ class TrainerImpl final : public Trainer {
     return std::max(0.0, static_cast<double>(total - std::min(step, total)) /
                              static_cast<double>(std::max<size_t>(1, total - warmup)));
   }
-
-  friend void save_impl(const TrainerImpl&, const fs::path&, const std::string&);
 
   TrainOptions o_;
   bool bi_ = true;

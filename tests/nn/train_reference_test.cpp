@@ -26,7 +26,7 @@ struct Case {
 Case load_case(const fs::path& shared, const std::string& name) {
   Case c;
   c.dir = shared / "fixtures" / "training" / name;
-  c.spec = testing::load_json(c.dir / "spec.json");
+  c.spec = sbert::testing::load_json(c.dir / "spec.json");
   c.model = shared / c.spec["model"].get<std::string>();
   TrainDataSpec d;
   d.format = "tsv";
@@ -131,7 +131,10 @@ void check_case(const std::string& name) {
     ASSERT_EQ(it->second.values.size(), want.size()) << n;
     for (size_t i = 0; i < want.size(); ++i) {
       const double d = std::fabs(static_cast<double>(it->second.values[i]) - want[i]);
-      if (d > 1e-5) ++off;
+      if (d > 1e-5) {
+        ++off;
+        if (d > 1e-4) std::cout << "  " << n << "[" << i << "] differs by " << d << "\n";
+      }
       worst = std::max(worst, d);
       ++total;
     }
@@ -141,7 +144,7 @@ void check_case(const std::string& name) {
   EXPECT_LE(off, 64u) << "of " << total << " elements; worst " << worst;
   EXPECT_LE(worst, 2.5e-3);
   // The saved folder gives the embeddings / logits the training code computes.
-  fs::path out = testing::temp_dir("train_ref_" + name) / "trained";
+  fs::path out = sbert::testing::temp_dir("train_ref_" + name) / "trained";
   trainer->save(out, "# test\n");
   std::vector<std::string> texts;
   for (const auto& r : c.rows) texts.push_back(r.a);
