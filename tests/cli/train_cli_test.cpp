@@ -52,17 +52,24 @@ void reference_run(const std::string& name) {
 
   auto got = sbert::nn::open_safetensors(out / "model.safetensors");
   auto want = sbert::nn::open_safetensors(dir / "after.safetensors");
+  // As in tests/nn/train_reference_test.cpp: key biases (true gradient exactly zero) within
+  // 2e-3, everything else within 1e-4 and all but a few elements within 1e-5.
   size_t off = 0;
-  double worst = 0;
+  double worst = 0, worst_key_bias = 0;
   for (const std::string& n : want->names()) {
     ASSERT_TRUE(got->contains(n)) << n;
     at::Tensor d = (got->get(n).to(at::kFloat) - want->get(n).to(at::kFloat)).abs();
+    if (n.find("attention.self.key.bias") != std::string::npos) {
+      worst_key_bias = std::max(worst_key_bias, d.max().item<double>());
+      continue;
+    }
     off += static_cast<size_t>((d > 1e-5).sum().item<int64_t>());
     worst = std::max(worst, d.max().item<double>());
   }
   EXPECT_EQ(got->names().size(), want->names().size());
-  EXPECT_LE(off, 64u);
-  EXPECT_LE(worst, 2.5e-3);
+  EXPECT_LE(off, 8u);
+  EXPECT_LE(worst, 1e-4);
+  EXPECT_LE(worst_key_bias, 2.5e-3);
   EXPECT_TRUE(fs::exists(out / "README.md"));
   if (spec["objective"] == "bi") {
     for (const char* f : {"modules.json", "config.json", "1_Pooling/config.json", "sentence_bert_config.json",

@@ -122,27 +122,37 @@ void check_case(const std::string& name) {
   auto params = by_name(trainer->parameters());
   auto want_params = nn::open_safetensors(c.dir / "after.safetensors");
   EXPECT_EQ(params.size(), want_params->names().size());
+  // README: all but a handful of elements within 1e-5. The exceptions are elements whose true
+  // gradient is zero and whose computed one is rounding noise, which Adam turns into a step of
+  // about lr * sign(noise): the attention key biases (softmax is invariant to them, so their
+  // gradient vanishes exactly) may differ by up to 2e-3; any other element by at most 1e-4, and
+  // only a few of them by more than 1e-5.
   size_t total = 0, off = 0;
-  double worst = 0;
+  double worst = 0, worst_key_bias = 0;
   for (const std::string& n : want_params->names()) {
     auto it = params.find(n);
     ASSERT_NE(it, params.end()) << n << " missing from the trained parameters";
     std::vector<float> want = values_of(*want_params, n);
     ASSERT_EQ(it->second.values.size(), want.size()) << n;
+    const bool key_bias = n.find("attention.self.key.bias") != std::string::npos;
     for (size_t i = 0; i < want.size(); ++i) {
       const double d = std::fabs(static_cast<double>(it->second.values[i]) - want[i]);
+      ++total;
+      if (key_bias) {
+        worst_key_bias = std::max(worst_key_bias, d);
+        continue;
+      }
       if (d > 1e-5) {
         ++off;
-        if (d > 1e-4) std::cout << "  " << n << "[" << i << "] differs by " << d << "\n";
+        std::cout << "  " << n << "[" << i << "] differs by " << d << "\n";
       }
       worst = std::max(worst, d);
-      ++total;
     }
   }
-  // README: all but a handful of elements within 1e-5; those (gradient ~0 up to rounding, so
-  // Adam moves them by ~lr * sign) within 2e-3 (two lr-sized steps of opposite sign at most).
-  EXPECT_LE(off, 64u) << "of " << total << " elements; worst " << worst;
-  EXPECT_LE(worst, 2.5e-3);
+  EXPECT_LE(off, 8u) << "of " << total << " elements; worst " << worst;
+  EXPECT_LE(worst, 1e-4);
+  EXPECT_LE(worst_key_bias, 2.5e-3);
+
   // The saved folder gives the embeddings / logits the training code computes.
   fs::path out = sbert::testing::temp_dir("train_ref_" + name) / "trained";
   trainer->save(out, "# test\n");
@@ -175,8 +185,8 @@ void check_case(const std::string& name) {
     for (size_t i = 0; i < mine.data.size(); ++i) d = std::max(d, std::fabs(double(mine.data[i]) - theirs.data[i]));
     EXPECT_LE(d, 1e-5) << "logits of the saved model differ from the training code's";
   }
-  std::cout << name << ": " << off << " of " << total << " parameters differ by more than 1e-5 (worst " << worst
-            << ")\n";
+  std::cout << name << ": " << off << " of " << total << " parameters (key biases aside) differ by more than 1e-5 (worst "
+            << worst << ", key biases " << worst_key_bias << ")\n";
 }
 
 }  // namespace
