@@ -26,7 +26,7 @@ extern "C" void on_sigint(int) { g_stop = true; }
 struct TrainArgs {
   std::string objective, model, loss, train, dev, out;
   bool overwrite = false, offline = false, quiet = false, no_header = false, no_shuffle = false,
-       save_best = false;
+       save_best = false, resume = false;
   std::string input_format = "auto", a_col, b_col, label_col, neg_col, label_names, log_file;
   std::string schedule = "linear", dtype = "float32";
   double score_scale = 1.0, lr = 2e-5, weight_decay = 0.01, warmup_ratio = 0.1, max_grad_norm = 1.0,
@@ -71,8 +71,12 @@ int run_train(TrainArgs& a) {
   else if (a.objective == "cross") o.objective = TrainObjective::Cross;
   else throw Error("unknown objective '" + a.objective + "' (bi, cross)");
   o.loss = parse_train_loss(a.loss, o.objective);
-  if (fs::exists(a.out) && !a.overwrite)
-    throw Error(a.out + ": output folder exists (use --overwrite to replace it)");
+  if (a.resume) {
+    if (!fs::exists(fs::path(a.out) / ".trainer_state" / "state.json"))
+      throw Error(a.out + ": no training state to resume (.trainer_state/state.json missing)");
+  } else if (fs::exists(a.out) && !a.overwrite) {
+    throw Error(a.out + ": output folder exists (use --overwrite to replace it, --resume to continue)");
+  }
   if (!(a.lr > 0)) throw Error("--lr must be positive");
   if (a.batch_size == 0) throw Error("--batch-size must be positive");
   if (a.score_scale <= 0) throw Error("--score-scale must be positive");
@@ -134,15 +138,19 @@ int run_train(TrainArgs& a) {
   ModelOptions mo;
   mo.model = a.model;
   mo.offline = a.offline;
-  const fs::path model_dir = mo.resolve();
+  const fs::path model_dir = a.resume ? fs::path(a.out) : mo.resolve();
   auto trainer = Trainer::create(model_dir, o);
+  if (a.resume) {
+    trainer->load_state(model_dir);
+    log("resuming after step " + std::to_string(trainer->steps_done()));
+  }
   log("training " + a.objective + "-encoder " + model_dir.string() + " with " + train_loss_name(o.loss) +
       " on " + std::to_string(train.size()) + " rows (" + std::to_string(trainer->parameter_count()) +
       " parameters)");
 
   std::unique_ptr<std::ofstream> logf;
   if (!a.log_file.empty()) {
-    logf = std::make_unique<std::ofstream>(a.log_file);
+    logf = std::make_unique<std::ofstream>(a.log_file, a.resume ? std::ios::app : std::ios::trunc);
     if (!*logf) throw Error(a.log_file + ": cannot open for writing");
   }
   const size_t per_epoch = (train.size() + a.batch_size - 1) / a.batch_size;
@@ -218,6 +226,9 @@ std::function<int()> setup_train(CLI::App& app) {
   sub->add_option("--dev", a->dev, "Evaluation data (same columns)");
   sub->add_option("-o,--output", a->out, "Output model folder")->required();
   sub->add_flag("--overwrite", a->overwrite, "Replace an existing output folder");
+  sub->add_flag("--resume", a->resume,
+                "Continue the run saved in the output folder (same data and settings; the folder's "
+                "weights and optimizer state replace --model)");
   sub->add_flag("--offline", a->offline, "Never download");
   sub->add_option("--input-format", a->input_format, "auto|csv|tsv|jsonl");
   sub->add_flag("--no-header", a->no_header, "CSV/TSV without a header row (columns by 0-based index)");

@@ -129,12 +129,17 @@ class Trainer {
   virtual void save(const std::filesystem::path& out_dir, const std::string& card) const = 0;
 
   virtual size_t steps_done() const = 0;
+  // Resuming: save() also writes the optimizer state (AdamW moments, step count) into
+  // out_dir/.trainer_state/; a Trainer created on that folder picks it up with load_state
+  // (returns false when the folder holds no state).
+  virtual bool load_state(const std::filesystem::path& model_dir) = 0;
 };
 
 // The whole training loop: epochs over `train` (shuffled with the seed unless options.shuffle
 // is false), evaluation on `dev` every eval_steps and at each epoch end, saving to out_dir (the
 // best evaluation with save_best, else the last state). Callbacks may be empty; `stop` is polled
-// between steps (Ctrl-C): the current state is then saved and the loop returns.
+// between steps (Ctrl-C): the current state is then saved and the loop returns. A trainer that
+// resumed (steps_done() > 0) skips the batches already trained, in the same order.
 struct TrainLoopOptions {
   size_t eval_steps = 0;
   bool save_best = false;

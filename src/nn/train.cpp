@@ -379,6 +379,46 @@ class TrainerImpl final : public Trainer {
 
   void save(const fs::path& out_dir, const std::string& card) const override;
 
+  void save_state(const fs::path& dir) const {
+    fs::create_directories(dir);
+    std::vector<NamedTensor> t;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const std::string n = saved_name(names_[i]);
+      t.push_back(to_named("m." + n, m_[i]));
+      t.push_back(to_named("v." + n, v_[i]));
+      if (names_[i].rfind("__", 0) == 0) t.push_back(to_named("p." + n, params_[i]));
+    }
+    write_safetensors(dir / "optimizer.safetensors", t);
+    write_text(dir / "state.json", json_dump_file({{"step", step_}, {"total_steps", total_}}));
+  }
+
+  bool load_state(const fs::path& model_dir) override {
+    const fs::path dir = model_dir / ".trainer_state";
+    if (!fs::exists(dir / "state.json") || !fs::exists(dir / "optimizer.safetensors")) return false;
+    nlohmann::json st = nn::read_json_file(dir / "state.json");
+    auto store = nn::open_safetensors(dir / "optimizer.safetensors");
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const std::string n = saved_name(names_[i]);
+      if (!store->contains("m." + n) || !store->contains("v." + n))
+        throw Error((dir / "optimizer.safetensors").string() + ": no optimizer state for '" + n +
+                    "' (resuming with other settings?)");
+      at::Tensor m = store->get("m." + n).to(at::kFloat), v = store->get("v." + n).to(at::kFloat);
+      if (m.sizes() != params_[i].sizes() || v.sizes() != params_[i].sizes())
+        throw Error((dir / "optimizer.safetensors").string() + ": state of '" + n + "' has the wrong shape");
+      m_[i].copy_(m);
+      v_[i].copy_(v);
+      if (names_[i].rfind("__", 0) == 0) {
+        if (!store->contains("p." + n)) throw Error((dir / "optimizer.safetensors").string() + ": no '" + n + "'");
+        params_[i].copy_(store->get("p." + n).to(at::kFloat));
+      }
+    }
+    if (!st.contains("step") || !st["step"].is_number_unsigned())
+      throw Error((dir / "state.json").string() + ": field 'step' missing");
+    step_ = st["step"].get<size_t>();
+    return true;
+  }
+
  private:
   // ---- parameters ----
   void add_param(const std::string& name, at::Tensor t) {
@@ -680,7 +720,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
         // Copy the module folders and sentence-transformers files (all but the weights).
         for (const auto& entry : fs::recursive_directory_iterator(layout_.root)) {
           const fs::path r = fs::relative(entry.path(), layout_.root);
-          if (r.string().rfind(".", 0) == 0) continue;
+          if (r.string().rfind(".", 0) == 0) continue;  // .trainer_state, .git, ...
           if (entry.is_directory()) {
             fs::create_directories(tmp / r);
             continue;
@@ -742,6 +782,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
     write_text(tdst / "config.json", json_dump_file(config));
     write_safetensors(tdst / "model.safetensors", parameters());
     if (!card.empty()) write_text(tmp / "README.md", card);
+    save_state(tmp / ".trainer_state");
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -792,8 +833,9 @@ TrainSummary run_training(Trainer& trainer, const TrainOptions& o, const std::ve
       trainer.save(out_dir, card());
     }
   };
+  const size_t resume_from = trainer.steps_done();
   StepInfo start;
-  do_eval(start);
+  if (resume_from == 0) do_eval(start);
   std::vector<size_t> order(train.size());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(o.seed);
@@ -801,7 +843,13 @@ TrainSummary run_training(Trainer& trainer, const TrainOptions& o, const std::ve
   StepInfo last;
   for (size_t epoch = 0; step < total; ++epoch) {
     if (o.shuffle) std::shuffle(order.begin(), order.end(), rng);
+    bool trained_this_epoch = false;
     for (size_t s = 0; s < train.size() && step < total; s += bs) {
+      if (step < resume_from) {  // already trained before the resume
+        ++step;
+        continue;
+      }
+      trained_this_epoch = true;
       if (loop.stop && loop.stop()) {
         sum.interrupted = true;
         break;
@@ -823,7 +871,7 @@ TrainSummary run_training(Trainer& trainer, const TrainOptions& o, const std::ve
       if (loop.eval_steps > 0 && step % loop.eval_steps == 0 && step < total) do_eval(last);
     }
     if (sum.interrupted) break;
-    do_eval(last);
+    if (trained_this_epoch) do_eval(last);
   }
   sum.steps = step;
   if (!loop.save_best || !saved_best) trainer.save(out_dir, card());

@@ -31,7 +31,8 @@ const char* kReferenceArgs =
     " --dropout 0 --no-shuffle --lr 1e-3 --max-steps 3 --batch-size 8 --max-length 64"
     " --warmup-ratio 0 --scheduler constant -q";
 
-void reference_run(const std::string& name) {
+// split: train 2 steps, then --resume for the third.
+void reference_run(const std::string& name, bool split = false) {
   SBERT_REQUIRE_SHARED(shared);
   const fs::path dir = shared / "fixtures" / "training" / name;
   auto spec = sbert::testing::load_json(dir / "spec.json");
@@ -42,6 +43,13 @@ void reference_run(const std::string& name) {
                     q(shared / spec["model"].get<std::string>()) + " --loss " + spec["loss"].get<std::string>() +
                     " --train " + q(shared / spec["data"]["file"].get<std::string>()) + kReferenceArgs +
                     " -o " + q(out) + " --log " + q(logf);
+  if (split) {
+    std::string first = cmd;
+    first.replace(first.find("--max-steps 3"), 13, "--max-steps 2");
+    ASSERT_EQ(run_command(first, nullptr, &err), 0) << first << "\n" << err;
+    ASSERT_TRUE(fs::exists(out / ".trainer_state" / "state.json"));
+    cmd += " --resume";
+  }
   ASSERT_EQ(run_command(cmd, nullptr, &err), 0) << cmd << "\n" << err;
   auto log = parse_jsonl(sbert::testing::read_file(logf));
   std::vector<double> losses;
@@ -98,6 +106,8 @@ void expect_error(const std::string& args, const std::string& want, const fs::pa
 
 TEST(TrainCli, ReproducesBiEncoderReference) { reference_run("bi-cosine"); }
 TEST(TrainCli, ReproducesCrossEncoderReference) { reference_run("cross-bce"); }
+
+TEST(TrainCli, ResumeContinuesTheReferenceRun) { reference_run("cross-bce", true); }
 
 TEST(TrainCli, BadInput) {
   SBERT_REQUIRE_SHARED(shared);
