@@ -109,14 +109,31 @@ void write_text(const fs::path& p, const std::string& text) {
   if (!out) throw Error(p.string() + ": write failed");
 }
 
-const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                 "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json",
-                                 "sentencepiece.bpe.model", "spiece.model", "tokenizer.model"};
-
 bool is_weight_file(const std::string& n) {
   return n == "model.safetensors" || n == "model.safetensors.index.json" || n == "pytorch_model.bin" ||
          n == "pytorch_model.bin.index.json" || (n.rfind("model-", 0) == 0 && n.find(".safetensors") != std::string::npos) ||
          (n.rfind("pytorch_model-", 0) == 0);
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The tokenizer (and other small) files of a transformer folder: every top-level file except the
+// weights (any framework), config.json, the sentence-transformers files and the model card.
+void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
+  for (const auto& entry : fs::directory_iterator(from)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string n = entry.path().filename().string();
+    if (n.empty() || n[0] == '.' || is_weight_file(n) || n == "config.json" || n == "modules.json" ||
+        n == "sentence_bert_config.json" || n == "config_sentence_transformers.json")
+      continue;
+    bool skip = false;
+    for (const char* ext : {".bin", ".safetensors", ".h5", ".msgpack", ".ot", ".onnx", ".pt", ".pth", ".md", ".ckpt"})
+      skip = skip || ends_with(n, ext);
+    if (!skip) fs::copy_file(entry.path(), to / n, fs::copy_options::overwrite_existing);
+  }
 }
 
 class TrainerImpl final : public Trainer {
@@ -733,8 +750,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
         for (const auto& p : layout_.post)
           if (p.kind == nn::PostModule::Normalize) fs::create_directories(tmp / "2_Normalize");
       } else {
-        for (const char* f : kTokenizerFiles)
-          if (fs::exists(tdir_ / f)) fs::copy_file(tdir_ / f, tdst / f, fs::copy_options::overwrite_existing);
+        copy_tokenizer_files(tdir_, tdst);
         nlohmann::json modules = nlohmann::json::array();
         modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}});
         modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}});
@@ -756,8 +772,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
                                    {"default_prompt_name", nullptr},
                                    {"similarity_fn_name", "cosine"}}));
     } else {
-      for (const char* f : kTokenizerFiles)
-        if (fs::exists(tdir_ / f)) fs::copy_file(tdir_ / f, tdst / f, fs::copy_options::overwrite_existing);
+      copy_tokenizer_files(tdir_, tdst);
       if (new_head_) {
         std::string arch = cfg_.arch == Architecture::Bert ? "BertForSequenceClassification"
                            : cfg_.arch == Architecture::Roberta ? (cfg_.model_type == "xlm-roberta" ? "XLMRobertaForSequenceClassification" : "RobertaForSequenceClassification")
