@@ -95,8 +95,8 @@ class Trainer {
                                          const TrainOptions& options);
   virtual ~Trainer() = default;
 
-  // Forward + backward of one batch (no update): the loss; gradients() then holds the raw
-  // gradients. train=false runs without dropout.
+  // Forward (training mode: dropout as configured) + backward of one batch, no update: the loss;
+  // gradients() then holds the raw gradients.
   virtual double compute_gradients(const std::vector<TrainExample>& batch) = 0;
   // One optimizer step on a batch (forward, backward, clip, AdamW, schedule).
   virtual StepInfo step(const std::vector<TrainExample>& batch) = 0;
