@@ -1,0 +1,896 @@
+// Training: an autograd forward of the BERT-family encoder over leaf parameters named as in the
+// checkpoint (dropout as Hugging Face places it), the sentence-transformers losses, AdamW as
+// torch.optim.AdamW computes it, the linear warmup/decay schedule of transformers, and the
+// sentence-transformers / Hugging Face folder layouts for the result.
+//
+// The inference encoder (transformer.cpp) is untouched: it keeps its pre-fused, grad-free
+// weights; this file holds the trainable copy and writes it back as a checkpoint that the
+// inference code loads.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "nn/pooling.h"
+#include "nn/st_modules.h"
+#include "nn/transformer.h"
+#include "nn/weight_store.h"
+#include "sbert/error.h"
+#include "sbert/tokenizer.h"
+#include "sbert/train.h"
+
+namespace sbert {
+namespace fs = std::filesystem;
+using nn::Architecture;
+
+namespace {
+
+struct Batch {
+  at::Tensor ids, mask, types;
+};
+
+Batch make_batch(const std::vector<Encoding>& encs, int64_t pad, bool use_types) {
+  const int64_t B = static_cast<int64_t>(encs.size());
+  int64_t L = 1;
+  for (const auto& e : encs) L = std::max<int64_t>(L, static_cast<int64_t>(e.ids.size()));
+  auto opt = at::TensorOptions().dtype(at::kLong);
+  Batch b;
+  b.ids = at::full({B, L}, pad, opt);
+  b.mask = at::zeros({B, L}, opt);
+  b.types = at::zeros({B, L}, opt);
+  int64_t* ids = b.ids.data_ptr<int64_t>();
+  int64_t* mask = b.mask.data_ptr<int64_t>();
+  int64_t* types = b.types.data_ptr<int64_t>();
+  for (int64_t r = 0; r < B; ++r) {
+    const Encoding& e = encs[static_cast<size_t>(r)];
+    for (size_t t = 0; t < e.ids.size(); ++t) {
+      ids[r * L + static_cast<int64_t>(t)] = e.ids[t];
+      mask[r * L + static_cast<int64_t>(t)] = 1;
+      if (use_types && t < e.type_ids.size()) types[r * L + static_cast<int64_t>(t)] = e.type_ids[t];
+    }
+  }
+  if (!use_types) b.types = at::Tensor();
+  return b;
+}
+
+// Pearson's r and the tie-aware Spearman rho (as scipy; same definitions as sbert/stats.h, which
+// lives in the similarity component that nn does not link).
+double pearson_r(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+  mx /= n;
+  my /= n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : std::nan("");
+}
+
+std::vector<double> ranks_of(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) r[idx[k]] = (static_cast<double>(i + j) / 2.0) + 1.0;
+    i = j + 1;
+  }
+  return r;
+}
+
+double spearman_rho(const std::vector<double>& x, const std::vector<double>& y) {
+  return pearson_r(ranks_of(x), ranks_of(y));
+}
+
+double config_double(const nlohmann::json& j, const char* key, double fallback) {
+  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  return fallback;
+}
+
+std::string json_dump_file(const nlohmann::json& j) { return j.dump(2) + "\n"; }
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  if (!out) throw Error(p.string() + ": cannot open for writing");
+  out << text;
+  if (!out) throw Error(p.string() + ": write failed");
+}
+
+bool is_weight_file(const std::string& n) {
+  return n == "model.safetensors" || n == "model.safetensors.index.json" || n == "pytorch_model.bin" ||
+         n == "pytorch_model.bin.index.json" || (n.rfind("model-", 0) == 0 && n.find(".safetensors") != std::string::npos) ||
+         (n.rfind("pytorch_model-", 0) == 0);
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The tokenizer (and other small) files of a transformer folder: every top-level file except the
+// weights (any framework), config.json, the sentence-transformers files and the model card.
+void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
+  for (const auto& entry : fs::directory_iterator(from)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string n = entry.path().filename().string();
+    if (n.empty() || n[0] == '.' || is_weight_file(n) || n == "config.json" || n == "modules.json" ||
+        n == "sentence_bert_config.json" || n == "config_sentence_transformers.json")
+      continue;
+    bool skip = false;
+    for (const char* ext : {".bin", ".safetensors", ".h5", ".msgpack", ".ot", ".onnx", ".pt", ".pth", ".md", ".ckpt"})
+      skip = skip || ends_with(n, ext);
+    if (!skip) fs::copy_file(entry.path(), to / n, fs::copy_options::overwrite_existing);
+  }
+}
+
+class TrainerImpl final : public Trainer {
+ public:
+  TrainerImpl(const fs::path& model_dir, const TrainOptions& o) : o_(o) {
+    if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
+    if (o.dtype != "float32" && o.dtype != "fp32")
+      throw Error("training dtype '" + o.dtype + "' is not supported yet (float32)");
+    if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error("learning rate must be positive");
+    if (o.batch_size == 0) throw Error("batch size must be positive");
+    if (o.weight_decay < 0) throw Error("weight decay must not be negative");
+    if (o.warmup_ratio < 0 || o.warmup_ratio >= 1) throw Error("warmup ratio must be in [0, 1)");
+    if (o.schedule != "linear" && o.schedule != "constant")
+      throw Error("unknown schedule '" + o.schedule + "' (linear, constant)");
+    if (o.dropout && (*o.dropout < 0 || *o.dropout >= 1)) throw Error("dropout must be in [0, 1)");
+    nn::configure_cpu_threads(o.threads, at::kFloat);
+    at::manual_seed(o.seed);
+    bi_ = o.objective == TrainObjective::Bi;
+
+    layout_ = nn::read_model_layout(model_dir, at::Device(at::kCPU));
+    tdir_ = layout_.transformer_dir;
+    cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
+    if (cfg_.arch == Architecture::DistilBert)
+      throw Error((tdir_ / "config.json").string() +
+                  ": training DistilBERT is not supported yet (bert, roberta, xlm-roberta, electra)");
+    if (cfg_.arch == Architecture::Electra && cfg_.embedding_size != cfg_.hidden_size)
+      throw Error((tdir_ / "config.json").string() +
+                  ": training ELECTRA with an embedding projection is not supported yet");
+    bool has_weights = false;
+    for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                          "pytorch_model.bin.index.json"})
+      has_weights = has_weights || fs::exists(tdir_ / n);
+    if (!has_weights)
+      throw Error(tdir_.string() + ": no model weights (model.safetensors or pytorch_model.bin)");
+    auto store = nn::open_model_weights(tdir_);
+    prefix_ = nn::find_encoder_prefix(*store);
+    if (!prefix_.empty()) {
+      size_t dot = prefix_.rfind('.', prefix_.size() - 2);
+      root_ = dot == std::string::npos ? "" : prefix_.substr(0, dot + 1);
+    }
+    for (const std::string& n : store->names()) {
+      at::Tensor t = store->get(n).to(at::kFloat).clone().contiguous();
+      if (!t.is_floating_point()) continue;
+      add_param(n, t);
+    }
+    TokenizerOptions topt;
+    if (layout_.do_lower_case && *layout_.do_lower_case) topt.lowercase = true;
+    tok_ = load_tokenizer(tdir_, topt);
+    use_types_ = (cfg_.arch == Architecture::Bert || cfg_.arch == Architecture::Electra) &&
+                 cfg_.type_vocab_size > 1;
+
+    // Dropout: the config's unless overridden.
+    hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "hidden_dropout_prob", 0.1);
+    attn_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "attention_probs_dropout_prob", 0.1);
+    classifier_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "classifier_dropout", hidden_p_);
+
+    const size_t limit = static_cast<size_t>(cfg_.max_input_length());
+    if (o.max_length > limit)
+      throw Error("max length " + std::to_string(o.max_length) + " exceeds the model's " +
+                  std::to_string(limit) + " positions");
+    max_length_ = o.max_length > 0 ? o.max_length
+                                   : std::min(layout_.max_seq_length > 0 ? layout_.max_seq_length : 512, limit);
+
+    // Check the encoder's tensors are all there.
+    std::vector<std::string> missing;
+    for (const std::string& n : encoder_names())
+      if (!index_.count(prefix_ + n)) missing.push_back(prefix_ + n);
+    if (!missing.empty()) {
+      std::string list;
+      for (size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
+      throw Error(tdir_.string() + ": the checkpoint lacks " + std::to_string(missing.size()) +
+                  " encoder tensor(s): " + list);
+    }
+    const int64_t H = cfg_.hidden_size;
+    if (bi_) {
+      modes_ = layout_.pooling.modes;
+      if (modes_.empty()) modes_ = {nn::PoolingMode::Mean};
+      for (auto m : modes_)
+        if (m == nn::PoolingMode::Pooler || m == nn::PoolingMode::Last2Mean)
+          throw Error("training with pooling '" + nn::pooling_mode_name(m) + "' is not supported yet");
+      dim_ = H * static_cast<int64_t>(modes_.size());
+      for (const auto& p : layout_.post)
+        if (p.kind == nn::PostModule::Dense) dim_ = layout_.dense[p.dense_index].out_features;
+      if (o.loss == TrainLoss::Softmax) {
+        if (o.num_labels < 2) throw Error("softmax loss needs at least 2 labels");
+        // nn.Linear(3 * dim, num_labels) with torch's default initialisation.
+        const double bound = 1.0 / std::sqrt(3.0 * static_cast<double>(dim_));
+        softmax_w_ = at::empty({static_cast<int64_t>(o.num_labels), 3 * dim_}).uniform_(-bound, bound);
+        softmax_b_ = at::empty({static_cast<int64_t>(o.num_labels)}).uniform_(-bound, bound);
+        add_param("__softmax__.classifier.weight", softmax_w_);
+        add_param("__softmax__.classifier.bias", softmax_b_);
+      }
+    } else {
+      setup_cross_head();
+    }
+    for (size_t i = 0; i < params_.size(); ++i) {
+      m_.push_back(at::zeros_like(params_[i]));
+      v_.push_back(at::zeros_like(params_[i]));
+    }
+  }
+
+  // ---- Trainer ----
+  double compute_gradients(const std::vector<TrainExample>& batch) override {
+    for (auto& p : params_) p.mutable_grad() = at::Tensor();
+    at::Tensor loss = forward_loss(batch, true);
+    loss.backward();
+    return loss.item<double>();
+  }
+
+  StepInfo step(const std::vector<TrainExample>& batch) override {
+    StepInfo info;
+    info.loss = compute_gradients(batch);
+    at::NoGradGuard ng;
+    // clip_grad_norm_: the 2-norm of all gradients together, scaled by max/(norm + 1e-6) when
+    // that is below 1.
+    std::vector<at::Tensor> norms;
+    for (auto& p : params_)
+      if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+    double total = norms.empty() ? 0.0 : at::stack(norms).norm(2).item<double>();
+    info.grad_norm = total;
+    if (o_.max_grad_norm > 0) {
+      const double coef = o_.max_grad_norm / (total + 1e-6);
+      if (coef < 1.0)
+        for (auto& p : params_)
+          if (p.grad().defined()) p.mutable_grad().mul_(coef);
+    }
+    const double lr = o_.lr * lr_factor(step_);
+    ++step_;
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double bc1 = 1.0 - std::pow(b1, static_cast<double>(step_));
+    const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step_));
+    const double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
+    for (size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor& p = params_[i];
+      if (!p.grad().defined()) continue;
+      const at::Tensor& g = p.grad();
+      if (decay_[i] && o_.weight_decay > 0) p.mul_(1.0 - lr * o_.weight_decay);
+      m_[i].lerp_(g, 1.0 - b1);
+      v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+      at::Tensor denom = (v_[i].sqrt() / bc2_sqrt).add_(eps);
+      p.addcdiv_(m_[i], denom, -step_size);
+    }
+    info.step = step_;
+    info.lr = lr;
+    return info;
+  }
+
+  void set_total_steps(size_t total) override { total_ = total; }
+
+  std::vector<NamedTensor> parameters() const override {
+    std::vector<NamedTensor> out;
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (names_[i].rfind("__", 0) != 0) out.push_back(to_named(saved_name(names_[i]), params_[i]));
+    return out;
+  }
+  std::vector<NamedTensor> gradients() const override {
+    std::vector<NamedTensor> out;
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].grad().defined()) out.push_back(to_named(names_[i], params_[i].grad()));
+    return out;
+  }
+  size_t parameter_count() const override {
+    size_t n = 0;
+    for (const auto& p : params_) n += static_cast<size_t>(p.numel());
+    return n;
+  }
+  size_t steps_done() const override { return step_; }
+  double loss(const std::vector<TrainExample>& batch) override {
+    at::NoGradGuard ng;
+    return forward_loss(batch, false).item<double>();
+  }
+  void perturb(const std::string& name, size_t index, double delta) override {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw Error("no parameter '" + name + "'");
+    at::NoGradGuard ng;
+    at::Tensor flat = params_[it->second].view({-1});
+    if (static_cast<int64_t>(index) >= flat.numel()) throw Error("index out of range for '" + name + "'");
+    flat[static_cast<int64_t>(index)].add_(delta);
+  }
+
+  EvalResult evaluate(const std::vector<TrainExample>& dev) override {
+    EvalResult r;
+    r.rows = dev.size();
+    if (dev.size() < 2) throw Error("the dev set needs at least 2 rows");
+    at::NoGradGuard ng;
+    std::vector<double> pred, gold;
+    size_t correct = 0;
+    double loss_sum = 0;
+    const size_t bs = std::max<size_t>(o_.batch_size, 1);
+    for (size_t s = 0; s < dev.size(); s += bs) {
+      std::vector<TrainExample> chunk(dev.begin() + static_cast<long>(s),
+                                      dev.begin() + static_cast<long>(std::min(dev.size(), s + bs)));
+      if (bi_) {
+        at::Tensor u = embed_tensor(texts_of(chunk, 0), false), v = embed_tensor(texts_of(chunk, 1), false);
+        if (o_.loss == TrainLoss::Softmax) {
+          at::Tensor logits = at::linear(at::cat({u, v, (u - v).abs()}, 1), softmax_w_, softmax_b_);
+          at::Tensor am = logits.argmax(1);
+          for (size_t i = 0; i < chunk.size(); ++i)
+            correct += am[static_cast<int64_t>(i)].item<int64_t>() == chunk[i].label;
+        } else {
+          at::Tensor cos = at::cosine_similarity(u, v, 1, 1e-8);
+          for (size_t i = 0; i < chunk.size(); ++i) {
+            pred.push_back(cos[static_cast<int64_t>(i)].item<double>());
+            gold.push_back(chunk[i].score);
+          }
+        }
+      } else {
+        at::Tensor logits = cross_logits(chunk, false);
+        if (num_labels_ == 1) {
+          for (size_t i = 0; i < chunk.size(); ++i) {
+            pred.push_back(logits[static_cast<int64_t>(i)][0].item<double>());
+            gold.push_back(chunk[i].score);
+          }
+        } else {
+          at::Tensor am = logits.argmax(1);
+          for (size_t i = 0; i < chunk.size(); ++i)
+            correct += am[static_cast<int64_t>(i)].item<int64_t>() == chunk[i].label;
+        }
+      }
+      if (o_.loss != TrainLoss::MNRL) loss_sum += forward_loss(chunk, false).item<double>() * chunk.size();
+    }
+    r.loss = loss_sum / static_cast<double>(dev.size());
+    if (pred.empty()) {
+      r.accuracy = static_cast<double>(correct) / static_cast<double>(dev.size());
+    } else {
+      r.spearman = spearman_rho(pred, gold);
+      r.pearson = pearson_r(pred, gold);
+    }
+    return r;
+  }
+
+  Matrix embed(const std::vector<std::string>& texts) override {
+    if (!bi_) throw Error("embed: not a bi-encoder");
+    at::NoGradGuard ng;
+    Matrix out(texts.size(), static_cast<size_t>(dim_));
+    for (size_t s = 0; s < texts.size(); s += o_.batch_size) {
+      std::vector<std::string> chunk(texts.begin() + static_cast<long>(s),
+                                     texts.begin() + static_cast<long>(std::min(texts.size(), s + o_.batch_size)));
+      at::Tensor e = embed_tensor(chunk, false).contiguous();
+      std::memcpy(out.row(s), e.data_ptr<float>(), sizeof(float) * static_cast<size_t>(e.numel()));
+    }
+    return out;
+  }
+
+  Matrix logits(const std::vector<std::pair<std::string, std::string>>& pairs) override {
+    if (bi_) throw Error("logits: not a cross-encoder");
+    at::NoGradGuard ng;
+    std::vector<TrainExample> ex;
+    for (const auto& [a, b] : pairs) {
+      TrainExample e;
+      e.a = a;
+      e.b = b;
+      ex.push_back(e);
+    }
+    at::Tensor l = cross_logits(ex, false).contiguous();
+    Matrix out(pairs.size(), static_cast<size_t>(num_labels_));
+    std::memcpy(out.data.data(), l.data_ptr<float>(), sizeof(float) * out.data.size());
+    return out;
+  }
+
+  void save(const fs::path& out_dir, const std::string& card) const override;
+
+  void save_state(const fs::path& dir) const {
+    fs::create_directories(dir);
+    std::vector<NamedTensor> t;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const std::string n = saved_name(names_[i]);
+      t.push_back(to_named("m." + n, m_[i]));
+      t.push_back(to_named("v." + n, v_[i]));
+      if (names_[i].rfind("__", 0) == 0) t.push_back(to_named("p." + n, params_[i]));
+    }
+    write_safetensors(dir / "optimizer.safetensors", t);
+    write_text(dir / "state.json", json_dump_file({{"step", step_}, {"total_steps", total_}}));
+  }
+
+  bool load_state(const fs::path& model_dir) override {
+    const fs::path dir = model_dir / ".trainer_state";
+    if (!fs::exists(dir / "state.json") || !fs::exists(dir / "optimizer.safetensors")) return false;
+    nlohmann::json st = nn::read_json_file(dir / "state.json");
+    auto store = nn::open_safetensors(dir / "optimizer.safetensors");
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const std::string n = saved_name(names_[i]);
+      if (!store->contains("m." + n) || !store->contains("v." + n))
+        throw Error((dir / "optimizer.safetensors").string() + ": no optimizer state for '" + n +
+                    "' (resuming with other settings?)");
+      at::Tensor m = store->get("m." + n).to(at::kFloat), v = store->get("v." + n).to(at::kFloat);
+      if (m.sizes() != params_[i].sizes() || v.sizes() != params_[i].sizes())
+        throw Error((dir / "optimizer.safetensors").string() + ": state of '" + n + "' has the wrong shape");
+      m_[i].copy_(m);
+      v_[i].copy_(v);
+      if (names_[i].rfind("__", 0) == 0) {
+        if (!store->contains("p." + n)) throw Error((dir / "optimizer.safetensors").string() + ": no '" + n + "'");
+        params_[i].copy_(store->get("p." + n).to(at::kFloat));
+      }
+    }
+    if (!st.contains("step") || !st["step"].is_number_unsigned())
+      throw Error((dir / "state.json").string() + ": field 'step' missing");
+    step_ = st["step"].get<size_t>();
+    return true;
+  }
+
+ private:
+  // ---- parameters ----
+  void add_param(const std::string& name, at::Tensor t) {
+    t.set_requires_grad(true);
+    index_[name] = params_.size();
+    names_.push_back(name);
+    params_.push_back(t);
+    const bool no_decay = name.find("bias") != std::string::npos ||
+                          name.find("LayerNorm.weight") != std::string::npos ||
+                          name.find("LayerNorm.bias") != std::string::npos;
+    decay_.push_back(!no_decay);
+  }
+  const at::Tensor& P(const std::string& logical) const {
+    auto it = index_.find(prefix_ + logical);
+    if (it == index_.end()) throw Error("missing parameter " + prefix_ + logical);
+    return params_[it->second];
+  }
+  const at::Tensor* find(const std::string& full) const {
+    auto it = index_.find(full);
+    return it == index_.end() ? nullptr : &params_[it->second];
+  }
+  std::string saved_name(const std::string& n) const { return rename_.count(n) ? rename_.at(n) : n; }
+  static NamedTensor to_named(const std::string& name, const at::Tensor& t) {
+    NamedTensor nt;
+    nt.name = name;
+    at::Tensor c = t.detach().to(at::kFloat).contiguous();
+    nt.shape = c.sizes().vec();
+    nt.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    return nt;
+  }
+
+  std::vector<std::string> encoder_names() const {
+    std::vector<std::string> n = {"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                                  "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"};
+    if (cfg_.type_vocab_size > 0) n.push_back("embeddings.token_type_embeddings.weight");
+    for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+      const std::string p = "encoder.layer." + std::to_string(l) + ".";
+      for (const char* s : {"attention.self.query", "attention.self.key", "attention.self.value",
+                            "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
+                            "output.dense", "output.LayerNorm"}) {
+        n.push_back(p + s + ".weight");
+        n.push_back(p + s + ".bias");
+      }
+    }
+    return n;
+  }
+
+  void setup_cross_head() {
+    const int64_t H = cfg_.hidden_size;
+    std::string first, final;
+    switch (cfg_.arch) {
+      case Architecture::Bert: final = "classifier"; head_ = 0; break;
+      case Architecture::Roberta: first = "classifier.dense"; final = "classifier.out_proj"; head_ = 1; break;
+      case Architecture::Electra: first = "classifier.dense"; final = "classifier.out_proj"; head_ = 2; break;
+      default: break;
+    }
+    const bool has_head = index_.count(root_ + final + ".weight") > 0;
+    if (has_head) {
+      num_labels_ = params_[index_[root_ + final + ".weight"]].size(0);
+      if (o_.num_labels > 0 && static_cast<int64_t>(o_.num_labels) != num_labels_)
+        throw Error(tdir_.string() + ": the classification head has " + std::to_string(num_labels_) +
+                    " labels, not " + std::to_string(o_.num_labels));
+    } else {
+      // A new head on a plain encoder: names as transformers saves a *ForSequenceClassification
+      // model (encoder under "<model_type>.").
+      new_head_ = true;
+      num_labels_ = o_.num_labels > 0 ? static_cast<int64_t>(o_.num_labels)
+                                      : (o_.loss == TrainLoss::BCE ? 1 : 0);
+      if (num_labels_ <= 0) throw Error("a new classification head needs the number of labels");
+      const std::string base = cfg_.arch == Architecture::Bert ? "bert." : cfg_.arch == Architecture::Roberta ? "roberta." : "electra.";
+      if (prefix_.empty()) {
+        for (const auto& n : names_) rename_[n] = base + n;
+        root_ = "";
+      }
+      const double init_std = config_double(cfg_.raw, "initializer_range", 0.02);
+      auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0, init_std); };
+      if (head_ == 0 && !find(prefix_ + "pooler.dense.weight")) {
+        add_param(prefix_ + "pooler.dense.weight", normal({H, H}));
+        add_param(prefix_ + "pooler.dense.bias", at::zeros({H}));
+        if (prefix_.empty()) {
+          rename_[prefix_ + "pooler.dense.weight"] = base + "pooler.dense.weight";
+          rename_[prefix_ + "pooler.dense.bias"] = base + "pooler.dense.bias";
+        }
+      }
+      if (!first.empty()) {
+        add_param(root_ + first + ".weight", normal({H, H}));
+        add_param(root_ + first + ".bias", at::zeros({H}));
+      }
+      add_param(root_ + final + ".weight", normal({num_labels_, H}));
+      add_param(root_ + final + ".bias", at::zeros({num_labels_}));
+    }
+    if (o_.loss == TrainLoss::BCE && num_labels_ != 1)
+      throw Error("the bce loss needs a head with 1 label (this one has " + std::to_string(num_labels_) + ")");
+    if (o_.loss == TrainLoss::CE && num_labels_ < 2)
+      throw Error("the ce loss needs a head with at least 2 labels");
+    head_first_ = first;
+    head_final_ = final;
+  }
+
+  // ---- forward ----
+  at::Tensor encoder_forward(const Batch& b, bool train) const {
+    const auto& c = cfg_;
+    const int64_t B = b.ids.size(0), L = b.ids.size(1), H = c.hidden_size, nh = c.num_heads, d = H / nh;
+    at::Tensor positions;
+    if (c.arch == Architecture::Roberta) {
+      at::Tensor not_pad = b.ids.ne(c.pad_token_id).to(at::kLong);
+      positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
+    } else {
+      positions = at::arange(L, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).expand({B, L});
+    }
+    at::Tensor x = at::embedding(P("embeddings.word_embeddings.weight"), b.ids, c.pad_token_id);
+    if (c.type_vocab_size > 0) {
+      at::Tensor types = b.types.defined() ? b.types : at::zeros_like(b.ids);
+      x = x + at::embedding(P("embeddings.token_type_embeddings.weight"), types);
+    }
+    x = x + at::embedding(P("embeddings.position_embeddings.weight"), positions,
+                          c.arch == Architecture::Roberta ? c.pad_token_id : -1);
+    x = at::layer_norm(x, {H}, P("embeddings.LayerNorm.weight"), P("embeddings.LayerNorm.bias"), c.layer_norm_eps);
+    x = at::dropout(x, hidden_p_, train);
+    at::Tensor bias = (1 - b.mask).to(at::kFloat).mul(-3.4028234663852886e38)
+                          .view({B, 1, 1, L}).expand({B, nh, 1, L}).reshape({B * nh, 1, L});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      const std::string p = "encoder.layer." + std::to_string(l) + ".";
+      at::Tensor qkv_w = at::cat({P(p + "attention.self.query.weight"), P(p + "attention.self.key.weight"),
+                                  P(p + "attention.self.value.weight")}, 0);
+      at::Tensor qkv_b = at::cat({P(p + "attention.self.query.bias"), P(p + "attention.self.key.bias"),
+                                  P(p + "attention.self.value.bias")}, 0);
+      at::Tensor qkv = at::linear(x, qkv_w, qkv_b);
+      at::Tensor parts = qkv.view({B, L, 3, nh, d}).permute({2, 0, 3, 1, 4});
+      at::Tensor q = parts[0].reshape({B * nh, L, d});
+      at::Tensor k = parts[1].reshape({B * nh, L, d});
+      at::Tensor v = parts[2].reshape({B * nh, L, d});
+      at::Tensor probs = at::softmax(at::baddbmm(bias, q, k.transpose(1, 2), 1.0, scale), -1);
+      probs = at::dropout(probs, attn_p_, train);
+      at::Tensor ctx = at::bmm(probs, v).view({B, nh, L, d}).permute({0, 2, 1, 3}).reshape({B, L, H});
+      at::Tensor attn = at::dropout(at::linear(ctx, P(p + "attention.output.dense.weight"),
+                                               P(p + "attention.output.dense.bias")), hidden_p_, train);
+      at::Tensor h1 = at::layer_norm(attn + x, {H}, P(p + "attention.output.LayerNorm.weight"),
+                                     P(p + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
+      at::Tensor ff = activation(at::linear(h1, P(p + "intermediate.dense.weight"), P(p + "intermediate.dense.bias")));
+      ff = at::dropout(at::linear(ff, P(p + "output.dense.weight"), P(p + "output.dense.bias")), hidden_p_, train);
+      x = at::layer_norm(ff + h1, {H}, P(p + "output.LayerNorm.weight"), P(p + "output.LayerNorm.bias"),
+                         c.layer_norm_eps);
+    }
+    return x;
+  }
+
+  at::Tensor activation(const at::Tensor& x) const {
+    const std::string& a = cfg_.activation;
+    if (a == "gelu") return at::gelu(x);
+    if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return at::gelu(x, "tanh");
+    if (a == "relu") return at::relu(x);
+    if (a == "silu" || a == "swish") return at::silu(x);
+    if (a == "quick_gelu") return x * at::sigmoid(x * 1.702);
+    throw Error("unsupported activation '" + a + "'");
+  }
+
+  static std::vector<std::string> texts_of(const std::vector<TrainExample>& b, int which) {
+    std::vector<std::string> t;
+    for (const auto& e : b) t.push_back(which == 0 ? e.a : which == 1 ? e.b : e.negative);
+    return t;
+  }
+
+  at::Tensor embed_tensor(const std::vector<std::string>& texts, bool train) const {
+    std::vector<Encoding> encs;
+    for (const auto& t : texts) encs.push_back(tok_->encode(t, true, max_length_));
+    Batch b = make_batch(encs, tok_->pad_id(), use_types_);
+    at::Tensor h = encoder_forward(b, train);
+    std::vector<at::Tensor> parts;
+    for (auto m : modes_) parts.push_back(nn::pool(h, b.mask, m));
+    at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+    for (const auto& p : layout_.post) {
+      if (p.kind == nn::PostModule::Dense) x = layout_.dense[p.dense_index].apply(x);
+      else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+    }
+    return x;
+  }
+
+  at::Tensor cross_logits(const std::vector<TrainExample>& batch, bool train) const {
+    std::vector<Encoding> encs;
+    for (const auto& e : batch) encs.push_back(tok_->encode_pair(e.a, e.b, max_length_, Truncation::LongestFirst));
+    Batch b = make_batch(encs, tok_->pad_id(), use_types_);
+    at::Tensor h = encoder_forward(b, train);
+    at::Tensor x = h.select(1, 0);
+    if (head_ == 0) {
+      x = at::tanh(at::linear(x, P("pooler.dense.weight"), P("pooler.dense.bias")));
+    } else {
+      x = at::dropout(x, classifier_p_, train);
+      x = at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias"));
+      x = head_ == 1 ? at::tanh(x) : at::gelu(x);
+    }
+    x = at::dropout(x, classifier_p_, train);
+    return at::linear(x, *find(root_ + head_final_ + ".weight"), *find(root_ + head_final_ + ".bias"));
+  }
+
+  at::Tensor forward_loss(const std::vector<TrainExample>& batch, bool train) const {
+    const int64_t B = static_cast<int64_t>(batch.size());
+    std::vector<float> scores;
+    std::vector<int64_t> labels;
+    for (const auto& e : batch) {
+      scores.push_back(e.score);
+      labels.push_back(e.label);
+    }
+    at::Tensor score_t = at::tensor(scores);
+    at::Tensor label_t = at::tensor(labels);
+    auto check_labels = [&](int64_t n) {
+      for (int64_t l : labels)
+        if (l < 0 || l >= n)
+          throw Error("label " + std::to_string(l) + " outside the " + std::to_string(n) + " classes");
+    };
+    if (!bi_) {
+      at::Tensor logits = cross_logits(batch, train);
+      if (o_.loss == TrainLoss::BCE) return at::binary_cross_entropy_with_logits(logits.view({-1}), score_t);
+      check_labels(num_labels_);
+      return at::cross_entropy_loss(logits, label_t);
+    }
+    at::Tensor u = embed_tensor(texts_of(batch, 0), train);
+    at::Tensor v = embed_tensor(texts_of(batch, 1), train);
+    switch (o_.loss) {
+      case TrainLoss::Cosine:
+        return at::mse_loss(at::cosine_similarity(u, v, 1, 1e-8), score_t);
+      case TrainLoss::CoSENT: {
+        at::Tensor s = at::cosine_similarity(u, v, 1, 1e-8) * o_.scale;
+        at::Tensor diff = s.unsqueeze(1) - s.unsqueeze(0);
+        at::Tensor lower = (score_t.unsqueeze(1) < score_t.unsqueeze(0)).to(at::kFloat);
+        diff = diff - (1 - lower) * 1e12;
+        return at::logsumexp(at::cat({at::zeros({1}), diff.reshape({-1})}, 0), c10::IntArrayRef{0});
+      }
+      case TrainLoss::MNRL: {
+        at::Tensor cands = v;
+        bool has_neg = false;
+        for (const auto& e : batch) has_neg = has_neg || !e.negative.empty();
+        if (has_neg) cands = at::cat({v, embed_tensor(texts_of(batch, 2), train)}, 0);
+        at::Tensor a_n = u / u.norm(2, {1}, true).clamp_min(1e-12);
+        at::Tensor c_n = cands / cands.norm(2, {1}, true).clamp_min(1e-12);
+        at::Tensor sim = at::mm(a_n, c_n.t()) * o_.scale;
+        return at::cross_entropy_loss(sim, at::arange(B, at::TensorOptions().dtype(at::kLong)));
+      }
+      case TrainLoss::Softmax: {
+        check_labels(softmax_w_.size(0));
+        at::Tensor logits = at::linear(at::cat({u, v, (u - v).abs()}, 1), softmax_w_, softmax_b_);
+        return at::cross_entropy_loss(logits, label_t);
+      }
+      default: break;
+    }
+    throw Error("loss not available for a bi-encoder");
+  }
+
+  double lr_factor(size_t step) const {
+    if (o_.schedule == "constant") return 1.0;
+    const size_t total = std::max<size_t>(total_, 1);
+    const size_t warmup = static_cast<size_t>(std::ceil(static_cast<double>(total) * o_.warmup_ratio));
+    if (step < warmup) return static_cast<double>(step) / static_cast<double>(std::max<size_t>(1, warmup));
+    return std::max(0.0, static_cast<double>(total - std::min(step, total)) /
+                             static_cast<double>(std::max<size_t>(1, total - warmup)));
+  }
+
+  TrainOptions o_;
+  bool bi_ = true;
+  nn::ModelLayout layout_;
+  fs::path tdir_;
+  nn::TransformerConfig cfg_;
+  std::string prefix_, root_;
+  std::unique_ptr<Tokenizer> tok_;
+  bool use_types_ = false;
+  double hidden_p_ = 0.1, attn_p_ = 0.1, classifier_p_ = 0.1;
+  size_t max_length_ = 0;
+  std::vector<std::string> names_;
+  std::vector<at::Tensor> params_, m_, v_;
+  std::vector<bool> decay_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, std::string> rename_;
+  std::vector<nn::PoolingMode> modes_;
+  int64_t dim_ = 0;
+  at::Tensor softmax_w_, softmax_b_;
+  int head_ = 0;
+  bool new_head_ = false;
+  int64_t num_labels_ = 0;
+  std::string head_first_, head_final_;
+  size_t step_ = 0, total_ = 0;
+};
+
+void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
+  // Everything goes to a fresh folder beside out_dir, renamed into place at the end.
+  fs::path parent = out_dir.parent_path().empty() ? fs::path(".") : out_dir.parent_path();
+  fs::create_directories(parent);
+  fs::path tmp = parent / ("." + out_dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    fs::path tdst = tmp;
+    nlohmann::json config = cfg_.raw;
+    if (bi_) {
+      const fs::path rel = fs::relative(tdir_, layout_.root);
+      if (!rel.empty() && rel != ".") tdst = tmp / rel;
+      fs::create_directories(tdst);
+      if (layout_.sentence_transformers) {
+        // Copy the module folders and sentence-transformers files (all but the weights).
+        for (const auto& entry : fs::recursive_directory_iterator(layout_.root)) {
+          const fs::path r = fs::relative(entry.path(), layout_.root);
+          if (r.string().rfind(".", 0) == 0) continue;  // .trainer_state, .git, ...
+          if (entry.is_directory()) {
+            fs::create_directories(tmp / r);
+            continue;
+          }
+          const std::string fname = entry.path().filename().string();
+          if (entry.path().parent_path() == tdir_ && (is_weight_file(fname) || fname == "README.md")) continue;
+          if (fname == "README.md" && entry.path().parent_path() == layout_.root) continue;
+          fs::copy_file(entry.path(), tmp / r, fs::copy_options::overwrite_existing);
+        }
+        for (const auto& p : layout_.post)
+          if (p.kind == nn::PostModule::Normalize) fs::create_directories(tmp / "2_Normalize");
+      } else {
+        copy_tokenizer_files(tdir_, tdst);
+        nlohmann::json modules = nlohmann::json::array();
+        modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}});
+        modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}});
+        write_text(tmp / "modules.json", json_dump_file(modules));
+        fs::create_directories(tmp / "1_Pooling");
+        nlohmann::json pool = {{"word_embedding_dimension", cfg_.hidden_size},
+                               {"pooling_mode_cls_token", false}, {"pooling_mode_mean_tokens", true},
+                               {"pooling_mode_max_tokens", false}, {"pooling_mode_mean_sqrt_len_tokens", false},
+                               {"pooling_mode_weightedmean_tokens", false}, {"pooling_mode_lasttoken", false},
+                               {"include_prompt", true}};
+        write_text(tmp / "1_Pooling" / "config.json", json_dump_file(pool));
+        write_text(tmp / "sentence_bert_config.json",
+                   json_dump_file({{"max_seq_length", max_length_}, {"do_lower_case", false}}));
+      }
+      if (!fs::exists(tmp / "config_sentence_transformers.json"))
+        write_text(tmp / "config_sentence_transformers.json",
+                   json_dump_file({{"__version__", {{"sentence_transformers", "3.0.0"}, {"sbert", "0.1.0"}}},
+                                   {"prompts", nlohmann::json::object()},
+                                   {"default_prompt_name", nullptr},
+                                   {"similarity_fn_name", "cosine"}}));
+    } else {
+      copy_tokenizer_files(tdir_, tdst);
+      if (new_head_) {
+        std::string arch = cfg_.arch == Architecture::Bert ? "BertForSequenceClassification"
+                           : cfg_.arch == Architecture::Roberta ? (cfg_.model_type == "xlm-roberta" ? "XLMRobertaForSequenceClassification" : "RobertaForSequenceClassification")
+                           : "ElectraForSequenceClassification";
+        config["architectures"] = {arch};
+      }
+      nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
+      for (int64_t i = 0; i < num_labels_; ++i) {
+        std::string name = static_cast<size_t>(i) < o_.label_names.size() ? o_.label_names[static_cast<size_t>(i)]
+                                                                           : "LABEL_" + std::to_string(i);
+        if (new_head_ || !o_.label_names.empty() || !config.contains("id2label")) {
+          id2label[std::to_string(i)] = name;
+          label2id[name] = i;
+        }
+      }
+      if (!id2label.empty()) {
+        config["id2label"] = id2label;
+        config["label2id"] = label2id;
+      }
+      if (num_labels_ == 1) config["sentence_transformers"] = {{"activation_fn", "torch.nn.modules.activation.Sigmoid"}};
+    }
+    write_text(tdst / "config.json", json_dump_file(config));
+    write_safetensors(tdst / "model.safetensors", parameters());
+    if (!card.empty()) write_text(tmp / "README.md", card);
+    save_state(tmp / ".trainer_state");
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(out_dir)) {
+    old = parent / ("." + out_dir.filename().string() + ".old-" + std::to_string(::getpid()));
+    fs::remove_all(old, ec);
+    fs::rename(out_dir, old);
+  }
+  fs::rename(tmp, out_dir);
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
+}  // namespace
+
+std::unique_ptr<Trainer> Trainer::create(const fs::path& model_dir, const TrainOptions& options) {
+  try {
+    return std::make_unique<TrainerImpl>(model_dir, options);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error("training setup failed: " + what.substr(0, what.find('\n')));
+  }
+}
+
+TrainSummary run_training(Trainer& trainer, const TrainOptions& o, const std::vector<TrainExample>& train,
+                          const std::vector<TrainExample>& dev, const fs::path& out_dir,
+                          const TrainLoopOptions& loop) {
+  if (train.empty()) throw Error("no training rows");
+  if (!dev.empty() && dev.size() < 2) throw Error("the dev set needs at least 2 rows (it has 1)");
+  TrainSummary sum;
+  const size_t bs = o.batch_size;
+  const size_t per_epoch = (train.size() + bs - 1) / bs;
+  const size_t total = o.max_steps > 0 ? o.max_steps : per_epoch * std::max<size_t>(o.epochs, 1);
+  trainer.set_total_steps(total);
+  auto card = [&]() { return loop.model_card ? loop.model_card(sum.evals) : std::string(); };
+  bool saved_best = false;
+  auto do_eval = [&](const StepInfo& info) {
+    if (dev.empty()) return;
+    EvalResult r = trainer.evaluate(dev);
+    sum.evals.emplace_back(info.step, r);
+    if (loop.on_eval) loop.on_eval(info, r);
+    if (loop.save_best && info.step > 0 && (!saved_best || r.primary() > sum.best)) {
+      sum.best = r.primary();
+      saved_best = true;
+      trainer.save(out_dir, card());
+    }
+  };
+  const size_t resume_from = trainer.steps_done();
+  StepInfo start;
+  if (resume_from == 0) do_eval(start);
+  std::vector<size_t> order(train.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(o.seed);
+  size_t step = 0;
+  StepInfo last;
+  for (size_t epoch = 0; step < total; ++epoch) {
+    if (o.shuffle) std::shuffle(order.begin(), order.end(), rng);
+    bool trained_this_epoch = false;
+    for (size_t s = 0; s < train.size() && step < total; s += bs) {
+      if (step < resume_from) {  // already trained before the resume
+        ++step;
+        continue;
+      }
+      trained_this_epoch = true;
+      if (loop.stop && loop.stop()) {
+        sum.interrupted = true;
+        break;
+      }
+      std::vector<TrainExample> batch;
+      for (size_t i = s; i < std::min(train.size(), s + bs); ++i) batch.push_back(train[order[i]]);
+      try {
+        last = trainer.step(batch);
+      } catch (const c10::Error& e) {
+        std::string what = e.what_without_backtrace();
+        throw Error("training step " + std::to_string(step + 1) + " failed: " + what.substr(0, what.find('\n')));
+      }
+      last.epoch = epoch;
+      ++step;
+      if (!std::isfinite(last.loss))
+        throw Error("the loss became " + std::to_string(last.loss) + " at step " + std::to_string(step) +
+                    " (learning rate too high?)");
+      if (loop.on_step) loop.on_step(last);
+      if (loop.eval_steps > 0 && step % loop.eval_steps == 0 && step < total) do_eval(last);
+    }
+    if (sum.interrupted) break;
+    if (trained_this_epoch) do_eval(last);
+  }
+  sum.steps = step;
+  if (!loop.save_best || !saved_best) trainer.save(out_dir, card());
+  return sum;
+}
+
+}  // namespace sbert

@@ -1,0 +1,142 @@
+// `sbert train` end to end: the PyTorch reference runs of ../shared/fixtures/training reproduced
+// through the command line (losses from the JSONL log, parameters from the written folder), the
+// folder read back by `sbert embed`, and the input errors (exit 2, one line, nothing written).
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "nn/weight_store.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using sbert::testing::run_command;
+using sbert::testing::temp_dir;
+using sbert::testing::write_file;
+
+namespace {
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+const char* kReferenceArgs =
+    " --input-format tsv --no-header --a-column 5 --b-column 6 --label-column 4 --score-scale 5"
+    " --dropout 0 --no-shuffle --lr 1e-3 --max-steps 3 --batch-size 8 --max-length 64"
+    " --warmup-ratio 0 --scheduler constant -q";
+
+// split: train 2 steps, then --resume for the third.
+void reference_run(const std::string& name, bool split = false) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path dir = shared / "fixtures" / "training" / name;
+  auto spec = sbert::testing::load_json(dir / "spec.json");
+  fs::path tmp = temp_dir("train_cli_" + name);
+  const fs::path out = tmp / "out", logf = tmp / "log.jsonl";
+  std::string err;
+  std::string cmd = std::string(SBERT_BINARY) + " train " + spec["objective"].get<std::string>() + " --model " +
+                    q(shared / spec["model"].get<std::string>()) + " --loss " + spec["loss"].get<std::string>() +
+                    " --train " + q(shared / spec["data"]["file"].get<std::string>()) + kReferenceArgs +
+                    " -o " + q(out) + " --log " + q(logf);
+  if (split) {
+    std::string first = cmd;
+    first.replace(first.find("--max-steps 3"), 13, "--max-steps 2");
+    ASSERT_EQ(run_command(first, nullptr, &err), 0) << first << "\n" << err;
+    ASSERT_TRUE(fs::exists(out / ".trainer_state" / "state.json"));
+    cmd += " --resume";
+  }
+  ASSERT_EQ(run_command(cmd, nullptr, &err), 0) << cmd << "\n" << err;
+  auto log = parse_jsonl(sbert::testing::read_file(logf));
+  std::vector<double> losses;
+  for (const auto& r : log)
+    if (r.contains("loss") && !r.contains("eval")) losses.push_back(r["loss"].get<double>());
+  ASSERT_EQ(losses.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(losses[i], spec["losses"][i].get<double>(), 1e-5) << "step " << i;
+
+  auto got = sbert::nn::open_safetensors(out / "model.safetensors");
+  auto want = sbert::nn::open_safetensors(dir / "after.safetensors");
+  // As in tests/nn/train_reference_test.cpp: key biases (true gradient exactly zero) within
+  // 2e-3, everything else within 1e-4 and all but a few elements within 1e-5.
+  size_t off = 0;
+  double worst = 0, worst_key_bias = 0;
+  for (const std::string& n : want->names()) {
+    ASSERT_TRUE(got->contains(n)) << n;
+    at::Tensor d = (got->get(n).to(at::kFloat) - want->get(n).to(at::kFloat)).abs();
+    if (n.find("attention.self.key.bias") != std::string::npos) {
+      worst_key_bias = std::max(worst_key_bias, d.max().item<double>());
+      continue;
+    }
+    off += static_cast<size_t>((d > 1e-5).sum().item<int64_t>());
+    worst = std::max(worst, d.max().item<double>());
+  }
+  EXPECT_EQ(got->names().size(), want->names().size());
+  EXPECT_LE(off, 8u);
+  EXPECT_LE(worst, 1e-4);
+  EXPECT_LE(worst_key_bias, 2.5e-3);
+  EXPECT_TRUE(fs::exists(out / "README.md"));
+  if (spec["objective"] == "bi") {
+    for (const char* f : {"modules.json", "config.json", "1_Pooling/config.json", "sentence_bert_config.json",
+                          "config_sentence_transformers.json", "tokenizer.json"})
+      EXPECT_TRUE(fs::exists(out / f)) << f;
+    // The trained folder loads in `sbert embed`.
+    write_file(tmp / "texts.txt", "A plane is taking off.\nA man is playing a flute.\n");
+    std::string o2, e2;
+    EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " embed --model " + q(out) + " " + q(tmp / "texts.txt") +
+                              " --format jsonl -q", &o2, &e2), 0) << e2;
+    EXPECT_EQ(parse_jsonl(o2).size(), 2u);
+  }
+}
+
+void expect_error(const std::string& args, const std::string& want, const fs::path& must_not_exist) {
+  std::string out, err;
+  int rc = run_command(std::string(SBERT_BINARY) + " train " + args, &out, &err);
+  EXPECT_EQ(rc, 2) << args << "\n" << err;
+  EXPECT_NE(err.find("sbert: error: "), std::string::npos) << err;
+  EXPECT_NE(err.find(want), std::string::npos) << "want '" << want << "' in: " << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  if (!must_not_exist.empty()) EXPECT_FALSE(fs::exists(must_not_exist)) << must_not_exist;
+}
+
+}  // namespace
+
+TEST(TrainCli, ReproducesBiEncoderReference) { reference_run("bi-cosine"); }
+TEST(TrainCli, ReproducesCrossEncoderReference) { reference_run("cross-bce"); }
+
+TEST(TrainCli, ResumeContinuesTheReferenceRun) { reference_run("cross-bce", true); }
+
+TEST(TrainCli, BadInput) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path model = shared / "fixtures" / "models" / "bert-wordpiece-mean-norm";
+  fs::path tmp = temp_dir("train_cli_errors");
+  write_file(tmp / "ok.csv", "sentence1,sentence2,score\na man,a woman,3\nthe dog,a cat,1\n");
+  write_file(tmp / "scale.csv", "sentence1,sentence2,score\na man,a woman,3\nthe dog,a cat,7\n");
+  write_file(tmp / "empty.csv", "sentence1,sentence2,score\n");
+  write_file(tmp / "one.csv", "sentence1,sentence2,score\na man,a woman,3\n");
+  write_file(tmp / "nli.csv", "premise,hypothesis,label\na man,a woman,neutral\nthe dog,a cat,maybe\n");
+  const fs::path out = tmp / "out";
+  const std::string base = "bi --model " + q(model) + " --loss cosine --score-scale 5 -o " + q(out);
+  expect_error(base + " --train " + q(tmp / "scale.csv"), "scale.csv:3", out);
+  expect_error(base + " --train " + q(tmp / "empty.csv"), "no training rows", out);
+  expect_error(base + " --train " + q(tmp / "ok.csv") + " --dev " + q(tmp / "one.csv"), "at least 2 rows", out);
+  expect_error(base + " --train " + q(tmp / "ok.csv") + " --lr 0", "--lr", out);
+  expect_error("bi --model " + q(model) + " --loss softmax --label-names entailment,neutral,contradiction -o " +
+                   q(out) + " --train " + q(tmp / "nli.csv"),
+               "unknown label 'maybe'", out);
+  fs::path noweights = tmp / "noweights";
+  fs::create_directories(noweights);
+  fs::copy_file(model / "config.json", noweights / "config.json");
+  fs::copy_file(model / "vocab.txt", noweights / "vocab.txt");
+  expect_error("bi --model " + q(noweights) + " --loss cosine --score-scale 5 -o " + q(out) + " --train " +
+                   q(tmp / "ok.csv"),
+               "no model weights", out);
+  fs::create_directories(tmp / "exists");
+  expect_error("bi --model " + q(model) + " --loss cosine --score-scale 5 -o " + q(tmp / "exists") + " --train " +
+                   q(tmp / "ok.csv"),
+               "--overwrite", fs::path());
+  EXPECT_TRUE(fs::is_empty(tmp / "exists"));
+}

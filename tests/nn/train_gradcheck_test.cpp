@@ -1,0 +1,157 @@
+// Finite-difference checks of every training loss on a tiny generated model: the analytic
+// gradient of a few parameter elements (the largest of several tensors) against the central
+// difference (L(p + h) - L(p - h)) / 2h of the loss. Dropout is off so the loss is a function.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sbert/random_model.h"
+#include "sbert/train.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace sbert;
+
+namespace {
+
+fs::path tiny_model() {
+  static fs::path dir;
+  if (dir.empty()) {
+    dir = sbert::testing::temp_dir("train_gradcheck") / "model";
+    RandomModelSpec s;
+    s.hidden = 16;
+    s.layers = 1;
+    s.heads = 2;
+    s.intermediate = 32;
+    s.max_position = 64;
+    s.init_std = 0.3;  // large enough weights for gradients well above float32 rounding
+    s.seed = 7;
+    write_random_model(dir, s);
+  }
+  return dir;
+}
+
+std::vector<TrainExample> rows() {
+  const char* a[] = {"a man is playing guitar", "the dog is running on the beach", "a woman eats food",
+                     "the cat is in the water", "a boy plays soccer", "the girl is playing piano"};
+  const char* b[] = {"a man plays the guitar", "a dog runs on a beach", "the car is on the street",
+                     "a cat in water", "money in the bank", "a girl playing a piano"};
+  const char* n[] = {"the river bank", "a woman is eating", "the boy is running", "a man with hair",
+                     "a dog eats food", "the car on the beach"};
+  const float score[] = {0.9f, 0.8f, 0.1f, 0.7f, 0.0f, 0.95f};
+  const int64_t label[] = {0, 0, 2, 1, 2, 0};
+  std::vector<TrainExample> out;
+  for (size_t i = 0; i < 6; ++i) {
+    TrainExample e;
+    e.a = a[i];
+    e.b = b[i];
+    e.negative = n[i];
+    e.score = score[i];
+    e.label = label[i];
+    out.push_back(e);
+  }
+  return out;
+}
+
+void gradcheck(TrainObjective obj, TrainLoss loss, size_t num_labels) {
+  TrainOptions o;
+  o.objective = obj;
+  o.loss = loss;
+  o.dropout = 0.0;
+  o.num_labels = num_labels;
+  o.seed = 3;
+  auto t = Trainer::create(tiny_model(), o);
+  auto batch = rows();
+  const double l0 = t->compute_gradients(batch);
+  EXPECT_NEAR(l0, t->loss(batch), 1e-6 + 1e-6 * std::fabs(l0));
+  auto grads = t->gradients();
+  ASSERT_FALSE(grads.empty());
+  size_t checked = 0;
+  for (const auto& g : grads) {
+    // Skip the big embedding tables except for the word embeddings' largest element.
+    size_t best = 0;
+    for (size_t i = 1; i < g.values.size(); ++i)
+      if (std::fabs(g.values[i]) > std::fabs(g.values[best])) best = i;
+    const double analytic = g.values[best];
+    if (std::fabs(analytic) < 1e-3) continue;
+    const double h = 2e-3;
+    t->perturb(g.name, best, h);
+    const double up = t->loss(batch);
+    t->perturb(g.name, best, -2 * h);
+    const double down = t->loss(batch);
+    t->perturb(g.name, best, h);
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(numeric, analytic, 0.03 * std::fabs(analytic) + 3e-4)
+        << train_loss_name(loss) << ": " << g.name << "[" << best << "]";
+    ++checked;
+  }
+  EXPECT_GE(checked, 8u) << train_loss_name(loss);
+}
+
+}  // namespace
+
+TEST(TrainGradcheck, CosineSimilarityLoss) { gradcheck(TrainObjective::Bi, TrainLoss::Cosine, 0); }
+TEST(TrainGradcheck, CoSENTLoss) { gradcheck(TrainObjective::Bi, TrainLoss::CoSENT, 0); }
+TEST(TrainGradcheck, MultipleNegativesRankingLoss) { gradcheck(TrainObjective::Bi, TrainLoss::MNRL, 0); }
+TEST(TrainGradcheck, SoftmaxLoss) { gradcheck(TrainObjective::Bi, TrainLoss::Softmax, 3); }
+TEST(TrainGradcheck, CrossEncoderBCE) { gradcheck(TrainObjective::Cross, TrainLoss::BCE, 1); }
+TEST(TrainGradcheck, CrossEncoderCrossEntropy) { gradcheck(TrainObjective::Cross, TrainLoss::CE, 3); }
+
+// Loss definitions on a case small enough to work out by hand: two pairs whose embeddings are
+// identical (cosine 1) give CosineSimilarityLoss = mean((1 - label)^2).
+TEST(TrainLosses, CosineOfIdenticalTexts) {
+  TrainOptions o;
+  o.dropout = 0.0;
+  auto t = Trainer::create(tiny_model(), o);
+  std::vector<TrainExample> b(2);
+  b[0].a = b[0].b = "a man is playing guitar";
+  b[0].score = 0.5f;
+  b[1].a = b[1].b = "the dog";
+  b[1].score = 1.0f;
+  EXPECT_NEAR(t->loss(b), (0.25 + 0.0) / 2, 1e-6);
+}
+
+TEST(TrainErrors, BadOptions) {
+  TrainOptions o;
+  o.lr = 0;
+  EXPECT_NE(sbert::testing::error_of([&] { Trainer::create(tiny_model(), o); }).find("learning rate"), std::string::npos);
+  TrainOptions c;
+  c.objective = TrainObjective::Cross;
+  c.loss = TrainLoss::BCE;
+  c.num_labels = 3;
+  EXPECT_NE(sbert::testing::error_of([&] { Trainer::create(tiny_model(), c); }).find("1 label"), std::string::npos);
+  fs::path empty = sbert::testing::temp_dir("train_noweights");
+  fs::copy_file(tiny_model() / "config.json", empty / "config.json");
+  fs::copy_file(tiny_model() / "vocab.txt", empty / "vocab.txt");
+  EXPECT_NE(sbert::testing::error_of([&] { Trainer::create(empty, TrainOptions()); }).find("no model weights"),
+            std::string::npos);
+}
+
+TEST(TrainData, Errors) {
+  fs::path d = sbert::testing::temp_dir("train_data");
+  TrainDataSpec s;
+  s.a = "sentence1";
+  s.b = "sentence2";
+  s.label = "score";
+  s.score_scale = 5;
+  sbert::testing::write_file(d / "ok.csv", "sentence1,sentence2,score\na,b,5\nc,d,0\n");
+  auto ok = read_train_examples((d / "ok.csv").string(), s);
+  ASSERT_EQ(ok.size(), 2u);
+  EXPECT_FLOAT_EQ(ok[0].score, 1.0f);
+  sbert::testing::write_file(d / "bad.csv", "sentence1,sentence2,score\na,b,5\nc,d,6\n");
+  EXPECT_NE(sbert::testing::error_of([&] { read_train_examples((d / "bad.csv").string(), s); }).find("bad.csv:3"),
+            std::string::npos);
+  sbert::testing::write_file(d / "empty.csv", "sentence1,sentence2,score\n");
+  EXPECT_NE(sbert::testing::error_of([&] { read_train_examples((d / "empty.csv").string(), s); }).find("no training rows"),
+            std::string::npos);
+  TrainDataSpec n = s;
+  n.label = "label";
+  n.classes = true;
+  n.label_names = {"entailment", "neutral", "contradiction"};
+  sbert::testing::write_file(d / "nli.jsonl", "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": \"neutral\"}\n"
+                                       "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": \"maybe\"}\n");
+  std::string e = sbert::testing::error_of([&] { read_train_examples((d / "nli.jsonl").string(), n); });
+  EXPECT_NE(e.find("nli.jsonl:2"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown label 'maybe'"), std::string::npos) << e;
+}
