@@ -25,7 +25,7 @@ extern "C" void on_sigint(int) { g_stop = true; }
 
 struct TrainArgs {
   std::string objective, model, loss, train, dev, out;
-  bool overwrite = false, offline = false, quiet = false, no_header = false, no_shuffle = false,
+  bool overwrite = false, offline = false, no_header = false, no_shuffle = false,
        save_best = false, resume = false;
   std::string input_format = "auto", a_col, b_col, label_col, neg_col, label_names, log_file;
   std::string schedule = "linear", dtype = "float32";
@@ -65,7 +65,6 @@ std::string eval_json(const EvalResult& r) {
 }
 
 int run_train(TrainArgs& a) {
-  set_quiet(a.quiet);
   TrainOptions o;
   if (a.objective == "bi") o.objective = TrainObjective::Bi;
   else if (a.objective == "cross") o.objective = TrainObjective::Cross;
@@ -257,7 +256,6 @@ std::function<int()> setup_train(CLI::App& app) {
   sub->add_option("--eval-steps", a->eval_steps, "Evaluate on --dev every N steps (and each epoch end)");
   sub->add_flag("--save-best", a->save_best, "Keep the best dev evaluation instead of the last state");
   sub->add_option("--log", a->log_file, "JSONL log of steps and evaluations");
-  sub->add_flag("-q,--quiet", a->quiet, "No log lines on stderr");
   return [a]() { return run_train(*a); };
 }
 
