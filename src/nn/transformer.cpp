@@ -6,10 +6,10 @@
 
 #include <cmath>
 #include <thread>
-#include <fstream>
 #include <optional>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::nn {
 namespace fs = std::filesystem;
@@ -68,15 +68,9 @@ TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const st
 }
 
 TransformerConfig TransformerConfig::load(const fs::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    throw Error(config_json.string() + ": invalid JSON: " + e.what());
-  }
-  return from_json(j, config_json.string());
+  if (!fs::exists(config_json))
+    throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
+  return from_json(model::read_json(config_json), config_json.string());
 }
 
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
