@@ -43,12 +43,15 @@ SafetensorsSummary read_safetensors_summary(const std::filesystem::path& file);
 
 // ---- tokenizer files ----
 // The preferred tokenizer file in `dir`: tokenizer.json, then a SentencePiece *.model (first by
-// name), then vocab.txt; nullopt when there is none.
-std::optional<std::filesystem::path> find_tokenizer_file(const std::filesystem::path& dir);
+// name), then vocab.txt (sentencepiece_only: only a *.model); nullopt when there is none.
+std::optional<std::filesystem::path> find_tokenizer_file(const std::filesystem::path& dir,
+                                                         bool sentencepiece_only = false);
 // The folders searched for a model's tokenizer, in order: the folder itself, then 0_Transformer/.
 std::vector<std::filesystem::path> tokenizer_search_dirs(const std::filesystem::path& model_dir);
-// find_tokenizer_file over tokenizer_search_dirs(model_dir).
-std::optional<std::filesystem::path> find_model_tokenizer(const std::filesystem::path& model_dir);
+// find_tokenizer_file over tokenizer_search_dirs(model_dir); the folder that holds the file is
+// its parent_path().
+std::optional<std::filesystem::path> find_model_tokenizer(const std::filesystem::path& model_dir,
+                                                          bool sentencepiece_only = false);
 
 // ---- config.json ----
 struct TransformerBasics {

@@ -162,15 +162,15 @@ SafetensorsSummary read_safetensors_summary(const fs::path& p) {
 
 // ---- tokenizer ----
 
-std::optional<fs::path> find_tokenizer_file(const fs::path& dir) {
-  if (is_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
+std::optional<fs::path> find_tokenizer_file(const fs::path& dir, bool sentencepiece_only) {
+  if (!sentencepiece_only && is_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
   std::vector<fs::path> models;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".model") models.push_back(entry.path());
   std::sort(models.begin(), models.end());
   if (!models.empty()) return models.front();
-  if (is_file(dir / "vocab.txt")) return dir / "vocab.txt";
+  if (!sentencepiece_only && is_file(dir / "vocab.txt")) return dir / "vocab.txt";
   return std::nullopt;
 }
 
@@ -178,11 +178,11 @@ std::vector<fs::path> tokenizer_search_dirs(const fs::path& model_dir) {
   return {model_dir, model_dir / "0_Transformer"};
 }
 
-std::optional<fs::path> find_model_tokenizer(const fs::path& model_dir) {
+std::optional<fs::path> find_model_tokenizer(const fs::path& model_dir, bool sentencepiece_only) {
   for (const fs::path& dir : tokenizer_search_dirs(model_dir)) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
-    if (auto f = find_tokenizer_file(dir)) return f;
+    if (auto f = find_tokenizer_file(dir, sentencepiece_only)) return f;
   }
   return std::nullopt;
 }

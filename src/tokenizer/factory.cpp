@@ -1,5 +1,8 @@
 #include "tokenizer/factory.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
@@ -7,6 +10,17 @@
 namespace sbert::tok {
 
 namespace fs = std::filesystem;
+
+std::optional<fs::path> find_tokenizer_file(const fs::path& dir) {
+  if (fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
+  std::vector<fs::path> models;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().extension() == ".model") models.push_back(entry.path());
+  std::sort(models.begin(), models.end());
+  if (!models.empty()) return models.front();
+  if (fs::is_regular_file(dir / "vocab.txt")) return dir / "vocab.txt";
+  return std::nullopt;
+}
 
 std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::path& dir,
                                                const TokenizerOptions& options) {

@@ -2,12 +2,15 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "sbert/tokenizer.h"
 
 namespace sbert::tok {
 
-// (Which file a folder's tokenizer is read from: sbert::model::find_model_tokenizer.)
+// The preferred tokenizer file in `dir`: tokenizer.json, then a sentencepiece *.model, then
+// vocab.txt; nullopt when there is none.
+std::optional<std::filesystem::path> find_tokenizer_file(const std::filesystem::path& dir);
 
 // Opens `file` by its kind (tokenizer.json / *.json, *.model, vocab.txt / *.txt); configs
 // (tokenizer_config.json, special_tokens_map.json, a KoBERT vocab) are read from `dir`.

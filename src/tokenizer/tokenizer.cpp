@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "sbert/error.h"
-#include "sbert/model_folder.h"
 #include "tokenizer/factory.h"
 
 namespace sbert {
@@ -98,8 +97,10 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const Token
     return tok::load_tokenizer_file(f, f.parent_path(), options);
   }
   if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
-  if (auto f = model::find_model_tokenizer(model_dir))
-    return tok::load_tokenizer_file(*f, f->parent_path(), options);
+  for (const fs::path& dir : {model_dir, model_dir / "0_Transformer"}) {
+    if (!fs::is_directory(dir)) continue;
+    if (auto f = tok::find_tokenizer_file(dir)) return tok::load_tokenizer_file(*f, dir, options);
+  }
   throw Error(model_dir.string() +
               ": no tokenizer found (looked for tokenizer.json, *.model, vocab.txt in the folder and "
               "in 0_Transformer/)");

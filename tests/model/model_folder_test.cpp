@@ -145,6 +145,9 @@ TEST(ModelFolder, TokenizerFilePreference) {
   EXPECT_EQ(find_tokenizer_file(d), d / "a.model") << "SentencePiece before vocab.txt, first by name";
   write_file(d / "tokenizer.json", "{}");
   EXPECT_EQ(find_tokenizer_file(d), d / "tokenizer.json");
+  EXPECT_EQ(find_tokenizer_file(d, true), d / "a.model") << "sentencepiece only";
+  EXPECT_FALSE(find_tokenizer_file(d / "0_Transformer", true).has_value());
+  EXPECT_EQ(find_model_tokenizer(d, true), d / "a.model");
   EXPECT_EQ(tokenizer_search_dirs(d), (std::vector<fs::path>{d, d / "0_Transformer"}));
 }
 
