@@ -10,7 +10,7 @@ PACKAGES=(
   libsentencepiece-dev libutf8proc-dev
   libcli11-dev nlohmann-json3-dev libeigen3-dev
   libgtest-dev libgmock-dev
-  libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev
+  libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev libssl-dev
 )
 
 missing=()

@@ -13,6 +13,7 @@
 #include "hub/cache_layout.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::hub {
 
@@ -99,11 +100,12 @@ static bool has_file(const fs::path& p) {
 }
 
 static bool folder_has_weights(const fs::path& dir) {
-  for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
-    if (has_file(dir / name)) return true;
-  }
-  for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"}) {
-    auto text = read_text(dir / index);
+  for (const std::string& name : model::weight_file_names()) {
+    if (!model::is_index_file(name)) {
+      if (has_file(dir / name)) return true;
+      continue;
+    }
+    auto text = read_text(dir / name);
     if (!text) continue;
     try {
       auto j = nlohmann::json::parse(*text);

@@ -14,6 +14,7 @@
 #include "hub/sha256.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::hub {
 
@@ -311,17 +312,17 @@ class Downloader {
   }
 
   void fetch_weights(const std::string& dir, bool required) {
-    // safetensors first (no pickle, mmap-able), then the torch checkpoint; each whole or sharded.
-    if (fetch(join(dir, "model.safetensors"), false)) return;
-    if (fetch_sharded(dir, "model.safetensors.index.json")) return;
-    if (fetch(join(dir, "pytorch_model.bin"), false)) return;
-    if (fetch_sharded(dir, "pytorch_model.bin.index.json")) return;
+    // In the loaders' order of preference (safetensors first: no pickle, mmap-able), each whole
+    // or sharded.
+    std::string names;
+    for (const std::string& f : model::weight_file_names()) {
+      if (model::is_index_file(f) ? fetch_sharded(dir, f) : fetch(join(dir, f), false)) return;
+      names += (names.empty() ? "" : ", ") + f;
+    }
     if (required) {
       throw Error("no weights in " + name_.repo_id + "@" + name_.revision +
-                  (dir.empty() ? "" : "/" + dir) +
-                  ": none of model.safetensors, model.safetensors.index.json, "
-                  "pytorch_model.bin, pytorch_model.bin.index.json at " +
-                  url_for(join(dir, "model.safetensors")));
+                  (dir.empty() ? "" : "/" + dir) + ": none of " + names + " at " +
+                  url_for(join(dir, model::weight_file_names().front())));
     }
   }
 

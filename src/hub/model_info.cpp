@@ -8,6 +8,7 @@
 #include "hub/cache_layout.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::hub {
 
@@ -16,66 +17,11 @@ using nlohmann::json;
 
 namespace {
 
-std::optional<json> load_json_opt(const fs::path& p) {
-  auto text = detail::read_text(p);
-  if (!text) return std::nullopt;
-  try {
-    return json::parse(*text);
-  } catch (const std::exception& e) {
-    throw Error(p.string() + ": invalid JSON (" + e.what() + ")");
-  }
-}
-
 size_t size_field(const json& j, std::initializer_list<const char*> keys) {
   for (const char* k : keys) {
     if (j.contains(k) && j[k].is_number_unsigned()) return j[k].get<size_t>();
   }
   return 0;
-}
-
-struct SafetensorsSummary {
-  std::uint64_t parameters = 0;
-  std::set<std::string> dtypes;
-};
-
-// The header is an 8-byte little-endian length followed by JSON {name: {dtype, shape, ...}}.
-SafetensorsSummary read_safetensors_header(const fs::path& p) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(p.c_str(), "rb"), &std::fclose);
-  if (!f) throw Error(p.string() + ": cannot open");
-  unsigned char len_bytes[8];
-  if (std::fread(len_bytes, 1, 8, f.get()) != 8) throw Error(p.string() + ": truncated header");
-  std::uint64_t len = 0;
-  for (int i = 7; i >= 0; --i) len = (len << 8) | len_bytes[i];
-  std::error_code ec;
-  std::uint64_t file_size = fs::file_size(p, ec);
-  if (len == 0 || len > (100u << 20) || len > file_size - 8) {
-    throw Error(p.string() + ": invalid safetensors header length " + std::to_string(len));
-  }
-  std::string header(len, '\0');
-  if (std::fread(header.data(), 1, len, f.get()) != len) {
-    throw Error(p.string() + ": truncated header");
-  }
-  SafetensorsSummary s;
-  try {
-    auto j = json::parse(header);
-    for (auto& [name, t] : j.items()) {
-      if (name == "__metadata__") continue;
-      std::uint64_t n = 1;
-      for (const auto& d : t.at("shape")) n *= d.get<std::uint64_t>();
-      s.parameters += n;
-      s.dtypes.insert(t.at("dtype").get<std::string>());
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Error(p.string() + ": invalid safetensors header (" + e.what() + ")");
-  }
-  return s;
-}
-
-std::string short_type(const std::string& type) {
-  auto dot = type.rfind('.');
-  return dot == std::string::npos ? type : type.substr(dot + 1);
 }
 
 }  // namespace
@@ -86,83 +32,46 @@ ModelInfo describe_model(const fs::path& dir) {
   ModelInfo info;
   info.path = dir;
 
-  fs::path transformer = dir;
-  std::vector<fs::path> module_dirs;
-  std::optional<json> pooling_cfg;
+  // Leniently: a folder that could not be loaded is still described as far as it goes.
+  const model::ModelFolder folder = model::read_model_folder(dir, model::ReadOptions{false});
+  const fs::path& transformer = folder.transformer_dir;
+  std::vector<fs::path> module_dirs;  // folders that may hold weights of their own
   size_t dense_out = 0;
-  if (auto modules = load_json_opt(dir / "modules.json")) {
-    if (!modules->is_array()) throw Error((dir / "modules.json").string() + ": not a list");
-    for (const auto& m : *modules) {
-      std::string type = m.value("type", "");
-      std::string path = m.value("path", "");
-      info.modules.push_back(short_type(type));
-      fs::path mdir = path.empty() ? dir : dir / path;
-      if (type.find("Transformer") != std::string::npos) {
-        transformer = mdir;
-      } else if (type.find("Pooling") != std::string::npos) {
-        pooling_cfg = load_json_opt(mdir / "config.json");
-      } else if (type.find("Dense") != std::string::npos) {
-        if (auto c = load_json_opt(mdir / "config.json")) {
-          dense_out = size_field(*c, {"out_features"});
-        }
-        module_dirs.push_back(mdir);
-      } else if (type.find("Normalize") != std::string::npos) {
-        info.normalize = true;
-      } else if (!path.empty()) {
-        module_dirs.push_back(mdir);
-      }
+  for (const auto& m : folder.modules) {
+    info.modules.push_back(m.short_type());
+    if (m.kind == model::ModuleKind::Dense) {
+      dense_out = static_cast<size_t>(std::max<int64_t>(0, folder.dense[m.dense_index].out_features));
+      module_dirs.push_back(m.dir);
+    } else if (m.kind == model::ModuleKind::Other && !m.path.empty()) {
+      module_dirs.push_back(m.dir);
     }
   }
+  info.normalize = folder.has_normalize();
 
-  auto config = load_json_opt(transformer / "config.json");
-  if (!config) throw Error((transformer / "config.json").string() + ": missing");
-  if (config->contains("architectures") && (*config)["architectures"].is_array() &&
-      !(*config)["architectures"].empty()) {
-    info.architecture = (*config)["architectures"][0].get<std::string>();
-  }
-  info.model_type = config->value("model_type", "");
-  if (info.architecture.empty()) info.architecture = info.model_type;
-  info.hidden_size = size_field(*config, {"hidden_size", "dim", "d_model"});
+  if (!fs::exists(transformer / "config.json")) throw Error((transformer / "config.json").string() + ": missing");
+  const model::TransformerBasics basics = model::read_transformer_basics(transformer / "config.json");
+  info.model_type = basics.model_type;
+  info.architecture = basics.architectures.empty() ? info.model_type : basics.architectures[0];
+  info.hidden_size = basics.hidden_size;
 
   info.pooling = "mean";
-  if (pooling_cfg) {
+  if (folder.pooling_from_config) {
     info.pooling_from_config = true;
-    std::vector<std::string> modes;
-    if (pooling_cfg->contains("pooling_mode") && (*pooling_cfg)["pooling_mode"].is_string()) {
-      modes.push_back((*pooling_cfg)["pooling_mode"].get<std::string>());
-    } else {
-      const std::pair<const char*, const char*> keys[] = {
-          {"pooling_mode_cls_token", "cls"},
-          {"pooling_mode_mean_tokens", "mean"},
-          {"pooling_mode_max_tokens", "max"},
-          {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"},
-          {"pooling_mode_weightedmean_tokens", "weightedmean"},
-          {"pooling_mode_lasttoken", "lasttoken"}};
-      for (auto [key, name] : keys) {
-        if (pooling_cfg->value(key, false)) modes.push_back(name);
-      }
-    }
+    const auto& modes = folder.pooling.modes;
     if (!modes.empty()) {
       info.pooling.clear();
       for (const auto& m : modes) info.pooling += (info.pooling.empty() ? "" : "+") + m;
     }
-    size_t wed = size_field(*pooling_cfg, {"word_embedding_dimension"});
+    const size_t wed = static_cast<size_t>(std::max<int64_t>(0, folder.pooling.word_embedding_dimension));
     info.dimension = (wed ? wed : info.hidden_size) * std::max<size_t>(1, modes.size());
   } else {
     info.dimension = info.hidden_size;
   }
   if (dense_out) info.dimension = dense_out;
 
-  size_t max_pos = size_field(*config, {"max_position_embeddings", "n_positions"});
-  if (max_pos && (info.model_type == "roberta" || info.model_type == "xlm-roberta" ||
-                  info.model_type == "camembert")) {
-    size_t pad = size_field(*config, {"pad_token_id"});
-    if (max_pos > pad + 1) max_pos -= pad + 1;  // positions start after the padding index
-  }
-  std::optional<json> st_cfg = load_json_opt(transformer / "sentence_bert_config.json");
-  if (!st_cfg) st_cfg = load_json_opt(dir / "sentence_bert_config.json");
-  if (st_cfg) info.max_length = size_field(*st_cfg, {"max_seq_length"});
-  auto tok_cfg = load_json_opt(transformer / "tokenizer_config.json");
+  const size_t max_pos = basics.max_input_length();
+  info.max_length = folder.max_seq_length;
+  auto tok_cfg = model::read_json_if_exists(transformer / "tokenizer_config.json");
   if (!info.max_length && tok_cfg) {
     size_t m = size_field(*tok_cfg, {"model_max_length"});
     if (m > 0 && m < 1000000) info.max_length = m;
@@ -176,7 +85,7 @@ ModelInfo describe_model(const fs::path& dir) {
     std::string n = e.path().filename().string();
     if (n.size() > 6 && n.compare(n.size() - 6, 6, ".model") == 0) spm = n;
   }
-  if (auto tj = load_json_opt(transformer / "tokenizer.json")) {
+  if (auto tj = model::read_json_if_exists(transformer / "tokenizer.json")) {
     std::string type = "unknown";
     if (tj->contains("model") && (*tj)["model"].is_object()) {
       type = (*tj)["model"].value("type", "unknown");
@@ -200,25 +109,10 @@ ModelInfo describe_model(const fs::path& dir) {
   std::set<std::string> dtypes;
   module_dirs.insert(module_dirs.begin(), transformer);
   for (const auto& mdir : module_dirs) {
-    std::vector<fs::path> files;
-    if (fs::is_regular_file(mdir / "model.safetensors", ec)) {
-      files.push_back(mdir / "model.safetensors");
-    } else if (auto idx = load_json_opt(mdir / "model.safetensors.index.json")) {
-      std::set<std::string> shards;
-      if (idx->contains("weight_map")) {
-        for (auto& [k, v] : (*idx)["weight_map"].items()) shards.insert(v.get<std::string>());
-      }
-      for (const auto& s : shards) files.push_back(mdir / s);
-    } else if (fs::is_regular_file(mdir / "pytorch_model.bin", ec)) {
-      files.push_back(mdir / "pytorch_model.bin");
-    } else if (fs::is_regular_file(mdir / "pytorch_model.bin.index.json", ec)) {
-      files.push_back(mdir / "pytorch_model.bin.index.json");
-    }
-    for (const auto& f : files) {
+    for (const auto& f : model::weight_shards(mdir)) {
       info.weight_files.push_back(fs::relative(f, dir, ec).generic_string());
-      std::string ext = f.extension().string();
-      if (ext == ".safetensors") {
-        auto s = read_safetensors_header(f);
+      if (f.extension() == ".safetensors") {
+        auto s = model::read_safetensors_summary(f);
         params += s.parameters;
         dtypes.insert(s.dtypes.begin(), s.dtypes.end());
       } else {

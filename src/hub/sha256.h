@@ -1,18 +1,24 @@
-// SHA-256 (FIPS 180-4), used to verify downloaded LFS files against the hub's ETag. Written here
-// so that the hub component needs no crypto library.
+// SHA-256, used to verify downloaded LFS files against the hub's ETag; computed by OpenSSL's EVP
+// interface (libcurl already brings libcrypto in).
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace sbert::hub {
 
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
   // Finishes the digest; the object must not be updated afterwards.
@@ -20,11 +26,10 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void block(const std::uint8_t* p);
-  std::uint32_t h_[8];
-  std::uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  std::uint64_t total_ = 0;
+  struct CtxFree {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
 };
 
 std::string sha256_hex(std::string_view data);

@@ -27,10 +27,8 @@ std::vector<PoolingMode> parse_modes(const std::string& spec) {
 }
 
 std::string weights_name(const fs::path& dir) {
-  for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                        "pytorch_model.bin.index.json"})
-    if (fs::exists(dir / n)) return (dir / n).string();
-  return dir.string();
+  auto f = model::find_weight_file(dir);
+  return f ? f->string() : dir.string();
 }
 
 }  // namespace
@@ -52,7 +50,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
   m->encoder_ = std::make_unique<TransformerEncoder>(
       config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where);
 
-  m->modes_ = options.pooling.empty() ? layout.pooling.modes : parse_modes(options.pooling);
+  m->modes_ = options.pooling.empty() ? layout.pooling_modes : parse_modes(options.pooling);
   for (PoolingMode mode : m->modes_) {
     if (mode == PoolingMode::Pooler && !m->encoder_->has_pooler())
       throw Error(where + ": pooling 'pooler' needs pooler weights (pooler.dense.*), which this "
@@ -66,7 +64,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
       if (options.normalize.value_or(true)) m->post_.push_back(p);
       continue;
     }
-    const DenseModule& d = layout.dense[p.dense_index];
+    const DenseModule& d = layout.dense_modules[p.dense_index];
     if (d.in_features != dim)
       throw Error((d.dir / "config.json").string() + ": in_features " +
                   std::to_string(d.in_features) + " does not match the pooled dimension " +
@@ -180,7 +178,7 @@ at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& poo
   }
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
   for (const PostModule& p : post_) {
-    if (p.kind == PostModule::Dense) x = layout_.dense[p.dense_index].apply(x);
+    if (p.kind == PostModule::Dense) x = layout_.dense_modules[p.dense_index].apply(x);
     else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
   }
   if (truncate_dim_ > 0) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "sbert/safetensors_writer.h"
 
 namespace sbert {
@@ -136,32 +137,19 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
   randn("pooler.dense.bias", {H});
   write_safetensors(out / "model.safetensors", tensors, s.dtype);
 
-  nlohmann::json modules = nlohmann::json::array();
-  modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""},
-                     {"type", "sentence_transformers.models.Transformer"}});
-  modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"},
-                     {"type", "sentence_transformers.models.Pooling"}});
-  if (s.normalize)
-    modules.push_back({{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"},
-                       {"type", "sentence_transformers.models.Normalize"}});
-  write_text(out / "modules.json", modules.dump(2));
+  // The sentence-transformers files, from the same builders `sbert train` uses (checked before
+  // anything is written).
+  model::StLayout layout;
+  layout.pooling.modes = {s.pooling};
+  layout.pooling.word_embedding_dimension = static_cast<int64_t>(s.hidden);
+  layout.normalize = s.normalize;
+  layout.max_seq_length = s.max_seq_length;
+  const nlohmann::json pooling = model::pooling_config_json(layout.pooling);
+  write_text(out / "modules.json", model::modules_json(layout).dump(2));
   fs::create_directories(out / "1_Pooling");
-  const std::string& m = s.pooling;
-  if (m != "cls" && m != "mean" && m != "max" && m != "mean_sqrt_len" && m != "weightedmean" &&
-      m != "lasttoken")
-    throw Error("unknown pooling mode '" + m + "' (cls, mean, max, mean_sqrt_len, weightedmean, lasttoken)");
-  nlohmann::json pooling = {{"word_embedding_dimension", s.hidden},
-                            {"pooling_mode_cls_token", m == "cls"},
-                            {"pooling_mode_mean_tokens", m == "mean"},
-                            {"pooling_mode_max_tokens", m == "max"},
-                            {"pooling_mode_mean_sqrt_len_tokens", m == "mean_sqrt_len"},
-                            {"pooling_mode_weightedmean_tokens", m == "weightedmean"},
-                            {"pooling_mode_lasttoken", m == "lasttoken"},
-                            {"include_prompt", true}};
   write_text(out / "1_Pooling/config.json", pooling.dump(2));
   if (s.normalize) fs::create_directories(out / "2_Normalize");
-  write_text(out / "sentence_bert_config.json",
-             nlohmann::json({{"max_seq_length", s.max_seq_length}, {"do_lower_case", false}}).dump(2));
+  write_text(out / "sentence_bert_config.json", model::sentence_bert_config_json(layout).dump(2));
 }
 
 }  // namespace sbert

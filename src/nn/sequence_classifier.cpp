@@ -4,8 +4,8 @@
 //   RoBERTa:    out_proj(tanh(dense(h[<s>])))            (classifier.dense / classifier.out_proj)
 //   ELECTRA:    out_proj(gelu(dense(h[CLS])))             (same names as RoBERTa)
 //   DistilBERT: classifier(relu(pre_classifier(h[CLS])))
+// The tensor names come from the architecture tables (nn/arch_tables.cpp).
 #include <algorithm>
-#include <fstream>
 
 #include <ATen/Parallel.h>
 
@@ -14,25 +14,14 @@
 #include "nn/weight_store.h"
 #include "sbert/classifier.h"
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 
 namespace sbert {
 namespace fs = std::filesystem;
 
 namespace {
 
-enum class Head { PoolerLinear, DenseTanh, DenseGelu, PreClassifierRelu };
-
-nlohmann::json read_json_file(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return nlohmann::json();
-  try {
-    nlohmann::json j;
-    in >> j;
-    return j;
-  } catch (const std::exception& e) {
-    throw Error(p.string() + ": invalid JSON: " + e.what());
-  }
-}
+using Head = nn::HeadKind;
 
 // "torch.nn.modules.activation.Sigmoid" -> "sigmoid".
 std::string activation_name(const nlohmann::json& config) {
@@ -159,41 +148,14 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
     size_t dot = prefix.rfind('.', prefix.size() - 2);
     root = dot == std::string::npos ? "" : prefix.substr(0, dot + 1);
   }
-  std::string weights_name;
-  for (const char* f : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                        "pytorch_model.bin.index.json"})
-    if (fs::exists(dir / f)) {
-      weights_name = (dir / f).string();
-      break;
-    }
+  const auto weights_file = model::find_weight_file(dir);
+  const std::string weights_name = weights_file ? weights_file->string() : "";
   const std::string where = weights_name.empty() ? dir.string() : weights_name;
   const int64_t H = c.hidden_size;
-  std::string final_name, first_name;
-  switch (c.arch) {
-    case nn::Architecture::Bert:
-      m.head = Head::PoolerLinear;
-      final_name = "classifier";
-      m.info.head = "pooler+linear";
-      break;
-    case nn::Architecture::Roberta:
-      m.head = Head::DenseTanh;
-      first_name = "classifier.dense";
-      final_name = "classifier.out_proj";
-      m.info.head = "dense+tanh+out_proj";
-      break;
-    case nn::Architecture::Electra:
-      m.head = Head::DenseGelu;
-      first_name = "classifier.dense";
-      final_name = "classifier.out_proj";
-      m.info.head = "dense+gelu+out_proj";
-      break;
-    case nn::Architecture::DistilBert:
-      m.head = Head::PreClassifierRelu;
-      first_name = "pre_classifier";
-      final_name = "classifier";
-      m.info.head = "pre_classifier+relu+linear";
-      break;
-  }
+  const nn::HeadTensorNames& head = nn::arch_info(c.arch).head;
+  m.head = head.kind;
+  m.info.head = head.description;
+  const std::string first_name = head.first ? head.first : "", final_name = head.final;
   const std::string final_w = root + final_name + ".weight";
   if (!m.store->contains(final_w) || (!first_name.empty() && !m.store->contains(root + first_name + ".weight"))) {
     std::string arch = c.architectures.empty() ? c.model_type : c.architectures[0];
@@ -251,8 +213,7 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   m.tokenizer = load_tokenizer(dir, options.tokenizer);
   // BERT and ELECTRA take token type ids; the RoBERTa tokenizers return none (zeros), DistilBERT
   // has no type embeddings.
-  m.use_type_ids = (c.arch == nn::Architecture::Bert || c.arch == nn::Architecture::Electra) &&
-                   c.type_vocab_size > 1;
+  m.use_type_ids = head.token_type_ids && c.type_vocab_size > 1;
 
   const size_t model_limit = static_cast<size_t>(c.max_input_length());
   if (options.max_length > 0) {
@@ -262,7 +223,8 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
     m.max_length = options.max_length;
   } else {
     size_t ml = 512;
-    nlohmann::json tc = read_json_file(dir / "tokenizer_config.json");
+    const nlohmann::json tc =
+        model::read_json_if_exists(dir / "tokenizer_config.json").value_or(nlohmann::json());
     if (tc.is_object() && tc.contains("model_max_length") && tc["model_max_length"].is_number()) {
       double v = tc["model_max_length"].get<double>();
       if (v > 0 && v < 1e6) ml = static_cast<size_t>(v);

@@ -6,10 +6,10 @@
 
 #include <cmath>
 #include <thread>
-#include <fstream>
 #include <optional>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::nn {
 namespace fs = std::filesystem;
@@ -37,41 +37,27 @@ TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const st
   if (!j.contains("model_type") || !j["model_type"].is_string())
     throw Error(where + ": field 'model_type' missing");
   c.model_type = j["model_type"].get<std::string>();
-  const std::string& t = c.model_type;
-  if (t == "bert") c.arch = Architecture::Bert;
-  else if (t == "roberta" || t == "xlm-roberta" || t == "camembert") c.arch = Architecture::Roberta;
-  else if (t == "distilbert") c.arch = Architecture::DistilBert;
-  else if (t == "electra") c.arch = Architecture::Electra;
-  else
-    throw Error(where + ": unknown architecture (model_type '" + t +
-                "'); supported: bert, roberta, xlm-roberta, camembert, distilbert, electra");
-
-  if (c.arch == Architecture::DistilBert) {
-    c.hidden_size = get_int(j, where, "dim");
-    c.num_layers = get_int(j, where, "n_layers");
-    c.num_heads = get_int(j, where, "n_heads");
-    c.intermediate_size = get_int(j, where, "hidden_dim");
-    c.type_vocab_size = 0;
-    c.layer_norm_eps = 1e-12;
-    c.activation = j.value("activation", std::string("gelu"));
-    if (j.value("sinusoidal_pos_embds", false)) {
-      // The sinusoidal table is saved in the checkpoint as position_embeddings.weight too.
-    }
-  } else {
-    c.hidden_size = get_int(j, where, "hidden_size");
-    c.num_layers = get_int(j, where, "num_hidden_layers");
-    c.num_heads = get_int(j, where, "num_attention_heads");
-    c.intermediate_size = get_int(j, where, "intermediate_size");
-    c.type_vocab_size = get_int(j, where, "type_vocab_size", 2);
-    if (j.contains("layer_norm_eps") && j["layer_norm_eps"].is_number())
-      c.layer_norm_eps = j["layer_norm_eps"].get<double>();
-    c.activation = j.value("hidden_act", std::string("gelu"));
-  }
+  const ArchInfo* info = arch_for_model_type(c.model_type);
+  if (!info)
+    throw Error(where + ": unknown architecture (model_type '" + c.model_type +
+                "'); supported: " + supported_model_types());
+  c.arch = info->arch;
+  const ConfigKeys& k = info->config;
+  c.hidden_size = get_int(j, where, k.hidden_size);
+  c.num_layers = get_int(j, where, k.num_layers);
+  c.num_heads = get_int(j, where, k.num_heads);
+  c.intermediate_size = get_int(j, where, k.intermediate_size);
+  c.type_vocab_size = k.type_vocab_size ? get_int(j, where, k.type_vocab_size, 2) : 0;
+  c.layer_norm_eps = 1e-12;
+  if (k.layer_norm_eps && j.contains(k.layer_norm_eps) && j[k.layer_norm_eps].is_number())
+    c.layer_norm_eps = j[k.layer_norm_eps].get<double>();
+  c.activation = j.value(k.activation, std::string("gelu"));
+  // (DistilBERT's sinusoidal table, when sinusoidal_pos_embds is set, is saved in the checkpoint
+  // as position_embeddings.weight too.)
   c.vocab_size = get_int(j, where, "vocab_size");
   c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 512);
-  c.pad_token_id = get_int(j, where, "pad_token_id", c.arch == Architecture::Roberta ? 1 : 0);
-  c.embedding_size = c.arch == Architecture::Electra ? get_int(j, where, "embedding_size", c.hidden_size)
-                                                     : c.hidden_size;
+  c.pad_token_id = get_int(j, where, "pad_token_id", info->roberta_positions ? 1 : 0);
+  c.embedding_size = k.embedding_size ? get_int(j, where, k.embedding_size, c.hidden_size) : c.hidden_size;
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
       c.vocab_size <= 0 || c.max_position_embeddings <= c.position_offset())
     throw Error(where + ": non-positive model dimensions");
@@ -82,15 +68,9 @@ TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const st
 }
 
 TransformerConfig TransformerConfig::load(const fs::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    throw Error(config_json.string() + ": invalid JSON: " + e.what());
-  }
-  return from_json(j, config_json.string());
+  if (!fs::exists(config_json))
+    throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
+  return from_json(model::read_json(config_json), config_json.string());
 }
 
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
@@ -106,58 +86,37 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   else if (a == "quick_gelu") act_ = Act::QuickGelu;
   else throw Error(where + ": unsupported activation '" + a + "'");
 
+  const EncoderTensorNames& n = arch_info(c.arch).tensors;
   WeightLoader w(store, prefix, options, where);
+  auto weight = [](const std::string& name) { return name + ".weight"; };
+  auto bias = [](const std::string& name) { return name + ".bias"; };
   const int64_t H = c.hidden_size, E = c.embedding_size, I = c.intermediate_size;
-  word_ = w.take("embeddings.word_embeddings.weight", {c.vocab_size, E});
-  position_ = w.take("embeddings.position_embeddings.weight", {c.max_position_embeddings, E});
-  if (c.arch != Architecture::DistilBert && c.type_vocab_size > 0)
-    token_type_ = w.take("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E});
-  emb_ln_w_ = w.take("embeddings.LayerNorm.weight", {E});
-  emb_ln_b_ = w.take("embeddings.LayerNorm.bias", {E});
-  if (c.arch == Architecture::Electra && E != H) {
-    project_w_ = w.take("embeddings_project.weight", {H, E});
-    project_b_ = w.take("embeddings_project.bias", {H});
+  word_ = w.take(weight(n.word_embeddings), {c.vocab_size, E});
+  position_ = w.take(weight(n.position_embeddings), {c.max_position_embeddings, E});
+  if (n.token_type_embeddings && c.type_vocab_size > 0)
+    token_type_ = w.take(weight(n.token_type_embeddings), {c.type_vocab_size, E});
+  emb_ln_w_ = w.take(weight(n.embeddings_norm), {E});
+  emb_ln_b_ = w.take(bias(n.embeddings_norm), {E});
+  if (n.embeddings_project && E != H) {
+    project_w_ = w.take(weight(n.embeddings_project), {H, E});
+    project_b_ = w.take(bias(n.embeddings_project), {H});
   }
   for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = n.layer_prefix + std::to_string(l) + ".";
     Layer L;
-    at::Tensor q_w, k_w, v_w, q_b, k_b, v_b;
-    if (c.arch == Architecture::DistilBert) {
-      const std::string p = "transformer.layer." + std::to_string(l) + ".";
-      q_w = w.take(p + "attention.q_lin.weight", {H, H});
-      q_b = w.take(p + "attention.q_lin.bias", {H});
-      k_w = w.take(p + "attention.k_lin.weight", {H, H});
-      k_b = w.take(p + "attention.k_lin.bias", {H});
-      v_w = w.take(p + "attention.v_lin.weight", {H, H});
-      v_b = w.take(p + "attention.v_lin.bias", {H});
-      L.out_w = w.take(p + "attention.out_lin.weight", {H, H});
-      L.out_b = w.take(p + "attention.out_lin.bias", {H});
-      L.ln1_w = w.take(p + "sa_layer_norm.weight", {H});
-      L.ln1_b = w.take(p + "sa_layer_norm.bias", {H});
-      L.ff1_w = w.take(p + "ffn.lin1.weight", {I, H});
-      L.ff1_b = w.take(p + "ffn.lin1.bias", {I});
-      L.ff2_w = w.take(p + "ffn.lin2.weight", {H, I});
-      L.ff2_b = w.take(p + "ffn.lin2.bias", {H});
-      L.ln2_w = w.take(p + "output_layer_norm.weight", {H});
-      L.ln2_b = w.take(p + "output_layer_norm.bias", {H});
-    } else {
-      const std::string p = "encoder.layer." + std::to_string(l) + ".";
-      q_w = w.take(p + "attention.self.query.weight", {H, H});
-      q_b = w.take(p + "attention.self.query.bias", {H});
-      k_w = w.take(p + "attention.self.key.weight", {H, H});
-      k_b = w.take(p + "attention.self.key.bias", {H});
-      v_w = w.take(p + "attention.self.value.weight", {H, H});
-      v_b = w.take(p + "attention.self.value.bias", {H});
-      L.out_w = w.take(p + "attention.output.dense.weight", {H, H});
-      L.out_b = w.take(p + "attention.output.dense.bias", {H});
-      L.ln1_w = w.take(p + "attention.output.LayerNorm.weight", {H});
-      L.ln1_b = w.take(p + "attention.output.LayerNorm.bias", {H});
-      L.ff1_w = w.take(p + "intermediate.dense.weight", {I, H});
-      L.ff1_b = w.take(p + "intermediate.dense.bias", {I});
-      L.ff2_w = w.take(p + "output.dense.weight", {H, I});
-      L.ff2_b = w.take(p + "output.dense.bias", {H});
-      L.ln2_w = w.take(p + "output.LayerNorm.weight", {H});
-      L.ln2_b = w.take(p + "output.LayerNorm.bias", {H});
-    }
+    const at::Tensor q_w = w.take(weight(p + n.query), {H, H}), q_b = w.take(bias(p + n.query), {H});
+    const at::Tensor k_w = w.take(weight(p + n.key), {H, H}), k_b = w.take(bias(p + n.key), {H});
+    const at::Tensor v_w = w.take(weight(p + n.value), {H, H}), v_b = w.take(bias(p + n.value), {H});
+    L.out_w = w.take(weight(p + n.attention_out), {H, H});
+    L.out_b = w.take(bias(p + n.attention_out), {H});
+    L.ln1_w = w.take(weight(p + n.attention_norm), {H});
+    L.ln1_b = w.take(bias(p + n.attention_norm), {H});
+    L.ff1_w = w.take(weight(p + n.ffn_up), {I, H});
+    L.ff1_b = w.take(bias(p + n.ffn_up), {I});
+    L.ff2_w = w.take(weight(p + n.ffn_down), {H, I});
+    L.ff2_b = w.take(bias(p + n.ffn_down), {H});
+    L.ln2_w = w.take(weight(p + n.output_norm), {H});
+    L.ln2_b = w.take(bias(p + n.output_norm), {H});
     if (q_w.defined() && k_w.defined() && v_w.defined() && q_b.defined() && k_b.defined() &&
         v_b.defined()) {
       // One GEMM for queries, keys and values.
@@ -166,9 +125,9 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
     }
     layers_.push_back(std::move(L));
   }
-  if (c.arch == Architecture::Bert || c.arch == Architecture::Roberta) {
-    pooler_w_ = w.take_optional("pooler.dense.weight", {H, H});
-    pooler_b_ = w.take_optional("pooler.dense.bias", {H});
+  if (n.pooler) {
+    pooler_w_ = w.take_optional(weight(n.pooler), {H, H});
+    pooler_b_ = w.take_optional(bias(n.pooler), {H});
     if (pooler_w_.defined() != pooler_b_.defined()) {
       pooler_w_ = pooler_b_ = at::Tensor();
     }
@@ -202,7 +161,7 @@ EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
                 std::to_string(c.max_input_length()) + " positions");
 
   at::Tensor positions;
-  if (c.arch == Architecture::Roberta) {
+  if (arch_info(c.arch).roberta_positions) {
     at::Tensor not_pad = ids.ne(c.pad_token_id).to(at::kLong);
     positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
   } else {

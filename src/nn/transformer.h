@@ -6,12 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "nn/arch_tables.h"
 #include "nn/torch_pch.h"
 #include "nn/weight_store.h"
 
 namespace sbert::nn {
-
-enum class Architecture { Bert, Roberta, DistilBert, Electra };
 
 struct TransformerConfig {
   Architecture arch = Architecture::Bert;
@@ -31,7 +30,7 @@ struct TransformerConfig {
   nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
 
   // RoBERTa position ids start after the padding index.
-  int64_t position_offset() const { return arch == Architecture::Roberta ? pad_token_id + 1 : 0; }
+  int64_t position_offset() const { return arch_info(arch).roberta_positions ? pad_token_id + 1 : 0; }
   // The longest input the position embeddings allow.
   int64_t max_input_length() const { return max_position_embeddings - position_offset(); }
 

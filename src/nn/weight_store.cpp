@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 
 namespace sbert::nn {
 namespace fs = std::filesystem;
@@ -19,14 +20,7 @@ std::string ends(const std::string& s, size_t n) { return s.size() >= n ? s.subs
 class ShardedWeights final : public WeightStore {
  public:
   explicit ShardedWeights(const fs::path& index) {
-    std::ifstream in(index);
-    if (!in) throw Error(index.string() + ": cannot open");
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const std::exception& e) {
-      throw Error(index.string() + ": invalid JSON: " + e.what());
-    }
+    const nlohmann::json j = model::read_json(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
       throw Error(index.string() + ": field 'weight_map' missing or not an object");
     std::map<std::string, size_t> file_index;
@@ -82,7 +76,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 std::unique_ptr<WeightStore> open_weight_file(const fs::path& file) {
   const std::string name = file.filename().string();
   if (!fs::exists(file)) throw Error(file.string() + ": file not found");
-  if (ends(name, 11) == ".index.json") return std::make_unique<ShardedWeights>(file);
+  if (model::is_index_file(file)) return std::make_unique<ShardedWeights>(file);
   if (ends(name, 12) == ".safetensors") return open_safetensors(file);
   // Sniff: a zip starts with "PK".
   std::ifstream in(file, std::ios::binary);
@@ -93,10 +87,7 @@ std::unique_ptr<WeightStore> open_weight_file(const fs::path& file) {
 }
 
 std::unique_ptr<WeightStore> open_model_weights(const fs::path& dir) {
-  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                           "pytorch_model.bin.index.json"}) {
-    if (fs::exists(dir / name)) return open_weight_file(dir / name);
-  }
+  if (auto file = model::find_weight_file(dir)) return open_weight_file(*file);
   throw Error(dir.string() + ": no weights (model.safetensors, model.safetensors.index.json or "
                              "pytorch_model.bin)");
 }

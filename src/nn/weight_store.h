@@ -31,8 +31,8 @@ std::unique_ptr<WeightStore> open_safetensors(const std::filesystem::path& file)
 std::unique_ptr<WeightStore> open_torch_checkpoint(const std::filesystem::path& file);
 // One file, format chosen by its content/extension.
 std::unique_ptr<WeightStore> open_weight_file(const std::filesystem::path& file);
-// The weights of a Hugging Face model folder: model.safetensors, model.safetensors.index.json
-// (shards), pytorch_model.bin or pytorch_model.bin.index.json, in that order of preference.
+// The weights of a Hugging Face model folder: the file sbert::model::find_weight_file picks
+// (model.safetensors > model.safetensors.index.json > pytorch_model.bin > its index).
 std::unique_ptr<WeightStore> open_model_weights(const std::filesystem::path& dir);
 
 // Looks parameters up in a store under a prefix (e.g. "bert."), converts them to the model's
