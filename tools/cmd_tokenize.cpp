@@ -1,11 +1,11 @@
 // sbert tokenize: texts in, token ids (and tokens, offsets) out, one JSON line per text.
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
 #include "command.h"
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "sbert/output_file.h"
 #include "sbert/tokenizer.h"
 
@@ -27,24 +27,6 @@ struct TokenizeArgs {
   std::string offset_unit = "chars";
 };
 
-// sentence-transformers lower-cases the input when sentence_bert_config.json says so.
-std::optional<bool> st_lowercase(const std::filesystem::path& dir) {
-  for (const auto& p : {dir / "sentence_bert_config.json", dir / "0_Transformer" / "sentence_bert_config.json"}) {
-    std::ifstream in(p);
-    if (!in) continue;
-    try {
-      auto j = nlohmann::json::parse(in);
-      if (j.is_object() && j.contains("do_lower_case") && j["do_lower_case"].is_boolean() &&
-          j["do_lower_case"].get<bool>())
-        return true;
-    } catch (const nlohmann::json::exception&) {
-      throw Error(p.string() + ": malformed JSON");
-    }
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
 int run(TokenizeArgs& a) {
   ModelOptions mo;
   mo.model = a.model;
@@ -53,7 +35,8 @@ int run(TokenizeArgs& a) {
   TokenizerOptions to;
   to.tokenizer_file = a.tokenizer_file;
   to.backend = parse_tokenizer_backend(a.tokenizer_backend);
-  to.lowercase = st_lowercase(dir);
+  // sentence-transformers lower-cases the input when sentence_bert_config.json says so.
+  if (model::read_do_lower_case(dir).value_or(false)) to.lowercase = true;
   auto tok = load_tokenizer(dir, to);
   const Truncation trunc = parse_truncation(a.truncation);
   const bool pair = !a.pair_column.empty();

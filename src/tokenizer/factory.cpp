@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/spm_convert.h"
@@ -13,15 +14,7 @@ namespace sbert::tok {
 namespace fs = std::filesystem;
 
 std::optional<fs::path> find_tokenizer_file(const fs::path& dir, TokenizerBackend backend) {
-  const bool spm_only = backend == TokenizerBackend::SentencePiece;
-  if (!spm_only && fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
-  std::vector<fs::path> models;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_regular_file() && entry.path().extension() == ".model") models.push_back(entry.path());
-  std::sort(models.begin(), models.end());
-  if (!models.empty()) return models.front();
-  if (!spm_only && fs::is_regular_file(dir / "vocab.txt")) return dir / "vocab.txt";
-  return std::nullopt;
+  return model::find_tokenizer_file(dir, backend == TokenizerBackend::SentencePiece);
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::path& dir,

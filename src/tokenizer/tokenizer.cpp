@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "tokenizer/factory.h"
 
 namespace sbert {
@@ -97,10 +98,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const Token
     return tok::load_tokenizer_file(f, f.parent_path(), options);
   }
   if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
-  for (const fs::path& dir : {model_dir, model_dir / "0_Transformer"}) {
-    if (!fs::is_directory(dir)) continue;
-    if (auto f = tok::find_tokenizer_file(dir, options.backend)) return tok::load_tokenizer_file(*f, dir, options);
-  }
+  if (auto f = model::find_model_tokenizer(model_dir, options.backend == TokenizerBackend::SentencePiece))
+    return tok::load_tokenizer_file(*f, f->parent_path(), options);
   if (options.backend == TokenizerBackend::SentencePiece)
     throw Error(model_dir.string() +
                 ": tokenizer backend 'sentencepiece': no *.model file in the folder or in 0_Transformer/");
