@@ -204,7 +204,10 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   if (fmt_name.empty())
     fmt_name = in_format == InputFormat::Jsonl ? "jsonl" : in_format == InputFormat::Tsv ? "tsv" : "csv";
   const TableFormat fmt = table_format(fmt_name);
-  AtomicOutput out(a.output.path);
+  // Every output is opened before any is written, and all are put in place together at the end.
+  OutputGroup outputs;
+  AtomicOutput& out = outputs.add(a.output.path);
+  AtomicOutput* report_out = a.report.empty() || a.gold_column.empty() ? nullptr : &outputs.add(a.report);
   std::string buf;
   const char d = fmt == TableFormat::Tsv ? '\t' : ',';
   auto field = [&](const std::string& s) { return fmt == TableFormat::Tsv ? tsv_field(s) : csv_field(s, d); };
@@ -256,7 +259,6 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     }
   }
   out.write(buf);
-  out.commit();
 
   if (!a.gold_column.empty()) {
     EvaluationInput ev;
@@ -274,11 +276,11 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     std::snprintf(line, sizeof line, "%zu pairs, %s: Pearson %.4f, Spearman %.4f", s.pairs,
                   ev.function.c_str(), s.pearson, s.spearman);
     log(line);
-    if (!a.report.empty()) {
-      write_report(a.report, ev, s);
-      log("report written to " + a.report);
-    }
+    if (report_out) write_report(*report_out, ev, s);
+    outputs.commit();
+    if (report_out) log("report written to " + a.report);
   } else {
+    outputs.commit();
     log("scored " + std::to_string(scores.size()) + " pairs (" + function_name + ")");
   }
   return 0;

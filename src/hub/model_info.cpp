@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hub/cache_layout.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
 
@@ -20,7 +21,7 @@ std::optional<json> load_json_opt(const fs::path& p) {
   auto text = detail::read_text(p);
   if (!text) return std::nullopt;
   try {
-    return json::parse(*text);
+    return parse_json(*text);
   } catch (const std::exception& e) {
     throw Error(p.string() + ": invalid JSON (" + e.what() + ")");
   }
@@ -57,7 +58,7 @@ SafetensorsSummary read_safetensors_header(const fs::path& p) {
   }
   SafetensorsSummary s;
   try {
-    auto j = json::parse(header);
+    auto j = parse_json(header, p.string());
     for (auto& [name, t] : j.items()) {
       if (name == "__metadata__") continue;
       std::uint64_t n = 1;

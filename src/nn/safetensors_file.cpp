@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/safetensors_writer.h"
 
@@ -117,7 +118,7 @@ class SafetensorsFile final : public WeightStore {
     const size_t data_size = map_->size - data_start_;
     nlohmann::json header;
     try {
-      header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
+      header = parse_json(reinterpret_cast<const char*>(bytes + 8),
                                      reinterpret_cast<const char*>(bytes + 8 + n));
     } catch (const std::exception& ex) {
       throw Error(path_ + ": invalid safetensors header JSON: " + std::string(ex.what()));

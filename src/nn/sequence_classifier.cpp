@@ -12,6 +12,7 @@
 #include "nn/length_sorted_batcher.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/classifier.h"
 #include "sbert/error.h"
 
@@ -27,7 +28,7 @@ nlohmann::json read_json_file(const fs::path& p) {
   if (!in) return nlohmann::json();
   try {
     nlohmann::json j;
-    in >> j;
+    j = parse_json(in);
     return j;
   } catch (const std::exception& e) {
     throw Error(p.string() + ": invalid JSON: " + e.what());

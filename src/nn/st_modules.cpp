@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
@@ -13,7 +14,7 @@ nlohmann::json read_json_file(const fs::path& path) {
   if (!in) throw Error(path.string() + ": cannot open");
   try {
     nlohmann::json j;
-    in >> j;
+    j = parse_json(in);
     return j;
   } catch (const std::exception& e) {
     std::string what = e.what();

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
@@ -75,6 +76,10 @@ TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const st
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
       c.vocab_size <= 0 || c.max_position_embeddings <= c.position_offset())
     throw Error(where + ": non-positive model dimensions");
+  if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps))
+    throw Error(where + ": field 'layer_norm_eps' must be a positive number (got " +
+                std::to_string(c.layer_norm_eps) + ")");
+  if (c.type_vocab_size < 0) throw Error(where + ": field 'type_vocab_size' is negative");
   if (c.hidden_size % c.num_heads != 0)
     throw Error(where + ": hidden size " + std::to_string(c.hidden_size) +
                 " is not a multiple of the number of heads " + std::to_string(c.num_heads));
@@ -86,7 +91,7 @@ TransformerConfig TransformerConfig::load(const fs::path& config_json) {
   if (!in) throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
   nlohmann::json j;
   try {
-    in >> j;
+    j = parse_json(in);
   } catch (const std::exception& e) {
     throw Error(config_json.string() + ": invalid JSON: " + e.what());
   }
@@ -117,6 +122,17 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   if (c.arch == Architecture::Electra && E != H) {
     project_w_ = w.take("embeddings_project.weight", {H, E});
     project_b_ = w.take("embeddings_project.bias", {H});
+  }
+  {
+    // Fail fast when the config promises more layers than the checkpoint holds (a huge
+    // num_hidden_layers would otherwise list millions of missing tensors first).
+    const bool distil = c.arch == Architecture::DistilBert;
+    const std::string last = std::string(distil ? "transformer.layer." : "encoder.layer.") +
+                             std::to_string(c.num_layers - 1) +
+                             (distil ? ".attention.q_lin.weight" : ".attention.self.query.weight");
+    if (!w.has(last))
+      throw Error(where + ": config.json says " + std::to_string(c.num_layers) +
+                  " layers but the checkpoint has no tensor '" + prefix + last + "'");
   }
   for (int64_t l = 0; l < c.num_layers; ++l) {
     Layer L;

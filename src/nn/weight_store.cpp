@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
@@ -23,7 +24,7 @@ class ShardedWeights final : public WeightStore {
     if (!in) throw Error(index.string() + ": cannot open");
     nlohmann::json j;
     try {
-      in >> j;
+      j = parse_json(in);
     } catch (const std::exception& e) {
       throw Error(index.string() + ": invalid JSON: " + e.what());
     }

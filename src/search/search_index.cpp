@@ -1,4 +1,5 @@
 // SearchIndex: generations of (FAISS file, rows database) committed by replacing manifest.json.
+#include "sbert/json_parse.h"
 #include "sbert/search_index.h"
 
 #include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
@@ -78,7 +79,7 @@ IndexManifest read_manifest(const fs::path& dir) {
   ss << in.rdbuf();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = parse_json(ss.str(), p.string());
   } catch (const nlohmann::json::exception& e) {
     throw Error(p.string() + ": invalid JSON: " + std::string(e.what()));
   }
@@ -509,7 +510,7 @@ std::vector<std::vector<SearchHit>> SearchIndex::search(const Matrix& queries,
         h.text = std::move(row->text);
         if (!row->metadata.empty()) {
           try {
-            h.metadata = nlohmann::json::parse(row->metadata);
+            h.metadata = parse_json(row->metadata);
           } catch (const nlohmann::json::exception&) {
             h.metadata = row->metadata;
           }

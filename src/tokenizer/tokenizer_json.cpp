@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/precompiled_charsmap.h"
@@ -220,7 +221,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
   if (!in) c.fail("cannot open file");
   json j;
   try {
-    j = json::parse(in);
+    j = parse_json(in, path);
   } catch (const json::exception& e) {
     c.fail(std::string("malformed JSON: ") + e.what());
   }
