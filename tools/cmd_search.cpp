@@ -177,11 +177,10 @@ int run_add(SearchArgs& a) {
   Matrix vectors;
   std::vector<IndexRow> rows;
   read_and_embed(a, *enc, prompt, vectors, rows);
-  size_t before = index.manifest().rows;
-  index.add(vectors, rows, a.upsert);
+  const size_t replaced = index.add(vectors, rows, a.upsert);
   char buf[200];
   std::snprintf(buf, sizeof buf, "added %zu rows to %s (%zu replaced), now %zu rows, in %.2f s", rows.size(),
-                a.index.c_str(), before + rows.size() - index.manifest().rows, index.manifest().rows,
+                a.index.c_str(), replaced, index.manifest().rows,
                 seconds_since(t0));
   log(buf);
   return 0;

@@ -116,7 +116,8 @@ class SearchIndex {
   static SearchIndex open(const std::filesystem::path& dir);
 
   // Adds rows. Ids already in the index are an error unless `upsert` (then replaced).
-  void add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert = false);
+  // Returns how many existing rows this call replaced (upsert), counted inside its transaction.
+  size_t add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert = false);
   // Removes rows by user id; unknown ids are an error unless `ignore_missing`. Returns how
   // many were removed.
   size_t remove(const std::vector<std::string>& ids, bool ignore_missing = false);

@@ -101,7 +101,7 @@ TransformerConfig TransformerConfig::load(const fs::path& config_json) {
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
                                        const std::string& prefix, at::TensorOptions options,
                                        const std::string& where)
-    : config_(std::move(config)), options_(options) {
+    : config_(std::move(config)), options_(options), where_(where) {
   const auto& c = config_;
   const std::string& a = c.activation;
   if (a == "gelu") act_ = Act::GeluErf;
@@ -224,10 +224,27 @@ EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
   } else {
     positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L});
   }
+  // Ids outside the embedding tables are the tokenizer's and the model's disagreement: name it
+  // rather than let libtorch say "index out of range in self".
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= c.vocab_size)
+      throw Error(where_ + ": token id " + std::to_string(lo < 0 ? lo : hi) +
+                  " is outside the model's vocabulary (vocab_size " + std::to_string(c.vocab_size) +
+                  " in config.json); tokenizer and model do not match");
+  }
   at::Tensor x = at::embedding(word_, ids);
   if (token_type_.defined()) {
     at::Tensor types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong)
                                                    : at::zeros_like(ids);
+    if (types.numel() > 0) {
+      const int64_t lo = types.min().item<int64_t>(), hi = types.max().item<int64_t>();
+      if (lo < 0 || hi >= c.type_vocab_size)
+        throw Error(where_ + ": token type id " + std::to_string(lo < 0 ? lo : hi) +
+                    " is outside the model's type vocabulary (type_vocab_size " +
+                    std::to_string(c.type_vocab_size) +
+                    " in config.json); the tokenizer's post-processor and the model do not match");
+    }
     x = x + at::embedding(token_type_, types);
   }
   x = x + at::embedding(position_, positions);

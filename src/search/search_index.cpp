@@ -1,5 +1,6 @@
 // SearchIndex: generations of (FAISS file, rows database) committed by replacing manifest.json.
 #include "sbert/json_parse.h"
+#include "sbert/output_file.h"
 #include "sbert/search_index.h"
 
 #include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
@@ -238,6 +239,7 @@ struct SearchIndex::Impl {
     remove_stray_files(dir, m.generation);
     fs::path rows_tmp = rows_path(dir, m.generation + 1);
     rows_tmp += ".tmp";
+    TempPathGuard guard(rows_tmp.string());
     try {
       fs::copy_file(rows_path(dir, m.generation), rows_tmp, fs::copy_options::overwrite_existing);
       body(rows_tmp);
@@ -351,25 +353,36 @@ SearchIndex SearchIndex::build(const fs::path& dir, IndexManifest info, const Ma
   fs::path rows_tmp = rows_path(dir, impl->m.generation + 1);
   rows_tmp += ".tmp";
   fs::remove(rows_tmp, ec);
-  {
-    auto store = search::RowStore::create(rows_tmp);
-    store.begin();
-    for (size_t i = 0; i < rows.size(); ++i)
-      store.insert(internal[i], ids[i], rows[i].text, metadata_text(rows[i].metadata));
-    store.commit();
+  // The temporary database goes away on failure and on SIGINT/SIGTERM/SIGHUP.
+  fs::path journal = rows_tmp;
+  journal += "-journal";
+  TempPathGuard guard(rows_tmp.string()), journal_guard(journal.string());
+  try {
+    {
+      auto store = search::RowStore::create(rows_tmp);
+      store.begin();
+      for (size_t i = 0; i < rows.size(); ++i)
+        store.insert(internal[i], ids[i], rows[i].text, metadata_text(rows[i].metadata));
+      store.commit();
+    }
+    impl->index = std::move(fi.index);
+    IndexManifest next = info;
+    next.rows = rows.size();
+    next.next_id = static_cast<int64_t>(rows.size());
+    next.supports_remove = fi.supports_remove;
+    next.created = now_utc();
+    impl->commit_generation(next, rows_tmp);
+  } catch (...) {
+    fs::remove(rows_tmp, ec);
+    fs::remove(journal, ec);
+    throw;
   }
-  impl->index = std::move(fi.index);
-  IndexManifest next = info;
-  next.rows = rows.size();
-  next.next_id = static_cast<int64_t>(rows.size());
-  next.supports_remove = fi.supports_remove;
-  next.created = now_utc();
-  impl->commit_generation(next, rows_tmp);
   return SearchIndex(std::move(impl));
 }
 
 
-void SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert) {
+size_t SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert) {
+  size_t replaced_count = 0;
   Impl& impl = *impl_;
   if (rows.empty()) throw Error("nothing to add (empty input)");
   impl.write_transaction([&](const fs::path& rows_tmp) {
@@ -399,7 +412,9 @@ void SearchIndex::add(const Matrix& vectors, const std::vector<IndexRow>& rows, 
     next.rows = live;
     next.next_id = impl.m.next_id + static_cast<int64_t>(rows.size());
     impl.commit_generation(next, rows_tmp);
+    replaced_count = replaced.size();
   });
+  return replaced_count;
 }
 
 size_t SearchIndex::remove(const std::vector<std::string>& ids, bool ignore_missing) {

@@ -96,3 +96,39 @@ TEST(InputLimits, NonPositiveLayerNormEps) {
   EXPECT_NE(e.find("config.json"), std::string::npos) << e;
   EXPECT_NE(e.find("layer_norm_eps"), std::string::npos) << e;
 }
+
+namespace {
+std::string safetensors_with_header(const std::string& header, size_t data_bytes) {
+  std::string out(8, '\0');
+  uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + header + std::string(data_bytes, '\0');
+}
+std::string open_error(const fs::path& file) {
+  return error_of([&] { sbert::nn::open_safetensors(file); });
+}
+}  // namespace
+
+TEST(InputLimits, SafetensorsRangesMustTileTheData) {
+  fs::path file = sbert::testing::temp_dir("st_ranges") / "model.safetensors";
+  auto put = [&](const std::string& h, size_t n) { sbert::testing::write_file(file, safetensors_with_header(h, n)); };
+  put(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+          "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})", 24);
+  EXPECT_NE(open_error(file).find("overlap"), std::string::npos) << open_error(file);
+  put(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 20);
+  EXPECT_NE(open_error(file).find("4 bytes after the last tensor"), std::string::npos) << open_error(file);
+  put(R"({"a": {"dtype": "F32", "shape": [4611686018427387904, 4611686018427387904], "data_offsets": [0, 0]}})", 0);
+  EXPECT_NE(open_error(file).find("too large"), std::string::npos) << open_error(file);
+  put(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+          "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", 16);
+  EXPECT_EQ(open_error(file), "<no sbert::Error>");
+}
+
+TEST(InputLimits, NonZipTorchCheckpointIsNamedAsSuch) {
+  fs::path file = sbert::testing::temp_dir("nonzip") / "pytorch_model.bin";
+  sbert::testing::write_file(file, std::string(64, 'x'));
+  std::string e = error_of([&] { sbert::nn::open_weight_file(file); });
+  EXPECT_NE(e.find("pytorch_model.bin"), std::string::npos) << e;
+  EXPECT_NE(e.find("not a torch.save zip"), std::string::npos) << e;
+  EXPECT_EQ(e.find("safetensors file"), std::string::npos) << e;
+}
