@@ -21,6 +21,20 @@ namespace sbert::hub {
 namespace fs = std::filesystem;
 using namespace detail;
 
+std::optional<RepoListing> detail::parse_repo_listing(const std::string& body) {
+  try {
+    auto j = parse_json(body);
+    RepoListing out;
+    if (!j.is_object()) return std::nullopt;
+    for (const auto& s : j.at("siblings")) out.files.insert(s.at("rfilename").get<std::string>());
+    out.sha = j.value("sha", "");
+    if (!is_commit_hash(out.sha)) return std::nullopt;
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 namespace {
 
 constexpr int kMaxAttempts = 5;
@@ -134,17 +148,11 @@ class Downloader {
       throw http_error(resp, true);
     }
     if (resp.status != 200) return;
-    try {
-      auto j = parse_json(resp.body);
-      std::set<std::string> files;
-      for (const auto& s : j.at("siblings")) files.insert(s.at("rfilename").get<std::string>());
-      std::string sha = j.value("sha", "");
-      if (!is_commit_hash(sha)) return;
-      listing_ = std::move(files);
-      if (commit_.empty()) commit_ = sha;
-    } catch (const std::exception&) {
-      // Not the hub's API format: fall back to probing.
-    }
+    // Not the hub's API format: fall back to probing.
+    auto listing = parse_repo_listing(resp.body);
+    if (!listing) return;
+    listing_ = std::move(listing->files);
+    if (commit_.empty()) commit_ = listing->sha;
   }
 
   Error http_error(const HttpResponse& resp, bool required) const {

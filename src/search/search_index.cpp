@@ -140,9 +140,12 @@ nlohmann::json IndexManifest::to_json() const {
 }
 
 IndexManifest IndexManifest::from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object() || j.value("format", "") != kFormat)
+  // (Types checked before value(): value() throws a json type_error on a mistyped field.)
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != kFormat)
     throw Error(where + ": not an sbert search manifest (\"format\" is not \"" + kFormat + "\")");
-  if (j.value("format_version", 0) != kFormatVersion)
+  if (!j.contains("format_version") || !j["format_version"].is_number_integer() ||
+      j["format_version"].get<int64_t>() != kFormatVersion)
     throw Error(where + ": unsupported format_version " + j.value("format_version", nlohmann::json()).dump());
   IndexManifest m;
   auto field = [&](const char* key) -> const nlohmann::json& {
