@@ -20,6 +20,7 @@ cmake --build build-san -j "$JOBS"
 t1=$(date +%s)
 echo "sanitize: build took $((t1 - t0)) s" >&2
 [ "${1:-}" = "--build-only" ] && exit 0
+export SBERT_SHARED=${SBERT_SHARED:-$PWD/../shared}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir build-san --output-on-failure -j "$JOBS" --timeout 600

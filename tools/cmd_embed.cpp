@@ -85,7 +85,7 @@ class EmbeddingWriter {
     if (f == "projector") {
       if (a.output.path.empty() || a.output.path == "-")
         throw Error("--format projector writes vecs.tsv and meta.tsv: give a folder with -o DIR");
-      std::filesystem::create_directories(a.output.path);
+      dir_ = std::make_unique<OutputDirectory>(a.output.path);  // removed again if the export fails
       vecs_ = std::make_unique<AtomicOutput>((std::filesystem::path(a.output.path) / "vecs.tsv").string());
       meta_ = std::make_unique<AtomicOutput>((std::filesystem::path(a.output.path) / "meta.tsv").string());
     } else {
@@ -157,6 +157,7 @@ class EmbeddingWriter {
     if (f == "projector") {
       vecs_->commit();
       meta_->commit();
+      dir_->keep();
       return;
     }
     if (f == "npy") {
@@ -195,6 +196,7 @@ class EmbeddingWriter {
   }
 
   const EmbedArgs& a_;
+  std::unique_ptr<OutputDirectory> dir_;  // before the outputs: destroyed after them
   std::unique_ptr<AtomicOutput> out_, vecs_, meta_;
   std::FILE* spool_ = nullptr;
   size_t index_ = 0, rows_ = 0, cols_ = 0;

@@ -1,6 +1,7 @@
 // sbert: sentence embeddings and similarity at the shell. Subcommands live in tools/cmd_*.cpp.
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "command.h"
@@ -34,6 +35,14 @@ int main(int argc, char** argv) {
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runners.emplace_back(subs.back(), std::move(run));
   }
+
+  // CLI11 2.1 reads "-1" into an unsigned option as 2^64-1: refuse negatives everywhere.
+  std::function<void(CLI::App*)> no_negative_unsigned = [&](CLI::App* a) {
+    for (CLI::Option* o : a->get_options())
+      if (o->get_type_name().rfind("UINT", 0) == 0) o->check(CLI::NonNegativeNumber);
+    for (CLI::App* s : a->get_subcommands({})) no_negative_unsigned(s);
+  };
+  no_negative_unsigned(&app);
 
   try {
     app.parse(argc, argv);

@@ -92,4 +92,21 @@ class TempPathGuard {
   int slot_ = -1;
 };
 
+// An output folder: created (with its missing parents) by the constructor; unless keep() is
+// called, the destructor (and SIGINT/SIGTERM/SIGHUP) removes the folders it created, if empty,
+// so a failed export leaves no empty folder behind. An existing folder is never removed.
+class OutputDirectory {
+ public:
+  explicit OutputDirectory(const std::string& path);
+  ~OutputDirectory();
+  OutputDirectory(const OutputDirectory&) = delete;
+  OutputDirectory& operator=(const OutputDirectory&) = delete;
+  void keep();
+
+ private:
+  std::vector<std::string> created_;  // innermost first
+  std::vector<std::unique_ptr<TempPathGuard>> guards_;
+  bool keep_ = false;
+};
+
 }  // namespace sbert

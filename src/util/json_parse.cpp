@@ -6,8 +6,11 @@ namespace sbert {
 namespace {
 
 nlohmann::json::parser_callback_t depth_guard(const std::string& where) {
-  return [where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > kMaxJsonDepth)
+  // `depth` counts the containers already open when a new one starts.
+  return [where](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    const bool opens = event == nlohmann::json::parse_event_t::object_start ||
+                       event == nlohmann::json::parse_event_t::array_start;
+    if (opens && depth >= kMaxJsonDepth)
       throw Error((where.empty() ? std::string() : where + ": ") + "JSON nested deeper than " +
                   std::to_string(kMaxJsonDepth) + " levels");
     return true;

@@ -23,10 +23,16 @@ constexpr int kSlots = 256;
 std::atomic<const char*> g_cleanup[kSlots];
 
 extern "C" void cleanup_and_reraise(int sig) {
+  // Files first, then folders (innermost were registered last), each only if empty.
   for (int i = 0; i < kSlots; ++i) {
     const char* p = g_cleanup[i].load();
-    if (p && ::unlink(p) != 0) ::rmdir(p);
+    if (p) ::unlink(p);
   }
+  for (int pass = 0; pass < 2; ++pass)
+    for (int i = kSlots; i-- > 0;) {
+      const char* p = g_cleanup[i].load();
+      if (p) ::rmdir(p);
+    }
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
@@ -85,6 +91,18 @@ std::string resolve_links(const std::string& path) {
   throw Error("cannot write " + path + ": too many levels of symbolic links");
 }
 
+// The folder part made absolute and free of links and "." / "..", so two names of one file
+// compare equal; the name part is kept.
+std::string canonical_dir(const std::string& p) {
+  const std::string dir = dir_of(p);
+  const size_t s = p.rfind('/');
+  const std::string base = s == std::string::npos ? p : p.substr(s + 1);
+  char buf[PATH_MAX];
+  if (!::realpath(dir.c_str(), buf)) return p;  // mkstemp reports the missing folder
+  std::string out = buf;
+  return (out == "/" ? out : out + "/") + base;
+}
+
 bool under_special_fs(const std::string& p) {
   return p.rfind("/dev/", 0) == 0 || p.rfind("/proc/", 0) == 0;
 }
@@ -114,7 +132,7 @@ AtomicOutput::AtomicOutput(std::string path, bool binary) : path_(std::move(path
     streamed_ = true;
     return;
   }
-  target_ = resolve_links(path_);
+  target_ = canonical_dir(resolve_links(path_));
   mode_t file_mode;
   if (exists) {
     const bool writable = ::geteuid() == 0 ? (st.st_mode & 0222) != 0 : ::access(target_.c_str(), W_OK) == 0;
@@ -247,5 +265,39 @@ TempPathGuard::TempPathGuard(std::string path) : path_(std::move(path)) {
 }
 TempPathGuard::~TempPathGuard() { release(); }
 void TempPathGuard::release() { unregister_cleanup(slot_); }
+
+OutputDirectory::OutputDirectory(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  std::vector<std::string> missing;  // innermost first
+  for (std::string q = p; !q.empty() && q != "/" && q != ".";) {
+    struct stat st {};
+    if (::stat(q.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) throw Error("cannot create folder " + path + ": " + q + " is not a folder");
+      break;
+    }
+    missing.push_back(q);
+    size_t s = q.rfind('/');
+    if (s == std::string::npos) break;
+    q = q.substr(0, s);
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0777) != 0 && errno != EEXIST)
+      throw Error("cannot create folder " + *it + ": " + errno_text());
+    created_.insert(created_.begin(), *it);
+    guards_.push_back(std::make_unique<TempPathGuard>(*it));
+  }
+}
+
+OutputDirectory::~OutputDirectory() {
+  guards_.clear();
+  if (keep_) return;
+  for (const std::string& d : created_) ::rmdir(d.c_str());  // only succeeds when empty
+}
+
+void OutputDirectory::keep() {
+  keep_ = true;
+  guards_.clear();
+}
 
 }  // namespace sbert

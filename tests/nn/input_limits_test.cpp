@@ -45,11 +45,17 @@ void replace_field(const fs::path& cfg, const std::string& key, const std::strin
 
 TEST(InputLimits, DeeplyNestedPickleIsAnErrorNotACrash) {
   fs::path file = sbert::testing::temp_dir("deep_pickle") / "pytorch_model.bin";
-  const size_t depth = 200000;
-  // PROTO 2, EMPTY_LIST x depth, APPEND x (depth-1), STOP: a list nested 200,000 deep.
-  write_pickle(file, std::string("\x80\x02") + std::string(depth, ']') + std::string(depth - 1, 'a') + ".");
+  // PROTO 2, EMPTY_LIST x depth, APPEND x (depth-1), STOP: a list nested `depth` deep.
+  auto nested = [](size_t depth) {
+    return std::string("\x80\x02") + std::string(depth, ']') + std::string(depth - 1, 'a') + ".";
+  };
+  // 200,000 deep (a SIGSEGV once): refused, by whichever bound comes first.
+  write_pickle(file, nested(200000));
   std::string e = error_of([&] { sbert::nn::open_torch_checkpoint(file); });
   EXPECT_NE(e.find("pytorch_model.bin"), std::string::npos) << e;
+  // 2,000 deep: the nesting bound.
+  write_pickle(file, nested(2000));
+  e = error_of([&] { sbert::nn::open_torch_checkpoint(file); });
   EXPECT_NE(e.find("nesting deeper than 1000"), std::string::npos) << e;
 }
 
@@ -132,3 +138,4 @@ TEST(InputLimits, NonZipTorchCheckpointIsNamedAsSuch) {
   EXPECT_NE(e.find("not a torch.save zip"), std::string::npos) << e;
   EXPECT_EQ(e.find("safetensors file"), std::string::npos) << e;
 }
+

@@ -140,7 +140,6 @@ TEST(AtomicOutputTargets, SignalRemovesTemporary) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      ::signal(sig, SIG_DFL);
       AtomicOutput out((dir / "out.txt").string());
       out.write("partial");
       out.flush();
@@ -181,8 +180,9 @@ TEST(NpyShape, OverflowNegativeAndOversizedShapesAreErrors) {
   auto dir = temp_dir("npy_shape");
   struct Case {
     std::string shape, expect;
-  } cases[] = {{"(4611686018427387905, 8)", "truncated"},  // 2**62+1 rows: rows*cols wraps to 8
-               {"(4611686018427387904, 4)", "truncated"},  // wraps to 0
+  } cases[] = {{"(4611686018427387905, 8)", "too large"},  // 2**62+1 rows: rows*cols wrapped to 8
+               {"(4611686018427387904, 4)", "too large"},  // wrapped to 0
+               {"(1152921504606846976, 8)", "truncated"},  // 2**63 values: fits, but not in 128 bytes
                {"(18446744073709551615, 18446744073709551615)", "too large"},
                {"(-3, 32)", "negative"},
                {"(5, 8)", "truncated"},
@@ -198,4 +198,28 @@ TEST(NpyShape, OverflowNegativeAndOversizedShapesAreErrors) {
   Matrix m = read_npy((dir / "ok.npy").string());
   EXPECT_EQ(m.rows, 4u);
   EXPECT_EQ(m.cols, 8u);
+}
+
+TEST(OutputDirectory, FailedExportLeavesNoEmptyFolder) {
+  auto dir = temp_dir("out_dir");
+  const auto target = dir / "a" / "b";
+  {
+    OutputDirectory d(target.string());
+    EXPECT_TRUE(fs::is_directory(target));
+    AtomicOutput out((target / "vecs.tsv").string());
+    out.write("1\t2\n");
+    // no commit, no keep: the export failed
+  }
+  EXPECT_FALSE(fs::exists(dir / "a"));
+  {
+    OutputDirectory d(target.string());
+    AtomicOutput out((target / "vecs.tsv").string());
+    out.write("1\t2\n");
+    out.commit();
+    d.keep();
+  }
+  EXPECT_EQ(read_file(target / "vecs.tsv"), "1\t2\n");
+  // An existing folder is never removed.
+  { OutputDirectory d(target.string()); }
+  EXPECT_TRUE(fs::is_directory(target));
 }
