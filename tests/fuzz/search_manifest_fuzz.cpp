@@ -6,8 +6,15 @@
 #include "sbert/search_index.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  nlohmann::json j;
   try {
-    auto j = sbert::parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "manifest.json");
+    j = sbert::parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "manifest.json");
+  } catch (const sbert::Error&) {
+    return 0;
+  } catch (const nlohmann::json::parse_error&) {
+    return 0;  // not JSON: read_manifest reports that itself
+  }
+  try {
     sbert::IndexManifest m = sbert::IndexManifest::from_json(j, "manifest.json");
     (void)m.to_json().dump();
   } catch (const sbert::Error&) {
