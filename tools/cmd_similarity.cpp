@@ -163,7 +163,10 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   if (collides)
     throw Error("the input already has a column '" + a.score_column +
                 "'; name the score column with --score-column NAME");
-  AtomicOutput out(a.output.path);
+  // Every output is opened before any is written, and all are put in place together at the end.
+  OutputGroup outputs;
+  AtomicOutput& out = outputs.add(a.output.path);
+  AtomicOutput* report_out = a.report.empty() || a.gold_column.empty() ? nullptr : &outputs.add(a.report);
   TableWriter w(out, a.output.table_format(in_name));
   if (w.tabular() && (ro.header || !tabular_in)) {
     std::vector<std::string> cols = tabular_in ? header : std::vector<std::string>{"a", "b"};
@@ -188,7 +191,6 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     w.write(f);
   }
   w.flush();
-  out.commit();
 
   if (!a.gold_column.empty()) {
     EvaluationInput ev;
@@ -206,11 +208,11 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     std::snprintf(line, sizeof line, "%zu pairs, %s: Pearson %.4f, Spearman %.4f", s.pairs,
                   ev.function.c_str(), s.pearson, s.spearman);
     result(line);
-    if (!a.report.empty()) {
-      write_report(a.report, ev, s);
-      log("report written to " + a.report);
-    }
+    if (report_out) write_report(*report_out, ev, s);
+    outputs.commit();
+    if (report_out) log("report written to " + a.report);
   } else {
+    outputs.commit();
     log("scored " + std::to_string(scores.size()) + " pairs (" + function_name + ")");
   }
   return 0;

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 
 #include "cli_common.h"
@@ -91,6 +92,13 @@ int main(int argc, char** argv) {
     }
     break;
   }
+  // CLI11 2.1 reads "-1" into an unsigned option as 2^64-1: refuse negatives everywhere.
+  std::function<void(CLI::App*)> no_negative_unsigned = [&](CLI::App* a) {
+    for (CLI::Option* o : a->get_options())
+      if (o->get_type_name().rfind("UINT", 0) == 0) o->check(CLI::NonNegativeNumber);
+    for (CLI::App* s : a->get_subcommands({})) no_negative_unsigned(s);
+  };
+  no_negative_unsigned(&app);
 
   try {
     app.parse(argc, argv);

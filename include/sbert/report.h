@@ -48,5 +48,8 @@ ReportFormat report_format_for_path(const std::string& path);
 // Renders and writes atomically ("-" = stdout).
 void write_report(const std::string& path, const EvaluationInput& input,
                   const EvaluationSummary& summary);
+// Renders into an open output (format from out.path()); the caller commits it.
+class AtomicOutput;
+void write_report(AtomicOutput& out, const EvaluationInput& input, const EvaluationSummary& summary);
 
 }  // namespace sbert

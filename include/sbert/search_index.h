@@ -130,7 +130,7 @@ class SearchIndex {
   static SearchIndex open(const std::filesystem::path& dir);
 
   // Adds rows. Ids already in the index are an error unless `upsert` (then replaced).
-  // Returns how many rows were replaced.
+  // Returns how many existing rows this call replaced (upsert), counted inside its transaction.
   size_t add(const Matrix& vectors, const std::vector<IndexRow>& rows, bool upsert = false);
   // Removes rows by user id; unknown ids are an error unless `ignore_missing`. Returns how
   // many were removed.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "hub/cache_layout.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
 #include "sbert/model_folder.h"
@@ -108,7 +109,7 @@ static bool folder_has_weights(const fs::path& dir) {
     auto text = read_text(dir / name);
     if (!text) continue;
     try {
-      auto j = nlohmann::json::parse(*text);
+      auto j = parse_json(*text);
       bool all = true;
       for (auto& [k, v] : j.at("weight_map").items()) {
         if (!v.is_string() || !has_file(dir / v.get<std::string>())) all = false;
@@ -124,7 +125,7 @@ bool snapshot_complete(const fs::path& snapshot) {
   std::vector<fs::path> transformer_dirs;
   if (auto text = read_text(snapshot / "modules.json")) {
     try {
-      auto modules = nlohmann::json::parse(*text);
+      auto modules = parse_json(*text);
       for (auto& m : modules) {
         std::string type = m.value("type", "");
         std::string path = m.value("path", "");

@@ -2,6 +2,7 @@
 #pragma once
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "sbert/hub.h"
@@ -25,6 +26,13 @@ std::optional<std::string> read_text(const std::filesystem::path& path);
 // Writes a file atomically (temp file + rename); throws on failure.
 void write_text_atomic(const std::filesystem::path& path, const std::string& content);
 std::string resolve_token(const ResolveOptions& options);
+// The hub API's answer for a revision ({"sha": ..., "siblings": [{"rfilename": ...}]}): its
+// commit and file list; nullopt when the body is not in that format (never throws).
+struct RepoListing {
+  std::string sha;
+  std::set<std::string> files;
+};
+std::optional<RepoListing> parse_repo_listing(const std::string& body);
 std::string resolve_endpoint(const ResolveOptions& options);
 
 }  // namespace sbert::hub::detail

@@ -12,6 +12,7 @@
 #include "hub/cache_layout.h"
 #include "hub/http.h"
 #include "hub/sha256.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
 #include "sbert/model_folder.h"
@@ -20,6 +21,20 @@ namespace sbert::hub {
 
 namespace fs = std::filesystem;
 using namespace detail;
+
+std::optional<RepoListing> detail::parse_repo_listing(const std::string& body) {
+  try {
+    auto j = parse_json(body);
+    RepoListing out;
+    if (!j.is_object()) return std::nullopt;
+    for (const auto& s : j.at("siblings")) out.files.insert(s.at("rfilename").get<std::string>());
+    out.sha = j.value("sha", "");
+    if (!is_commit_hash(out.sha)) return std::nullopt;
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 namespace {
 
@@ -81,7 +96,7 @@ class Downloader {
       auto text = read_text(snapshot() / "modules.json");
       nlohmann::json modules;
       try {
-        modules = nlohmann::json::parse(text.value_or(""));
+        modules = parse_json(text.value_or(""));
         if (!modules.is_array()) throw std::runtime_error("not an array");
       } catch (const std::exception& e) {
         throw Error(url_for("modules.json") + ": invalid modules.json (" + e.what() + ")");
@@ -134,17 +149,11 @@ class Downloader {
       throw http_error(resp, true);
     }
     if (resp.status != 200) return;
-    try {
-      auto j = nlohmann::json::parse(resp.body);
-      std::set<std::string> files;
-      for (const auto& s : j.at("siblings")) files.insert(s.at("rfilename").get<std::string>());
-      std::string sha = j.value("sha", "");
-      if (!is_commit_hash(sha)) return;
-      listing_ = std::move(files);
-      if (commit_.empty()) commit_ = sha;
-    } catch (const std::exception&) {
-      // Not the hub's API format: fall back to probing.
-    }
+    // Not the hub's API format: fall back to probing.
+    auto listing = parse_repo_listing(resp.body);
+    if (!listing) return;
+    listing_ = std::move(listing->files);
+    if (commit_.empty()) commit_ = listing->sha;
   }
 
   Error http_error(const HttpResponse& resp, bool required) const {
@@ -331,7 +340,7 @@ class Downloader {
     if (!fetch(index, false)) return false;
     std::set<std::string> shards;
     try {
-      auto j = nlohmann::json::parse(read_text(snapshot() / index).value_or(""));
+      auto j = parse_json(read_text(snapshot() / index).value_or(""));
       for (auto& [k, v] : j.at("weight_map").items()) shards.insert(v.get<std::string>());
     } catch (const std::exception& e) {
       throw Error(url_for(index) + ": invalid index file (" + e.what() + ")");
@@ -355,7 +364,7 @@ class Downloader {
     // listing every *.model file of the folder.
     if (auto text = read_text(snapshot() / join(dir, "tokenizer_config.json"))) {
       try {
-        auto j = nlohmann::json::parse(*text);
+        auto j = parse_json(*text);
         if (j.contains("vocab_file") && j["vocab_file"].is_string()) {
           std::string v = j["vocab_file"].get<std::string>();
           if (v.find('/') == std::string::npos && !v.empty() && v != "." && v != "..") {

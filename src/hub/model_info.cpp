@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hub/cache_layout.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/hub.h"
 #include "sbert/model_folder.h"

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "sbert/error.h"
+#include "sbert/json_parse.h"
 
 namespace sbert::model {
 namespace fs = std::filesystem;
@@ -81,9 +82,9 @@ json read_json(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw Error(path.string() + ": cannot open");
   try {
-    json j;
-    in >> j;
-    return j;
+    return parse_json(in, path.string());
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     std::string what = e.what();
     throw Error(path.string() + ": invalid JSON: " + what.substr(0, what.find('\n')));
@@ -145,7 +146,7 @@ SafetensorsSummary read_safetensors_summary(const fs::path& p) {
   if (std::fread(header.data(), 1, len, f.get()) != len) throw Error(p.string() + ": truncated header");
   SafetensorsSummary s;
   try {
-    json j = json::parse(header);
+    json j = parse_json(header, p.string());
     for (auto& [name, t] : j.items()) {
       if (name == "__metadata__") continue;
       std::uint64_t n = 1;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/safetensors_writer.h"
 
@@ -117,7 +118,7 @@ class SafetensorsFile final : public WeightStore {
     const size_t data_size = map_->size - data_start_;
     nlohmann::json header;
     try {
-      header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
+      header = parse_json(reinterpret_cast<const char*>(bytes + 8),
                                      reinterpret_cast<const char*>(bytes + 8 + n));
     } catch (const std::exception& ex) {
       throw Error(path_ + ": invalid safetensors header JSON: " + std::string(ex.what()));
@@ -144,8 +145,12 @@ class SafetensorsFile final : public WeightStore {
         if (!s.is_number_integer() || s.get<int64_t>() < 0)
           throw Error(where + ": shape holds a non-integer or negative dimension");
         e.shape.push_back(s.get<int64_t>());
-        numel *= static_cast<size_t>(s.get<int64_t>());
+        if (__builtin_mul_overflow(numel, static_cast<size_t>(s.get<int64_t>()), &numel))
+          throw Error(where + ": shape " + v["shape"].dump() + " is too large");
       }
+      size_t nbytes = 0;
+      if (__builtin_mul_overflow(numel, d->bytes, &nbytes))
+        throw Error(where + ": shape " + v["shape"].dump() + " is too large");
       const auto& off = v["data_offsets"];
       if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
           !off[1].is_number_unsigned())
@@ -159,11 +164,30 @@ class SafetensorsFile final : public WeightStore {
         throw Error(where + ": data_offsets [" + std::to_string(e.begin) + ", " +
                     std::to_string(e.end) + "] point past the end of the file (data section is " +
                     std::to_string(data_size) + " bytes; truncated file?)");
-      if (numel * d->bytes != e.end - e.begin)
-        throw Error(where + ": shape x dtype size is " + std::to_string(numel * d->bytes) +
+      if (nbytes != e.end - e.begin)
+        throw Error(where + ": shape x dtype size is " + std::to_string(nbytes) +
                     " bytes but data_offsets span " + std::to_string(e.end - e.begin));
       entries_.emplace(name, std::move(e));
     }
+    // As the reference loader: the tensors tile the data section exactly, in offset order,
+    // without overlaps, gaps or trailing bytes.
+    std::vector<std::pair<const std::string*, const Entry*>> order;
+    for (const auto& [name, e] : entries_) order.emplace_back(&name, &e);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return std::make_pair(a.second->begin, a.second->end) < std::make_pair(b.second->begin, b.second->end);
+    });
+    size_t expected = 0;
+    for (const auto& [name, e] : order) {
+      if (e->begin != expected)
+        throw Error(path_ + ": tensor '" + *name + "': data_offsets [" + std::to_string(e->begin) + ", " +
+                    std::to_string(e->end) + "] " + (e->begin < expected ? "overlap the previous tensor"
+                                                                          : "leave a gap after the previous tensor") +
+                    " (expected to start at " + std::to_string(expected) + ")");
+      expected = e->end;
+    }
+    if (expected != data_size)
+      throw Error(path_ + ": " + std::to_string(data_size - expected) +
+                  " bytes after the last tensor's data (the header does not describe the whole file)");
   }
 
   std::string path_;

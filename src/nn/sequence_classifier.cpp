@@ -12,6 +12,7 @@
 #include "nn/length_sorted_batcher.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/classifier.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"

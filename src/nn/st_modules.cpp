@@ -1,6 +1,7 @@
 #include "nn/st_modules.h"
 
 #include "nn/weight_store.h"
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {

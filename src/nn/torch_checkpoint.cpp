@@ -24,7 +24,33 @@ struct PValue {
   std::vector<PPtr> items;
   std::vector<std::pair<PPtr, PPtr>> dict;
   at::Tensor tensor;
+  int depth = 0;  // nesting below this value (as far as it was built by insertion)
+
+  PValue() = default;
+  PValue(const PValue&) = delete;
+  PValue& operator=(const PValue&) = delete;
+  // Iterative: a pickle of 200,000 nested lists must not recurse 200,000 destructors deep.
+  ~PValue() {
+    std::vector<PPtr> pending;
+    release_children(pending);
+    while (!pending.empty()) {
+      PPtr p = std::move(pending.back());
+      pending.pop_back();
+      if (p && p.use_count() == 1) p->release_children(pending);
+    }
+  }
+  void release_children(std::vector<PPtr>& out) {
+    for (auto& x : items) out.push_back(std::move(x));
+    items.clear();
+    for (auto& [k, v] : dict) {
+      out.push_back(std::move(k));
+      out.push_back(std::move(v));
+    }
+    dict.clear();
+  }
 };
+
+constexpr int kMaxPickleDepth = 1000;
 
 PPtr make(PValue::Kind k) {
   auto p = std::make_shared<PValue>();
@@ -47,12 +73,16 @@ at::ScalarType storage_dtype(const std::string& global) {
 
 class Unpickler {
  public:
+  // max_values bounds the stack + memo (a real state dict holds a few values per tensor record).
   Unpickler(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
-            const char* data, size_t size)
-      : path_(path), reader_(reader), p_(data), end_(data + size) {}
+            const char* data, size_t size, size_t max_values)
+      : path_(path), reader_(reader), p_(data), end_(data + size), max_values_(max_values) {}
 
   PPtr run() {
     while (true) {
+      if (stack_.size() + memo_.size() > max_values_)
+        fail("pickle holds more than " + std::to_string(max_values_) +
+             " values, too many for a state dict of this archive");
       uint8_t op = byte();
       switch (op) {
         case 0x80: byte(); break;                       // PROTO
@@ -98,6 +128,7 @@ class Unpickler {
         case 't': {
           auto t = make(PValue::Tuple);
           t->items = pop_to_mark();
+          for (const auto& x : t->items) deepen(*t, *x);
           stack_.push_back(t);
           break;
         }
@@ -107,6 +138,7 @@ class Unpickler {
           auto t = make(PValue::Tuple);
           t->items.assign(stack_.end() - n, stack_.end());
           stack_.resize(stack_.size() - n);
+          for (const auto& x : t->items) deepen(*t, *x);
           stack_.push_back(t);
           break;
         }
@@ -135,24 +167,34 @@ class Unpickler {
         case 'b': pop(); break;  // BUILD: object state (OrderedDict._metadata) is not needed
         case 's': {                                                     // SETITEM
           auto v = pop(), k = pop();
-          dict_target()->dict.emplace_back(k, v);
+          auto d = dict_target();
+          deepen(*d, *k);
+          deepen(*d, *v);
+          d->dict.emplace_back(k, v);
           break;
         }
         case 'u': {                                                     // SETITEMS
           auto items = pop_to_mark();
           if (items.size() % 2) fail("odd SETITEMS");
           auto d = dict_target();
-          for (size_t k = 0; k < items.size(); k += 2) d->dict.emplace_back(items[k], items[k + 1]);
+          for (size_t k = 0; k < items.size(); k += 2) {
+            deepen(*d, *items[k]);
+            deepen(*d, *items[k + 1]);
+            d->dict.emplace_back(items[k], items[k + 1]);
+          }
           break;
         }
         case 'a': {                                                     // APPEND
           auto v = pop();
-          list_target()->items.push_back(v);
+          auto l = list_target();
+          deepen(*l, *v);
+          l->items.push_back(v);
           break;
         }
         case 'e': {                                                     // APPENDS
           auto items = pop_to_mark();
           auto l = list_target();
+          for (const auto& x : items) deepen(*l, *x);
           l->items.insert(l->items.end(), items.begin(), items.end());
           break;
         }
@@ -168,6 +210,12 @@ class Unpickler {
 
  private:
   [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what); }
+
+  void deepen(PValue& parent, const PValue& child) {
+    if (child.depth + 1 > parent.depth) parent.depth = child.depth + 1;
+    if (parent.depth > kMaxPickleDepth)
+      fail("pickle nesting deeper than " + std::to_string(kMaxPickleDepth) + " levels");
+  }
 
   uint8_t byte() {
     if (p_ >= end_) fail("truncated pickle data");
@@ -303,7 +351,10 @@ class Unpickler {
       for (size_t d = 0; d < size.size(); ++d) {
         if (size[d] < 0 || stride[d] < 0) fail("negative tensor size or stride");
         if (size[d] == 0) last = -1;
-        if (last >= 0) last += (size[d] - 1) * stride[d];
+        int64_t step = 0;
+        if (last >= 0 && (__builtin_mul_overflow(size[d] - 1, stride[d], &step) ||
+                          __builtin_add_overflow(last, step, &last)))
+          fail("tensor view exceeds its storage");
       }
       if (a[1]->i < 0 || last >= storage.numel()) fail("tensor view exceeds its storage");
       auto v = make(PValue::Tensor);
@@ -322,6 +373,7 @@ class Unpickler {
   caffe2::serialize::PyTorchStreamReader& reader_;
   const char* p_;
   const char* end_;
+  size_t max_values_;
   std::vector<PPtr> stack_;
   std::unordered_map<uint32_t, PPtr> memo_;
   std::unordered_map<std::string, PPtr> storages_;
@@ -348,13 +400,14 @@ class TorchCheckpoint final : public WeightStore {
     }
     PPtr root;
     try {
-      Unpickler u(path_, *reader, static_cast<const char*>(pkl.get()), size);
+      const size_t records = reader->getAllRecords().size();
+      Unpickler u(path_, *reader, static_cast<const char*>(pkl.get()), size, 65536 + 256 * records);
       root = u.run();
     } catch (const c10::Error& e) {
       throw Error(path_ + ": " + first_line(e.what_without_backtrace()));
     }
     if (root->kind != PValue::Dict) throw Error(path_ + ": checkpoint is not a dict of tensors");
-    collect(*root, "");
+    collect(*root, "", 0);
   }
 
   std::vector<std::string> names() const override {
@@ -376,11 +429,14 @@ class TorchCheckpoint final : public WeightStore {
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  void collect(const PValue& dict, const std::string& prefix) {
+  void collect(const PValue& dict, const std::string& prefix, int depth) {
+    // Bounded: a dict reached again through the memo (a cycle) must not recurse forever.
+    if (depth > kMaxPickleDepth)
+      throw Error(path_ + ": state dict nested deeper than " + std::to_string(kMaxPickleDepth) + " levels");
     for (const auto& [k, v] : dict.dict) {
       if (k->kind != PValue::Str) continue;
       if (v->kind == PValue::Tensor) tensors_[prefix + k->s] = v->tensor;
-      else if (v->kind == PValue::Dict) collect(*v, prefix + k->s + ".");
+      else if (v->kind == PValue::Dict) collect(*v, prefix + k->s + ".", depth + 1);
     }
   }
 

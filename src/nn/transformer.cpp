@@ -8,6 +8,7 @@
 #include <thread>
 #include <optional>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
 
@@ -61,6 +62,10 @@ TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const st
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
       c.vocab_size <= 0 || c.max_position_embeddings <= c.position_offset())
     throw Error(where + ": non-positive model dimensions");
+  if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps))
+    throw Error(where + ": field 'layer_norm_eps' must be a positive number (got " +
+                std::to_string(c.layer_norm_eps) + ")");
+  if (c.type_vocab_size < 0) throw Error(where + ": field 'type_vocab_size' is negative");
   if (c.hidden_size % c.num_heads != 0)
     throw Error(where + ": hidden size " + std::to_string(c.hidden_size) +
                 " is not a multiple of the number of heads " + std::to_string(c.num_heads));
@@ -76,7 +81,7 @@ TransformerConfig TransformerConfig::load(const fs::path& config_json) {
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
                                        const std::string& prefix, at::TensorOptions options,
                                        const std::string& where)
-    : config_(std::move(config)), options_(options) {
+    : config_(std::move(config)), options_(options), where_(where) {
   const auto& c = config_;
   const std::string& a = c.activation;
   if (a == "gelu") act_ = Act::GeluErf;
@@ -100,6 +105,17 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   if (n.embeddings_project && E != H) {
     project_w_ = w.take(weight(n.embeddings_project), {H, E});
     project_b_ = w.take(bias(n.embeddings_project), {H});
+  }
+  {
+    // Fail fast when the config promises more layers than the checkpoint holds (a huge
+    // num_hidden_layers would otherwise list millions of missing tensors first).
+    const bool distil = c.arch == Architecture::DistilBert;
+    const std::string last = std::string(distil ? "transformer.layer." : "encoder.layer.") +
+                             std::to_string(c.num_layers - 1) +
+                             (distil ? ".attention.q_lin.weight" : ".attention.self.query.weight");
+    if (!w.has(last))
+      throw Error(where + ": config.json says " + std::to_string(c.num_layers) +
+                  " layers but the checkpoint has no tensor '" + prefix + last + "'");
   }
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = n.layer_prefix + std::to_string(l) + ".";
@@ -167,10 +183,27 @@ EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
   } else {
     positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L});
   }
+  // Ids outside the embedding tables are the tokenizer's and the model's disagreement: name it
+  // rather than let libtorch say "index out of range in self".
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= c.vocab_size)
+      throw Error(where_ + ": token id " + std::to_string(lo < 0 ? lo : hi) +
+                  " is outside the model's vocabulary (vocab_size " + std::to_string(c.vocab_size) +
+                  " in config.json); tokenizer and model do not match");
+  }
   at::Tensor x = at::embedding(word_, ids);
   if (token_type_.defined()) {
     at::Tensor types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong)
                                                    : at::zeros_like(ids);
+    if (types.numel() > 0) {
+      const int64_t lo = types.min().item<int64_t>(), hi = types.max().item<int64_t>();
+      if (lo < 0 || hi >= c.type_vocab_size)
+        throw Error(where_ + ": token type id " + std::to_string(lo < 0 ? lo : hi) +
+                    " is outside the model's type vocabulary (type_vocab_size " +
+                    std::to_string(c.type_vocab_size) +
+                    " in config.json); the tokenizer's post-processor and the model do not match");
+    }
     x = x + at::embedding(token_type_, types);
   }
   x = x + at::embedding(position_, positions);

@@ -71,6 +71,7 @@ class TransformerEncoder {
 
   TransformerConfig config_;
   at::TensorOptions options_;
+  std::string where_;  // the model (for errors at run time)
   at::Tensor word_, position_, token_type_, emb_ln_w_, emb_ln_b_, project_w_, project_b_;
   std::vector<Layer> layers_;
   at::Tensor pooler_w_, pooler_b_;

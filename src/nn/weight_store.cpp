@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
 
@@ -83,6 +84,10 @@ std::unique_ptr<WeightStore> open_weight_file(const fs::path& file) {
   char magic[2] = {0, 0};
   in.read(magic, 2);
   if (magic[0] == 'P' && magic[1] == 'K') return open_torch_checkpoint(file);
+  // A .bin/.pt/.pth that is not a zip is a legacy or broken torch.save file, not safetensors.
+  if (ends(name, 4) == ".bin" || ends(name, 3) == ".pt" || ends(name, 4) == ".pth")
+    throw Error(file.string() + ": not a torch.save zip checkpoint (legacy non-zip checkpoints "
+                                "are not supported; re-save with torch.save or convert to safetensors)");
   return open_safetensors(file);
 }
 

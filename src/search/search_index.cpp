@@ -1,4 +1,6 @@
 // SearchIndex: generations of (FAISS file, rows database) committed by replacing manifest.json.
+#include "sbert/json_parse.h"
+#include "sbert/output_file.h"
 #include "sbert/search_index.h"
 
 #include <cstdint>  // faiss 1.7.3 headers use uint8_t without including it (GCC 13)
@@ -78,7 +80,7 @@ IndexManifest read_manifest(const fs::path& dir) {
   ss << in.rdbuf();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = parse_json(ss.str(), p.string());
   } catch (const nlohmann::json::exception& e) {
     throw Error(p.string() + ": invalid JSON: " + std::string(e.what()));
   }
@@ -153,9 +155,12 @@ nlohmann::json IndexManifest::to_json() const {
 }
 
 IndexManifest IndexManifest::from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object() || j.value("format", "") != kFormat)
+  // (Types checked before value(): value() throws a json type_error on a mistyped field.)
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != kFormat)
     throw Error(where + ": not an sbert search manifest (\"format\" is not \"" + kFormat + "\")");
-  if (j.value("format_version", 0) != kFormatVersion)
+  if (!j.contains("format_version") || !j["format_version"].is_number_integer() ||
+      j["format_version"].get<int64_t>() != kFormatVersion)
     throw Error(where + ": unsupported format_version " + j.value("format_version", nlohmann::json()).dump());
   IndexManifest m;
   auto field = [&](const char* key) -> const nlohmann::json& {
@@ -252,6 +257,7 @@ struct SearchIndex::Impl {
     remove_stray_files(dir, m.generation);
     fs::path rows_tmp = rows_path(dir, m.generation + 1);
     rows_tmp += ".tmp";
+    TempPathGuard guard(rows_tmp.string());
     try {
       fs::copy_file(rows_path(dir, m.generation), rows_tmp, fs::copy_options::overwrite_existing);
       body(rows_tmp);
@@ -365,20 +371,30 @@ SearchIndex SearchIndex::build(const fs::path& dir, IndexManifest info, const Ma
   fs::path rows_tmp = rows_path(dir, impl->m.generation + 1);
   rows_tmp += ".tmp";
   fs::remove(rows_tmp, ec);
-  {
-    auto store = search::RowStore::create(rows_tmp);
-    store.begin();
-    for (size_t i = 0; i < rows.size(); ++i)
-      store.insert(internal[i], ids[i], rows[i].text, metadata_text(rows[i].metadata));
-    store.commit();
+  // The temporary database goes away on failure and on SIGINT/SIGTERM/SIGHUP.
+  fs::path journal = rows_tmp;
+  journal += "-journal";
+  TempPathGuard guard(rows_tmp.string()), journal_guard(journal.string());
+  try {
+    {
+      auto store = search::RowStore::create(rows_tmp);
+      store.begin();
+      for (size_t i = 0; i < rows.size(); ++i)
+        store.insert(internal[i], ids[i], rows[i].text, metadata_text(rows[i].metadata));
+      store.commit();
+    }
+    impl->index = std::move(fi.index);
+    IndexManifest next = info;
+    next.rows = rows.size();
+    next.next_id = static_cast<int64_t>(rows.size());
+    next.supports_remove = fi.supports_remove;
+    next.created = now_utc();
+    impl->commit_generation(next, rows_tmp);
+  } catch (...) {
+    fs::remove(rows_tmp, ec);
+    fs::remove(journal, ec);
+    throw;
   }
-  impl->index = std::move(fi.index);
-  IndexManifest next = info;
-  next.rows = rows.size();
-  next.next_id = static_cast<int64_t>(rows.size());
-  next.supports_remove = fi.supports_remove;
-  next.created = now_utc();
-  impl->commit_generation(next, rows_tmp);
   return SearchIndex(std::move(impl));
 }
 
@@ -527,7 +543,7 @@ std::vector<std::vector<SearchHit>> SearchIndex::search(const Matrix& queries,
         h.text = std::move(row->text);
         if (!row->metadata.empty()) {
           try {
-            h.metadata = nlohmann::json::parse(row->metadata);
+            h.metadata = parse_json(row->metadata);
           } catch (const nlohmann::json::exception&) {
             h.metadata = row->metadata;
           }

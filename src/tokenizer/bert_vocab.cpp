@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 
@@ -31,7 +32,7 @@ nlohmann::json read_json_if_exists(const fs::path& p) {
   if (!fs::exists(p)) return nlohmann::json::object();
   std::ifstream in(p);
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = parse_json(in, p.string());
     return j.is_object() ? j : nlohmann::json::object();
   } catch (const nlohmann::json::exception& e) {
     throw Error(p.string() + ": malformed JSON (" + std::string(e.what()) + ")");

@@ -54,7 +54,11 @@ const Shim& shim() {
     void* h = nullptr;
     std::string tried;
     for (const auto& path : shim_candidates()) {
+#ifdef SBERT_SPM_NO_DEEPBIND
+      h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
       h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
       if (h) break;
       tried += (tried.empty() ? "" : "; ") + std::string(dlerror());
     }

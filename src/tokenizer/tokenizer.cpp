@@ -95,7 +95,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, const Token
     fs::path f = options.tokenizer_file;
     if (!fs::exists(f) && fs::exists(model_dir / f)) f = model_dir / f;
     if (!fs::is_regular_file(f)) throw Error(f.string() + ": tokenizer file not found");
-    return tok::load_tokenizer_file(f, f.parent_path(), options);
+    // A bare name ("spm.model") has an empty parent: its folder is the current one.
+    const fs::path dir = f.parent_path().empty() ? fs::path(".") : f.parent_path();
+    return tok::load_tokenizer_file(f, dir, options);
   }
   if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
   if (auto f = model::find_model_tokenizer(model_dir, options.backend == TokenizerBackend::SentencePiece))

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/precompiled_charsmap.h"
@@ -168,6 +169,15 @@ SpecialToken special_pair(const Ctx& c, const json& j, const char* field) {
   return {j[0].get<std::string>(), j[1].get<int64_t>()};
 }
 
+// A TemplateProcessing type_id: an unsigned 32-bit integer, as in the reference.
+int64_t type_id_of(const Ctx& c, const json& piece) {
+  if (!piece.contains("type_id")) return 0;
+  const json& t = piece["type_id"];
+  if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > 0xFFFFFFFFll)
+    c.fail("TemplateProcessing: type_id " + t.dump() + " is not an unsigned 32-bit integer");
+  return t.get<int64_t>();
+}
+
 std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const json& specials,
                                           const char* field) {
   std::vector<TemplatePiece> out;
@@ -176,11 +186,11 @@ std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const j
     if (p.contains("Sequence")) {
       const json& s = p["Sequence"];
       const std::string id = s.value("id", "A");
-      out.push_back({true, id == "B" ? 1 : 0, {}, s.value("type_id", 0)});
+      out.push_back({true, id == "B" ? 1 : 0, {}, type_id_of(c, s)});
     } else if (p.contains("SpecialToken")) {
       const json& s = p["SpecialToken"];
       const std::string id = s.value("id", "");
-      TemplatePiece piece{false, 0, {}, s.value("type_id", 0)};
+      TemplatePiece piece{false, 0, {}, type_id_of(c, s)};
       const json& def = specials.is_object() ? specials.value(id, json()) : json();
       if (!def.is_object() || !def.contains("ids") || !def["ids"].is_array())
         c.fail("TemplateProcessing: special token '" + id + "' is not defined in special_tokens");
@@ -220,7 +230,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
   if (!in) c.fail("cannot open file");
   json j;
   try {
-    j = json::parse(in);
+    j = parse_json(in, path);
   } catch (const json::exception& e) {
     c.fail(std::string("malformed JSON: ") + e.what());
   }

@@ -1,3 +1,4 @@
+#include "sbert/json_parse.h"
 #include "sbert/embeddings_file.h"
 
 #include <fstream>
@@ -36,7 +37,7 @@ EmbeddingsFile read_jsonl(const std::string& path) {
     const std::string where = path + ":" + std::to_string(line_no);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = parse_json(line, where);
     } catch (const nlohmann::json::exception& e) {
       throw Error(where + ": invalid JSON (" + std::string(e.what()) + ")");
     }

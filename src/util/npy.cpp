@@ -70,9 +70,13 @@ Matrix read_npy(const std::string& path) {
     throw Error(path + ": .npy header has no 'shape'");
   std::vector<size_t> shape;
   std::string dims = m[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
-    shape.push_back(std::stoull(it->str()));
+  std::regex num("-?\\s*\\d+");
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
+    std::string t = it->str();
+    if (t[0] == '-') throw Error(path + ": .npy shape has a negative dimension (" + dims + ")");
+    if (t.size() > 19) throw Error(path + ": .npy shape dimension " + t + " is too large");
+    shape.push_back(std::stoull(t));
+  }
   Matrix out;
   if (shape.size() == 1) {
     out.rows = 1;
@@ -83,7 +87,22 @@ Matrix read_npy(const std::string& path) {
   } else {
     throw Error(path + ": .npy array must be 1-D or 2-D, got " + std::to_string(shape.size()) + "-D");
   }
-  size_t count = out.rows * out.cols;
+  // The data must be exactly rows * cols values: checked against the file size, overflow-safe,
+  // before anything is allocated.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_end = in.tellg();
+  in.seekg(data_start);
+  if (data_start < 0 || file_end < data_start) throw Error(path + ": cannot determine the .npy file size");
+  const uint64_t available = static_cast<uint64_t>(file_end - data_start);
+  const std::string shape_text = "(" + std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")";
+  uint64_t count = 0;
+  if (out.cols != 0 && out.rows > UINT64_MAX / out.cols)
+    throw Error(path + ": .npy shape " + shape_text + " is too large");
+  count = static_cast<uint64_t>(out.rows) * out.cols;
+  if (count > available / elem)
+    throw Error(path + ": truncated .npy data: shape " + shape_text + " needs " + std::to_string(count) +
+                " values, the file has " + std::to_string(available / elem));
   out.data.resize(count);
   if (elem == 4) {
     if (!in.read(reinterpret_cast<char*>(out.data.data()), count * 4))

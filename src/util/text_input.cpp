@@ -1,8 +1,10 @@
+#include "sbert/json_parse.h"
 #include "sbert/text_input.h"
 
 #include <cmath>
 
 #include <charconv>
+#include <filesystem>
 
 #include <csv.h>
 
@@ -85,6 +87,9 @@ struct RecordReader::Impl {
       in = &std::cin;
       source = "<stdin>";
     } else {
+      std::error_code ec;
+      if (std::filesystem::is_directory(source, ec))
+        throw Error(source + ": is a directory, not an input file");
       file = std::ifstream(source, std::ios::binary);
       if (!file) throw Error("cannot open " + source + ": " + std::strerror(errno));
       in = &file;
@@ -113,6 +118,9 @@ struct RecordReader::Impl {
   bool read_line(std::string& line) {
     if (!std::getline(*in, line)) return false;
     ++line_no;
+    // A UTF-8 byte-order mark opens many files saved on Windows; it is not part of the text
+    // (nor of the first column's name).
+    if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
     invalid += sanitize_utf8(line);
     return true;
   }
@@ -203,7 +211,7 @@ bool RecordReader::next(Record& record) {
       size_t first = text.find_first_not_of(" \t\r");
       if (first == std::string::npos) continue;  // blank line
       try {
-        record.object = nlohmann::json::parse(text);
+        record.object = parse_json(text, s.where());
       } catch (const nlohmann::json::parse_error& e) {
         throw Error(s.where() + ": invalid JSON (" + std::string(e.what()) + ")");
       }

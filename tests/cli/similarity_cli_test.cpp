@@ -394,6 +394,30 @@ TEST(SimilarityCli, BadInputGivesOneLineErrors) {
   err = fails("similarity --embeddings " + q(dir / "a.npy") + " --matrix --mine");
 }
 
+TEST(SimilarityCli, NoOutputReplacedWhenAnotherOutputCannotBeWritten) {
+  auto dir = temp_dir("simcli_outputs");
+  write_file(dir / "p.csv", "s1,s2,g\nx,y,1\nz,w,2\n");
+  sbert::write_npy((dir / "a.npy").string(), random_matrix(2, 4, 1, 0));
+  sbert::write_npy((dir / "b.npy").string(), random_matrix(2, 4, 2, 0));
+  write_file(dir / "out.tsv", "precious\n");
+  std::string err = fails("similarity " + q(dir / "p.csv") + " --a-column s1 --b-column s2 --gold-column g" +
+                          " --embeddings " + q(dir / "a.npy") + " " + q(dir / "b.npy") + " --report " +
+                          q(dir / "nodir" / "r.json") + " -o " + q(dir / "out.tsv"));
+  EXPECT_NE(err.find("r.json"), std::string::npos) << err;
+  EXPECT_EQ(read_file(dir / "out.tsv"), "precious\n");
+  size_t n = 0;
+  for (auto& e : fs::directory_iterator(dir)) (void)e, ++n;
+  EXPECT_EQ(n, 4u) << "a temporary was left behind";
+}
+
+TEST(SimilarityCli, NegativeCountsAreRefused) {
+  auto dir = temp_dir("simcli_negative");
+  sbert::write_npy((dir / "a.npy").string(), random_matrix(3, 4, 1, 0));
+  std::string err = fails("similarity --embeddings " + q(dir / "a.npy") + " --top-k -1");
+  EXPECT_NE(err.find("top-k"), std::string::npos) << err;
+  EXPECT_EQ(err.find("18446744073709551615"), std::string::npos) << err;
+}
+
 // ------------------------------------------------------------ with the fixture model
 
 fs::path model_dir(const fs::path& shared, const std::string& name) { return shared / "fixtures" / "models" / name; }

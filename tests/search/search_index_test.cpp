@@ -259,7 +259,7 @@ TEST(SearchIndex, TiesAfterRemoveAndUpsertFollowInsertionOrder) {
   for (size_t c : {20, 40, 60}) std::copy_n(corpus.row(0), 16, corpus.row(c));
   auto index = SearchIndex::build(dir / "idx", manifest("Flat"), corpus, make_rows(100));
   // Re-inserting doc-0 (upsert) makes it the newest copy: it now loses ties to 20, 40, 60.
-  index.add(slice(corpus, 0, 1), make_rows(1, 0), /*upsert=*/true);
+  EXPECT_EQ(index.add(slice(corpus, 0, 1), make_rows(1, 0), /*upsert=*/true), 1u);  // replaced count
   QueryOptions opt;
   opt.k = 4;
   auto hits = index.search(slice(corpus, 0, 1), opt)[0];

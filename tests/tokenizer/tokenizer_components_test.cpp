@@ -258,3 +258,17 @@ TEST(BadInput, InvalidUtf8IsReplacedNotFatal) {
 }
 
 }  // namespace
+
+TEST(TokenizerFile, BareRelativeNameLoads) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto model = shared / "tokenizers/xlmr-tiny-spm/xlmr-tiny-spm.model";
+  auto dir = sbert::testing::temp_dir("bare_name");
+  std::filesystem::copy_file(model, dir / "spm.model");
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  sbert::TokenizerOptions o;
+  o.tokenizer_file = "spm.model";  // no "./": its parent path is empty
+  std::string err = sbert::testing::error_of([&] { sbert::load_tokenizer("", o); });
+  std::filesystem::current_path(cwd);
+  EXPECT_EQ(err, "<no sbert::Error>");
+}

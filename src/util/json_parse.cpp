@@ -1,0 +1,34 @@
+#include "sbert/json_parse.h"
+
+#include "sbert/error.h"
+
+namespace sbert {
+namespace {
+
+nlohmann::json::parser_callback_t depth_guard(const std::string& where) {
+  // `depth` counts the containers already open when a new one starts.
+  return [where](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    const bool opens = event == nlohmann::json::parse_event_t::object_start ||
+                       event == nlohmann::json::parse_event_t::array_start;
+    if (opens && depth >= kMaxJsonDepth)
+      throw Error((where.empty() ? std::string() : where + ": ") + "JSON nested deeper than " +
+                  std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
+}
+
+}  // namespace
+
+nlohmann::json parse_json(std::string_view text, const std::string& where) {
+  return nlohmann::json::parse(text.begin(), text.end(), depth_guard(where));
+}
+
+nlohmann::json parse_json(const char* begin, const char* end, const std::string& where) {
+  return nlohmann::json::parse(begin, end, depth_guard(where));
+}
+
+nlohmann::json parse_json(std::istream& in, const std::string& where) {
+  return nlohmann::json::parse(in, depth_guard(where));
+}
+
+}  // namespace sbert
