@@ -9,12 +9,7 @@ namespace sbert::cli {
 
 inline ClassifierOptions classifier_options(const ModelOptions& m) {
   ClassifierOptions o;
-  o.device = m.device;
-  o.dtype = m.dtype;
-  o.batch_size = m.batch_size;
-  o.max_length = m.max_length;
-  o.threads = m.threads;
-  o.tokenizer.tokenizer_file = m.tokenizer_file;
+  static_cast<RuntimeOptions&>(o) = m.runtime_options();
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sbert/error.h"
+#include "sbert/log.h"
 #if __has_include("sbert/hub.h")
 #include "sbert/hub.h"
 #define SBERT_HAVE_HUB 1
@@ -142,6 +143,10 @@ void ModelOptions::add_to(CLI::App* app, const std::string& model_help) {
       ->check(CLI::IsMember({"auto", "sentencepiece"}))
       ->capture_default_str();
   app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
+  app->add_flag_callback(
+      "-v,--verbose",
+      [] { set_log_handler([](const std::string& m) { std::cerr << "sbert: " << m << "\n"; }); },
+      "Log the runtime set-up (BLAS kernel, threads) on stderr");
 }
 
 fs::path ModelOptions::resolve() const {
@@ -162,8 +167,8 @@ fs::path ModelOptions::resolve() const {
 #endif
 }
 
-EncoderOptions ModelOptions::encoder_options() const {
-  EncoderOptions o;
+RuntimeOptions ModelOptions::runtime_options() const {
+  RuntimeOptions o;
   o.device = device;
   o.dtype = dtype;
   o.batch_size = batch_size;
@@ -171,6 +176,12 @@ EncoderOptions ModelOptions::encoder_options() const {
   o.threads = threads;
   o.tokenizer.tokenizer_file = tokenizer_file;
   o.tokenizer.backend = parse_tokenizer_backend(tokenizer_backend);
+  return o;
+}
+
+EncoderOptions ModelOptions::encoder_options() const {
+  EncoderOptions o;
+  static_cast<RuntimeOptions&>(o) = runtime_options();
   return o;
 }
 

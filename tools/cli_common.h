@@ -68,6 +68,7 @@ struct ModelOptions {
   void add_to(CLI::App* app, const std::string& model_help = "");
   // The model folder: an existing folder as is, else resolved through the Hugging Face cache.
   std::filesystem::path resolve() const;
+  RuntimeOptions runtime_options() const;  // device, dtype, threads, batching, tokenizer
   EncoderOptions encoder_options() const;
 };
 

@@ -10,21 +10,17 @@
 #include <vector>
 
 #include "sbert/matrix.h"
+#include "sbert/runtime.h"
 #include "sbert/tokenizer.h"
 #include "sbert/zero_shot.h"
 
 namespace sbert {
 
-struct ClassifierOptions {
-  std::string device = "cpu";     // cpu | cuda | cuda:N
-  std::string dtype = "float32";  // float32 | float16 | bfloat16
-  size_t batch_size = 32;         // pairs per forward pass
-  size_t max_batch_tokens = 0;    // padded tokens per batch (0: no bound beyond batch_size)
-  size_t max_length = 0;          // tokens per pair, specials included (0: the tokenizer's
-                                  // model_max_length, else 512; capped by the position table)
-  int threads = 0;                // 0: libtorch's default (all cores)
-  TokenizerOptions tokenizer;
-};
+// Device, dtype, threads, batch_size (pairs per forward pass), max_batch_tokens (padded tokens
+// per batch; 0: no bound beyond batch_size), max_length (tokens per pair, specials included; 0:
+// the tokenizer's model_max_length, else 512; capped by the position table) and tokenizer come
+// from RuntimeOptions.
+struct ClassifierOptions : RuntimeOptions {};
 
 struct ClassifierInfo {
   std::string model_type;    // bert, xlm-roberta, distilbert, electra, ...

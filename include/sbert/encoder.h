@@ -9,23 +9,20 @@
 #include <vector>
 
 #include "sbert/matrix.h"
+#include "sbert/runtime.h"
 #include "sbert/tokenizer.h"
 
 namespace sbert {
 
-struct EncoderOptions {
-  std::string device = "cpu";       // cpu | cuda | cuda:N
-  std::string dtype = "float32";    // float32 | float16 | bfloat16
+// Device, dtype, threads, batch_size, max_batch_tokens (0: a default token budget per batch),
+// max_length (0: max_seq_length, else 512 capped by max_position_embeddings) and tokenizer come
+// from RuntimeOptions.
+struct EncoderOptions : RuntimeOptions {
   std::string pooling;              // empty: the model's own Pooling config (plain folder: mean)
   std::optional<bool> normalize;    // overrides the Normalize module when set
-  size_t max_length = 0;            // 0: max_seq_length, else 512 capped by max_position_embeddings
-  size_t batch_size = 32;
-  size_t max_batch_tokens = 0;      // 0: a default token budget per batch
-  int threads = 0;                  // 0: all cores
   size_t truncate_dim = 0;          // Matryoshka: keep the first N dimensions (0: all)
   bool chunk = false;               // embed long texts as the mean of 512-token windows
   size_t chunk_overlap = 0;
-  TokenizerOptions tokenizer;
 };
 
 // One window of a long text (EncoderOptions::chunk), see SentenceEncoder::encode_chunks.

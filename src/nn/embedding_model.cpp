@@ -36,13 +36,12 @@ std::string weights_name(const fs::path& dir) {
 std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
                                                      const EncoderOptions& options) {
   std::unique_ptr<EmbeddingModel> m(new EmbeddingModel());
-  m->device_ = parse_device(options.device);
-  m->dtype_ = parse_dtype(options.dtype);
-  if (m->device_.is_cpu()) configure_cpu_threads(options.threads, m->dtype_);
+  const Runtime runtime = setup_runtime(options);
+  m->device_ = to_torch(runtime.device, options.device);
+  m->dtype_ = to_torch(runtime.dtype);
   m->layout_ = read_model_layout(dir, m->device_);
   const ModelLayout& layout = m->layout_;
   TransformerConfig config = TransformerConfig::load(layout.transformer_dir / "config.json");
-  check_dtype_supported(m->device_, m->dtype_, options.dtype);
 
   auto store = open_model_weights(layout.transformer_dir);
   const std::string where = weights_name(layout.transformer_dir);

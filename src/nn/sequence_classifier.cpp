@@ -135,10 +135,9 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   m.config = nn::TransformerConfig::load(dir / "config.json");
   const auto& c = m.config;
 
-  at::Device device = nn::parse_device(options.device);
-  at::ScalarType dtype = nn::parse_dtype(options.dtype);
-  nn::check_dtype_supported(device, dtype, options.dtype);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  const Runtime runtime = setup_runtime(options);
+  at::Device device = nn::to_torch(runtime.device, options.device);
+  at::ScalarType dtype = nn::to_torch(runtime.dtype);
   at::TensorOptions topt = at::TensorOptions().dtype(dtype).device(device);
 
   m.store = nn::open_model_weights(dir);

@@ -2,7 +2,6 @@
 // scores * 1/sqrt(d) + additive mask (dtype minimum at padding), softmax, post-LayerNorm blocks.
 #include "nn/transformer.h"
 
-#include <dlfcn.h>
 
 #include <cmath>
 #include <thread>
@@ -247,51 +246,6 @@ at::Tensor TransformerEncoder::pooler(const at::Tensor& last_hidden) const {
   if (!has_pooler()) throw Error("the checkpoint has no pooler weights (pooler.dense.*)");
   at::Tensor cls = last_hidden.select(1, 0).to(options_.dtype().toScalarType());
   return at::tanh(at::linear(cls, pooler_w_, pooler_b_));
-}
-
-void configure_cpu_threads(int threads, at::ScalarType dtype) {
-  const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  using SetThreads = void (*)(int);
-  auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (openblas_set) openblas_set(n);
-  // Only when libtorch's own float32 matmul goes to OpenBLAS (Debian's build); a libtorch with
-  // MKL (the PyTorch wheels) does its GEMMs on ATen's threads and would run single-threaded.
-  if (openblas_set && dtype == at::kFloat && !at::hasMKL()) {
-    at::set_num_threads(1);
-  } else {
-    at::set_num_threads(n);
-  }
-}
-
-at::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32" || name == "fp32" || name == "float") return at::kFloat;
-  if (name == "float16" || name == "fp16" || name == "half") return at::kHalf;
-  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
-  throw Error("unknown dtype '" + name + "' (float32, float16, bfloat16)");
-}
-
-at::Device parse_device(const std::string& name) {
-  if (name.empty() || name == "cpu") return at::Device(at::kCPU);
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    if (!at::hasCUDA())
-      throw Error("device '" + name + "': CUDA is not available (this libtorch build has no CUDA "
-                                      "support or no GPU is visible); use --device cpu");
-    int index = 0;
-    if (name.size() > 5) {
-      try {
-        size_t used = 0;
-        index = std::stoi(name.substr(5), &used);
-        if (used != name.size() - 5 || index < 0) throw std::invalid_argument("index");
-      } catch (const std::exception&) {
-        throw Error("device '" + name + "': bad CUDA device index");
-      }
-    }
-    const int count = static_cast<int>(at::getNumGPUs());
-    if (index >= count)
-      throw Error("device '" + name + "': only " + std::to_string(count) + " CUDA device(s) visible");
-    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
-  }
-  throw Error("unknown device '" + name + "' (cpu, cuda, cuda:N)");
 }
 
 void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name) {

@@ -9,6 +9,7 @@
 #include "nn/arch_tables.h"
 #include "nn/torch_pch.h"
 #include "nn/weight_store.h"
+#include "sbert/runtime.h"
 
 namespace sbert::nn {
 
@@ -81,17 +82,16 @@ class TransformerEncoder {
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
 // matmul on a CPU build that lacks it).
 void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name);
-// "cpu", "cuda", "cuda:N" -> device; errors when CUDA is not available.
-at::Device parse_device(const std::string& name);
+// sbert::Device / sbert::DType (sbert/runtime.h, parsed once by setup_runtime) as libtorch's;
+// `name` is the option as given, for the errors (CUDA missing, index out of range).
+at::Device to_torch(const Device& device, const std::string& name);
+at::ScalarType to_torch(DType dtype);
 // CPU threading. With an OpenBLAS that runs its own thread pool (Debian's libtorch), ATen's
 // OpenMP pool and OpenBLAS's pool spin against each other on a small machine (measured: 5x more
 // CPU time for the same work on 2 cores); then GEMMs get `threads` OpenBLAS threads and ATen's
 // own pool is kept at one thread. Otherwise (MKL / OpenMP BLAS) at::set_num_threads(threads).
 // Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
-// threads then. threads <= 0: all cores.
+// threads then. threads <= 0: all cores. Part of setup_runtime().
 void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat);
-
-// "float32" | "float16" | "bfloat16" (also fp32/fp16/bf16/half).
-at::ScalarType parse_dtype(const std::string& name);
 
 }  // namespace sbert::nn
