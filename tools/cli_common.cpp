@@ -143,10 +143,6 @@ void ModelOptions::add_to(CLI::App* app, const std::string& model_help) {
       ->check(CLI::IsMember({"auto", "sentencepiece"}))
       ->capture_default_str();
   app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
-  app->add_flag_callback(
-      "-v,--verbose",
-      [] { set_log_handler([](const std::string& m) { std::cerr << "sbert: " << m << "\n"; }); },
-      "Log the runtime set-up (BLAS kernel, threads) on stderr");
 }
 
 fs::path ModelOptions::resolve() const {
@@ -218,7 +214,11 @@ void OutputOptions::add_to(CLI::App* app, const std::vector<std::string>& format
 // ---------------- logging ----------------
 
 static Verbosity g_verbosity = Verbosity::Normal;
-void set_verbosity(Verbosity v) { g_verbosity = v; }
+void set_verbosity(Verbosity v) {
+  g_verbosity = v;
+  // The library's own detail (runtime set-up: BLAS kernel, threads) reaches stderr with -v.
+  if (v == Verbosity::Verbose) set_log_handler([](const std::string& m) { std::cerr << "sbert: " << m << "\n"; });
+}
 Verbosity verbosity() { return g_verbosity; }
 void log(const std::string& message) {
   if (g_verbosity != Verbosity::Quiet) std::cerr << "sbert: " << message << "\n";

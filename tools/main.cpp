@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // -q / -v are accepted after the subcommand too
   bool quiet = false, verbose_flag = false;
   app.add_flag("-q,--quiet", quiet, "No progress or log lines on stderr (results asked for still print)");
-  app.add_flag("-v,--verbose", verbose_flag, "More detail on stderr (kernels, timings)");
+  app.add_flag("-v,--verbose", verbose_flag, "More detail on stderr (runtime set-up: BLAS kernel, threads)");
 
   auto& registry = command_registry();
   std::sort(registry.begin(), registry.end(),
