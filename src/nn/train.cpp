@@ -209,7 +209,7 @@ class TrainerImpl final : public Trainer {
     }
     const int64_t H = cfg_.hidden_size;
     if (bi_) {
-      modes_ = layout_.pooling.modes;
+      modes_ = layout_.pooling_modes;
       if (modes_.empty()) modes_ = {nn::PoolingMode::Mean};
       for (auto m : modes_)
         if (m == nn::PoolingMode::Pooler || m == nn::PoolingMode::Last2Mean)
@@ -412,7 +412,7 @@ class TrainerImpl final : public Trainer {
   bool load_state(const fs::path& model_dir) override {
     const fs::path dir = model_dir / ".trainer_state";
     if (!fs::exists(dir / "state.json") || !fs::exists(dir / "optimizer.safetensors")) return false;
-    nlohmann::json st = nn::read_json_file(dir / "state.json");
+    nlohmann::json st = model::read_json(dir / "state.json");
     auto store = nn::open_safetensors(dir / "optimizer.safetensors");
     at::NoGradGuard ng;
     for (size_t i = 0; i < params_.size(); ++i) {
@@ -609,7 +609,7 @@ class TrainerImpl final : public Trainer {
     for (auto m : modes_) parts.push_back(nn::pool(h, b.mask, m));
     at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
     for (const auto& p : layout_.post) {
-      if (p.kind == nn::PostModule::Dense) x = layout_.dense[p.dense_index].apply(x);
+      if (p.kind == nn::PostModule::Dense) x = layout_.dense_modules[p.dense_index].apply(x);
       else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
     }
     return x;
