@@ -47,18 +47,21 @@ TEST(Readme, ExamplesUseRealSubcommandsAndAScratchFolder) {
   auto lines = readme_lines();
   bool in_code = false;
   std::set<std::string> subcommands;
-  const std::regex cmd(R"((?:^|[|;&(]\s*|\$\(|\s)sbert\s+([a-z][a-z-]*))");
+  const std::regex cmd(R"((?:^|[\s|;&(/])sbert\s+([a-z][a-z-]*))");
   const std::regex output(R"((?:\s-o|--output|--report|--plot|--index)\s+("?)([^\s"]+))");
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string& l = lines[i];
+    const std::string l = lines[i];
     if (l.rfind("```", 0) == 0) {
       in_code = !in_code;
       continue;
     }
     if (!in_code || l.rfind("#", 0) == 0) continue;
-    for (std::sregex_iterator it(l.begin(), l.end(), cmd), end; it != end; ++it) subcommands.insert((*it)[1]);
-    if (l.find("sbert ") == std::string::npos) continue;
-    for (std::sregex_iterator it(l.begin(), l.end(), output), end; it != end; ++it) {
+    // A command continued over several lines ("\" at the end) is checked as one line.
+    std::string full = l;
+    while (!full.empty() && full.back() == '\\' && i + 1 < lines.size()) full = full.substr(0, full.size() - 1) + " " + lines[++i];
+    for (std::sregex_iterator it(full.begin(), full.end(), cmd), end; it != end; ++it) subcommands.insert((*it)[1]);
+    if (full.find("sbert ") == std::string::npos) continue;
+    for (std::sregex_iterator it(full.begin(), full.end(), output), end; it != end; ++it) {
       const std::string path = (*it)[2];
       EXPECT_TRUE(path.rfind("$SCRATCH/", 0) == 0 || path == "-")
           << "README.md:" << i + 1 << ": example writes '" << path << "' (write into $SCRATCH/)";
