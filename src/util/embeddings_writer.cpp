@@ -61,16 +61,20 @@ EmbeddingWriter::~EmbeddingWriter() {
 void EmbeddingWriter::write(const Matrix& m, const std::vector<EmbeddingLabels>& labels) {
   static const EmbeddingLabels none;
   auto label = [&](size_t r) -> const EmbeddingLabels& { return r < labels.size() ? labels[r] : none; };
+  // index, [id,] [text,] embedding: one record of the jsonl/csv/tsv outputs.
+  auto row = [&](size_t r) {
+    Fields f;
+    f.add("index", index_ + r);
+    if (o_.with_id) f.add("id", label(r).id);
+    if (o_.with_text) f.add("text", label(r).text);
+    f.add_floats("embedding", m.row(r), m.cols);
+    return f;
+  };
   std::string buf;
   switch (o_.format) {
     case EmbeddingFormat::Jsonl:
       for (size_t r = 0; r < m.rows; ++r) {
-        Fields f;
-        f.add("index", index_ + r);
-        if (o_.with_id) f.add("id", label(r).id);
-        if (o_.with_text) f.add("text", label(r).text);
-        f.add_floats("embedding", m.row(r), m.cols);
-        f.append_json(buf);
+        row(r).append_json(buf);
         buf += '\n';
       }
       break;
@@ -87,12 +91,7 @@ void EmbeddingWriter::write(const Matrix& m, const std::vector<EmbeddingLabels>&
         buf += '\n';
       }
       for (size_t r = 0; r < m.rows; ++r) {
-        Fields f;
-        f.add("index", index_ + r);
-        if (o_.with_id) f.add("id", label(r).id);
-        if (o_.with_text) f.add("text", label(r).text);
-        f.add_floats("embedding", m.row(r), m.cols);
-        f.append_delimited(buf, d);
+        row(r).append_delimited(buf, d);
         buf += '\n';
       }
       break;
