@@ -72,41 +72,88 @@ std::string sharded(const fs::path& dir, const std::string& args, const std::str
   return fs::exists(merged) ? read_file(merged) : "<no merged output>";
 }
 
-}  // namespace
 
-TEST(ShardCli, MergedShardsEqualOneRun) {
-  fs::path dir = temp_dir("shard-cli-equal");
+// Byte identity needs each text's vector to be independent of the batch it falls in: with
+// length-sorted batches a shard's batches differ from the whole run's, and padded batches may
+// round differently in the last bit, so these runs use --batch-size 1 (see DefaultBatches below).
+fs::path expect_merged_equal_one_run(const std::string& format) {
+  fs::path dir = temp_dir("shard-cli-equal-" + format);
   write_file(dir / "in.csv", kCsv);
-  for (std::string format : {"jsonl", "csv", "npy"}) {
-    std::string args = "embed -q --model " + q(model()) + " --id-column id --format " + format + " " + q(dir / "in.csv");
-    if (format != "npy") args += " --include-text";
-    fs::path whole = dir / ("whole." + format);
-    std::string err;
-    ASSERT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
-    const std::string expected = read_file(whole);
-    ASSERT_FALSE(expected.empty());
-    for (size_t n : {size_t(1), size_t(2), size_t(7), kCsvRecords + 3})
-      EXPECT_EQ(sharded(dir, args, format, n), expected) << format << " with " << n << " shards";
-  }
-  // jsonl: every record once, global indices 0..8, ids in input order.
-  std::string text = read_file(dir / "merged-7.jsonl");
-  std::vector<std::string> ids;
-  size_t pos = 0, index = 0;
+  std::string args = "embed -q --model " + q(model()) + " --batch-size 1 --id-column id --format " + format + " " +
+                     q(dir / "in.csv");
+  if (format != "npy") args += " --include-text";
+  fs::path whole = dir / ("whole." + format);
+  std::string err;
+  EXPECT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
+  const std::string expected = fs::exists(whole) ? read_file(whole) : "";
+  EXPECT_FALSE(expected.empty());
+  for (size_t n : {size_t(1), size_t(2), size_t(7), kCsvRecords + 3})
+    EXPECT_EQ(sharded(dir, args, format, n), expected) << format << " with " << n << " shards";
+  return dir;
+}
+
+std::vector<json> jsonl_rows(const std::string& text) {
+  std::vector<json> rows;
+  size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
-    json row = json::parse(text.substr(pos, nl - pos));
-    EXPECT_EQ(row["index"], index++);
-    ids.push_back(row["id"]);
+    rows.push_back(json::parse(text.substr(pos, nl - pos)));
     pos = nl + 1;
   }
+  return rows;
+}
+
+}  // namespace
+
+TEST(ShardCli, MergedJsonlEqualsOneRun) {
+  const fs::path dir = expect_merged_equal_one_run("jsonl");
+  // every record once, global indices 0..8, ids in input order.
+  std::vector<std::string> ids;
+  size_t index = 0;
+  for (const json& row : jsonl_rows(read_file(dir / "merged-7.jsonl"))) {
+    EXPECT_EQ(row["index"], index++);
+    ids.push_back(row["id"]);
+  }
   EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i"}));
+}
+TEST(ShardCli, MergedCsvEqualsOneRun) { expect_merged_equal_one_run("csv"); }
+TEST(ShardCli, MergedNpyEqualsOneRun) { expect_merged_equal_one_run("npy"); }
+
+// With the default batch size the rows, indices, ids and texts are the same; vectors agree to
+// float rounding.
+TEST(ShardCli, DefaultBatchesAgreeToRounding) {
+  fs::path dir = temp_dir("shard-cli-default-batches");
+  write_file(dir / "in.csv", kCsv);
+  std::string args = "embed -q --model " + q(model()) + " --id-column id --include-text " + q(dir / "in.csv");
+  std::string err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.jsonl"), nullptr, &err), 0) << err;
+  std::vector<json> whole = jsonl_rows(read_file(dir / "whole.jsonl"));
+  std::vector<json> merged = jsonl_rows(sharded(dir, args, "jsonl", 4));
+  ASSERT_EQ(merged.size(), whole.size());
+  for (size_t r = 0; r < whole.size(); ++r) {
+    EXPECT_EQ(merged[r]["index"], whole[r]["index"]);
+    EXPECT_EQ(merged[r]["id"], whole[r]["id"]);
+    EXPECT_EQ(merged[r]["text"], whole[r]["text"]);
+    ASSERT_EQ(merged[r]["embedding"].size(), whole[r]["embedding"].size());
+    for (size_t j = 0; j < whole[r]["embedding"].size(); ++j)
+      EXPECT_NEAR(merged[r]["embedding"][j].get<double>(), whole[r]["embedding"][j].get<double>(), 1e-5);
+  }
+}
+
+TEST(ShardCli, WordsShardsMergeToOneRun) {
+  fs::path dir = temp_dir("shard-cli-words");
+  write_file(dir / "in.txt", "the bank of the river\n\nmoney in the bank\nriver bank erosion\n");
+  std::string args = "words -q --model " + q(model()) + " --batch-size 1 " + q(dir / "in.txt");
+  std::string err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.jsonl"), nullptr, &err), 0) << err;
+  EXPECT_EQ(sharded(dir, args, "jsonl", 3), read_file(dir / "whole.jsonl"));
 }
 
 TEST(ShardCli, SkippedEmptyLinesKeepTheWholeRunsIndices) {
   fs::path dir = temp_dir("shard-cli-lines");
   write_file(dir / "in.txt", "one\n\ntwo words\n\n\nthree little words\nfour\n\nfive five five five five\n");
   for (std::string extra : {"", " --skip-empty"}) {
-    std::string args = "embed -q --model " + q(model()) + extra + " " + q(dir / "in.txt");
+    std::string args = "embed -q --model " + q(model()) + " --batch-size 1" + extra + " " + q(dir / "in.txt");
     fs::path whole = dir / "whole.jsonl";
     std::string err;
     ASSERT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
