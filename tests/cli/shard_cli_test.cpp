@@ -193,6 +193,12 @@ TEST(ShardCli, ManifestRecordsTheShard) {
                       nullptr, &err),
             2);
   EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " --format projector " + q(dir / "in.csv") +
+                          " --shard 0/2 -o " + q(dir / "proj"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("projector cannot be merged"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "proj"));
 }
 
 TEST(ShardCli, MergeRefusesMissingAndMismatchedShards) {
