@@ -35,6 +35,14 @@ void InputOptions::add_to(CLI::App* app, bool with_files, bool with_text_field) 
   app->add_flag("--skip-empty", skip_empty, "Skip empty texts instead of processing them as \"\"");
 }
 
+void InputOptions::add_shard_options(CLI::App* app) {
+  app->add_option("--shard", shard,
+                  "Process only shard I/N (0-based) of the input records, a contiguous range; 'auto' reads "
+                  "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (count: --shard-count or "
+                  "SBERT_SHARD_COUNT). Writes OUT.shard.json beside -o OUT; join with `sbert merge`");
+  app->add_option("--shard-count", shard_count, "The number of shards for --shard auto");
+}
+
 ReaderOptions InputOptions::reader_options() const {
   ReaderOptions r;
   r.format = parse_input_format(input_format);
@@ -89,16 +97,41 @@ std::string TextItem::required(const std::string& name, const std::string& what)
 
 void for_each_text_chunk(const InputOptions& input, size_t chunk,
                          const std::function<void(std::vector<TextItem>&)>& fn) {
+  const ShardSpec spec = input.shard_spec();
+  InputOptions::ShardRun& run = *input.shard_run;
+  run = InputOptions::ShardRun();
+  run.spec = spec;
+  if (spec.enabled) {
+    if (input.files.empty() || std::find(input.files.begin(), input.files.end(), "-") != input.files.end())
+      throw Error("--shard needs input files: standard input cannot be read twice");
+    // First pass: count the records with the same reader, so the ranges are exact.
+    RecordReader counter(input.files, input.reader_options());
+    Record r;
+    while (counter.next(r)) ++run.records;
+    run.range = shard_range(run.records, spec.index, spec.count);
+  }
   RecordReader reader(input.files, input.reader_options());
   FieldSelector text_sel(input.field, "text column");
   FieldSelector id_sel(input.id_field, "id column");
   std::vector<TextItem> items;
   std::shared_ptr<const std::vector<std::string>> cols;
   Record rec;
+  size_t record_index = 0, item_index = 0;
+  bool first_set = false;
   while (reader.next(rec)) {
+    const size_t ri = record_index++;
+    if (spec.enabled) {
+      if (ri >= run.range.end) break;
+      if (ri == run.range.begin) {
+        run.first_index = item_index;
+        first_set = true;
+      }
+    }
     TextItem item;
     item.text = text_sel.get(rec, reader);
     if (input.skip_empty && item.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+    item.index = item_index++;
+    if (spec.enabled && ri < run.range.begin) continue;  // before this shard: counted, not kept
     if (!id_sel.empty()) item.id = id_sel.get(rec, reader);
     item.record = std::move(rec);
     rec = Record();
@@ -106,13 +139,50 @@ void for_each_text_chunk(const InputOptions& input, size_t chunk,
       cols = std::make_shared<const std::vector<std::string>>(reader.columns());
     item.columns = cols;
     items.push_back(std::move(item));
+    ++run.items;
     if (items.size() >= chunk) {
       fn(items);
       items.clear();
     }
   }
+  if (spec.enabled && !first_set) run.first_index = item_index;
   if (!items.empty()) fn(items);
   report_invalid(reader);
+}
+
+void require_shard_output(const InputOptions& input, const std::string& output_path) {
+  if (input.shard_spec().enabled && (output_path.empty() || output_path == "-"))
+    throw Error("--shard writes a manifest beside its output: give -o FILE");
+}
+
+void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
+                          size_t rows, const CLI::App* command, const std::string& model) {
+  const InputOptions::ShardRun& run = *input.shard_run;
+  if (!run.spec.enabled) return;
+  ShardManifest m;
+  m.shard = run.spec.index;
+  m.count = run.spec.count;
+  m.records = run.records;
+  m.range = run.range;
+  m.first_index = run.first_index;
+  m.rows = rows;
+  m.format = format;
+  // Every option given to the command except where the output goes, which shard, and the
+  // input paths (the fingerprint stands for them).
+  nlohmann::json options = nlohmann::json::object();
+  for (const CLI::Option* opt : command->get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string name = opt->get_name();
+    if (name == "files" || name == "--output" || name == "-o" || name == "--shard" || name == "--shard-count" ||
+        name == "--help" || name == "-h" || name == "--verbose" || name == "-v")
+      continue;
+    options[name] = opt->results();
+  }
+  m.key = {{"command", command->get_name()},
+           {"model", model},
+           {"input", input_fingerprint(input.files)},
+           {"options", options}};
+  sbert::write_shard_manifest(output_path, m);
 }
 
 std::vector<TextItem> read_texts(const InputOptions& input, std::vector<std::string>* columns) {

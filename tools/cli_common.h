@@ -12,6 +12,7 @@
 
 #include "sbert/encoder.h"
 #include "sbert/record_writer.h"
+#include "sbert/shard.h"
 #include "sbert/text_format.h"
 #include "sbert/text_input.h"
 
@@ -27,13 +28,30 @@ struct InputOptions {
   bool no_header = false;
   std::string delimiter;  // csv/tsv field delimiter ("\t", ";", ...)
   bool skip_empty = false;
+  std::string shard;       // --shard I/N | auto; empty = the whole input
+  size_t shard_count = 0;  // --shard-count (for --shard auto)
 
   // Adds FILE... (positional, when with_files) and the input options to `app`.
   void add_to(CLI::App* app, bool with_files = true, bool with_text_field = true);
+  // Adds --shard and --shard-count (for the commands that write a shard manifest).
+  void add_shard_options(CLI::App* app);
   ReaderOptions reader_options() const;
+  ShardSpec shard_spec() const { return parse_shard(shard, shard_count); }
+
+  // Filled by for_each_text_chunk when --shard is given: the records of the whole input, this
+  // shard's range, the global index of its first text and the texts it kept.
+  struct ShardRun {
+    ShardSpec spec;
+    size_t records = 0;
+    RecordRange range;
+    size_t first_index = 0;
+    size_t items = 0;
+  };
+  std::shared_ptr<ShardRun> shard_run = std::make_shared<ShardRun>();
 };
 
 struct TextItem {
+  size_t index = 0;   // the text's index in the whole input (counted past skipped texts; global with --shard)
   std::string text;
   std::string id;     // empty when no --id-column/--id-field
   Record record;      // the whole input record (for passthrough of columns)
@@ -52,6 +70,13 @@ std::vector<TextItem> read_texts(const InputOptions& input, std::vector<std::str
 // Streams texts in chunks of at most `chunk` items (bounded memory for large inputs).
 void for_each_text_chunk(const InputOptions& input, size_t chunk,
                          const std::function<void(std::vector<TextItem>&)>& fn);
+
+// With --shard: refuses standard output (the manifest goes beside the file).
+void require_shard_output(const InputOptions& input, const std::string& output_path);
+// With --shard: writes OUTPUT.shard.json (shard, record range, input fingerprint, model, and the
+// options of `command` that affect the output). Nothing without --shard.
+void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
+                          size_t rows, const CLI::App* command, const std::string& model);
 
 // ---- model ----
 struct ModelOptions {

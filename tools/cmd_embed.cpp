@@ -63,7 +63,7 @@ void write_tokens(TableWriter& out, const std::vector<TextItem>& items, const st
   out.flush();
 }
 
-int run_embed(EmbedArgs& a) {
+int run_embed(EmbedArgs& a, const CLI::App* command) {
   EncoderOptions opts = a.model.encoder_options();
   a.vectors.apply(opts);
   opts.chunk = a.chunk;
@@ -77,9 +77,13 @@ int run_embed(EmbedArgs& a) {
   if (per_window && per_token) throw Error("--chunk-output all and --output-value token are exclusive");
   const OffsetUnit unit = parse_offset_unit(a.offsets);
   const bool with_id = !a.input.id_field.empty();
+  require_shard_output(a.input, a.output.path);
+  if (format == "projector" && a.input.shard_spec().enabled)
+    throw Error("--shard: --format projector cannot be merged; shard as tsv or npy and merge those");
 
   RunSummary summary;
-  auto encoder = SentenceEncoder::load(a.model.resolve(), opts);
+  const std::filesystem::path model_path = a.model.resolve();
+  auto encoder = SentenceEncoder::load(model_path, opts);
   const std::string prefix = resolve_prompt(*encoder, a.prompt, a.prompt_name);
 
   std::unique_ptr<EmbeddingWriter> writer;
@@ -97,10 +101,16 @@ int run_embed(EmbedArgs& a) {
     wo.meta_columns = a.meta_columns;
     writer = std::make_unique<EmbeddingWriter>(wo);
   }
-  size_t done = 0;
+  size_t done = 0, rows = 0;
+  bool first_chunk = true;
   Progress progress("embedding", 0);
   // Bounded chunks of input: read, embed, write, repeat.
   for_each_text_chunk(a.input, 4096, [&](std::vector<TextItem>& items) {
+    if (first_chunk) {  // a shard's indices continue the whole input's
+      done = items.front().index;
+      if (writer) writer->set_first_index(done);
+      first_chunk = false;
+    }
     std::vector<std::string> texts;
     texts.reserve(items.size());
     for (auto& it : items) texts.push_back(per_token ? prefix + it.text : it.text);
@@ -122,6 +132,7 @@ int run_embed(EmbedArgs& a) {
     }
     summary.count(stats.texts, stats.tokens, stats.truncated);
     done += items.size();
+    rows += items.size();
     progress.advance(items.size());
   });
   if (raw) {
@@ -130,6 +141,7 @@ int run_embed(EmbedArgs& a) {
   } else {
     writer->finish(encoder->dimension());
   }
+  write_shard_manifest(a.input, a.output.path, format, rows, command, model_path.string());
   progress.finish();
   summary.log_done("embedded " + count_of(summary.items(), "text"), "text(s)", " (use --chunk to embed them whole)");
   return 0;
@@ -139,6 +151,7 @@ std::function<int()> setup_embed(CLI::App& app) {
   auto a = std::make_shared<EmbedArgs>();
   CLI::App* sub = app.add_subcommand("embed", "Embed texts: one vector per input text, in input order");
   a->input.add_to(sub);
+  a->input.add_shard_options(sub);
   a->model.add_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv", "npy", "f32", "projector"}, "jsonl");
   a->vectors.add_to(sub);
@@ -161,7 +174,7 @@ std::function<int()> setup_embed(CLI::App& app) {
   sub->add_flag("--include-text", a->include_text, "Write each input text beside its vector (jsonl/csv/tsv)");
   sub->add_option("--offsets", a->offsets, "With --output-value token: offset unit, chars (code points, as "
                   "Hugging Face reports) or bytes")->check(CLI::IsMember({"chars", "bytes"}))->capture_default_str();
-  return [a]() { return run_embed(*a); };
+  return [a, sub]() { return run_embed(*a, sub); };
 }
 
 SBERT_COMMAND("embed", setup_embed);

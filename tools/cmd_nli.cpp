@@ -22,13 +22,15 @@ struct NliArgs {
   bool include_text = false;
 };
 
-int run_nli(NliArgs& a) {
+int run_nli(NliArgs& a, const CLI::App* command) {
   require_model(a.model, "an NLI / sequence-pair classification model");
   const Truncation truncation = parse_truncation(a.truncation);
   // The premise is read as "the text" so that input handling (ids, empty rows) is shared.
   a.input.field = a.premise;
+  require_shard_output(a.input, a.output.path);
   RunSummary summary;
-  auto model = SequenceClassifier::load(a.model.resolve(), classifier_options(a.model));
+  const std::string model_path = a.model.resolve().string();
+  auto model = SequenceClassifier::load(model_path, classifier_options(a.model));
   const auto& labels = model->labels();
   const size_t C = labels.size();
 
@@ -59,7 +61,7 @@ int run_nli(NliArgs& a) {
       const size_t best = rank_scores(logits.row(r), C)[0];
       if (!a.gold.empty()) confusion.add(items[r].required(a.gold, "gold column"), best);
       Fields f;
-      f.add("index", index);
+      f.add("index", items[r].index);
       if (with_id) f.add("id", items[r].id);
       if (a.include_text) f.add("premise", pairs[r].first).add("hypothesis", pairs[r].second);
       f.add("label", labels[best]);
@@ -80,6 +82,7 @@ int run_nli(NliArgs& a) {
   });
   w.flush();
   out.commit();
+  write_shard_manifest(a.input, a.output.path, a.output.format_or("jsonl"), index, command, model_path);
   progress.finish();
   summary.log_done("classified " + count_of(index, "pair"), "pair(s)");
   if (!a.gold.empty()) result(confusion.report());
@@ -91,6 +94,7 @@ std::function<int()> setup_nli(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "nli", "Classify premise/hypothesis pairs with an NLI model: label probabilities and the argmax");
   a->input.add_to(sub, true, false);
+  a->input.add_shard_options(sub);
   a->model.add_to(sub, "NLI model folder or Hugging Face name (required)");
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
   sub->add_option("--premise-column", a->premise, "Premise column (csv/tsv name or index) or key (jsonl)")
@@ -102,7 +106,7 @@ std::function<int()> setup_nli(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--no-logits", a->no_logits, "Leave the raw logits out of the output");
   sub->add_flag("--include-text", a->include_text, "Write the premise and hypothesis beside the scores");
-  return [a]() { return run_nli(*a); };
+  return [a, sub]() { return run_nli(*a, sub); };
 }
 
 SBERT_COMMAND("nli", setup_nli);

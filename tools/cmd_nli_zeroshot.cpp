@@ -23,7 +23,7 @@ struct ZeroShotArgs {
   bool no_text = false;
 };
 
-int run_zeroshot(ZeroShotArgs& a) {
+int run_zeroshot(ZeroShotArgs& a, const CLI::App* command) {
   require_model(a.model, "an NLI model (a *ForSequenceClassification folder with an entailment label)");
   if (!a.labels.empty() && !a.labels_file.empty())
     throw Error("--labels and --labels-file are exclusive");
@@ -37,7 +37,9 @@ int run_zeroshot(ZeroShotArgs& a) {
   if (a.threshold > 1) throw Error("--threshold must be at most 1");
 
   RunSummary summary;
-  auto model = SequenceClassifier::load(a.model.resolve(), classifier_options(a.model));
+  require_shard_output(a.input, a.output.path);
+  const std::string model_path = a.model.resolve().string();
+  auto model = SequenceClassifier::load(model_path, classifier_options(a.model));
   ZeroShotClassifier zs(*model, labels, a.zs);
   const auto& idx = zs.indices();
   log("entailment label '" + model->labels()[idx.entailment] + "'" +
@@ -70,7 +72,7 @@ int run_zeroshot(ZeroShotArgs& a) {
     pairs += stats.pairs;
     for (size_t r = 0; r < s.rows; ++r, ++index) {
       Fields f;
-      f.add("index", index);
+      f.add("index", items[r].index);
       if (with_id) f.add("id", items[r].id);
       if (with_text) f.add("sequence", items[r].text);
       if (w.tabular()) {
@@ -92,6 +94,7 @@ int run_zeroshot(ZeroShotArgs& a) {
   });
   w.flush();
   out.commit();
+  write_shard_manifest(a.input, a.output.path, a.output.format_or("jsonl"), index, command, model_path);
   progress.finish();
   summary.log_done("labeled " + count_of(index, "text") + ", " + count_of(pairs, "pair"), "pair(s)");
   return 0;
@@ -102,6 +105,7 @@ std::function<int()> setup_zeroshot(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "nli-zeroshot", "Zero-shot labels: score each text against candidate labels with an NLI model");
   a->input.add_to(sub);
+  a->input.add_shard_options(sub);
   a->model.add_to(sub, "NLI model folder or Hugging Face name (required; e.g. a *ForSequenceClassification "
                        "model with an entailment label)");
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
@@ -120,7 +124,7 @@ std::function<int()> setup_zeroshot(CLI::App& app) {
   sub->add_option("--top", a->top, "jsonl: keep the K best labels per text");
   sub->add_option("--threshold", a->threshold, "jsonl: keep labels scoring at least T (with --multi-label)");
   sub->add_flag("--no-text", a->no_text, "Leave the input text (\"sequence\") out of the output");
-  return [a]() { return run_zeroshot(*a); };
+  return [a, sub]() { return run_zeroshot(*a, sub); };
 }
 
 SBERT_COMMAND("nli-zeroshot", setup_zeroshot);

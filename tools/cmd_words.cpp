@@ -29,12 +29,14 @@ std::vector<size_t> span(const Word& w, OffsetUnit unit) {
                                    : std::vector<size_t>{w.char_begin, w.char_end};
 }
 
-int run_words(WordsArgs& a) {
+int run_words(WordsArgs& a, const CLI::App* command) {
   if (a.same_word && a.matrix) throw Error("--same-word and --matrix are exclusive");
   if (!a.targets.empty()) a.same_word = true;
   const OffsetUnit unit = parse_offset_unit(a.offset_unit);
   RunSummary summary;
-  auto encoder = SentenceEncoder::load(a.model.resolve(), a.model.encoder_options());
+  require_shard_output(a.input, a.output);
+  const std::string model_path = a.model.resolve().string();
+  auto encoder = SentenceEncoder::load(model_path, a.model.encoder_options());
   AtomicOutput out(a.output);
   TableWriter w(out, TableFormat::Jsonl);
   size_t index = 0, total_words = 0;
@@ -50,7 +52,7 @@ int run_words(WordsArgs& a) {
       Matrix vectors = word_vectors(words, tokens[s].vectors);
       total_words += words.size();
       Fields f;
-      f.add("index", index);
+      f.add("index", items[s].index);
       if (!a.input.id_field.empty()) f.add("id", items[s].id);
       f.add("text", texts[s]);
       std::string list = "[";
@@ -91,6 +93,7 @@ int run_words(WordsArgs& a) {
     w.flush();
   });
   out.commit();
+  write_shard_manifest(a.input, a.output, "jsonl", index, command, model_path);
   summary.log_done(count_of(index, "sentence") + ", " + count_of(total_words, "word"), "sentence(s)");
   return 0;
 }
@@ -100,6 +103,7 @@ std::function<int()> setup_words(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "words", "Contextual word vectors: token hidden states grouped into words (mean of the pieces)");
   a->input.add_to(sub);
+  a->input.add_shard_options(sub);
   a->model.add_to(sub);
   sub->add_option("-o,--output", a->output, "Output file (default: standard output); JSON Lines, one sentence per line");
   sub->add_option("--layer", a->layer,
@@ -116,7 +120,7 @@ std::function<int()> setup_words(CLI::App& app) {
   sub->add_option("--offsets", a->offset_unit, "Unit of word spans: chars (code points, as Hugging Face) or bytes")
       ->check(CLI::IsMember({"chars", "bytes"}))
       ->capture_default_str();
-  return [a]() { return run_words(*a); };
+  return [a, sub]() { return run_words(*a, sub); };
 }
 
 SBERT_COMMAND("words", setup_words);

@@ -60,13 +60,17 @@ class EmbeddingWriter {
   // Commits the output; `dimension` sizes an empty .npy.
   void finish(size_t dimension);
   size_t rows() const { return index_; }
+  // The "index" of the next row written (a shard of a larger run starts past 0); call before
+  // the first write().
+  void set_first_index(size_t index) { base_ = index; }
 
  private:
   void write_meta(const EmbeddingLabels& labels, bool first);
   EmbeddingWriterOptions o_;
   std::unique_ptr<AtomicOutput> out_, vecs_, meta_;
   std::FILE* spool_ = nullptr;
-  size_t index_ = 0, cols_ = 0;
+  size_t index_ = 0, cols_ = 0, base_ = 0;
+  bool header_written_ = false;
   bool created_dir_ = false;
   bool finished_ = false;
 };

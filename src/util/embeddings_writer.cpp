@@ -64,7 +64,7 @@ void EmbeddingWriter::write(const Matrix& m, const std::vector<EmbeddingLabels>&
   // index, [id,] [text,] embedding: one record of the jsonl/csv/tsv outputs.
   auto row = [&](size_t r) {
     Fields f;
-    f.add("index", index_ + r);
+    f.add("index", base_ + index_ + r);
     if (o_.with_id) f.add("id", label(r).id);
     if (o_.with_text) f.add("text", label(r).text);
     f.add_floats("embedding", m.row(r), m.cols);
@@ -81,7 +81,8 @@ void EmbeddingWriter::write(const Matrix& m, const std::vector<EmbeddingLabels>&
     case EmbeddingFormat::Csv:
     case EmbeddingFormat::Tsv: {
       const char d = o_.format == EmbeddingFormat::Csv ? ',' : '\t';
-      if (index_ == 0 && m.rows) {
+      if (!header_written_ && m.rows) {
+        header_written_ = true;
         Fields h;
         h.add("", "index");
         if (o_.with_id) h.add("", "id");

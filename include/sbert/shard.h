@@ -1,0 +1,74 @@
+// Deterministic shards of one input, and merging their outputs back.
+//
+// Shard I of N (0-based) takes the contiguous range of input records
+// [floor(I*R/N), floor((I+1)*R/N)) where R is the total record count, so the N ranges cover
+// every record exactly once, in order (a shard may be empty when N > R). Beside each sharded
+// output a manifest OUT.shard.json records the shard, the range and what the output depends on
+// (input fingerprint, model, options); merge_shards() checks the manifests and concatenates the
+// outputs in record order.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace sbert {
+
+struct ShardSpec {
+  bool enabled = false;  // false: the whole input
+  size_t index = 0;      // 0-based
+  size_t count = 1;
+};
+
+// Reads an environment variable (nullptr when unset); std::getenv by default, injectable for tests.
+using EnvLookup = std::function<const char*(const char*)>;
+
+// "I/N" (0 <= I < N), or "auto": SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN when set) with
+// SLURM_ARRAY_TASK_COUNT, else JOB_COMPLETION_INDEX (Kubernetes indexed Jobs) with the count from
+// `count_option` (when > 0) or SBERT_SHARD_COUNT. An empty text is "no shards". Throws
+// sbert::Error naming the problem ("--shard: ...").
+ShardSpec parse_shard(const std::string& text, size_t count_option = 0, const EnvLookup& env = nullptr);
+
+struct RecordRange {
+  size_t begin = 0, end = 0;  // [begin, end)
+  size_t size() const { return end - begin; }
+};
+// The records of shard `index` of `count` among `records`.
+RecordRange shard_range(size_t records, size_t index, size_t count);
+
+// A fingerprint of input files: for each file its base name, size and a 64-bit FNV-1a hash of
+// its bytes (not cryptographic: it tells apart inputs, it does not authenticate them).
+nlohmann::json input_fingerprint(const std::vector<std::string>& files);
+
+struct ShardManifest {
+  size_t shard = 0, count = 1;
+  size_t records = 0;                 // R: records of the whole input
+  RecordRange range;                  // this shard's records
+  size_t first_index = 0;             // the global index of the shard's first output row
+  size_t rows = 0;                    // rows written by this shard
+  std::string format;                 // jsonl | csv | tsv | npy | f32 | ...
+  nlohmann::json key = nlohmann::json::object();  // what the output depends on: input, model, command, options
+
+  nlohmann::json to_json() const;
+  // Throws sbert::Error naming `where` on a malformed manifest.
+  static ShardManifest from_json(const nlohmann::json& j, const std::string& where);
+};
+
+std::string shard_manifest_path(const std::string& output);  // OUTPUT + ".shard.json"
+void write_shard_manifest(const std::string& output, const ShardManifest& m);  // atomic
+ShardManifest read_shard_manifest(const std::string& output);
+
+struct MergeResult {
+  size_t shards = 0, rows = 0;
+  std::string format;
+};
+
+// Concatenates the outputs `parts` (any order; each with its manifest) into `output` in record
+// order: jsonl and f32 byte for byte, csv/tsv with one header row, npy with the rows
+// concatenated and the header rewritten. Refuses (sbert::Error naming the shard) a missing,
+// duplicated or overlapping shard, shards made with other input/model/options, an unsupported
+// format. Nothing is written on error.
+MergeResult merge_shards(const std::vector<std::string>& parts, const std::string& output);
+
+}  // namespace sbert

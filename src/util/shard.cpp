@@ -1,0 +1,359 @@
+#include "sbert/shard.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "sbert/error.h"
+#include "sbert/npy.h"
+#include "sbert/output_file.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A non-negative decimal integer, the whole text; false otherwise.
+bool parse_count(const std::string& s, size_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  size_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<size_t>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+size_t env_number(const EnvLookup& env, const char* name) {
+  const char* v = env(name);
+  size_t n = 0;
+  if (!v || !parse_count(v, n))
+    throw Error(std::string("--shard auto: ") + name + " is not a number ('" + (v ? v : "") + "')");
+  return n;
+}
+
+ShardSpec checked(size_t index, size_t count, const std::string& where) {
+  if (count == 0) throw Error(where + ": the shard count must be at least 1");
+  if (index >= count)
+    throw Error(where + ": shard " + std::to_string(index) + " is out of range for " + std::to_string(count) +
+                " shards (shards are numbered 0.." + std::to_string(count - 1) + ")");
+  ShardSpec s;
+  s.enabled = true;
+  s.index = index;
+  s.count = count;
+  return s;
+}
+
+}  // namespace
+
+ShardSpec parse_shard(const std::string& text, size_t count_option, const EnvLookup& env_in) {
+  if (text.empty()) return ShardSpec{};
+  EnvLookup env = env_in ? env_in : EnvLookup([](const char* n) -> const char* { return std::getenv(n); });
+  if (text == "auto") {
+    auto set = [&](const char* n) { const char* v = env(n); return v && *v; };
+    if (set("SLURM_ARRAY_TASK_ID")) {
+      size_t id = env_number(env, "SLURM_ARRAY_TASK_ID");
+      size_t min = set("SLURM_ARRAY_TASK_MIN") ? env_number(env, "SLURM_ARRAY_TASK_MIN") : 0;
+      if (id < min) throw Error("--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN");
+      size_t count = count_option;
+      if (!count) {
+        if (!set("SLURM_ARRAY_TASK_COUNT"))
+          throw Error("--shard auto: SLURM_ARRAY_TASK_COUNT is not set; give --shard-count N");
+        count = env_number(env, "SLURM_ARRAY_TASK_COUNT");
+      }
+      return checked(id - min, count, "--shard auto (Slurm)");
+    }
+    if (set("JOB_COMPLETION_INDEX")) {
+      size_t id = env_number(env, "JOB_COMPLETION_INDEX");
+      size_t count = count_option;
+      if (!count) {
+        if (!set("SBERT_SHARD_COUNT"))
+          throw Error("--shard auto: JOB_COMPLETION_INDEX is set but not the count: give --shard-count N "
+                      "or SBERT_SHARD_COUNT");
+        count = env_number(env, "SBERT_SHARD_COUNT");
+      }
+      return checked(id, count, "--shard auto (JOB_COMPLETION_INDEX)");
+    }
+    throw Error("--shard auto: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set");
+  }
+  auto slash = text.find('/');
+  size_t index = 0, count = 0;
+  if (slash == std::string::npos || !parse_count(text.substr(0, slash), index) ||
+      !parse_count(text.substr(slash + 1), count))
+    throw Error("--shard: expected I/N (0-based shard I of N, e.g. 0/4) or auto, got '" + text + "'");
+  if (count_option && count_option != count)
+    throw Error("--shard " + text + " disagrees with --shard-count " + std::to_string(count_option));
+  return checked(index, count, "--shard " + text);
+}
+
+RecordRange shard_range(size_t records, size_t index, size_t count) {
+  if (count == 0 || index >= count) throw Error("shard " + std::to_string(index) + " of " + std::to_string(count) + " is out of range");
+  using U = unsigned __int128;
+  RecordRange r;
+  r.begin = static_cast<size_t>(U(index) * records / count);
+  r.end = static_cast<size_t>(U(index + 1) * records / count);
+  return r;
+}
+
+nlohmann::json input_fingerprint(const std::vector<std::string>& files) {
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<char> buf(1 << 16);
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) throw Error("cannot open " + f + ": " + std::strerror(errno));
+    uint64_t h = 1469598103934665603ull;
+    uint64_t size = 0;
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      std::streamsize n = in.gcount();
+      for (std::streamsize i = 0; i < n; ++i) {
+        h ^= static_cast<unsigned char>(buf[static_cast<size_t>(i)]);
+        h *= 1099511628211ull;
+      }
+      size += static_cast<uint64_t>(n);
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    out.push_back({{"name", fs::path(f).filename().string()}, {"size", size}, {"fnv1a64", hex}});
+  }
+  return out;
+}
+
+nlohmann::json ShardManifest::to_json() const {
+  return {{"sbert_shard", 1},
+          {"shard", shard},
+          {"count", count},
+          {"records", records},
+          {"record_begin", range.begin},
+          {"record_end", range.end},
+          {"first_index", first_index},
+          {"rows", rows},
+          {"format", format},
+          {"key", key}};
+}
+
+ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::string& where) {
+  ShardManifest m;
+  auto num = [&](const char* k) -> size_t {
+    if (!j.is_object() || !j.contains(k) || !j[k].is_number_unsigned())
+      throw Error(where + ": not a shard manifest (no number '" + k + "')");
+    return j[k].get<size_t>();
+  };
+  if (!j.is_object() || !j.contains("sbert_shard")) throw Error(where + ": not a shard manifest");
+  m.shard = num("shard");
+  m.count = num("count");
+  m.records = num("records");
+  m.range.begin = num("record_begin");
+  m.range.end = num("record_end");
+  m.first_index = num("first_index");
+  m.rows = num("rows");
+  if (!j.contains("format") || !j["format"].is_string()) throw Error(where + ": not a shard manifest (no 'format')");
+  m.format = j["format"].get<std::string>();
+  if (j.contains("key")) m.key = j["key"];
+  if (m.count == 0 || m.shard >= m.count || m.range.begin > m.range.end || m.range.end > m.records)
+    throw Error(where + ": inconsistent shard manifest");
+  return m;
+}
+
+std::string shard_manifest_path(const std::string& output) { return output + ".shard.json"; }
+
+void write_shard_manifest(const std::string& output, const ShardManifest& m) {
+  AtomicOutput out(shard_manifest_path(output));
+  out.write(m.to_json().dump(2) + "\n");
+  out.commit();
+}
+
+ShardManifest read_shard_manifest(const std::string& output) {
+  const std::string path = shard_manifest_path(output);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(output + ": no shard manifest " + path + " (was it written with --shard?)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    throw Error(path + ": not valid JSON");
+  }
+  return ShardManifest::from_json(j, path);
+}
+
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + path + ": " + std::strerror(errno));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string shard_name(const ShardManifest& m, const std::string& path) {
+  return "shard " + std::to_string(m.shard) + "/" + std::to_string(m.count) + " (" + path + ")";
+}
+
+// The first key (top level of the manifest key) whose value differs, for the error message.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      if (!b.contains(it.key())) return it.key();
+      if (*it != b[it.key()]) {
+        std::string sub = first_difference(*it, b[it.key()]);
+        return sub.empty() ? it.key() : it.key() + "." + sub;
+      }
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) return it.key();
+  }
+  return "";
+}
+
+struct NpyPart {
+  size_t rows = 0, cols = 0, data_offset = 0;
+};
+
+NpyPart parse_npy(const std::string& bytes, const std::string& path) {
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
+    throw Error(path + ": not a NumPy .npy file");
+  const unsigned char* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t len = 0, start = 0;
+  if (b[6] == 1) {
+    len = b[8] | (b[9] << 8);
+    start = 10;
+  } else if (b[6] == 2 || b[6] == 3) {
+    if (bytes.size() < 12) throw Error(path + ": truncated .npy header");
+    len = b[8] | (b[9] << 8) | (b[10] << 16) | (static_cast<size_t>(b[11]) << 24);
+    start = 12;
+  } else {
+    throw Error(path + ": unsupported .npy version");
+  }
+  if (start + len > bytes.size()) throw Error(path + ": truncated .npy header");
+  std::string header = bytes.substr(start, len);
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'<f4'")) ||
+      !std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*False")))
+    throw Error(path + ": merge needs little-endian float32 C-order .npy");
+  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,?\\s*\\)")))
+    throw Error(path + ": merge needs a 2-D .npy");
+  NpyPart p;
+  p.rows = std::stoull(m[1].str());
+  p.cols = std::stoull(m[2].str());
+  p.data_offset = start + len;
+  if (bytes.size() - p.data_offset != p.rows * p.cols * sizeof(float))
+    throw Error(path + ": .npy data size does not match its shape");
+  return p;
+}
+
+}  // namespace
+
+MergeResult merge_shards(const std::vector<std::string>& parts, const std::string& output) {
+  if (parts.empty()) throw Error("merge: no shard outputs given");
+  std::vector<std::pair<ShardManifest, std::string>> shards;
+  for (const auto& p : parts) shards.emplace_back(read_shard_manifest(p), p);
+
+  const auto& [first, first_path] = shards.front();
+  for (const auto& [m, p] : shards) {
+    if (m.count != first.count)
+      throw Error(shard_name(m, p) + " is one of " + std::to_string(m.count) + " shards, " + shard_name(first, first_path) +
+                  " one of " + std::to_string(first.count));
+    if (m.format != first.format)
+      throw Error(shard_name(m, p) + " is " + m.format + ", " + shard_name(first, first_path) + " is " + first.format);
+    if (m.records != first.records || m.key != first.key) {
+      std::string what = m.records != first.records ? "records" : first_difference(first.key, m.key);
+      throw Error(shard_name(m, p) + " was made with other input, model or options than " +
+                  shard_name(first, first_path) + " (differs in: " + what + ")");
+    }
+  }
+  std::stable_sort(shards.begin(), shards.end(),
+                   [](const auto& a, const auto& b) { return a.first.shard < b.first.shard; });
+  for (size_t i = 0; i + 1 < shards.size(); ++i)
+    if (shards[i].first.shard == shards[i + 1].first.shard)
+      throw Error(shard_name(shards[i + 1].first, shards[i + 1].second) + " is given twice (also " +
+                  shards[i].second + ")");
+  {
+    size_t want = 0;
+    for (const auto& [m, p] : shards) {
+      if (m.shard != want) break;
+      ++want;
+    }
+    if (want < first.count)
+      throw Error("merge: shard " + std::to_string(want) + "/" + std::to_string(first.count) + " is missing (" +
+                  std::to_string(shards.size()) + " of " + std::to_string(first.count) + " shards given)");
+  }
+  size_t next_record = 0, next_index = 0, total_rows = 0;
+  for (const auto& [m, p] : shards) {
+    RecordRange want = shard_range(m.records, m.shard, m.count);
+    if (m.range.begin != next_record || m.range.begin != want.begin || m.range.end != want.end)
+      throw Error(shard_name(m, p) + " covers records [" + std::to_string(m.range.begin) + ", " +
+                  std::to_string(m.range.end) + "), expected [" + std::to_string(want.begin) + ", " +
+                  std::to_string(want.end) + "): overlapping or made with another record count");
+    if (m.rows && m.first_index != next_index)
+      throw Error(shard_name(m, p) + " starts at index " + std::to_string(m.first_index) + ", expected " +
+                  std::to_string(next_index));
+    next_record = m.range.end;
+    total_rows += m.rows;
+    next_index = (m.rows ? m.first_index : next_index) + m.rows;
+  }
+
+  const std::string& fmt = first.format;
+  const bool binary = fmt == "npy" || fmt == "f32";
+  if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv" && !binary)
+    throw Error("merge: format '" + fmt + "' cannot be merged (jsonl, csv, tsv, npy or f32)");
+
+  MergeResult result;
+  result.format = fmt;
+  result.shards = shards.size();
+  AtomicOutput out(output, binary);
+  if (fmt == "npy") {
+    std::vector<std::string> data;
+    size_t rows = 0, cols = 0;
+    bool have_cols = false;
+    for (const auto& [m, p] : shards) {
+      std::string bytes = read_all(p);
+      NpyPart np = parse_npy(bytes, p);
+      if (np.rows) {
+        if (have_cols && np.cols != cols)
+          throw Error(shard_name(m, p) + " has " + std::to_string(np.cols) + " columns, the others " + std::to_string(cols));
+        cols = np.cols;
+        have_cols = true;
+      } else if (!have_cols) {
+        cols = np.cols;  // an empty shard still knows the dimension
+      }
+      rows += np.rows;
+      data.push_back(bytes.substr(np.data_offset));
+    }
+    out.write(npy_header(rows, cols));
+    for (auto& d : data) out.write(d);
+    result.rows = rows;
+  } else {
+    bool have_header = false;
+    std::string header;
+    for (const auto& [m, p] : shards) {
+      std::string bytes = read_all(p);
+      if (fmt == "csv" || fmt == "tsv") {
+        if (bytes.empty()) continue;
+        size_t nl = bytes.find('\n');
+        std::string h = bytes.substr(0, nl == std::string::npos ? bytes.size() : nl + 1);
+        if (!have_header) {
+          header = h;
+          have_header = true;
+          out.write(bytes);
+        } else {
+          if (h != header) throw Error(shard_name(m, p) + " has another header row than the first shard");
+          out.write(std::string_view(bytes).substr(h.size()));
+        }
+      } else {
+        out.write(bytes);
+      }
+    }
+    result.rows = total_rows;
+  }
+  out.commit();
+  return result;
+}
+
+}  // namespace sbert

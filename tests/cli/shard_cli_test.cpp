@@ -1,0 +1,243 @@
+// `embed --shard I/N` + `sbert merge`: the merged output is byte for byte the output of one whole
+// run, for jsonl, csv and npy, with ids, empty texts and a multi-line quoted CSV record; merge
+// refuses a missing shard (naming it) and shards made with other options. Generated model.
+#include <algorithm>
+
+#include "sbert/random_model.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sbert::testing::read_file;
+using sbert::testing::run_command;
+using sbert::testing::temp_dir;
+using sbert::testing::write_file;
+
+namespace {
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+int run_sbert(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  return run_command(std::string("true | ") + SBERT_BINARY + " " + args, out, err);
+}
+
+const fs::path& model() {
+  static const fs::path dir = [] {
+    fs::path d = temp_dir("shard-cli-model") / "m";
+    sbert::RandomModelSpec s;
+    s.hidden = 16;
+    s.layers = 1;
+    s.heads = 2;
+    s.intermediate = 32;
+    sbert::write_random_model(d, s);
+    return d;
+  }();
+  return dir;
+}
+
+// 9 records: ids, an empty text, a quoted text over three lines, texts of different lengths.
+const char* kCsv =
+    "id,text\n"
+    "a,the cat sat on the mat\n"
+    "b,\n"
+    "c,\"a record\nover three\nlines, with a comma\"\n"
+    "d,dogs bark\n"
+    "e,a much longer sentence with many more words than the others have in it\n"
+    "f,x\n"
+    "g,\"quoted \"\"inner\"\" text\"\n"
+    "h,fish swim in the sea\n"
+    "i,birds fly\n";
+const size_t kCsvRecords = 9;
+
+// Runs `embed ARGS --shard i/n -o DIR/part-i.EXT` for every shard, merges them, and returns the
+// merged bytes.
+std::string sharded(const fs::path& dir, const std::string& args, const std::string& ext, size_t n) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < n; ++i) {
+    fs::path part = dir / ("part-" + std::to_string(n) + "-" + std::to_string(i) + "." + ext);
+    std::string err;
+    EXPECT_EQ(run_sbert(args + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr,
+                        &err),
+              0)
+        << err;
+    EXPECT_TRUE(fs::exists(part.string() + ".shard.json")) << part;
+    parts.push_back(q(part));
+  }
+  std::reverse(parts.begin(), parts.end());  // any order
+  fs::path merged = dir / ("merged-" + std::to_string(n) + "." + ext);
+  std::string cmd = "merge -q -o " + q(merged);
+  for (auto& p : parts) cmd += " " + p;
+  std::string err;
+  EXPECT_EQ(run_sbert(cmd, nullptr, &err), 0) << err;
+  return fs::exists(merged) ? read_file(merged) : "<no merged output>";
+}
+
+
+// Byte identity needs each text's vector to be independent of the batch it falls in: with
+// length-sorted batches a shard's batches differ from the whole run's, and padded batches may
+// round differently in the last bit, so these runs use --batch-size 1 (see DefaultBatches below).
+fs::path expect_merged_equal_one_run(const std::string& format) {
+  fs::path dir = temp_dir("shard-cli-equal-" + format);
+  write_file(dir / "in.csv", kCsv);
+  std::string args = "embed -q --model " + q(model()) + " --batch-size 1 --id-column id --format " + format + " " +
+                     q(dir / "in.csv");
+  if (format != "npy") args += " --include-text";
+  fs::path whole = dir / ("whole." + format);
+  std::string err;
+  EXPECT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
+  const std::string expected = fs::exists(whole) ? read_file(whole) : "";
+  EXPECT_FALSE(expected.empty());
+  for (size_t n : {size_t(1), size_t(2), size_t(7), kCsvRecords + 3})
+    EXPECT_EQ(sharded(dir, args, format, n), expected) << format << " with " << n << " shards";
+  return dir;
+}
+
+std::vector<json> jsonl_rows(const std::string& text) {
+  std::vector<json> rows;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    rows.push_back(json::parse(text.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST(ShardCli, MergedJsonlEqualsOneRun) {
+  const fs::path dir = expect_merged_equal_one_run("jsonl");
+  // every record once, global indices 0..8, ids in input order.
+  std::vector<std::string> ids;
+  size_t index = 0;
+  for (const json& row : jsonl_rows(read_file(dir / "merged-7.jsonl"))) {
+    EXPECT_EQ(row["index"], index++);
+    ids.push_back(row["id"]);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i"}));
+}
+TEST(ShardCli, MergedCsvEqualsOneRun) { expect_merged_equal_one_run("csv"); }
+TEST(ShardCli, MergedNpyEqualsOneRun) { expect_merged_equal_one_run("npy"); }
+
+// With the default batch size the rows, indices, ids and texts are the same; vectors agree to
+// float rounding.
+TEST(ShardCli, DefaultBatchesAgreeToRounding) {
+  fs::path dir = temp_dir("shard-cli-default-batches");
+  write_file(dir / "in.csv", kCsv);
+  std::string args = "embed -q --model " + q(model()) + " --id-column id --include-text " + q(dir / "in.csv");
+  std::string err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.jsonl"), nullptr, &err), 0) << err;
+  std::vector<json> whole = jsonl_rows(read_file(dir / "whole.jsonl"));
+  std::vector<json> merged = jsonl_rows(sharded(dir, args, "jsonl", 4));
+  ASSERT_EQ(merged.size(), whole.size());
+  for (size_t r = 0; r < whole.size(); ++r) {
+    EXPECT_EQ(merged[r]["index"], whole[r]["index"]);
+    EXPECT_EQ(merged[r]["id"], whole[r]["id"]);
+    EXPECT_EQ(merged[r]["text"], whole[r]["text"]);
+    ASSERT_EQ(merged[r]["embedding"].size(), whole[r]["embedding"].size());
+    for (size_t j = 0; j < whole[r]["embedding"].size(); ++j)
+      EXPECT_NEAR(merged[r]["embedding"][j].get<double>(), whole[r]["embedding"][j].get<double>(), 1e-5);
+  }
+}
+
+TEST(ShardCli, WordsShardsMergeToOneRun) {
+  fs::path dir = temp_dir("shard-cli-words");
+  write_file(dir / "in.txt", "the bank of the river\n\nmoney in the bank\nriver bank erosion\n");
+  std::string args = "words -q --model " + q(model()) + " --batch-size 1 " + q(dir / "in.txt");
+  std::string err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.jsonl"), nullptr, &err), 0) << err;
+  EXPECT_EQ(sharded(dir, args, "jsonl", 3), read_file(dir / "whole.jsonl"));
+}
+
+TEST(ShardCli, SkippedEmptyLinesKeepTheWholeRunsIndices) {
+  fs::path dir = temp_dir("shard-cli-lines");
+  write_file(dir / "in.txt", "one\n\ntwo words\n\n\nthree little words\nfour\n\nfive five five five five\n");
+  for (std::string extra : {"", " --skip-empty"}) {
+    std::string args = "embed -q --model " + q(model()) + " --batch-size 1" + extra + " " + q(dir / "in.txt");
+    fs::path whole = dir / "whole.jsonl";
+    std::string err;
+    ASSERT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
+    const std::string expected = read_file(whole);
+    for (size_t n : {size_t(2), size_t(3), size_t(7)})
+      EXPECT_EQ(sharded(dir, args, "jsonl", n), expected) << extra << " with " << n << " shards";
+  }
+}
+
+TEST(ShardCli, ManifestRecordsTheShard) {
+  fs::path dir = temp_dir("shard-cli-manifest");
+  write_file(dir / "in.csv", kCsv);
+  std::string err;
+  ASSERT_EQ(run_sbert("embed -q --model " + q(model()) + " --id-column id " + q(dir / "in.csv") + " --shard 1/2 -o " +
+                          q(dir / "p.jsonl"),
+                      nullptr, &err),
+            0)
+      << err;
+  json m = json::parse(read_file(dir / "p.jsonl.shard.json"));
+  EXPECT_EQ(m["shard"], 1);
+  EXPECT_EQ(m["count"], 2);
+  EXPECT_EQ(m["records"], kCsvRecords);
+  EXPECT_EQ(m["record_begin"], 4);
+  EXPECT_EQ(m["record_end"], kCsvRecords);
+  EXPECT_EQ(m["first_index"], 4);
+  EXPECT_EQ(m["rows"], 5);
+  EXPECT_EQ(m["format"], "jsonl");
+  EXPECT_EQ(m["key"]["input"][0]["name"], "in.csv");
+  EXPECT_EQ(m["key"]["model"], model().string());
+  // standard output cannot carry a manifest; stdin cannot be read twice.
+  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " " + q(dir / "in.csv") + " --shard 0/2", nullptr, &err), 2);
+  EXPECT_NE(err.find("-o FILE"), std::string::npos) << err;
+  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " --shard 0/2 -o " + q(dir / "x.jsonl"), nullptr, &err), 2);
+  EXPECT_NE(err.find("standard input"), std::string::npos) << err;
+  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " " + q(dir / "in.csv") + " --shard 2/2 -o " +
+                          q(dir / "x.jsonl"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " --format projector " + q(dir / "in.csv") +
+                          " --shard 0/2 -o " + q(dir / "proj"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("projector cannot be merged"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "proj"));
+}
+
+TEST(ShardCli, MergeRefusesMissingAndMismatchedShards) {
+  fs::path dir = temp_dir("shard-cli-refuse");
+  write_file(dir / "in.csv", kCsv);
+  write_file(dir / "other.csv", std::string(kCsv) + "j,one more\n");
+  const std::string base = "embed -q --model " + q(model()) + " ";
+  auto part = [&](const std::string& name, const std::string& args) {
+    std::string err;
+    EXPECT_EQ(run_sbert(base + args + " -o " + q(dir / name), nullptr, &err), 0) << err;
+    return " " + q(dir / name);
+  };
+  std::string p0 = part("0.jsonl", q(dir / "in.csv") + " --shard 0/3");
+  std::string p1 = part("1.jsonl", q(dir / "in.csv") + " --shard 1/3");
+  std::string p2 = part("2.jsonl", q(dir / "in.csv") + " --shard 2/3");
+  std::string p1_opts = part("1-norm.jsonl", q(dir / "in.csv") + " --shard 1/3 --normalize");
+  std::string p1_input = part("1-input.jsonl", q(dir / "other.csv") + " --shard 1/3");
+  const std::string out = " -o " + q(dir / "out.jsonl");
+  std::string err;
+
+  EXPECT_EQ(run_sbert("merge" + out + p0 + p2, nullptr, &err), 2);
+  EXPECT_NE(err.find("sbert: error: merge: shard 1/3 is missing"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+  EXPECT_EQ(run_sbert("merge" + out + p0 + p1_opts + p2, nullptr, &err), 2);
+  EXPECT_NE(err.find("1-norm.jsonl"), std::string::npos) << err;
+  EXPECT_NE(err.find("--normalize"), std::string::npos) << err;
+
+  EXPECT_EQ(run_sbert("merge" + out + p0 + p1_input + p2, nullptr, &err), 2);
+  EXPECT_NE(err.find("1-input.jsonl"), std::string::npos) << err;
+
+  EXPECT_EQ(run_sbert("merge" + out + p0 + p1 + p1 + p2, nullptr, &err), 2);
+  EXPECT_NE(err.find("given twice"), std::string::npos) << err;
+
+  write_file(dir / "plain.jsonl", "{}\n");
+  EXPECT_EQ(run_sbert("merge" + out + p0 + p1 + p2 + " " + q(dir / "plain.jsonl"), nullptr, &err), 2);
+  EXPECT_NE(err.find("plain.jsonl"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "out.jsonl"));
+
+  EXPECT_EQ(run_sbert("merge" + out + p2 + p0 + p1, nullptr, &err), 0) << err;
+  EXPECT_TRUE(fs::exists(dir / "out.jsonl"));
+}
