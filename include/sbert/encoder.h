@@ -34,13 +34,13 @@ struct ChunkEmbedding {
   std::vector<float> vector;
 };
 
-// Per-token vectors of one text (--output token_embeddings, sbert words).
+// Per-token vectors of one text (`sbert embed --output-value token`, `sbert words`).
 struct TokenEmbeddings {
   Encoding encoding;  // the model input: ids, tokens, offsets, with special tokens, truncated
   Matrix vectors;     // one row per token of `encoding`
 };
 
-// What was loaded, for `sbert info` and logs.
+// What was loaded, for `sbert models info` and logs.
 struct ModelInfo {
   std::string model_type;     // bert, xlm-roberta, distilbert, ...
   std::string architecture;   // config.json architectures[0] (may be empty)
