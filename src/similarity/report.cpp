@@ -1,4 +1,5 @@
 #include "sbert/report.h"
+#include "sbert/text_format.h"
 
 #include <algorithm>
 #include <cmath>
@@ -37,13 +38,6 @@ std::string md_cell(const std::string& s) {
   return out;
 }
 
-// Cuts a UTF-8 string to at most `max_bytes` without splitting a character.
-std::string shorten(const std::string& s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "\xE2\x80\xA6";
-}
 
 std::string text_at(const std::vector<std::string>& v, size_t i) {
   return i < v.size() ? v[i] : std::string();
@@ -171,8 +165,8 @@ std::string svg_scatter(const EvaluationInput& in) {
     if (i < in.lines.size()) o << "line " << in.lines[i] << ": ";
     o << "gold " << fmt(in.gold[i], "%.4g") << ", score " << fmt(in.scores[i], "%.4f");
     if (i < in.texts_a.size())
-      o << "\n" << html_escape(shorten(in.texts_a[i], 120)) << "\n"
-        << html_escape(shorten(text_at(in.texts_b, i), 120));
+      o << "\n" << html_escape(shorten_utf8(in.texts_a[i], 120)) << "\n"
+        << html_escape(shorten_utf8(text_at(in.texts_b, i), 120));
     o << "</title></circle>\n";
   }
   if (sgg > 0) {
@@ -284,8 +278,8 @@ std::string render_report_markdown(const EvaluationInput& in, const EvaluationSu
     for (size_t i : s.disagreements) {
       o << "| " << (i < in.lines.size() ? std::to_string(in.lines[i]) : std::to_string(i + 1))
         << " | " << fmt(in.gold[i], "%.4g") << " | " << fmt(in.scores[i]) << " | "
-        << md_cell(shorten(text_at(in.texts_a, i), 200)) << " | "
-        << md_cell(shorten(text_at(in.texts_b, i), 200)) << " |\n";
+        << md_cell(shorten_utf8(text_at(in.texts_a, i), 200)) << " | "
+        << md_cell(shorten_utf8(text_at(in.texts_b, i), 200)) << " |\n";
     }
   }
   return o.str();
@@ -339,8 +333,8 @@ std::string render_report_html(const EvaluationInput& in, const EvaluationSummar
     for (size_t i : s.disagreements) {
       o << "<tr><td>" << (i < in.lines.size() ? std::to_string(in.lines[i]) : std::to_string(i + 1))
         << "</td><td>" << fmt(in.gold[i], "%.4g") << "</td><td>" << fmt(in.scores[i])
-        << "</td><td>" << html_escape(shorten(text_at(in.texts_a, i), 300)) << "</td><td>"
-        << html_escape(shorten(text_at(in.texts_b, i), 300)) << "</td></tr>\n";
+        << "</td><td>" << html_escape(shorten_utf8(text_at(in.texts_a, i), 300)) << "</td><td>"
+        << html_escape(shorten_utf8(text_at(in.texts_b, i), 300)) << "</td></tr>\n";
     }
     o << "</table>\n";
   }
