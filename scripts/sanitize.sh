@@ -30,6 +30,7 @@ echo "sanitize: build took $((t1 - t0)) s" >&2
 export SBERT_SHARED=${SBERT_SHARED:-$PWD/../shared}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp}
 if [ "$SAN_SUITES" = all ]; then
   ctest --test-dir build-san --output-on-failure -j "$JOBS" --timeout 600
 else

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "sbert/error.h"
+#include "sbert/json_parse.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/spm_library.h"
 
@@ -197,7 +198,7 @@ std::optional<std::vector<std::string>> read_gluonnlp_vocab(const fs::path& p) {
   std::ifstream in(p);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json(in, p.string());
   } catch (const nlohmann::json::exception& e) {
     throw Error(p.string() + ": malformed JSON (" + std::string(e.what()) + ")");
   }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sbert/error.h"
+#include "sbert/json_parse.h"
 #include "tokenizer/spm_model_proto.h"
 
 namespace sbert::tok {
@@ -25,7 +26,7 @@ nlohmann::json read_config(const fs::path& p) {
   if (!fs::is_regular_file(p)) return nlohmann::json::object();
   std::ifstream in(p);
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = parse_json(in, p.string());
     return j.is_object() ? j : nlohmann::json::object();
   } catch (const nlohmann::json::exception& e) {
     throw Error(p.string() + ": malformed JSON (" + std::string(e.what()) + ")");

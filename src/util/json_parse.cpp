@@ -17,18 +17,29 @@ nlohmann::json::parser_callback_t depth_guard(const std::string& where) {
   };
 }
 
+// nlohmann reports a number too large for a double (1e999999) as out_of_range, not as a
+// parse error: make it the same one-line sbert::Error as every other bad input.
+template <class F>
+nlohmann::json guarded(const std::string& where, F&& parse) {
+  try {
+    return parse();
+  } catch (const nlohmann::json::out_of_range& e) {
+    throw Error((where.empty() ? std::string() : where + ": ") + "invalid JSON: " + e.what());
+  }
+}
+
 }  // namespace
 
 nlohmann::json parse_json(std::string_view text, const std::string& where) {
-  return nlohmann::json::parse(text.begin(), text.end(), depth_guard(where));
+  return guarded(where, [&] { return nlohmann::json::parse(text.begin(), text.end(), depth_guard(where)); });
 }
 
 nlohmann::json parse_json(const char* begin, const char* end, const std::string& where) {
-  return nlohmann::json::parse(begin, end, depth_guard(where));
+  return guarded(where, [&] { return nlohmann::json::parse(begin, end, depth_guard(where)); });
 }
 
 nlohmann::json parse_json(std::istream& in, const std::string& where) {
-  return nlohmann::json::parse(in, depth_guard(where));
+  return guarded(where, [&] { return nlohmann::json::parse(in, depth_guard(where)); });
 }
 
 }  // namespace sbert

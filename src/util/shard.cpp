@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "sbert/error.h"
+#include "sbert/json_parse.h"
 #include "sbert/npy.h"
 #include "sbert/output_file.h"
 
@@ -177,7 +178,7 @@ ShardManifest read_shard_manifest(const std::string& output) {
   if (!in) throw Error(output + ": no shard manifest " + path + " (was it written with --shard?)");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json(in, path);
   } catch (const std::exception&) {
     throw Error(path + ": not valid JSON");
   }

@@ -68,3 +68,13 @@ TEST(ReaderLimits, Utf8BomIsNotPartOfTheFirstColumn) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].fields[0], "first line");
 }
+
+// Found by search_manifest_fuzz: a number beyond a double's range made nlohmann throw
+// out_of_range, which no reader caught as bad input.
+TEST(ReaderLimits, HugeNumberIsAOneLineError) {
+  const std::string msg = sbert::testing::error_of([] { sbert::parse_json(std::string_view("{\"rows\": 1e999999}"), "manifest.json"); });
+  EXPECT_NE(msg.find("manifest.json: invalid JSON"), std::string::npos) << msg;
+  const std::string line = sbert::testing::error_of([] { sbert::parse_json(std::string_view("[44000000000000E00008101811]")); });
+  EXPECT_NE(line.find("invalid JSON"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
