@@ -150,7 +150,9 @@ SafetensorsSummary read_safetensors_summary(const fs::path& p) {
     for (auto& [name, t] : j.items()) {
       if (name == "__metadata__") continue;
       std::uint64_t n = 1;
-      for (const auto& d : t.at("shape")) n *= d.get<std::uint64_t>();
+      for (const auto& d : t.at("shape"))
+        if (__builtin_mul_overflow(n, json_integer<std::uint64_t>(d, "tensor '" + name + "' shape"), &n))
+          throw Error("tensor '" + name + "' has an impossible shape " + t.at("shape").dump());
       s.parameters += n;
       ++s.tensors;
       s.dtypes.insert(t.at("dtype").get<std::string>());

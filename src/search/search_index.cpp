@@ -167,19 +167,20 @@ IndexManifest IndexManifest::from_json(const nlohmann::json& j, const std::strin
     if (!j.contains(key)) throw Error(where + ": missing field \"" + key + "\"");
     return j.at(key);
   };
+  auto named = [&](const char* key) { return where + ": field \"" + key + "\""; };
   try {
     m.model = field("model").get<std::string>();
     m.model_fingerprint = field("model_fingerprint").get<std::string>();
     m.similarity = field("similarity").get<std::string>();
     m.metric = field("metric").get<std::string>();
     m.normalized = field("normalized").get<bool>();
-    m.dimension = field("dimension").get<size_t>();
+    m.dimension = json_integer<size_t>(field("dimension"), named("dimension"));
     m.factory = field("factory").get<std::string>();
     m.encoder = j.value("encoder", nlohmann::json::object());
-    m.generation = field("generation").get<uint64_t>();
-    m.rows = field("rows").get<size_t>();
-    m.vectors = field("vectors").get<size_t>();
-    m.next_id = field("next_id").get<int64_t>();
+    m.generation = json_integer<uint64_t>(field("generation"), named("generation"));
+    m.rows = json_integer<size_t>(field("rows"), named("rows"));
+    m.vectors = json_integer<size_t>(field("vectors"), named("vectors"));
+    m.next_id = json_integer<int64_t>(field("next_id"), named("next_id"));
     m.supports_remove = field("supports_remove").get<bool>();
     m.sbert_version = j.value("sbert_version", "");
     m.created = j.value("created", "");

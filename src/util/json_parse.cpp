@@ -43,3 +43,13 @@ nlohmann::json parse_json(std::istream& in, const std::string& where) {
 }
 
 }  // namespace sbert
+
+namespace sbert {
+
+void throw_json_integer_error(const std::string& what, const std::string& got, const std::string& lo,
+                              const std::string& hi) {
+  std::string shown = got.size() > 40 ? got.substr(0, 40) + "..." : got;
+  throw Error(what + " must be an integer in [" + lo + ", " + hi + "], got " + shown);
+}
+
+}  // namespace sbert

@@ -661,3 +661,22 @@ TEST(SearchIndexKill, KillAtRandomTimesDuringAdds) {
   EXPECT_GT(SearchIndex::open(dir).manifest().rows, 2000u);  // the children did commit adds
   std::cout << "[ info ] " << interrupted << " of 6 kills landed in the middle of a write\n";
 }
+
+// A manifest counter written as a float (1.2e27 vectors: found by search_manifest_fuzz, where
+// nlohmann's get<size_t>() was an undefined cast) or as a negative number is a one-line error.
+TEST(SearchIndex, ManifestCountsMustBeIntegers) {
+  IndexManifest m = manifest("Flat");
+  m.dimension = 8;
+  m.metric = "inner_product";
+  const nlohmann::json good = m.to_json();
+  EXPECT_EQ(IndexManifest::from_json(good, "manifest.json").dimension, 8u);
+  for (const char* key : {"vectors", "rows", "dimension", "generation"}) {
+    for (const nlohmann::json& bad : {nlohmann::json(1.2e27), nlohmann::json(-3), nlohmann::json(2.5)}) {
+      nlohmann::json j = good;
+      j[key] = bad;
+      const std::string msg = sbert::testing::error_of([&] { IndexManifest::from_json(j, "manifest.json"); });
+      EXPECT_NE(msg.find(std::string("manifest.json: field \"") + key + "\" must be an integer"), std::string::npos)
+          << key << "=" << bad.dump() << ": " << msg;
+    }
+  }
+}

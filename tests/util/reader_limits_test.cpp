@@ -78,3 +78,22 @@ TEST(ReaderLimits, HugeNumberIsAOneLineError) {
   EXPECT_NE(line.find("invalid JSON"), std::string::npos) << line;
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
+
+// nlohmann's get<size_t>() on 1.2e27 is an undefined float-to-integer cast (UBSan aborted the
+// search-manifest fuzzer on it) and on -3 a silent wrap: json_integer refuses both.
+TEST(ReaderLimits, JsonIntegerRefusesFloatsOutOfRangeAndNegatives) {
+  using sbert::json_integer;
+  auto j = [](const char* text) { return sbert::parse_json(std::string_view(text)); };
+  EXPECT_EQ(json_integer<size_t>(j("512"), "x"), 512u);
+  EXPECT_EQ(json_integer<size_t>(j("512.0"), "x"), 512u);
+  EXPECT_EQ(json_integer<int64_t>(j("-7"), "x"), -7);
+  EXPECT_EQ(json_integer<uint64_t>(j("18446744073709551615"), "x"), 18446744073709551615ull);
+  for (const char* bad : {"1.2e27", "1.5", "-3", "18446744073709551616.0", "\"12\"", "null", "true"}) {
+    const std::string msg = sbert::testing::error_of([&] { json_integer<size_t>(j(bad), "manifest.json: field \"rows\""); });
+    EXPECT_NE(msg.find("manifest.json: field \"rows\" must be an integer in [0, "), std::string::npos) << bad << ": " << msg;
+  }
+  EXPECT_THROW(json_integer<int32_t>(j("2147483648"), "x"), sbert::Error);
+  EXPECT_THROW(json_integer<int64_t>(j("9223372036854775808"), "x"), sbert::Error);
+  EXPECT_THROW(json_integer<int64_t>(j("-9.3e18"), "x"), sbert::Error);
+  EXPECT_EQ(json_integer<int32_t>(j("-2147483648"), "x"), INT32_MIN);
+}
