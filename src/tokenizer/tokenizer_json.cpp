@@ -199,7 +199,7 @@ std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const j
         c.fail("TemplateProcessing: special token '" + id + "' is not defined in special_tokens");
       const json& toks = def.value("tokens", json::array());
       for (size_t k = 0; k < def["ids"].size(); ++k)
-        piece.special.push_back({k < toks.size() ? toks[k].get<std::string>() : id, json_integer<int64_t>(def["ids"][k], "TemplateProcessing: special token '" + id + "' id")});
+        piece.special.push_back({k < toks.size() ? toks[k].get<std::string>() : id, json_integer<int64_t>(def["ids"][k], c.file + ": TemplateProcessing: special token '" + id + "' id")});
       out.push_back(std::move(piece));
     } else {
       c.fail(std::string("TemplateProcessing: unknown piece in \"") + field + "\": " + p.dump());
@@ -244,7 +244,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
       if (!a.is_object() || !a.contains("id") || !a.contains("content"))
         c.fail("added_tokens entry without id/content");
       AddedToken t;
-      t.id = json_integer<int64_t>(a["id"], "added_tokens: \"id\"");
+      t.id = json_integer<int64_t>(a["id"], c.file + ": added_tokens: \"id\"");
       t.content = a["content"].get<std::string>();
       t.special = get_or(a, "special", false);
       t.normalized = get_or(a, "normalized", !t.special);

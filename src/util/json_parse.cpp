@@ -42,10 +42,6 @@ nlohmann::json parse_json(std::istream& in, const std::string& where) {
   return guarded(where, [&] { return nlohmann::json::parse(in, depth_guard(where)); });
 }
 
-}  // namespace sbert
-
-namespace sbert {
-
 void throw_json_integer_error(const std::string& what, const std::string& got, const std::string& lo,
                               const std::string& hi) {
   std::string shown = got.size() > 40 ? got.substr(0, 40) + "..." : got;

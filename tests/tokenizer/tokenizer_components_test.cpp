@@ -233,6 +233,16 @@ TEST(BadInput, MalformedAndUnsupportedTokenizerJson) {
   EXPECT_NE(error_of(R"({"model": {"type": "Unigram", "vocab": [["a", "x"]]}})").find("vocab entry 0"),
             std::string::npos);
   EXPECT_FALSE(error_of("[1, 2]").empty());
+  // Integer fields written as floats out of range (an undefined cast with json.get<int64_t>())
+  // are one-line errors naming the file and the field.
+  for (const std::string& bad :
+       {"{" + wp + R"(, "added_tokens": [{"id": 1.2e27, "content": "[X]"}]})",
+        "{" + wp + R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[X]"}}], "pair": [], "special_tokens": {"[X]": {"ids": [1e300], "tokens": ["[X]"]}}}})",
+        std::string(R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0}, "max_input_chars_per_word": -1e30}})")}) {
+    const std::string msg = error_of(bad);
+    EXPECT_NE(msg.find("tokenizer.json: "), std::string::npos) << msg;
+    EXPECT_NE(msg.find("must be an integer in ["), std::string::npos) << msg;
+  }
 }
 
 TEST(BadInput, TenMegabyteWordIsOneUnknownAndFast) {
