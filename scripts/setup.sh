@@ -11,6 +11,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libeigen3-dev
   libgtest-dev libgmock-dev
   libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev libssl-dev
+  libcpp-httplib-dev  # sbert serve (HTTP)
   clang libclang-rt-14-dev  # scripts/sanitize.sh and scripts/fuzz.sh (ASan, UBSan, libFuzzer)
 )
 

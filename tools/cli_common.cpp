@@ -200,6 +200,10 @@ void ModelOptions::add_to(CLI::App* app, const std::string& model_help) {
                       ? "Model folder or Hugging Face name org/name[@revision] "
                         "(default: $SBERT_MODEL or sentence-transformers/all-MiniLM-L6-v2)"
                       : model_help);
+  add_runtime_to(app);
+}
+
+void ModelOptions::add_runtime_to(CLI::App* app) {
   app->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
   app->add_option("--dtype", dtype, "float32, float16 or bfloat16")
       ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))

@@ -91,6 +91,8 @@ struct ModelOptions {
   bool offline = false;
 
   void add_to(CLI::App* app, const std::string& model_help = "");
+  // The options above but --model (for commands that take models their own way, e.g. serve).
+  void add_runtime_to(CLI::App* app);
   // The model folder: an existing folder as is, else resolved through the Hugging Face cache.
   std::filesystem::path resolve() const;
   RuntimeOptions runtime_options() const;  // device, dtype, threads, batching, tokenizer

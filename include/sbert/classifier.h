@@ -45,7 +45,7 @@ class SequenceClassifier {
   // head (a plain encoder, a sentence-transformers bi-encoder) is a clear sbert::Error.
   static std::unique_ptr<SequenceClassifier> load(const std::filesystem::path& model_dir,
                                                   const ClassifierOptions& options = {});
-  ~SequenceClassifier();
+  virtual ~SequenceClassifier() = default;
   SequenceClassifier(const SequenceClassifier&) = delete;
   SequenceClassifier& operator=(const SequenceClassifier&) = delete;
 
@@ -53,27 +53,25 @@ class SequenceClassifier {
   // reference does ([CLS] a [SEP] b [SEP] with token type ids for BERT, <s> a </s></s> b </s> for
   // RoBERTa) and truncated to max_length() with `truncation`; inputs are sorted by length and
   // padded per batch.
-  Matrix logits(const std::vector<std::pair<std::string, std::string>>& pairs,
-                Truncation truncation = Truncation::OnlyFirst, ClassifyStats* stats = nullptr);
+  virtual Matrix logits(const std::vector<std::pair<std::string, std::string>>& pairs,
+                        Truncation truncation = Truncation::OnlyFirst, ClassifyStats* stats = nullptr) = 0;
   // Single texts (sentiment-style classifiers).
-  Matrix logits(const std::vector<std::string>& texts, ClassifyStats* stats = nullptr);
+  virtual Matrix logits(const std::vector<std::string>& texts, ClassifyStats* stats = nullptr) = 0;
   // Already encoded inputs (with special tokens, at most max_length() tokens each).
-  Matrix logits(const std::vector<Encoding>& encodings, ClassifyStats* stats = nullptr);
+  virtual Matrix logits(const std::vector<Encoding>& encodings, ClassifyStats* stats = nullptr) = 0;
 
   // id2label in id order ("LABEL_0", ... when config.json names none).
-  const std::vector<std::string>& labels() const;
-  size_t num_labels() const;
-  size_t max_length() const;
-  const ClassifierInfo& info() const;
-  const Tokenizer& tokenizer() const;
+  virtual const std::vector<std::string>& labels() const = 0;
+  virtual size_t num_labels() const = 0;
+  virtual size_t max_length() const = 0;
+  virtual const ClassifierInfo& info() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
   // The config.json object "sentence_transformers"/"sbert_ce_default_activation_function"
   // activation of a CrossEncoder ("sigmoid", "identity", ...), empty when none is recorded.
-  const std::string& cross_encoder_activation() const;
+  virtual const std::string& cross_encoder_activation() const = 0;
 
- private:
-  struct Impl;
-  explicit SequenceClassifier(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+ protected:
+  SequenceClassifier() = default;
 };
 
 // Zero-shot labeling with an NLI model, as the transformers zero-shot pipeline: premise = text,

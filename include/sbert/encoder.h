@@ -72,6 +72,11 @@ class SentenceEncoder {
   // One row per text, in input order.
   virtual Matrix encode(const std::vector<std::string>& texts, EncodeStats* stats = nullptr) = 0;
 
+  // The model input encode() makes of one text: its tokens cut to max_length() minus the special
+  // tokens (counted in stats->truncated), then the special tokens. encode_tokenized() of these
+  // gives exactly encode()'s rows (a server tokenizes per request, then batches across requests).
+  virtual Encoding model_input(const std::string& text, EncodeStats* stats = nullptr) const = 0;
+
   // Pre-tokenized inputs (with special tokens, at most max_length() tokens each).
   virtual Matrix encode_tokenized(const std::vector<Encoding>& encodings,
                                   EncodeStats* stats = nullptr) = 0;

@@ -46,6 +46,8 @@ class TorchSentenceEncoder final : public SentenceEncoder {
     return model_->embed(pointers(encs), stats);
   }
 
+  Encoding model_input(const std::string& text, EncodeStats* stats) const override { return tokenize(text, stats); }
+
   Matrix encode_tokenized(const std::vector<Encoding>& encodings, EncodeStats* stats) override {
     return model_->embed(pointers(encodings), stats);
   }

@@ -43,7 +43,7 @@ std::string activation_name(const nlohmann::json& config) {
 
 }  // namespace
 
-struct SequenceClassifier::Impl {
+struct ClassifierImpl {
   nn::TransformerConfig config;
   std::unique_ptr<nn::WeightStore> store;
   std::unique_ptr<nn::TransformerEncoder> encoder;
@@ -117,8 +117,29 @@ struct SequenceClassifier::Impl {
   }
 };
 
-SequenceClassifier::SequenceClassifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SequenceClassifier::~SequenceClassifier() = default;
+namespace {
+
+class LoadedClassifier final : public SequenceClassifier {
+ public:
+  explicit LoadedClassifier(std::unique_ptr<ClassifierImpl> impl) : impl_(std::move(impl)) {}
+  Matrix logits(const std::vector<std::pair<std::string, std::string>>& pairs, Truncation truncation,
+                ClassifyStats* stats) override;
+  Matrix logits(const std::vector<std::string>& texts, ClassifyStats* stats) override;
+  Matrix logits(const std::vector<Encoding>& encodings, ClassifyStats* stats) override {
+    return impl_->run(encodings, stats);
+  }
+  const std::vector<std::string>& labels() const override { return impl_->labels; }
+  size_t num_labels() const override { return impl_->labels.size(); }
+  size_t max_length() const override { return impl_->max_length; }
+  const ClassifierInfo& info() const override { return impl_->info; }
+  const Tokenizer& tokenizer() const override { return *impl_->tokenizer; }
+  const std::string& cross_encoder_activation() const override { return impl_->ce_activation; }
+
+ private:
+  std::unique_ptr<ClassifierImpl> impl_;
+};
+
+}  // namespace
 
 std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& model_dir_in,
                                                              const ClassifierOptions& options) {
@@ -127,8 +148,8 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   // A sentence-transformers folder keeps the transformer in 0_Transformer/.
   if (!fs::exists(dir / "config.json") && fs::exists(dir / "0_Transformer" / "config.json"))
     dir = dir / "0_Transformer";
-  auto impl = std::make_unique<Impl>();
-  Impl& m = *impl;
+  auto impl = std::make_unique<ClassifierImpl>();
+  ClassifierImpl& m = *impl;
   m.options = options;
   if (m.options.batch_size == 0) m.options.batch_size = 1;
   const std::string config_path = (dir / "config.json").string();
@@ -242,10 +263,10 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   m.info.weights = weights_name;
   m.info.dtype = options.dtype;
   m.info.device = device.str();
-  return std::unique_ptr<SequenceClassifier>(new SequenceClassifier(std::move(impl)));
+  return std::make_unique<LoadedClassifier>(std::move(impl));
 }
 
-Matrix SequenceClassifier::logits(const std::vector<std::pair<std::string, std::string>>& pairs,
+Matrix LoadedClassifier::logits(const std::vector<std::pair<std::string, std::string>>& pairs,
                                   Truncation truncation, ClassifyStats* stats) {
   std::vector<Encoding> encs;
   encs.reserve(pairs.size());
@@ -260,7 +281,7 @@ Matrix SequenceClassifier::logits(const std::vector<std::pair<std::string, std::
   return impl_->run(encs, stats);
 }
 
-Matrix SequenceClassifier::logits(const std::vector<std::string>& texts, ClassifyStats* stats) {
+Matrix LoadedClassifier::logits(const std::vector<std::string>& texts, ClassifyStats* stats) {
   std::vector<Encoding> encs;
   encs.reserve(texts.size());
   for (const auto& t : texts) {
@@ -273,16 +294,5 @@ Matrix SequenceClassifier::logits(const std::vector<std::string>& texts, Classif
   }
   return impl_->run(encs, stats);
 }
-
-Matrix SequenceClassifier::logits(const std::vector<Encoding>& encodings, ClassifyStats* stats) {
-  return impl_->run(encodings, stats);
-}
-
-const std::vector<std::string>& SequenceClassifier::labels() const { return impl_->labels; }
-size_t SequenceClassifier::num_labels() const { return impl_->labels.size(); }
-size_t SequenceClassifier::max_length() const { return impl_->max_length; }
-const ClassifierInfo& SequenceClassifier::info() const { return impl_->info; }
-const Tokenizer& SequenceClassifier::tokenizer() const { return *impl_->tokenizer; }
-const std::string& SequenceClassifier::cross_encoder_activation() const { return impl_->ce_activation; }
 
 }  // namespace sbert

@@ -62,7 +62,11 @@ ShardSpec parse_shard(const std::string& text, size_t count_option, const EnvLoo
     auto set = [&](const char* n) { const char* v = env(n); return v && *v; };
     if (set("SLURM_ARRAY_TASK_ID")) {
       size_t id = env_number(env, "SLURM_ARRAY_TASK_ID");
-      size_t min = set("SLURM_ARRAY_TASK_MIN") ? env_number(env, "SLURM_ARRAY_TASK_MIN") : 0;
+      // With --shard-count N the array is --array=0-(N-1) and the task id is the shard: a re-run
+      // of one index (sbatch --array=3) keeps its shard although Slurm then reports
+      // SLURM_ARRAY_TASK_MIN=3 and SLURM_ARRAY_TASK_COUNT=1. Without it the whole array spans
+      // the shards, counted from its first index.
+      size_t min = !count_option && set("SLURM_ARRAY_TASK_MIN") ? env_number(env, "SLURM_ARRAY_TASK_MIN") : 0;
       if (id < min) throw Error("--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN");
       size_t count = count_option;
       if (!count) {

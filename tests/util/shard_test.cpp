@@ -79,6 +79,11 @@ TEST(ParseShard, AutoFromSlurmOrIndexedJobs) {
                          env_of({{"SLURM_ARRAY_TASK_ID", "4"}, {"SLURM_ARRAY_TASK_MIN", "1"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}));
   EXPECT_EQ(s.index, 3u);
   EXPECT_EQ(s.count, 4u);
+  // A re-run of index 2 alone (sbatch --array=2) with --shard-count 3 is still shard 2 of 3.
+  s = sbert::parse_shard("auto", 3,
+                         env_of({{"SLURM_ARRAY_TASK_ID", "2"}, {"SLURM_ARRAY_TASK_MIN", "2"}, {"SLURM_ARRAY_TASK_COUNT", "1"}}));
+  EXPECT_EQ(s.index, 2u);
+  EXPECT_EQ(s.count, 3u);
   s = sbert::parse_shard("auto", 6, env_of({{"JOB_COMPLETION_INDEX", "5"}}));
   EXPECT_EQ(s.index, 5u);
   EXPECT_EQ(s.count, 6u);
