@@ -9,7 +9,7 @@ SHARED=${SBERT_SHARED:-../shared}
 SECS=${2:-10}
 command -v wrk >/dev/null || { echo "bench_serve: wrk is not installed (apt-get install wrk); skipped" >&2; exit 0; }
 [ -d "$SHARED/data" ] || { echo "bench_serve: $SHARED/data not found; skipped" >&2; exit 0; }
-TMP=$(mktemp -d); trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
+SERVER=; TMP=$(mktemp -d); trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
 MODEL=${1:-}
 if [ -z "$MODEL" ]; then
   MODEL=$TMP/minilm
@@ -17,7 +17,8 @@ if [ -z "$MODEL" ]; then
     --vocab-from "$SHARED/tokenizers/all-MiniLM-L6-v2" >/dev/null
 fi
 # STS-B test: tab-separated, the two sentences in columns 6 and 7; distinct sentences in file order.
-awk -F'\t' '!seen[$6]++ {print $6} !seen[$7]++ {print $7}' "$SHARED/data/stsb/stsb-test.csv" | head -2000 > "$TMP/sent.txt"
+awk -F'\t' '!seen[$6]++ {print $6} !seen[$7]++ {print $7}' "$SHARED/data/stsb/stsb-test.csv" > "$TMP/all.txt"
+head -2000 "$TMP/all.txt" > "$TMP/sent.txt"
 N=$(wc -l < "$TMP/sent.txt")
 t0=$(date +%s.%N)
 build/sbert embed -q --model "$MODEL" --format npy -o "$TMP/batch.npy" "$TMP/sent.txt"

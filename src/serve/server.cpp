@@ -269,6 +269,7 @@ struct Server::Impl {
     http.set_write_timeout(options.write_timeout_s, 0);
     http.set_keep_alive_timeout(options.keep_alive_s);
     http.set_keep_alive_max_count(1000);
+    http.set_tcp_nodelay(true);  // small JSON answers: no 40 ms delayed-ACK stalls on keep-alive
 
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       mark(req, +1);
