@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "sbert/remote.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -235,6 +237,41 @@ fs::path ModelOptions::resolve() const {
 #else
   throw Error("model folder not found: " + name);
 #endif
+}
+
+void ModelOptions::add_server_to(CLI::App* app) {
+  app->add_option("--server", server,
+                  "Send the texts to a running `sbert serve` at this URL (http://host:port) instead of loading a "
+                  "model; --model then names one of its models");
+}
+
+std::unique_ptr<SentenceEncoder> ModelOptions::open_encoder(const EncoderOptions& o) const {
+  if (!remote()) return SentenceEncoder::load(resolve(), o);
+  if (!o.pooling.empty() || o.normalize || o.truncate_dim || o.chunk)
+    throw Error("--pooling, --normalize/--no-normalize, --truncate-dim and --chunk cannot be used with --server "
+                "(the server's model decides them)");
+  RemoteOptions r;
+  r.url = server;
+  r.model = model;
+  if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) r.api_key = k;
+  return connect_encoder(r);
+}
+
+std::unique_ptr<SequenceClassifier> ModelOptions::open_classifier(const std::string& role) const {
+  if (!remote()) {
+    ClassifierOptions co;
+    static_cast<RuntimeOptions&>(co) = runtime_options();
+    return SequenceClassifier::load(resolve(), co);
+  }
+  RemoteOptions r;
+  r.url = server;
+  if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) r.api_key = k;
+  return connect_classifier(r, role);
+}
+
+std::string ModelOptions::label() const {
+  if (!remote()) return resolve().string();
+  return model.empty() ? server : server + "#" + model;
 }
 
 RuntimeOptions ModelOptions::runtime_options() const {

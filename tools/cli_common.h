@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sbert/classifier.h"
 #include "sbert/encoder.h"
 #include "sbert/record_writer.h"
 #include "sbert/shard.h"
@@ -93,6 +94,19 @@ struct ModelOptions {
   void add_to(CLI::App* app, const std::string& model_help = "");
   // The options above but --model (for commands that take models their own way, e.g. serve).
   void add_runtime_to(CLI::App* app);
+
+  // Client mode: --server URL sends the texts to a running `sbert serve` instead of loading a
+  // model (--model then names one of the server's models; SBERT_API_KEY is sent as the key).
+  std::string server;
+  void add_server_to(CLI::App* app);
+  bool remote() const { return !server.empty(); }
+  // The local model or the server's; model-shaping options (pooling, normalisation, chunking)
+  // are refused with --server: the server's model decides them.
+  std::unique_ptr<SentenceEncoder> open_encoder(const EncoderOptions& options) const;
+  // role: "reranker" (a cross-encoder) or "classifier" (an NLI / sequence classifier).
+  std::unique_ptr<SequenceClassifier> open_classifier(const std::string& role) const;
+  // What shard manifests and logs record as the model: its folder, or "URL[#model]".
+  std::string label() const;
   // The model folder: an existing folder as is, else resolved through the Hugging Face cache.
   std::filesystem::path resolve() const;
   RuntimeOptions runtime_options() const;  // device, dtype, threads, batching, tokenizer

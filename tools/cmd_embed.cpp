@@ -82,8 +82,8 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
     throw Error("--shard: --format projector cannot be merged; shard as tsv or npy and merge those");
 
   RunSummary summary;
-  const std::filesystem::path model_path = a.model.resolve();
-  auto encoder = SentenceEncoder::load(model_path, opts);
+  const std::string model_path = a.model.label();
+  auto encoder = a.model.open_encoder(opts);
   const std::string prefix = resolve_prompt(*encoder, a.prompt, a.prompt_name);
 
   std::unique_ptr<EmbeddingWriter> writer;
@@ -141,7 +141,7 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
   } else {
     writer->finish(encoder->dimension());
   }
-  write_shard_manifest(a.input, a.output.path, format, rows, command, model_path.string());
+  write_shard_manifest(a.input, a.output.path, format, rows, command, model_path);
   progress.finish();
   summary.log_done("embedded " + count_of(summary.items(), "text"), "text(s)", " (use --chunk to embed them whole)");
   return 0;
@@ -153,6 +153,7 @@ std::function<int()> setup_embed(CLI::App& app) {
   a->input.add_to(sub);
   a->input.add_shard_options(sub);
   a->model.add_to(sub);
+  a->model.add_server_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv", "npy", "f32", "projector"}, "jsonl");
   a->vectors.add_to(sub);
   sub->add_flag("--chunk", a->chunk, "Embed long texts whole: mean of windows of max-length tokens");

@@ -23,14 +23,15 @@ struct NliArgs {
 };
 
 int run_nli(NliArgs& a, const CLI::App* command) {
-  require_model(a.model, "an NLI / sequence-pair classification model");
+  if (!a.model.remote())
+  if (!a.model.remote()) require_model(a.model, "an NLI / sequence-pair classification model");
   const Truncation truncation = parse_truncation(a.truncation);
   // The premise is read as "the text" so that input handling (ids, empty rows) is shared.
   a.input.field = a.premise;
   require_shard_output(a.input, a.output.path);
   RunSummary summary;
-  const std::string model_path = a.model.resolve().string();
-  auto model = SequenceClassifier::load(model_path, classifier_options(a.model));
+  const std::string model_path = a.model.label();
+  auto model = a.model.open_classifier("classifier");
   const auto& labels = model->labels();
   const size_t C = labels.size();
 
@@ -96,6 +97,7 @@ std::function<int()> setup_nli(CLI::App& app) {
   a->input.add_to(sub, true, false);
   a->input.add_shard_options(sub);
   a->model.add_to(sub, "NLI model folder or Hugging Face name (required)");
+  a->model.add_server_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
   sub->add_option("--premise-column", a->premise, "Premise column (csv/tsv name or index) or key (jsonl)")
       ->required();

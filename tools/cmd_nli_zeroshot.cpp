@@ -24,7 +24,8 @@ struct ZeroShotArgs {
 };
 
 int run_zeroshot(ZeroShotArgs& a, const CLI::App* command) {
-  require_model(a.model, "an NLI model (a *ForSequenceClassification folder with an entailment label)");
+  if (!a.model.remote())
+  if (!a.model.remote()) require_model(a.model, "an NLI model (a *ForSequenceClassification folder with an entailment label)");
   if (!a.labels.empty() && !a.labels_file.empty())
     throw Error("--labels and --labels-file are exclusive");
   if (a.labels.empty() && a.labels_file.empty())
@@ -38,8 +39,8 @@ int run_zeroshot(ZeroShotArgs& a, const CLI::App* command) {
 
   RunSummary summary;
   require_shard_output(a.input, a.output.path);
-  const std::string model_path = a.model.resolve().string();
-  auto model = SequenceClassifier::load(model_path, classifier_options(a.model));
+  const std::string model_path = a.model.label();
+  auto model = a.model.open_classifier("classifier");
   ZeroShotClassifier zs(*model, labels, a.zs);
   const auto& idx = zs.indices();
   log("entailment label '" + model->labels()[idx.entailment] + "'" +
@@ -108,6 +109,7 @@ std::function<int()> setup_zeroshot(CLI::App& app) {
   a->input.add_shard_options(sub);
   a->model.add_to(sub, "NLI model folder or Hugging Face name (required; e.g. a *ForSequenceClassification "
                        "model with an entailment label)");
+  a->model.add_server_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
   sub->add_option("--labels", a->labels, "Candidate labels, comma-separated (\"sports,politics,weather\")");
   sub->add_option("--labels-file", a->labels_file, "Candidate labels, one per line");

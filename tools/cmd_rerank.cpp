@@ -19,7 +19,7 @@ struct RerankArgs {
 };
 
 int run_rerank(RerankArgs& a) {
-  require_model(a.model, "a cross-encoder (a sequence-classification model with one output)");
+  if (!a.model.remote()) require_model(a.model, "a cross-encoder (a sequence-classification model with one output)");
   if (!a.query.empty() && !a.query_column.empty()) throw Error("--query and --query-column are exclusive");
   if (a.query.empty() && a.query_column.empty())
     throw Error("no query: give --query \"...\" or --query-column NAME (with --text-column)");
@@ -29,7 +29,7 @@ int run_rerank(RerankArgs& a) {
     a.input.field = a.text_column;
   }
   RunSummary summary;
-  auto ce = CrossEncoder::load(a.model.resolve(), classifier_options(a.model));
+  auto ce = std::make_unique<CrossEncoder>(a.model.open_classifier("reranker"));
   std::vector<TextItem> items = read_texts(a.input);
   std::vector<std::string> queries, texts;
   for (const TextItem& it : items) {
@@ -73,6 +73,7 @@ std::function<int()> setup_rerank(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("rerank", "Sort texts by cross-encoder relevance to a query");
   a->input.add_to(sub);
   a->model.add_to(sub, "Cross-encoder folder or Hugging Face name (required; one output label)");
+  a->model.add_server_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
   sub->add_option("--query", a->query, "The query every text is scored against");
   sub->add_option("--query-column", a->query_column,

@@ -48,7 +48,7 @@ class LazyEncoder {
  public:
   explicit LazyEncoder(const ModelOptions& model) : model_(model) {}
   SentenceEncoder& get() {
-    if (!encoder_) encoder_ = SentenceEncoder::load(model_.resolve(), model_.encoder_options());
+    if (!encoder_) encoder_ = model_.open_encoder(model_.encoder_options());
     return *encoder_;
   }
   bool loaded() const { return encoder_ != nullptr; }
@@ -118,7 +118,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     // A cross-encoder reads each pair jointly: one score per row, no vectors.
     ModelOptions mo = a.model;
     mo.model = a.cross_encoder;
-    auto ce = CrossEncoder::load(mo.resolve(), classifier_options(mo));
+    auto ce = std::make_unique<CrossEncoder>(mo.open_classifier("reranker"));
     std::vector<std::pair<std::string, std::string>> text_pairs;
     text_pairs.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) text_pairs.emplace_back(texts_a[i], texts_b[i]);
@@ -147,7 +147,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
       eb = Matrix(records.size(), both.cols);
       std::copy(both.data.begin(), both.data.begin() + ea.data.size(), ea.data.begin());
       std::copy(both.data.begin() + ea.data.size(), both.data.end(), eb.data.begin());
-      source = a.model.resolve().string();
+      source = a.model.label();
     }
     const SimilarityFunction function = choose_function(a, encoder);
     scores = pairwise_similarity(ea, eb, function);
@@ -416,6 +416,7 @@ std::function<int()> setup_similarity(CLI::App& app) {
       "a score matrix, top-k neighbours, or paraphrase mining");
   a->input.add_to(sub);
   a->model.add_to(sub);
+  a->model.add_server_to(sub);
   a->output.add_to(sub, {"csv", "tsv", "jsonl", "npy"},
                    "pairs: the input's; --matrix: csv (npy too); --top-k/--mine: jsonl");
   sub->add_option("--function", a->function,

@@ -333,6 +333,7 @@ struct Server::Impl {
     }
     add("POST", "/tokenize", false, [this](auto& q, auto& s) { tei_tokenize(q, s); });
     if (models.reranker) add("POST", "/rerank", true, [this](auto& q, auto& s) { tei_rerank(q, s); });
+    if (models.reranker || models.classifier) add("POST", "/logits", true, [this](auto& q, auto& s) { logits(q, s); });
     if (models.classifier) {
       add("POST", "/predict", true, [this](auto& q, auto& s) { tei_predict(q, s); });
       add("POST", "/zero-shot", true, [this](auto& q, auto& s) { zero_shot(q, s); });
@@ -366,12 +367,13 @@ struct Server::Impl {
 
   // Model inputs of texts as encode() makes them; without truncate, a text over the limit is 413.
   std::vector<Encoding> model_inputs(const SentenceEncoder& enc, const std::vector<std::string>& texts,
-                                     const std::string& prompt, bool truncate) const {
+                                     const std::string& prompt, bool truncate, size_t* truncated) const {
     std::vector<Encoding> out;
     out.reserve(texts.size());
     for (const std::string& t : texts) {
       EncodeStats st;
       Encoding e = enc.model_input(prompt + t, &st);
+      if (truncated) *truncated += st.truncated;
       if (st.truncated && !truncate) {
         const size_t given = enc.tokenizer().encode_plain(prompt + t).size() +
                              enc.tokenizer().num_special_tokens(false);
@@ -385,9 +387,9 @@ struct Server::Impl {
 
   // Rows for texts: batched across requests, or alone when a prompt must be kept out of pooling.
   Matrix embed_rows(size_t which, const std::vector<std::string>& texts, const std::string& prompt,
-                    bool truncate, size_t* tokens) {
+                    bool truncate, size_t* tokens, size_t* truncated = nullptr) {
     SentenceEncoder& enc = *models.embedders[which].encoder;
-    std::vector<Encoding> inputs = model_inputs(enc, texts, prompt, truncate);
+    std::vector<Encoding> inputs = model_inputs(enc, texts, prompt, truncate, truncated);
     size_t n = 0;
     for (const auto& e : inputs) n += e.size();
     if (tokens) *tokens = n;
@@ -457,13 +459,17 @@ struct Server::Impl {
     const std::string prompt_name = field<std::string>(body, "prompt_name", "");
     const size_t which = pick_embedder(field<std::string>(body, "model", ""));
     SentenceEncoder& enc = *models.embedders[which].encoder;
-    std::string prompt;
+    // prompt: sbert's extension, the text itself (client mode's --prompt).
+    std::string prompt = field<std::string>(body, "prompt", "");
     if (!prompt_name.empty()) {
       auto p = enc.prompt(prompt_name);
       if (!p) throw HttpError{422, "the model defines no prompt named '" + prompt_name + "'"};
       prompt = *p;
     }
-    Matrix rows = embed_rows(which, texts, prompt, truncate, nullptr);
+    size_t tokens = 0, truncated = 0;
+    Matrix rows = embed_rows(which, texts, prompt, truncate, &tokens, &truncated);
+    res.set_header("X-Sbert-Tokens", std::to_string(tokens));
+    res.set_header("X-Sbert-Truncated", std::to_string(truncated));
     std::string out = "[";
     std::vector<float> v;
     for (size_t i = 0; i < rows.rows; ++i) {
@@ -601,6 +607,51 @@ struct Server::Impl {
     res.set_content(dump(batch ? out : out[0]), "application/json");
   }
 
+  // sbert's own route behind client mode: raw logits of texts ([a]) or pairs ([a, b]) from the
+  // cross-encoder ("reranker") or the classifier ("classifier"), input order.
+  void logits(const httplib::Request& req, httplib::Response& res) {
+    const json body = parse_body(req);
+    const std::string which = field<std::string>(body, "model", models.classifier ? "classifier" : "reranker");
+    SequenceClassifier* m = nullptr;
+    serve::Batcher* worker = nullptr;
+    if ((which == "reranker" || which == models.reranker_name) && models.reranker)
+      m = &models.reranker->model(), worker = rerank_worker.get();
+    else if ((which == "classifier" || which == models.classifier_name) && models.classifier)
+      m = models.classifier.get(), worker = classify_worker.get();
+    else
+      throw HttpError{404, "no classifier '" + which + "' on this server", "NotFound"};
+    Truncation truncation;
+    try {
+      truncation = parse_truncation(field<std::string>(body, "truncation", "longest_first"));
+    } catch (const Error& e) {
+      throw HttpError{422, e.what()};
+    }
+    const json& in = required(body, "inputs");
+    if (!in.is_array()) throw HttpError{422, "'inputs' must be a list of [text] or [text, text]"};
+    std::vector<std::string> singles;
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& x : in) {
+      if (x.is_array() && x.size() == 1 && x[0].is_string()) singles.push_back(x[0].get<std::string>());
+      else if (x.is_array() && x.size() == 2 && x[0].is_string() && x[1].is_string())
+        pairs.emplace_back(x[0].get<std::string>(), x[1].get<std::string>());
+      else throw HttpError{422, "'inputs' must be a list of [text] or [text, text]"};
+    }
+    if (!singles.empty() && !pairs.empty()) throw HttpError{422, "mix of single texts and pairs in one request"};
+    check_count(singles.size() + pairs.size());
+    Matrix out;
+    ClassifyStats stats;
+    worker->run_alone([&] { out = pairs.empty() ? m->logits(singles, &stats) : m->logits(pairs, truncation, &stats); });
+    std::string text = "[";
+    for (size_t i = 0; i < out.rows; ++i) {
+      if (i) text += ',';
+      append_row(text, out.row(i), out.cols);
+    }
+    text += ']';
+    res.set_header("X-Sbert-Tokens", std::to_string(stats.tokens));
+    res.set_header("X-Sbert-Truncated", std::to_string(stats.truncated));
+    res.set_content(text, "application/json");
+  }
+
   void zero_shot(const httplib::Request& req, httplib::Response& res) {
     const json body = parse_body(req);
     const std::vector<std::string> texts = string_list(required(body, "inputs"), "inputs");
@@ -638,10 +689,29 @@ struct Server::Impl {
       j["model_type"] = {{"embedding", {{"pooling", e.info().pooling}}}};
       j["max_input_length"] = e.max_length();
       j["dimension"] = e.dimension();
-      json names = json::array();
-      for (const auto& x : models.embedders) names.push_back(x.name);
-      j["embedding_models"] = names;
+      json list = json::array();
+      for (const auto& x : models.embedders) {
+        const SentenceEncoder& m = *x.encoder;
+        list.push_back({{"name", x.name},
+                        {"model_type", m.info().model_type},
+                        {"pooling", m.info().pooling},
+                        {"dimension", m.dimension()},
+                        {"max_input_length", m.max_length()},
+                        {"normalize", m.normalizes()},
+                        {"dtype", m.info().dtype},
+                        {"similarity_fn", m.similarity_function()}});
+      }
+      j["embedding_models"] = list;
     }
+    auto describe = [](const std::string& name, const SequenceClassifier& m) {
+      return json{{"name", name},
+                  {"labels", m.labels()},
+                  {"activation", m.cross_encoder_activation()},
+                  {"model_type", m.info().model_type},
+                  {"max_input_length", m.max_length()}};
+    };
+    if (models.reranker) j["reranker"] = describe(models.reranker_name, models.reranker->model());
+    if (models.classifier) j["classifier"] = describe(models.classifier_name, *models.classifier);
     if (models.reranker) {
       j["reranker_id"] = models.reranker_name;
       if (models.embedders.empty()) {

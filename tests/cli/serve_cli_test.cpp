@@ -562,3 +562,63 @@ TEST(ServeModels, RerankPredictZeroShotAgainstTheCli) {
 }
 
 }  // namespace
+
+namespace {
+
+// Runs `sbert ARGS` and returns stdout (the exit status must be 0).
+std::string sbert_out(const std::string& args) {
+  std::string out, err;
+  EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " " + args, &out, &err), 0) << args << "\n" << err;
+  return out;
+}
+
+TEST(ServeClient, EmbedAndSimilarityOutputsAreByteIdentical) {
+  ServerProcess server({"--model", tiny_model().string()});
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  fs::path dir = temp_dir("serve-client");
+  write_file(dir / "t.txt", "A man is eating.\nA woman plays the violin.\n\nTwo dogs run on the beach.\nshort\n");
+  write_file(dir / "p.csv", "a,b\nA man eats.,Someone eats.\nA dog runs.,A cat sleeps.\n\"multi\nline\",x\n");
+  const std::string m = "--model " + tiny_model().string();
+  const std::string t = (dir / "t.txt").string(), p = (dir / "p.csv").string();
+  for (const std::string fmt : {"jsonl", "csv", "tsv"})
+    EXPECT_EQ(sbert_out("embed -q " + m + " --format " + fmt + " " + t),
+              sbert_out("embed -q --server " + url + " --format " + fmt + " " + t))
+        << fmt;
+  EXPECT_EQ(sbert_out("embed -q " + m + " --prompt 'query: ' " + t),
+            sbert_out("embed -q --server " + url + " --prompt 'query: ' " + t));
+  EXPECT_EQ(sbert_out("similarity -q " + m + " --a-column a --b-column b " + p),
+            sbert_out("similarity -q --server " + url + " --a-column a --b-column b " + p));
+  // Options that shape the model are the server's.
+  std::string err;
+  EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " embed -q --server " + url + " --pooling cls " + t, nullptr, &err), 2);
+  EXPECT_NE(err.find("cannot be used with --server"), std::string::npos) << err;
+  EXPECT_EQ(server.stop(), 0);
+  // Nobody listening any more: a one-line error naming the server.
+  EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " embed -q --server " + url + " " + t, nullptr, &err), 2);
+  EXPECT_NE(err.find("--server " + url), std::string::npos) << err;
+}
+
+TEST(ServeClient, RerankNliAndZeroShotOutputsAreByteIdentical) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path ce = shared / "fixtures/models/cross-encoder-bert";
+  const fs::path nli = shared / "fixtures/models/nli-bert";
+  ServerProcess server({"--cross-encoder", ce.string(), "--nli", nli.string()});
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  fs::path dir = temp_dir("serve-client-cls");
+  write_file(dir / "t.txt", "A man is eating.\nA woman plays the violin.\nTwo dogs run on the beach.\n");
+  write_file(dir / "p.csv", "premise,hypothesis\nA man eats.,Someone eats.\nA dog runs.,A cat sleeps.\n");
+  const std::string t = (dir / "t.txt").string(), p = (dir / "p.csv").string();
+  EXPECT_EQ(sbert_out("rerank -q --model " + ce.string() + " --query 'A man eats.' " + t),
+            sbert_out("rerank -q --server " + url + " --query 'A man eats.' " + t));
+  EXPECT_EQ(sbert_out("nli-zeroshot -q --model " + nli.string() + " --labels food,sport,music " + t),
+            sbert_out("nli-zeroshot -q --server " + url + " --labels food,sport,music " + t));
+  const std::string cols = " --premise-column premise --hypothesis-column hypothesis ";
+  EXPECT_EQ(sbert_out("nli -q --model " + nli.string() + cols + p), sbert_out("nli -q --server " + url + cols + p));
+  EXPECT_EQ(sbert_out("similarity -q --cross-encoder " + ce.string() + " --a-column premise --b-column hypothesis " + p),
+            sbert_out("similarity -q --server " + url + " --cross-encoder x --a-column premise --b-column hypothesis " + p));
+  EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
