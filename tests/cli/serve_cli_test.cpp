@@ -622,3 +622,50 @@ TEST(ServeClient, RerankNliAndZeroShotOutputsAreByteIdentical) {
 }
 
 }  // namespace
+
+namespace {
+
+// A real client no one here wrote: the official `openai` npm package (tests/clients, installed
+// by .ci/run with npm ci), else curl.
+TEST(ServeThirdPartyClient, OpenAiNodeClientOrCurlGetsTheCliVectors) {
+  const fs::path clients = sbert::testing::source_dir() / "tests/clients";
+  const bool have_node = run_command("command -v node >/dev/null 2>&1") == 0 &&
+                         fs::exists(clients / "node_modules/openai/package.json");
+  const bool have_curl = run_command("command -v curl >/dev/null 2>&1") == 0;
+  if (!have_node && !have_curl)
+    GTEST_SKIP() << "neither node with tests/clients/node_modules/openai (npm ci --prefix tests/clients) nor curl";
+  ServerProcess server({"--model", tiny_model().string()});
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::vector<std::string> texts{"A man is playing a guitar.", "한국어 문장입니다."};
+  const auto want = cli_embed(tiny_model(), texts);
+  std::string out, err;
+  if (have_node) {
+    ASSERT_EQ(run_command("node " + (clients / "openai_embeddings.mjs").string() + " " + url + " '" + texts[0] +
+                              "' '" + texts[1] + "'",
+                          &out, &err),
+              0)
+        << err;
+    json j = json::parse(out);
+    for (const char* k : {"float", "base64", "default"})
+      EXPECT_LE(max_diff(j[k].get<std::vector<std::vector<float>>>(), want), 1e-6) << k;
+    EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), 2);
+    EXPECT_EQ(j["model"], "sbert");
+  } else {
+    fs::path body = temp_dir("serve-curl") / "body.json";
+    write_file(body, json{{"input", texts}, {"model", "sbert"}}.dump());
+    ASSERT_EQ(run_command("curl -sS -H 'Content-Type: application/json' --data-binary @" + body.string() + " " + url +
+                              "/v1/embeddings",
+                          &out, &err),
+              0)
+        << err;
+    json j = json::parse(out);
+    std::vector<std::vector<float>> got;
+    for (const auto& d : j["data"]) got.push_back(d["embedding"].get<std::vector<float>>());
+    EXPECT_LE(max_diff(got, want), 1e-6);
+    RecordProperty("client", "curl (node or the openai package absent)");
+  }
+  EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
