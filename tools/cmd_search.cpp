@@ -152,6 +152,16 @@ int run_build(SearchArgs& a) {
 
 // Opens the index and loads the model it was built with (refusing a different model).
 std::unique_ptr<SentenceEncoder> open_with_model(const SearchArgs& a, SearchIndex& index) {
+  if (a.model.remote()) {  // the server's model must be the index's, with the same settings
+    const IndexEncoderSettings e = index.encoder_settings();
+    auto enc = a.model.open_encoder(a.model.encoder_options());
+    index.check_model(enc->info().fingerprint, a.model.label());
+    if ((!e.pooling.empty() && e.pooling != enc->info().pooling) || (e.normalize && *e.normalize != enc->normalizes()) ||
+        e.truncate_dim || (e.max_length && e.max_length != enc->max_length()))
+      throw Error("the index was built with encoder options (pooling, normalisation, --truncate-dim or --max-length) "
+                  "that the server's model does not apply; query it with the model loaded locally");
+    return enc;
+  }
   std::string shown;
   fs::path folder = model_folder(a, index.manifest(), &shown);
   index.check_model(model_fingerprint(folder), shown);
@@ -230,7 +240,7 @@ int run_query(SearchArgs& a) {
   if (!a.rerank.empty()) {
     ModelOptions mo = a.model;
     mo.model = a.rerank;
-    ce = CrossEncoder::load(mo.resolve(), classifier_options(mo));
+    ce = std::make_unique<CrossEncoder>(mo.open_classifier("reranker"));
   }
   const std::string prompt = resolve_prompt(*enc, "", a.query_prompt, "query");
   Matrix qv = prompt.empty() ? enc->encode(queries) : enc->encode_with_prompt(queries, prompt);
@@ -354,6 +364,7 @@ std::function<int()> setup_search(CLI::App& app) {
       ->allow_extra_args(false);
   a->input.add_to(query, /*with_files=*/false);
   a->model.add_to(query, "Model folder or name (default: the index's model; must be the same model)");
+  a->model.add_server_to(query);
   query->add_option("-k,--top-k", a->k, "Results per query")->capture_default_str()->check(CLI::PositiveNumber);
   query->add_option("--min-score", a->min_score, "Drop results scoring below this");
   query->add_option("--nprobe", a->nprobe, "IVF: inverted lists visited per query (default 1; widened when fewer than k rows are found)");

@@ -14,6 +14,7 @@
 #include "command.h"
 #include "sbert/error.h"
 #include "sbert/output_file.h"
+#include "sbert/search_index.h"
 #include "sbert/server.h"
 
 namespace sbert::cli {
@@ -58,7 +59,8 @@ int run_serve(ServeArgs& a) {
     for (const auto& e : models.embedders)
       if (e.name == name) throw Error("--model: the name '" + name + "' is given twice");
     log("loading " + name);
-    models.embedders.push_back({name, SentenceEncoder::load(m.resolve(), m.encoder_options())});
+    const auto folder = m.resolve();
+    models.embedders.push_back({name, SentenceEncoder::load(folder, m.encoder_options()), model_fingerprint(folder)});
   }
   if (!a.cross_encoder.empty()) {
     auto [name, path] = named(a.cross_encoder);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,8 @@ struct ModelInfo {
   std::string weights;        // weight file(s)
   std::string dtype, device;
   bool sentence_transformers = false;  // modules.json present
+  std::map<std::string, std::string> prompts;  // config_sentence_transformers.json prompts
+  std::string fingerprint;    // model_fingerprint() of the folder when the loader knows it (remote models)
 };
 
 struct EncodeStats {

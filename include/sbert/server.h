@@ -36,6 +36,7 @@ struct ServedModels {
   struct Embedder {
     std::string name;
     std::unique_ptr<SentenceEncoder> encoder;
+    std::string fingerprint;  // model_fingerprint() of its folder (search indexes check it)
   };
   std::vector<Embedder> embedders;  // the first is the default
   std::string reranker_name;

@@ -111,6 +111,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
   for (size_t i = 0; i < m->modes_.size(); ++i)
     info.pooling += (i ? "+" : "") + pooling_mode_name(m->modes_[i]);
   info.dense_layers = layout.dense.size();
+  info.prompts = layout.prompts;
   info.normalize = m->normalize_;
   info.dimension = m->dimension_;
   info.weights = where;

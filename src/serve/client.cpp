@@ -99,9 +99,10 @@ class RemoteEncoder final : public SentenceEncoder {
     info_.device = "server " + o.url;
     similarity_ = m->value("similarity_fn", "cosine");
     batch_ = std::max<size_t>(info.value("max_client_batch_size", size_t{32}), 1);
-    if (m->contains("prompts"))
+    info_.fingerprint = m->value("fingerprint", "");
+    if (m->contains("prompts") && (*m)["prompts"].is_object())
       for (auto it = (*m)["prompts"].begin(); it != (*m)["prompts"].end(); ++it)
-        prompts_.emplace_back(it.key(), it.value().get<std::string>());
+        if (it.value().is_string()) info_.prompts[it.key()] = it.value().get<std::string>();
   }
 
   Matrix encode(const std::vector<std::string>& texts, EncodeStats* stats) override {
@@ -143,9 +144,9 @@ class RemoteEncoder final : public SentenceEncoder {
   bool normalizes() const override { return info_.normalize; }
   std::string similarity_function() const override { return similarity_; }
   std::optional<std::string> prompt(const std::string& name) const override {
-    for (const auto& [n, p] : prompts_)
-      if (n == name) return p;
-    return std::nullopt;
+    auto it = info_.prompts.find(name);
+    if (it == info_.prompts.end()) return std::nullopt;
+    return it->second;
   }
   const Tokenizer& tokenizer() const override { not_remote("the tokenizer"); }
 
@@ -154,7 +155,6 @@ class RemoteEncoder final : public SentenceEncoder {
   std::string name_, similarity_;
   ModelInfo info_;
   size_t batch_ = 32;
-  std::vector<std::pair<std::string, std::string>> prompts_;
 };
 
 const char* truncation_name(Truncation t) {

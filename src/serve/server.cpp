@@ -699,7 +699,9 @@ struct Server::Impl {
                         {"max_input_length", m.max_length()},
                         {"normalize", m.normalizes()},
                         {"dtype", m.info().dtype},
-                        {"similarity_fn", m.similarity_function()}});
+                        {"similarity_fn", m.similarity_function()},
+                        {"prompts", m.info().prompts},
+                        {"fingerprint", x.fingerprint}});
       }
       j["embedding_models"] = list;
     }

@@ -669,3 +669,36 @@ TEST(ServeThirdPartyClient, OpenAiNodeClientOrCurlGetsTheCliVectors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ServeClient, SearchQueryThroughTheServerIsByteIdentical) {
+  fs::path dir = temp_dir("serve-search");
+  write_file(dir / "corpus.txt", "A man is eating food.\nA man is riding a horse.\nA woman plays the violin.\n"
+                                 "Two dogs run on the beach.\nA cat sleeps on the sofa.\n");
+  write_file(dir / "q.txt", "someone eats\nan animal\n");
+  const std::string idx = (dir / "idx").string();
+  sbert_out("search build -q --index " + idx + " --model " + tiny_model().string() + " " + (dir / "corpus.txt").string());
+  ServerProcess server({"--model", tiny_model().string()});
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string q = " -k 3 -i " + (dir / "q.txt").string();
+  EXPECT_EQ(sbert_out("search query -q --index " + idx + q), sbert_out("search query -q --server " + url + " --index " + idx + q));
+  EXPECT_EQ(server.stop(), 0);
+  // A server with another model is refused (the index records the model's fingerprint).
+  fs::path other = temp_dir("serve-search-other") / "m";
+  sbert::RandomModelSpec s;
+  s.seed = 7;
+  sbert::write_random_model(other, s);
+  ServerProcess wrong({"--model", other.string()});
+  ASSERT_GT(wrong.port(), 0) << wrong.log();
+  std::string err;
+  EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " search query -q --server http://127.0.0.1:" +
+                            std::to_string(wrong.port()) + " --index " + idx + q,
+                        nullptr, &err),
+            2);
+  EXPECT_NE(err.find("model"), std::string::npos) << err;
+  EXPECT_EQ(wrong.stop(), 0);
+}
+
+}  // namespace
