@@ -158,7 +158,8 @@ void require_shard_output(const InputOptions& input, const std::string& output_p
 }
 
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
-                          size_t rows, const CLI::App* command, const std::string& model) {
+                          size_t rows, const CLI::App* command, const std::string& model,
+                          const nlohmann::json& evaluation) {
   const InputOptions::ShardRun& run = *input.shard_run;
   if (!run.spec.enabled) return;
   ShardManifest m;
@@ -175,7 +176,8 @@ void write_shard_manifest(const InputOptions& input, const std::string& output_p
   for (const CLI::Option* opt : command->get_options()) {
     if (opt->count() == 0) continue;
     const std::string name = opt->get_name();
-    if (name == "files" || name == "--output" || name == "-o" || name == "--shard" || name == "--shard-count" ||
+    if (name == "files" || name == "--output" || name == "-o" || name == "--index" || name == "--shard" ||
+        name == "--shard-count" ||
         name == "--help" || name == "-h" || name == "--verbose" || name == "-v")
       continue;
     options[name] = opt->results();
@@ -184,6 +186,7 @@ void write_shard_manifest(const InputOptions& input, const std::string& output_p
            {"model", model},
            {"input", input_fingerprint(input.files)},
            {"options", options}};
+  if (!evaluation.is_null()) m.key["evaluation"] = evaluation;
   sbert::write_shard_manifest(output_path, m);
 }
 

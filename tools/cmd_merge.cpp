@@ -2,6 +2,7 @@
 #include "cli_common.h"
 #include "command.h"
 
+#include "sbert/report.h"
 #include "sbert/shard.h"
 
 namespace sbert::cli {
@@ -15,6 +16,15 @@ struct MergeArgs {
 int run_merge(const MergeArgs& a) {
   MergeResult r = merge_shards(a.parts, a.output);
   log("merged " + count_of(r.shards, "shard") + " (" + count_of(r.rows, "row") + ", " + r.format + ")");
+  // Figures of the whole input (e.g. Pearson/Spearman of `similarity --gold-column`), recomputed
+  // from the merged rows.
+  if (r.key.contains("evaluation")) {
+    if (a.output.empty() || a.output == "-") {
+      log("write the merge to a file (-o) to recompute its evaluation");
+    } else if (std::string line = evaluate_merged(a.output, r.format, r.key["evaluation"]); !line.empty()) {
+      result(line);
+    }
+  }
   return 0;
 }
 

@@ -24,6 +24,8 @@ namespace fs = std::filesystem;
 
 struct SearchArgs {
   std::string index;
+  std::vector<std::string> indexes;  // query: one or more (shards of one corpus)
+  std::vector<std::string> parts;    // merge: the shard indexes
   InputOptions input;
   ModelOptions model;
   OutputOptions output;
@@ -85,6 +87,9 @@ void read_and_embed(const SearchArgs& a, SentenceEncoder& enc, const std::string
       texts.push_back(it.text);
       IndexRow r;
       r.id = it.id;
+      // A shard's rows keep the whole corpus's automatic ids (its row numbers), so that merged
+      // or fanned-out results show the ids of a whole-corpus index.
+      if (r.id.empty() && a.input.shard_spec().enabled) r.id = std::to_string(it.index);
       if (!a.input.id_field.empty() && r.id.empty())
         throw Error(it.record.source + ":" + std::to_string(it.record.line) + ": empty id");
       r.text = it.text;
@@ -108,7 +113,14 @@ void read_and_embed(const SearchArgs& a, SentenceEncoder& enc, const std::string
   progress.finish();
 }
 
-int run_build(SearchArgs& a) {
+// "idx/" -> "idx": the shard manifest goes beside the folder (idx.shard.json).
+std::string folder_name(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+int run_build(SearchArgs& a, const CLI::App* command) {
+  a.index = folder_name(a.index);
   auto t0 = std::chrono::steady_clock::now();
   EncoderOptions opts = a.model.encoder_options();
   a.vectors.apply(opts);
@@ -136,12 +148,21 @@ int run_build(SearchArgs& a) {
 
   Matrix vectors;
   std::vector<IndexRow> rows;
+  require_shard_output(a.input, a.index);
   read_and_embed(a, *enc, prompt, vectors, rows);
   double embed_s = seconds_since(t0);
+  if (a.input.shard_spec().enabled && rows.empty()) {  // an empty shard: no index, only its manifest
+    std::error_code mk;
+    fs::create_directories(a.index, mk);
+    write_shard_manifest(a.input, a.index, "index", 0, command, info.model);
+    log("shard " + a.input.shard + ": no rows; wrote only " + shard_manifest_path(a.index));
+    return 0;
+  }
   BuildOptions bo;
   bo.train_sample = a.train_sample;
   bo.overwrite = a.overwrite;
   auto index = SearchIndex::build(a.index, info, vectors, rows, bo);
+  write_shard_manifest(a.input, a.index, "index", rows.size(), command, info.model);
   char buf[256];
   std::snprintf(buf, sizeof buf, "built %s: %zu rows, %zu dims, %s (%s) in %.2f s (embedding %.2f s)",
                 a.index.c_str(), index.manifest().rows, index.manifest().dimension, a.factory.c_str(),
@@ -210,6 +231,30 @@ int run_remove(SearchArgs& a) {
   return 0;
 }
 
+// search merge: one index from the indexes of `search build --shard I/N` (each with its
+// INDEX.shard.json), in shard order, as one build over the whole corpus would make it.
+int run_merge_indexes(SearchArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::string> given;
+  for (const auto& p : a.parts) given.push_back(folder_name(p));
+  const auto shards = check_shard_set(given);
+  if (shards.front().first.format != "index")
+    throw Error("search merge: " + shards.front().second + " is not a search index shard (use `sbert merge` for files)");
+  std::vector<fs::path> parts;
+  for (const auto& [m, p] : shards)
+    if (m.rows > 0) parts.emplace_back(p);
+  if (parts.empty()) throw Error("search merge: every shard is empty");
+  BuildOptions bo;
+  const auto& options = shards.front().first.key["options"];
+  if (auto it = options.find("--train-sample"); it != options.end() && it->is_array() && !it->empty())
+    bo.train_sample = std::stoull((*it)[0].get<std::string>());
+  bo.overwrite = a.overwrite;
+  auto index = SearchIndex::merge(a.index, parts, bo);
+  log("merged " + count_of(shards.size(), "shard") + " into " + a.index + ": " +
+      count_of(index.manifest().rows, "row") + " in " + std::to_string(seconds_since(t0)).substr(0, 4) + " s");
+  return 0;
+}
+
 int run_info(SearchArgs& a) {
   auto index = SearchIndex::open(a.index);
   AtomicOutput out(a.output.path);
@@ -234,7 +279,33 @@ int run_query(SearchArgs& a) {
   if (queries.empty()) throw Error("no queries (give them as arguments, with --input FILE, or on stdin)");
   if (a.rerank_top == 0) throw Error("--rerank-top must be at least 1");
 
+  // Several indexes (shards of one corpus): in shard order when they carry shard manifests.
+  std::vector<std::string> names;
+  for (const auto& n : a.indexes) names.push_back(folder_name(n));
+  if (names.size() > 1) {
+    bool manifests = true;
+    for (const auto& n : names) manifests = manifests && fs::exists(shard_manifest_path(n));
+    if (manifests) {
+      std::vector<std::pair<ShardManifest, std::string>> ordered;
+      for (const auto& n : names) ordered.emplace_back(read_shard_manifest(n), n);
+      std::stable_sort(ordered.begin(), ordered.end(), [](const auto& x, const auto& y) { return x.first.shard < y.first.shard; });
+      names.clear();
+      for (const auto& [m, n] : ordered)
+        if (m.rows > 0) names.push_back(n);  // an empty shard has no index
+    }
+  }
+  if (names.empty()) throw Error("no index to query (every shard is empty)");
+  a.index = names.front();
   auto index = SearchIndex::open(a.index);
+  std::vector<SearchIndex> more;
+  for (size_t i = 1; i < names.size(); ++i) {
+    more.push_back(SearchIndex::open(names[i]));
+    const IndexManifest& m = more.back().manifest();
+    if (m.model_fingerprint != index.manifest().model_fingerprint || m.similarity != index.manifest().similarity ||
+        m.dimension != index.manifest().dimension || m.encoder != index.manifest().encoder ||
+        m.normalized != index.manifest().normalized)
+      throw Error(names[i] + ": made with another model or encoder settings than " + names.front());
+  }
   auto enc = open_with_model(a, index);
   std::unique_ptr<CrossEncoder> ce;
   if (!a.rerank.empty()) {
@@ -252,8 +323,28 @@ int run_query(SearchArgs& a) {
   qo.ef_search = a.ef_search;
   QueryReport report;
   auto results = index.search(qv, qo, &report);
+  size_t total_rows = index.manifest().rows;
+  // Fan-out: every index's top k, merged by score; on equal scores the earlier index (shard)
+  // first, then its own order — the tie rule of one index over the whole corpus.
+  for (SearchIndex& other : more) {
+    QueryReport r;
+    auto part = other.search(qv, qo, &r);
+    report.k_effective += r.k_effective;
+    report.widened = report.widened || r.widened;
+    report.nprobe_used = std::max(report.nprobe_used, r.nprobe_used);
+    report.ef_search_used = std::max(report.ef_search_used, r.ef_search_used);
+    total_rows += other.manifest().rows;
+    for (size_t q = 0; q < results.size(); ++q) {
+      auto& hits = results[q];
+      hits.insert(hits.end(), part[q].begin(), part[q].end());
+      std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& x, const SearchHit& y) { return x.score > y.score; });
+      if (hits.size() > qo.k) hits.resize(qo.k);
+      for (size_t r2 = 0; r2 < hits.size(); ++r2) hits[r2].rank = r2 + 1;
+    }
+  }
+  report.k_effective = std::min(report.k_effective, qo.k);
   if (report.k_effective < a.k)
-    log("note: k=" + std::to_string(a.k) + " is larger than the index (" + std::to_string(index.manifest().rows) +
+    log("note: k=" + std::to_string(a.k) + " is larger than the index (" + std::to_string(total_rows) +
         " rows); returning at most " + std::to_string(report.k_effective) + " results per query");
   if (report.widened)
     log("note: the index found fewer than k rows at its search breadth; searched wider (" +
@@ -318,6 +409,7 @@ std::function<int()> setup_search(CLI::App& app) {
   CLI::App* build = sub->add_subcommand("build", "Embed a corpus (FILE... or stdin) and create an index");
   common(build);
   a->input.add_to(build);
+  a->input.add_shard_options(build);
   a->model.add_to(build);
   build->add_option("--factory", a->factory,
                     "FAISS index_factory string: Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ32, ...")
@@ -355,8 +447,19 @@ std::function<int()> setup_search(CLI::App& app) {
   common(info);
   info->add_option("-o,--output", a->output.path, "Output file (default: stdout)");
 
+  CLI::App* merge = sub->add_subcommand(
+      "merge", "One index from the shard indexes of `search build --shard I/N` (as one build over the whole corpus)");
+  merge->add_option("--index,-o,--output", a->index, "The merged index folder")->required();
+  merge->add_option("parts", a->parts, "The shard index folders (any order; each with its INDEX.shard.json)")->required();
+  merge->add_flag("--overwrite", a->overwrite, "Replace an existing index in the folder");
+
   CLI::App* query = sub->add_subcommand("query", "Top-k rows for each query");
-  common(query);
+  query->add_option("--index", a->indexes,
+                    "Index folder; repeat for the shards of one corpus (results merged as from one index)")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false);
   query->add_option("queries", a->queries, "Query texts (default: --input files, else one per line on stdin)");
   query->add_option("-i,--input", a->query_files, "File with queries (lines, jsonl, csv, tsv; '-' = stdin; repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
@@ -376,8 +479,9 @@ std::function<int()> setup_search(CLI::App& app) {
   query->add_option("--format", a->output.format, "jsonl or table (default: table on a terminal, else jsonl)")
       ->check(CLI::IsMember({"jsonl", "table"}));
 
-  return [a, build, add, remove, info, query]() {
-    if (build->parsed()) return run_build(*a);
+  return [a, build, add, remove, info, query, merge]() {
+    if (build->parsed()) return run_build(*a, build);
+    if (merge->parsed()) return run_merge_indexes(*a);
     if (add->parsed()) return run_add(*a);
     if (remove->parsed()) return run_remove(*a);
     if (info->parsed()) return run_info(*a);

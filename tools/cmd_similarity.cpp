@@ -76,7 +76,14 @@ SimilarityFunction choose_function(const SimilarityArgs& a, LazyEncoder& encoder
 
 // ---------------------------------------------------------------- pairs
 
-int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
+// Keeps elements [r.begin, r.end) of v.
+template <typename T>
+void keep_range(std::vector<T>& v, const RecordRange& r) {
+  if (v.empty()) return;
+  v = std::vector<T>(std::make_move_iterator(v.begin() + r.begin), std::make_move_iterator(v.begin() + r.end));
+}
+
+int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) {
   if (a.a_column.empty() || a.b_column.empty())
     throw Error("pairs mode needs both --a-column and --b-column (or --a-field/--b-field)");
   if (a.input.files.size() > 1)
@@ -111,6 +118,23 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     log("replaced " + std::to_string(n) + " invalid UTF-8 byte(s) with U+FFFD");
   if (records.empty()) throw Error("no pairs in the input");
   if (!ro.header) header = reader.columns();  // every column seen, for the widest row
+  // --shard I/N: the pairs of records [floor(I*R/N), floor((I+1)*R/N)) (maybe none).
+  const ShardSpec spec = a.input.shard_spec();
+  if (spec.enabled) {
+    require_shard_output(a.input, a.output.path);
+    if (!a.report.empty()) throw Error("--report with --shard: merge the shards, the merge recomputes the figures");
+    auto& run = *a.input.shard_run;
+    run.spec = spec;
+    run.records = records.size();
+    run.range = shard_range(records.size(), spec.index, spec.count);
+    run.first_index = run.range.begin;
+    run.items = run.range.size();
+    keep_range(records, run.range);
+    keep_range(texts_a, run.range);
+    keep_range(texts_b, run.range);
+    keep_range(gold, run.range);
+    keep_range(lines, run.range);
+  }
 
   std::vector<float> scores;
   std::string source, function_name;
@@ -122,7 +146,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
     std::vector<std::pair<std::string, std::string>> text_pairs;
     text_pairs.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) text_pairs.emplace_back(texts_a[i], texts_b[i]);
-    scores = ce->score(text_pairs);
+    scores = text_pairs.empty() ? std::vector<float>{} : ce->score(text_pairs);
     source = a.cross_encoder;
     function_name = "cross-encoder";
   } else {
@@ -192,7 +216,22 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder) {
   }
   w.flush();
 
-  if (!a.gold_column.empty()) {
+  if (spec.enabled) {
+    // The rows' gold and score columns, so that `sbert merge` recomputes the figures of the
+    // whole input (a shard's own correlation would mislead).
+    nlohmann::json evaluation;
+    if (!a.gold_column.empty())
+      evaluation = {{"kind", "correlation"},
+                    {"gold", tabular_in || !w.tabular() ? a.gold_column : std::string("gold")},
+                    {"score", a.score_column},
+                    {"function", function_name},
+                    {"header", !w.tabular() || ro.header || !tabular_in}};
+    outputs.commit();
+    write_shard_manifest(a.input, a.output.path, a.output.format_or(in_name), records.size(), command, source,
+                         evaluation);
+    log("scored " + std::to_string(scores.size()) + " pairs of shard " + std::to_string(spec.index) + "/" +
+        std::to_string(spec.count) + " (" + function_name + ")");
+  } else if (!a.gold_column.empty()) {
     EvaluationInput ev;
     ev.function = function_name;
     ev.model = source;
@@ -369,7 +408,7 @@ int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
   return 0;
 }
 
-int run_similarity(SimilarityArgs& a) {
+int run_similarity(SimilarityArgs& a, const CLI::App* command) {
   if (!a.cross_encoder.empty() && (a.a_column.empty() || a.b_column.empty()))
     throw Error("--cross-encoder scores pairs: give --a-column and --b-column");
   if (!a.cross_encoder.empty() && !a.embeddings.empty())
@@ -386,7 +425,10 @@ int run_similarity(SimilarityArgs& a) {
   if (!a.function.empty()) parse_similarity_function(a.function);
   if (a.mine && !a.threshold && a.max_pairs == 0) throw Error("--max-pairs must be positive");
   LazyEncoder encoder(a.model);
-  if (pairs) return run_pairs(a, encoder);
+  if (pairs && a.input.shard_spec().enabled && !a.embeddings.empty())
+    throw Error("--shard reads texts, not --embeddings");
+  if (pairs) return run_pairs(a, encoder, command);
+  if (a.input.shard_spec().enabled) throw Error("--shard works in pairs mode (--a-column/--b-column)");
 
   // matrix (the default), top-k and mine take one or two inputs: texts or embeddings.
   const size_t sources = a.embeddings.empty() ? a.input.files.size() : a.embeddings.size();
@@ -441,7 +483,8 @@ std::function<int()> setup_similarity(CLI::App& app) {
   sub->add_option("--cross-encoder", a->cross_encoder, "Score pairs with a cross-encoder model (pairs mode; sigmoid of the logit)");
   sub->add_option("--score-column", a->score_column, "Pairs mode: name of the score column added to the rows")
       ->capture_default_str();
-  return [a]() { return run_similarity(*a); };
+  a->input.add_shard_options(sub);
+  return [a, sub]() { return run_similarity(*a, sub); };
 }
 
 SBERT_COMMAND("similarity", setup_similarity);

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sbert/stats.h"
 
 namespace sbert {
@@ -51,5 +53,12 @@ void write_report(const std::string& path, const EvaluationInput& input,
 // Renders into an open output (format from out.path()); the caller commits it.
 class AtomicOutput;
 void write_report(AtomicOutput& out, const EvaluationInput& input, const EvaluationSummary& summary);
+
+// The figures of a merged shard output (`sbert merge`), recomputed from its rows: `evaluation`
+// is what the shards recorded ({"kind": "correlation", "gold": COLUMN, "score": COLUMN,
+// "function": NAME, "header": true|false}). Returns the line a whole run prints ("N pairs, cosine:
+// Pearson 0.1234, Spearman 0.5678"), "" when there is nothing to compute. Throws sbert::Error
+// naming the file and line of a bad value.
+std::string evaluate_merged(const std::string& path, const std::string& format, const nlohmann::json& evaluation);
 
 }  // namespace sbert

@@ -78,6 +78,7 @@ struct BuildOptions {
   size_t train_sample = 0;  // 0: train on all vectors; else a deterministic random sample
   bool overwrite = false;   // replace an existing index in the folder (as a new generation)
   uint64_t seed = 1234;
+  bool prepared = false;    // the vectors are already as an index stores them (normalised): used as given
 };
 
 struct QueryOptions {
@@ -158,6 +159,15 @@ class SearchIndex {
   nlohmann::json info() const;
   // Looks up a row by user id.
   std::optional<IndexRow> row(const std::string& id) const;
+  // Every live row with its stored vector, in insertion order. Throws sbert::Error for an index
+  // that keeps its vectors lossily (PQ, SQ, LSH) or cannot give them back.
+  void for_each_row(const std::function<void(const IndexRow& row, const float* vector)>& fn) const;
+
+  // One index of the rows of `parts` in the order given (shards of one corpus, `sbert search
+  // merge`): same model, similarity, factory and encoder settings, else sbert::Error naming the
+  // part; built (and trained) on the parts' stored vectors as a whole-corpus build would be.
+  static SearchIndex merge(const std::filesystem::path& dir, const std::vector<std::filesystem::path>& parts,
+                           const BuildOptions& options = {});
 
   void set_write_hook(WriteHook hook);
 

@@ -59,9 +59,15 @@ std::string shard_manifest_path(const std::string& output);  // OUTPUT + ".shard
 void write_shard_manifest(const std::string& output, const ShardManifest& m);  // atomic
 ShardManifest read_shard_manifest(const std::string& output);
 
+// The shard outputs `parts` (any order; each with its manifest) checked as one complete set, in
+// shard order: every shard once, the same count, format, record count and key, ranges that
+// follow each other. Throws sbert::Error naming the shard otherwise.
+std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::vector<std::string>& parts);
+
 struct MergeResult {
   size_t shards = 0, rows = 0;
   std::string format;
+  nlohmann::json key;  // what the shards were made with (their common manifest key)
 };
 
 // Concatenates the outputs `parts` (any order; each with its manifest) into `output` in record

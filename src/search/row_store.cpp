@@ -145,6 +145,27 @@ std::optional<StoredRow> RowStore::get(int64_t internal_id) {
   return std::nullopt;
 }
 
+void RowStore::for_each(const std::function<void(const StoredRow&)>& fn) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT internal_id, id, text, metadata FROM rows ORDER BY internal_id", -1, &st,
+                         nullptr) != SQLITE_OK)
+    fail("listing rows failed");
+  struct Finalize {
+    sqlite3_stmt* s;
+    ~Finalize() { sqlite3_finalize(s); }
+  } guard{st};
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    StoredRow r;
+    r.internal_id = sqlite3_column_int64(st, 0);
+    r.id = column_text(st, 1);
+    r.text = column_text(st, 2);
+    r.metadata = column_text(st, 3);
+    fn(r);
+  }
+  if (rc != SQLITE_DONE) fail("listing rows failed");
+}
+
 void RowStore::erase(int64_t internal_id) {
   auto* st = prepare(erase_, "DELETE FROM rows WHERE internal_id = ?");
   sqlite3_bind_int64(st, 1, internal_id);

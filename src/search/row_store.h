@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,6 +42,8 @@ class RowStore {
   std::optional<StoredRow> get(int64_t internal_id);
   void erase(int64_t internal_id);
   size_t count();
+  // Every row, by internal id.
+  void for_each(const std::function<void(const StoredRow&)>& fn);
   const std::filesystem::path& path() const { return path_; }
 
  private:

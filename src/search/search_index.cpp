@@ -347,7 +347,7 @@ SearchIndex SearchIndex::build(const fs::path& dir, IndexManifest info, const Ma
   remove_stray_files(dir, impl->m.generation);
 
   auto fi = search::make_index(info.factory, info.dimension, info.metric);
-  std::vector<float> data = prepared_vectors(vectors, info.normalized, "vector");
+  std::vector<float> data = options.prepared ? vectors.data : prepared_vectors(vectors, info.normalized, "vector");
   if (search::needs_training(fi.index.get())) {
     size_t n = vectors.rows;
     if (options.train_sample && options.train_sample < n) {
@@ -632,6 +632,64 @@ std::optional<IndexRow> SearchIndex::row(const std::string& id) const {
   out.text = r->text;
   if (!r->metadata.empty()) out.metadata = nlohmann::json::parse(r->metadata, nullptr, false);
   return out;
+}
+
+void SearchIndex::for_each_row(const std::function<void(const IndexRow&, const float*)>& fn) const {
+  const std::string& f = impl_->m.factory;
+  for (const char* lossy : {"PQ", "SQ", "LSH"})
+    if (f.find(lossy) != std::string::npos)
+      throw Error(impl_->dir.string() + ": a " + f +
+                  " index keeps its vectors lossily; build the whole index from the inputs instead");
+  search::enable_reconstruct(impl_->index.get());
+  std::vector<float> v(impl_->m.dimension);
+  impl_->rows.for_each([&](const search::StoredRow& r) {
+    if (!search::reconstruct(impl_->index.get(), r.internal_id, v.data()))
+      throw Error(impl_->dir.string() + ": the " + f + " index cannot give its vectors back");
+    IndexRow out;
+    out.id = r.id;
+    out.text = r.text;
+    if (!r.metadata.empty()) out.metadata = nlohmann::json::parse(r.metadata, nullptr, false);
+    fn(out, v.data());
+  });
+}
+
+SearchIndex SearchIndex::merge(const fs::path& dir, const std::vector<fs::path>& parts, const BuildOptions& options) {
+  if (parts.empty()) throw Error("search merge: no indexes given");
+  IndexManifest info;
+  Matrix vectors;
+  std::vector<IndexRow> rows;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    SearchIndex part = open(parts[p]);
+    const IndexManifest& m = part.manifest();
+    if (p == 0) {
+      info = m;
+      vectors = Matrix(0, m.dimension);
+    } else {
+      auto differs = [&](const char* what) {
+        throw Error(parts[p].string() + ": made with another " + std::string(what) + " than " + parts[0].string());
+      };
+      if (m.model_fingerprint != info.model_fingerprint) differs("model");
+      if (m.similarity != info.similarity || m.normalized != info.normalized) differs("similarity");
+      if (m.factory != info.factory) differs("index factory");
+      if (m.dimension != info.dimension) differs("dimension");
+      if (m.encoder != info.encoder) differs("encoder settings");
+    }
+    part.for_each_row([&](const IndexRow& r, const float* v) {
+      rows.push_back(r);
+      vectors.data.insert(vectors.data.end(), v, v + info.dimension);
+      ++vectors.rows;
+    });
+  }
+  IndexManifest fresh;
+  fresh.model = info.model;
+  fresh.model_fingerprint = info.model_fingerprint;
+  fresh.similarity = info.similarity;
+  fresh.normalized = info.normalized;
+  fresh.factory = info.factory;
+  fresh.encoder = info.encoder;
+  BuildOptions bo = options;
+  bo.prepared = true;  // the stored vectors are already normalised where the index normalises
+  return build(dir, fresh, vectors, rows, bo);
 }
 
 }  // namespace sbert

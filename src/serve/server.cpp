@@ -262,7 +262,17 @@ struct Server::Impl {
     else http.Post(path, wrapped);
   }
 
+  int listen_fd = -1;
+
   void routes() {
+    // httplib listens with a backlog of 5: bursts of new connections overflow it and clients see
+    // resets. Keep its socket options (SO_REUSEADDR) and remember the socket to listen again
+    // with a long queue once bound.
+    http.set_socket_options([this](socket_t fd) {
+      int yes = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_fd = fd;
+    });
     http.new_task_queue = [this] { return new httplib::ThreadPool(std::max<size_t>(options.http_threads, 2)); };
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.read_timeout_s, 0);
@@ -839,6 +849,7 @@ int Server::bind() {
   const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port <= 0)
     throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (address in use or not available)");
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->bound_port = port;
   return port;
 }

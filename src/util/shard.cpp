@@ -255,12 +255,24 @@ NpyPart parse_npy(const std::string& bytes, const std::string& path) {
 
 }  // namespace
 
-MergeResult merge_shards(const std::vector<std::string>& parts, const std::string& output) {
-  if (parts.empty()) throw Error("merge: no shard outputs given");
+std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::vector<std::string>& given) {
+  if (given.empty()) throw Error("merge: no shard outputs given");
+  // A glob such as part-* also names the manifests (part-0.npy.shard.json): they stand for their
+  // output, each output once.
+  std::vector<std::string> parts;
+  const std::string suffix = ".shard.json";
+  for (const std::string& p : given)
+    if (p.size() <= suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) parts.push_back(p);
+  for (const std::string& p : given)
+    if (p.size() > suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::string output = p.substr(0, p.size() - suffix.size());
+      if (std::find(parts.begin(), parts.end(), output) == parts.end()) parts.push_back(output);
+    }
   std::vector<std::pair<ShardManifest, std::string>> shards;
   for (const auto& p : parts) shards.emplace_back(read_shard_manifest(p), p);
 
-  const auto& [first, first_path] = shards.front();
+  const ShardManifest first = shards.front().first;
+  const std::string first_path = shards.front().second;
   for (const auto& [m, p] : shards) {
     if (m.count != first.count)
       throw Error(shard_name(m, p) + " is one of " + std::to_string(m.count) + " shards, " + shard_name(first, first_path) +
@@ -289,7 +301,7 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
       throw Error("merge: shard " + std::to_string(want) + "/" + std::to_string(first.count) + " is missing (" +
                   std::to_string(shards.size()) + " of " + std::to_string(first.count) + " shards given)");
   }
-  size_t next_record = 0, next_index = 0, total_rows = 0;
+  size_t next_record = 0, next_index = 0;
   for (const auto& [m, p] : shards) {
     RecordRange want = shard_range(m.records, m.shard, m.count);
     if (m.range.begin != next_record || m.range.begin != want.begin || m.range.end != want.end)
@@ -300,10 +312,16 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
       throw Error(shard_name(m, p) + " starts at index " + std::to_string(m.first_index) + ", expected " +
                   std::to_string(next_index));
     next_record = m.range.end;
-    total_rows += m.rows;
     next_index = (m.rows ? m.first_index : next_index) + m.rows;
   }
+  return shards;
+}
 
+MergeResult merge_shards(const std::vector<std::string>& parts, const std::string& output) {
+  const std::vector<std::pair<ShardManifest, std::string>> shards = check_shard_set(parts);
+  const ShardManifest& first = shards.front().first;
+  size_t total_rows = 0;
+  for (const auto& s : shards) total_rows += s.first.rows;
   const std::string& fmt = first.format;
   const bool binary = fmt == "npy" || fmt == "f32";
   if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv" && !binary)
@@ -312,6 +330,7 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
   MergeResult result;
   result.format = fmt;
   result.shards = shards.size();
+  result.key = first.key;
   AtomicOutput out(output, binary);
   if (fmt == "npy") {
     std::vector<std::string> data;

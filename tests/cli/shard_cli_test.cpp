@@ -241,3 +241,100 @@ TEST(ShardCli, MergeRefusesMissingAndMismatchedShards) {
   EXPECT_EQ(run_sbert("merge" + out + p2 + p0 + p1, nullptr, &err), 0) << err;
   EXPECT_TRUE(fs::exists(dir / "out.jsonl"));
 }
+
+namespace {
+
+// Pairs with a gold score: 8 records, one of them a quoted multi-line CSV field, one empty text.
+const char* kPairs =
+    "g,a,b\n"
+    "4.5,the cat sat on the mat,a cat is on the mat\n"
+    "1.0,dogs bark,\n"
+    "3.2,\"a record\nover lines\",a record over lines\n"
+    "0.5,fish swim,birds fly\n"
+    "2.8,a much longer sentence with many more words,a long sentence with words\n"
+    "5.0,x,x\n"
+    "1.7,\"quoted \"\"inner\"\" text\",quoted text\n"
+    "3.9,the sea,the ocean\n";
+const size_t kPairRecords = 8;
+
+TEST(ShardCli, SimilarityPairsShardsMergeToOneRunAndRecomputeTheFigures) {
+  fs::path dir = temp_dir("shard-cli-similarity");
+  write_file(dir / "pairs.csv", kPairs);
+  const std::string args = "similarity -q --model " + q(model()) + " --batch-size 1 --a-column a --b-column b " +
+                           "--gold-column g " + q(dir / "pairs.csv");
+  std::string whole_err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.csv"), nullptr, &whole_err), 0) << whole_err;
+  const std::string expected = read_file(dir / "whole.csv");
+  ASSERT_NE(whole_err.find("Pearson"), std::string::npos) << whole_err;
+  const std::string figures = whole_err.substr(whole_err.find("sbert: ") + 7);
+  for (size_t n : {size_t{1}, size_t{2}, size_t{7}, kPairRecords + 3}) {
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < n; ++i) {
+      fs::path part = dir / ("p-" + std::to_string(n) + "-" + std::to_string(i) + ".csv");
+      std::string err;
+      ASSERT_EQ(run_sbert(args + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr, &err), 0)
+          << err;
+      EXPECT_EQ(err.find("Pearson"), std::string::npos) << "a shard printed its own figures: " << err;
+      parts.push_back(q(part));
+    }
+    fs::path merged = dir / ("merged-" + std::to_string(n) + ".csv");
+    std::string cmd = "merge -q -o " + q(merged), err;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) cmd += " " + *it;
+    ASSERT_EQ(run_sbert(cmd, nullptr, &err), 0) << err;
+    EXPECT_EQ(read_file(merged), expected) << n << " shards";
+    // The merge prints the whole input's Pearson/Spearman, as the whole run did.
+    EXPECT_NE(err.find(figures), std::string::npos) << "merge: " << err << "\nwhole: " << whole_err;
+  }
+  std::string err;
+  EXPECT_EQ(run_sbert("similarity -q --model " + q(model()) + " " + q(dir / "pairs.csv") + " --shard 0/2 -o " +
+                          q(dir / "x.csv"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("pairs mode"), std::string::npos) << err;
+}
+
+TEST(ShardCli, SearchBuildShardsMergeAndFanOutAsOneIndex) {
+  fs::path dir = temp_dir("shard-cli-search");
+  write_file(dir / "corpus.csv", kCsv);
+  write_file(dir / "q.txt", "a cat\nsome dogs\nlong words\n");
+  std::string corpus_lines;
+  for (int i = 0; i < 12; ++i) corpus_lines += (i % 3 ? "same text\n" : "text number " + std::to_string(i) + "\n");
+  write_file(dir / "corpus.txt", corpus_lines);  // ties: the same text in several shards
+  for (const std::string input : {"corpus.csv", "corpus.txt"}) {
+    const std::string ids = input == "corpus.csv" ? " --id-column id" : "";
+    const std::string build = "search build -q --model " + q(model()) + " --batch-size 1" + ids + " " + q(dir / input);
+    const fs::path whole = dir / (input + "-whole");
+    std::string err, expected, got;
+    ASSERT_EQ(run_sbert(build + " --index " + q(whole), nullptr, &err), 0) << err;
+    const std::string query = " -k 20 -i " + q(dir / "q.txt");
+    ASSERT_EQ(run_sbert("search query -q --index " + q(whole) + query, &expected, &err), 0) << err;
+    const std::vector<size_t> counts = input == "corpus.csv" ? std::vector<size_t>{1, 2, 7, 15} : std::vector<size_t>{7};
+    for (size_t n : counts) {
+      std::string shards, fan;
+      for (size_t i = 0; i < n; ++i) {
+        fs::path part = dir / (input + "-s" + std::to_string(n) + "-" + std::to_string(i));
+        ASSERT_EQ(run_sbert(build + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " --index " + q(part),
+                            nullptr, &err),
+                  0)
+            << err;
+        shards = " " + q(part) + shards;  // any order
+        fan = " --index " + q(part) + fan;
+      }
+      const fs::path merged = dir / (input + "-merged" + std::to_string(n));
+      ASSERT_EQ(run_sbert("search merge -q -o " + q(merged) + shards, nullptr, &err), 0) << err;
+      ASSERT_EQ(run_sbert("search query -q --index " + q(merged) + query, &got, &err), 0) << err;
+      EXPECT_EQ(got, expected) << input << ": merged " << n << " shards";
+      ASSERT_EQ(run_sbert("search query -q" + fan + query, &got, &err), 0) << err;
+      EXPECT_EQ(got, expected) << input << ": fan-out over " << n << " shards";
+    }
+  }
+  // Merging before every shard exists names the missing one.
+  std::string err;
+  EXPECT_EQ(run_sbert("search merge -q -o " + q(dir / "partial") + " " + q(dir / "corpus.csv-s7-0") + " " +
+                          q(dir / "corpus.csv-s7-2"),
+                      nullptr, &err),
+            2);
+  EXPECT_NE(err.find("shard 1/7 is missing"), std::string::npos) << err;
+}
+
+}  // namespace

@@ -145,6 +145,11 @@ TEST(Merge, JsonlAndCsvInRecordOrder) {
       make_part(dir, "1.jsonl", 1, 3, 5, 1, 2, "jsonl", "{\"index\":1}\n{\"index\":2}\n")};
   auto r = sbert::merge_shards(parts, (dir / "all.jsonl").string());
   EXPECT_EQ(r.rows, 5u);
+  // A glob that also names the manifests (part-*): each output counts once.
+  std::vector<std::string> globbed = parts;
+  for (const auto& p : parts) globbed.push_back(p + ".shard.json");
+  EXPECT_EQ(sbert::check_shard_set(globbed).size(), 3u);
+  EXPECT_EQ(sbert::merge_shards(globbed, (dir / "all2.jsonl").string()).rows, 5u);
   EXPECT_EQ(read_file(dir / "all.jsonl"), "{\"index\":0}\n{\"index\":1}\n{\"index\":2}\n{\"index\":3}\n{\"index\":4}\n");
 
   // csv: one header; an empty shard (no header at all) is fine.
