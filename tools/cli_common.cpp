@@ -159,7 +159,7 @@ void require_shard_output(const InputOptions& input, const std::string& output_p
 
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
                           size_t rows, const CLI::App* command, const std::string& model,
-                          const nlohmann::json& evaluation) {
+                          const nlohmann::json& evaluation, const nlohmann::json& counts) {
   const InputOptions::ShardRun& run = *input.shard_run;
   if (!run.spec.enabled) return;
   ShardManifest m;
@@ -187,6 +187,7 @@ void write_shard_manifest(const InputOptions& input, const std::string& output_p
            {"input", input_fingerprint(input.files)},
            {"options", options}};
   if (!evaluation.is_null()) m.key["evaluation"] = evaluation;
+  m.evaluation = counts;
   sbert::write_shard_manifest(output_path, m);
 }
 

@@ -76,11 +76,12 @@ void for_each_text_chunk(const InputOptions& input, size_t chunk,
 void require_shard_output(const InputOptions& input, const std::string& output_path);
 // With --shard: writes OUTPUT.shard.json (shard, record range, input fingerprint, model, and the
 // options of `command` that affect the output). Nothing without --shard.
-// `evaluation` (optional) tells `sbert merge` which columns to recompute figures from, e.g.
-// {"kind": "correlation", "gold": "score", "score": "similarity"} or {"kind": "accuracy", ...}.
+// `evaluation` (optional, the same for every shard) tells `sbert merge` which columns to recompute
+// figures from, e.g. {"kind": "correlation", "gold": "score", "score": "similarity"}; `counts`
+// (optional, this shard's) are summed by the merge, e.g. an NLI confusion matrix.
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
                           size_t rows, const CLI::App* command, const std::string& model,
-                          const nlohmann::json& evaluation = nullptr);
+                          const nlohmann::json& evaluation = nullptr, const nlohmann::json& counts = nullptr);
 
 // ---- model ----
 struct ModelOptions {

@@ -2,7 +2,10 @@
 #include "cli_common.h"
 #include "command.h"
 
+#include <optional>
+
 #include "sbert/report.h"
+#include "sbert/zero_shot.h"
 #include "sbert/shard.h"
 
 namespace sbert::cli {
@@ -18,7 +21,16 @@ int run_merge(const MergeArgs& a) {
   log("merged " + count_of(r.shards, "shard") + " (" + count_of(r.rows, "row") + ", " + r.format + ")");
   // Figures of the whole input (e.g. Pearson/Spearman of `similarity --gold-column`), recomputed
   // from the merged rows.
-  if (r.key.contains("evaluation")) {
+  if (r.key.contains("evaluation") && r.key["evaluation"].value("kind", "") == "confusion") {
+    // NLI accuracy: the shards' confusion counts summed.
+    std::optional<LabelConfusion> total;
+    for (const auto& counts : r.evaluations) {
+      if (!counts.is_object()) continue;
+      if (!total) total.emplace(counts.value("labels", std::vector<std::string>{}));
+      total->add_counts(counts);
+    }
+    if (total) result(total->report());
+  } else if (r.key.contains("evaluation")) {
     if (a.output.empty() || a.output == "-") {
       log("write the merge to a file (-o) to recompute its evaluation");
     } else if (std::string line = evaluate_merged(a.output, r.format, r.key["evaluation"]); !line.empty()) {

@@ -83,10 +83,14 @@ int run_nli(NliArgs& a, const CLI::App* command) {
   });
   w.flush();
   out.commit();
-  write_shard_manifest(a.input, a.output.path, a.output.format_or("jsonl"), index, command, model_path);
+  const bool sharded = a.input.shard_spec().enabled;
+  // A shard records its confusion counts; `sbert merge` sums them into the whole input's report.
+  write_shard_manifest(a.input, a.output.path, a.output.format_or("jsonl"), index, command, model_path,
+                       a.gold.empty() ? nlohmann::json() : nlohmann::json{{"kind", "confusion"}},
+                       a.gold.empty() ? nlohmann::json() : confusion.to_json());
   progress.finish();
   summary.log_done("classified " + count_of(index, "pair"), "pair(s)");
-  if (!a.gold.empty()) result(confusion.report());
+  if (!a.gold.empty() && !sharded) result(confusion.report());
   return 0;
 }
 

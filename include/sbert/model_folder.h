@@ -20,6 +20,9 @@ namespace sbert::model {
 nlohmann::json read_json(const std::filesystem::path& path);
 // nullopt when the file does not exist; throws like read_json when it exists but is bad.
 std::optional<nlohmann::json> read_json_if_exists(const std::filesystem::path& path);
+// The file's JSON object; {} when the file is missing or holds no object (optional configs such as
+// tokenizer_config.json); throws like read_json when it is not JSON.
+nlohmann::json read_json_object(const std::filesystem::path& path);
 
 // ---- weight files ----
 // The weight files of a Hugging Face folder in order of preference: model.safetensors,

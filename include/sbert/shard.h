@@ -49,6 +49,7 @@ struct ShardManifest {
   size_t rows = 0;                    // rows written by this shard
   std::string format;                 // jsonl | csv | tsv | npy | f32 | ...
   nlohmann::json key = nlohmann::json::object();  // what the output depends on: input, model, command, options
+  nlohmann::json evaluation;          // this shard's own evaluation counts (e.g. a confusion matrix), or null
 
   nlohmann::json to_json() const;
   // Throws sbert::Error naming `where` on a malformed manifest.
@@ -68,6 +69,7 @@ struct MergeResult {
   size_t shards = 0, rows = 0;
   std::string format;
   nlohmann::json key;  // what the shards were made with (their common manifest key)
+  std::vector<nlohmann::json> evaluations;  // each shard's evaluation counts, shard order (null when none)
 };
 
 // Concatenates the outputs `parts` (any order; each with its manifest) into `output` in record

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ class LabelConfusion {
   size_t unknown() const { return unknown_; }
   // "accuracy 0.7500 (3/4)", the matrix as an aligned text table, and the skipped gold names.
   std::string report() const;
+  // The counts as JSON, and the sum of such counts (shards of one evaluation: `sbert merge`).
+  nlohmann::json to_json() const;
+  // Adds counts written by to_json() for the same labels; throws sbert::Error otherwise.
+  void add_counts(const nlohmann::json& counts);
 
  private:
   std::vector<std::string> labels_, lower_;

@@ -97,6 +97,11 @@ std::optional<json> read_json_if_exists(const fs::path& path) {
   return read_json(path);
 }
 
+json read_json_object(const fs::path& path) {
+  std::optional<json> j = read_json_if_exists(path);
+  return j && j->is_object() ? *j : json::object();
+}
+
 // ---- weights ----
 
 const std::vector<std::string>& weight_file_names() {

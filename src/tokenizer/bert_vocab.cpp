@@ -6,6 +6,7 @@
 
 #include "sbert/json_parse.h"
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "tokenizer/pipeline.h"
 
 namespace sbert::tok {
@@ -28,16 +29,6 @@ std::vector<std::string> read_vocab_txt(const std::string& path) {
 
 namespace {
 
-nlohmann::json read_json_if_exists(const fs::path& p) {
-  if (!fs::exists(p)) return nlohmann::json::object();
-  std::ifstream in(p);
-  try {
-    nlohmann::json j = parse_json(in, p.string());
-    return j.is_object() ? j : nlohmann::json::object();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(p.string() + ": malformed JSON (" + std::string(e.what()) + ")");
-  }
-}
 
 // A special token entry is either "[CLS]" or {"content": "[CLS]", ...}.
 void read_token(const nlohmann::json& j, const char* key, std::string& out) {
@@ -52,8 +43,8 @@ void read_token(const nlohmann::json& j, const char* key, std::string& out) {
 
 BertVocabOptions read_bert_config(const std::string& dir) {
   BertVocabOptions o;
-  const nlohmann::json cfg = read_json_if_exists(fs::path(dir) / "tokenizer_config.json");
-  const nlohmann::json map = read_json_if_exists(fs::path(dir) / "special_tokens_map.json");
+  const nlohmann::json cfg = model::read_json_object(fs::path(dir) / "tokenizer_config.json");
+  const nlohmann::json map = model::read_json_object(fs::path(dir) / "special_tokens_map.json");
   if (cfg.contains("do_lower_case") && cfg["do_lower_case"].is_boolean()) o.lowercase = cfg["do_lower_case"];
   if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) o.strip_accents = cfg["strip_accents"].get<bool>();
   if (cfg.contains("tokenize_chinese_chars") && cfg["tokenize_chinese_chars"].is_boolean())

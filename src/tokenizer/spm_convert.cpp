@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "sbert/json_parse.h"
 #include "tokenizer/spm_model_proto.h"
 
@@ -22,16 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_config(const fs::path& p) {
-  if (!fs::is_regular_file(p)) return nlohmann::json::object();
-  std::ifstream in(p);
-  try {
-    nlohmann::json j = parse_json(in, p.string());
-    return j.is_object() ? j : nlohmann::json::object();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(p.string() + ": malformed JSON (" + std::string(e.what()) + ")");
-  }
-}
 
 // "<s>" or {"content": "<s>", ...}; the fallback when absent or of another shape.
 std::string token_name(const nlohmann::json& cfg, const nlohmann::json& map, const char* key,
@@ -49,7 +40,7 @@ std::string token_name(const nlohmann::json& cfg, const nlohmann::json& map, con
 }  // namespace
 
 std::string configured_tokenizer_class(const fs::path& dir) {
-  const nlohmann::json cfg = read_config(dir / "tokenizer_config.json");
+  const nlohmann::json cfg = model::read_json_object(dir / "tokenizer_config.json");
   auto it = cfg.find("tokenizer_class");
   if (it == cfg.end() || !it->is_string()) return "";
   std::string c = it->get<std::string>();
@@ -71,8 +62,8 @@ std::unique_ptr<PipelineTokenizer> convert_spm_model(const fs::path& model_file,
     throw Error(model_file.string() + ": malformed sentencepiece model (" + std::to_string(proto.pieces.size()) +
                 " pieces; an XLM-R model has <unk> <s> </s> and at least one more)");
 
-  const nlohmann::json cfg = read_config(dir / "tokenizer_config.json");
-  const nlohmann::json map = read_config(dir / "special_tokens_map.json");
+  const nlohmann::json cfg = model::read_json_object(dir / "tokenizer_config.json");
+  const nlohmann::json map = model::read_json_object(dir / "special_tokens_map.json");
 
   // The converter's vocabulary: fixed fairseq specials, then the pieces after sentencepiece's
   // own <unk> <s> </s>, then <mask>.

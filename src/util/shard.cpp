@@ -142,7 +142,8 @@ nlohmann::json ShardManifest::to_json() const {
           {"first_index", first_index},
           {"rows", rows},
           {"format", format},
-          {"key", key}};
+          {"key", key},
+          {"evaluation", evaluation}};
 }
 
 ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::string& where) {
@@ -163,6 +164,7 @@ ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::strin
   if (!j.contains("format") || !j["format"].is_string()) throw Error(where + ": not a shard manifest (no 'format')");
   m.format = j["format"].get<std::string>();
   if (j.contains("key")) m.key = j["key"];
+  if (j.contains("evaluation")) m.evaluation = j["evaluation"];
   if (m.count == 0 || m.shard >= m.count || m.range.begin > m.range.end || m.range.end > m.records)
     throw Error(where + ": inconsistent shard manifest");
   return m;
@@ -331,6 +333,7 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
   result.format = fmt;
   result.shards = shards.size();
   result.key = first.key;
+  for (const auto& s : shards) result.evaluations.push_back(s.first.evaluation);
   AtomicOutput out(output, binary);
   if (fmt == "npy") {
     std::vector<std::string> data;

@@ -324,4 +324,33 @@ std::string LabelConfusion::report() const {
   return out;
 }
 
+nlohmann::json LabelConfusion::to_json() const {
+  nlohmann::json unknown = nlohmann::json::array();
+  for (const auto& [name, n] : unknown_names_) unknown.push_back({name, n});
+  return {{"kind", "confusion"}, {"labels", labels_}, {"matrix", m_}, {"unknown", unknown_}, {"unknown_names", unknown}};
+}
+
+void LabelConfusion::add_counts(const nlohmann::json& j) {
+  try {
+    if (j.value("kind", "") != "confusion" || j.at("labels").get<std::vector<std::string>>() != labels_)
+      throw Error("evaluation counts for other labels");
+    const auto m = j.at("matrix").get<std::vector<std::vector<size_t>>>();
+    if (m.size() != m_.size()) throw Error("evaluation counts of another shape");
+    for (size_t g = 0; g < m.size(); ++g) {
+      if (m[g].size() != m_[g].size()) throw Error("evaluation counts of another shape");
+      for (size_t p = 0; p < m[g].size(); ++p) m_[g][p] += m[g][p];
+    }
+    unknown_ += j.at("unknown").get<size_t>();
+    for (const auto& e : j.at("unknown_names")) {
+      const std::string name = e.at(0).get<std::string>();
+      const size_t n = e.at(1).get<size_t>();
+      auto it = std::find_if(unknown_names_.begin(), unknown_names_.end(), [&](const auto& x) { return x.first == name; });
+      if (it == unknown_names_.end()) unknown_names_.emplace_back(name, n);
+      else it->second += n;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed evaluation counts: ") + e.what());
+  }
+}
+
 }  // namespace sbert

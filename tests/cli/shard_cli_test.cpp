@@ -338,3 +338,39 @@ TEST(ShardCli, SearchBuildShardsMergeAndFanOutAsOneIndex) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ShardCli, NliShardsMergeToOneRunWithTheWholeAccuracy) {
+  SBERT_REQUIRE_SHARED(shared);
+  fs::path dir = temp_dir("shard-cli-nli");
+  write_file(dir / "pairs.csv",
+             "p,h,gold\nA man eats.,Someone eats.,entailment\nA dog runs.,A cat sleeps.,neutral\n"
+             "\"two\nlines\",one line,contradiction\nNobody is here.,Someone is here.,contradiction\n"
+             "A boy plays.,A child plays.,entailment\nx,y,not-a-label\n");
+  const std::string args = "nli --model " + q(shared / "fixtures/models/nli-bert") +
+                           " --batch-size 1 --premise-column p --hypothesis-column h --gold-column gold " +
+                           q(dir / "pairs.csv");
+  std::string whole_err, err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.jsonl"), nullptr, &whole_err), 0) << whole_err;
+  const size_t at = whole_err.find("accuracy");
+  ASSERT_NE(at, std::string::npos) << whole_err;
+  const std::string report = whole_err.substr(at, whole_err.find("row(s) skipped") - at);
+  for (size_t n : {size_t{2}, size_t{9}}) {
+    std::string parts;
+    for (size_t i = 0; i < n; ++i) {
+      fs::path part = dir / ("n" + std::to_string(n) + "-" + std::to_string(i) + ".jsonl");
+      ASSERT_EQ(run_sbert(args + " -q --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr, &err), 0)
+          << err;
+      EXPECT_EQ(err.find("accuracy"), std::string::npos) << "a shard printed its own accuracy";
+      parts += " " + q(part) + " " + q(part.string() + ".shard.json");  // as a glob names them
+    }
+    fs::path merged = dir / ("merged" + std::to_string(n) + ".jsonl");
+    ASSERT_EQ(run_sbert("merge -q -o " + q(merged) + parts, nullptr, &err), 0) << err;
+    EXPECT_EQ(read_file(merged), read_file(dir / "whole.jsonl")) << n;
+    EXPECT_NE(err.find(report), std::string::npos) << "merge:\n" << err << "\nwhole:\n" << whole_err;
+    EXPECT_NE(err.find("'not-a-label' x1"), std::string::npos) << err;
+  }
+}
+
+}  // namespace
