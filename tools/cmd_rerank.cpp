@@ -18,7 +18,7 @@ struct RerankArgs {
   size_t top_k = 0;
 };
 
-int run_rerank(RerankArgs& a) {
+int run_rerank(RerankArgs& a, const CLI::App* command) {
   if (!a.model.remote()) require_model(a.model, "a cross-encoder (a sequence-classification model with one output)");
   if (!a.query.empty() && !a.query_column.empty()) throw Error("--query and --query-column are exclusive");
   if (a.query.empty() && a.query_column.empty())
@@ -27,6 +27,11 @@ int run_rerank(RerankArgs& a) {
     if (!a.input.field.empty() && a.input.field != a.text_column)
       throw Error("--text-column and --column name different columns");
     a.input.field = a.text_column;
+  }
+  const bool sharded = a.input.shard_spec().enabled;
+  if (sharded) {
+    require_shard_output(a.input, a.output.path);
+    if (a.input.skip_empty) throw Error("--shard with --skip-empty is not supported by rerank (indices would shift)");
   }
   RunSummary summary;
   auto ce = std::make_unique<CrossEncoder>(a.model.open_classifier("reranker"));
@@ -37,7 +42,7 @@ int run_rerank(RerankArgs& a) {
     texts.push_back(it.text);
   }
   ClassifyStats stats;
-  auto groups = ce->rank_grouped(queries, texts, a.top_k, &stats);
+  auto groups = texts.empty() ? std::vector<CrossEncoder::Group>{} : ce->rank_grouped(queries, texts, a.top_k, &stats);
   summary.count(texts.size(), stats.tokens, stats.truncated);
 
   AtomicOutput out(a.output.path);
@@ -55,7 +60,8 @@ int run_rerank(RerankArgs& a) {
       const size_t row = g.ranked[r].index;
       Fields f;
       if (multi) f.add("query", g.query);
-      f.add("rank", r + 1).add("index", row);
+      // A shard numbers its rows as the whole input does, so that the merge can re-rank them.
+      f.add("rank", r + 1).add("index", sharded ? items[row].index : row);
       if (with_id) f.add("id", items[row].id);
       f.add("score", g.ranked[r].score).add("text", items[row].text);
       w.write(f);
@@ -63,6 +69,10 @@ int run_rerank(RerankArgs& a) {
   }
   w.flush();
   out.commit();
+  // The merge re-ranks each query's rows across shards (a shard ranks only its own records).
+  // (rows: the records ranked, which is what the shard-set check counts; the ranked rows are `written`)
+  write_shard_manifest(a.input, a.output.path, a.output.format_or("jsonl"), texts.size(), command, a.model.label(),
+                       nlohmann::json{{"kind", "ranking"}, {"top_k", a.top_k}, {"multi", multi}, {"id", with_id}});
   summary.log_done("scored " + count_of(texts.size(), "pair") + " for " + count_of(groups.size(), "query", "queries"),
                    "pair(s)");
   return 0;
@@ -72,6 +82,7 @@ std::function<int()> setup_rerank(CLI::App& app) {
   auto a = std::make_shared<RerankArgs>();
   CLI::App* sub = app.add_subcommand("rerank", "Sort texts by cross-encoder relevance to a query");
   a->input.add_to(sub);
+  a->input.add_shard_options(sub);
   a->model.add_to(sub, "Cross-encoder folder or Hugging Face name (required; one output label)");
   a->model.add_server_to(sub);
   a->output.add_to(sub, {"jsonl", "csv", "tsv"}, "jsonl");
@@ -80,7 +91,7 @@ std::function<int()> setup_rerank(CLI::App& app) {
                   "Column/key holding each row's query: rows are ranked per query");
   sub->add_option("--text-column", a->text_column, "Column/key holding the text to rank (= --column)");
   sub->add_option("--top-k", a->top_k, "Keep the K best texts per query (default: all)");
-  return [a]() { return run_rerank(*a); };
+  return [a, sub]() { return run_rerank(*a, sub); };
 }
 
 SBERT_COMMAND("rerank", setup_rerank);

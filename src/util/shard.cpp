@@ -1,6 +1,9 @@
 #include "sbert/shard.h"
+#include "sbert/text_input.h"
+#include "sbert/record_writer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -319,6 +322,76 @@ std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::ve
   return shards;
 }
 
+namespace {
+
+// `rerank --shard` outputs: each shard ranked its own records per query; the merge puts every
+// query's rows together (queries in order of first appearance), re-sorts them by score (ties:
+// the earlier record, as CrossEncoder ranking does), keeps the top k and renumbers the ranks.
+// Scores were written as shortest round-trip text, so they compare exactly.
+size_t merge_ranked(const std::vector<std::pair<ShardManifest, std::string>>& shards, const std::string& fmt,
+                    const nlohmann::json& ranking, AtomicOutput& out) {
+  const bool multi = ranking.value("multi", false), with_id = ranking.value("id", false);
+  const size_t top_k = ranking.value("top_k", size_t{0});
+  struct Row {
+    size_t index;
+    float score;
+    std::string id, text;
+  };
+  std::vector<std::string> order;                  // queries, first appearance
+  std::map<std::string, std::vector<Row>> groups;  // query -> rows
+  ReaderOptions ro;
+  ro.format = fmt == "csv" ? InputFormat::Csv : fmt == "tsv" ? InputFormat::Tsv : InputFormat::Jsonl;
+  for (const auto& [m, p] : shards) {
+    if (m.rows == 0) continue;
+    RecordReader reader({p}, ro);
+    FieldSelector query("query", "query column"), index("index", "index column"), score("score", "score column"),
+        id("id", "id column"), text("text", "text column");
+    Record rec;
+    while (reader.next(rec)) {
+      const std::string where = rec.source + ":" + std::to_string(rec.line);
+      const std::string q = multi ? query.get(rec, reader) : std::string();
+      auto [it, fresh] = groups.try_emplace(q);
+      if (fresh) order.push_back(q);
+      Row r;
+      r.index = static_cast<size_t>(parse_number_field(index.get(rec, reader), where, "index"));
+      r.score = std::strtof(score.get(rec, reader).c_str(), nullptr);
+      if (with_id) r.id = id.get(rec, reader);
+      r.text = text.get(rec, reader);
+      it->second.push_back(std::move(r));
+    }
+  }
+  TableWriter w(out, parse_table_format(fmt));
+  std::vector<std::string> header;
+  if (multi) header.push_back("query");
+  header.insert(header.end(), {"rank", "index"});
+  if (with_id) header.push_back("id");
+  header.insert(header.end(), {"score", "text"});
+  w.header(header);
+  size_t rows = 0;
+  for (const std::string& q : order) {
+    std::vector<Row>& g = groups[q];
+    std::stable_sort(g.begin(), g.end(), [](const Row& x, const Row& y) {
+      if (std::isnan(x.score)) return false;
+      if (std::isnan(y.score)) return true;
+      if (x.score != y.score) return x.score > y.score;
+      return x.index < y.index;
+    });
+    if (top_k > 0 && g.size() > top_k) g.resize(top_k);
+    for (size_t r = 0; r < g.size(); ++r, ++rows) {
+      Fields f;
+      if (multi) f.add("query", q);
+      f.add("rank", r + 1).add("index", g[r].index);
+      if (with_id) f.add("id", g[r].id);
+      f.add("score", g[r].score).add("text", g[r].text);
+      w.write(f);
+    }
+  }
+  w.flush();
+  return rows;
+}
+
+}  // namespace
+
 MergeResult merge_shards(const std::vector<std::string>& parts, const std::string& output) {
   const std::vector<std::pair<ShardManifest, std::string>> shards = check_shard_set(parts);
   const ShardManifest& first = shards.front().first;
@@ -330,6 +403,16 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
     throw Error("merge: format '" + fmt + "' cannot be merged (jsonl, csv, tsv, npy or f32)");
 
   MergeResult result;
+  if (first.key.contains("evaluation") && first.key["evaluation"].value("kind", "") == "ranking") {
+    if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv") throw Error("merge: ranked output must be jsonl, csv or tsv");
+    AtomicOutput out(output);
+    result.format = fmt;
+    result.shards = shards.size();
+    result.key = first.key;
+    result.rows = merge_ranked(shards, fmt, first.key["evaluation"], out);
+    out.commit();
+    return result;
+  }
   result.format = fmt;
   result.shards = shards.size();
   result.key = first.key;

@@ -374,3 +374,38 @@ TEST(ShardCli, NliShardsMergeToOneRunWithTheWholeAccuracy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ShardCli, RerankShardsAreReRankedByTheMerge) {
+  SBERT_REQUIRE_SHARED(shared);
+  fs::path dir = temp_dir("shard-cli-rerank");
+  // Two queries interleaved; duplicate texts tie on score across shards (ties: the earlier record).
+  std::string csv = "q,t\n";
+  const char* texts[] = {"a man plays a guitar", "a dog runs", "a man plays a guitar", "\"two\nlines\"", "music", "",
+                         "a man plays a guitar", "a cat", "birds sing", "a man plays a guitar", "rain falls"};
+  for (size_t i = 0; i < 11; ++i) csv += std::string(i % 3 ? "dogs" : "music") + "," + texts[i] + "\n";
+  write_file(dir / "qt.csv", csv);
+  const std::string ce = q(shared / "fixtures/models/cross-encoder-bert");
+  for (const std::string mode : {"--query-column q --text-column t --top-k 2 --format csv",
+                                 "--query 'a man with a guitar' --text-column t --top-k 3"}) {
+    const std::string args = "rerank -q --model " + ce + " --batch-size 1 " + mode + " " + q(dir / "qt.csv");
+    std::string expected, err;
+    ASSERT_EQ(run_sbert(args, &expected, &err), 0) << err;
+    const std::vector<size_t> counts = mode.rfind("--query-column", 0) == 0 ? std::vector<size_t>{1, 2, 7, 14} : std::vector<size_t>{3};
+    for (size_t n : counts) {
+      std::string parts;
+      for (size_t i = 0; i < n; ++i) {
+        fs::path part = dir / ("r" + std::to_string(n) + "-" + std::to_string(i) + ".out");
+        ASSERT_EQ(run_sbert(args + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr, &err), 0)
+            << err;
+        parts = " " + q(part) + parts;
+      }
+      fs::path merged = dir / ("merged" + std::to_string(n) + ".out");
+      ASSERT_EQ(run_sbert("merge -q -o " + q(merged) + parts, nullptr, &err), 0) << err;
+      EXPECT_EQ(read_file(merged), expected) << mode << " with " << n << " shards";
+    }
+  }
+}
+
+}  // namespace
