@@ -78,8 +78,6 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
   const OffsetUnit unit = parse_offset_unit(a.offsets);
   const bool with_id = !a.input.id_field.empty();
   require_shard_output(a.input, a.output.path);
-  if (format == "projector" && a.input.shard_spec().enabled)
-    throw Error("--shard: --format projector cannot be merged; shard as tsv or npy and merge those");
 
   RunSummary summary;
   const std::string model_path = a.model.label();

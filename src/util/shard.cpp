@@ -399,8 +399,44 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
   for (const auto& s : shards) total_rows += s.first.rows;
   const std::string& fmt = first.format;
   const bool binary = fmt == "npy" || fmt == "f32";
+  if (fmt == "projector") {
+    // Folders of vecs.tsv (no header) and meta.tsv (a header row when it has several columns).
+    if (output.empty() || output == "-") throw Error("merge: projector output is a folder: give -o DIR");
+    std::error_code ec;
+    fs::create_directories(output, ec);
+    if (!fs::is_directory(output)) throw Error("merge: cannot create folder " + output);
+    OutputGroup files;
+    AtomicOutput& vecs = files.add((fs::path(output) / "vecs.tsv").string());
+    AtomicOutput& meta = files.add((fs::path(output) / "meta.tsv").string());
+    std::string header;
+    bool have_header = false;
+    for (const auto& [m, p] : shards) {
+      vecs.write(read_all((fs::path(p) / "vecs.tsv").string()));
+      const std::string bytes = read_all((fs::path(p) / "meta.tsv").string());
+      if (bytes.empty()) continue;
+      const size_t nl = bytes.find('\n');
+      const std::string first_line = bytes.substr(0, nl == std::string::npos ? bytes.size() : nl + 1);
+      if (first_line.find('\t') == std::string::npos) {  // one column: no header
+        meta.write(bytes);
+      } else if (!have_header) {
+        header = first_line;
+        have_header = true;
+        meta.write(bytes);
+      } else {
+        if (first_line != header) throw Error(shard_name(m, p) + ": meta.tsv has another header row than the first shard");
+        meta.write(std::string_view(bytes).substr(first_line.size()));
+      }
+    }
+    files.commit();
+    MergeResult result;
+    result.format = fmt;
+    result.shards = shards.size();
+    result.key = first.key;
+    for (const auto& [m, p] : shards) result.rows += m.rows;
+    return result;
+  }
   if (fmt != "jsonl" && fmt != "csv" && fmt != "tsv" && !binary)
-    throw Error("merge: format '" + fmt + "' cannot be merged (jsonl, csv, tsv, npy or f32)");
+    throw Error("merge: format '" + fmt + "' cannot be merged (jsonl, csv, tsv, npy, f32 or projector)");
 
   MergeResult result;
   if (first.key.contains("evaluation") && first.key["evaluation"].value("kind", "") == "ranking") {

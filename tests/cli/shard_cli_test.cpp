@@ -193,12 +193,31 @@ TEST(ShardCli, ManifestRecordsTheShard) {
                       nullptr, &err),
             2);
   EXPECT_NE(err.find("out of range"), std::string::npos) << err;
-  EXPECT_EQ(run_sbert("embed -q --model " + q(model()) + " --format projector " + q(dir / "in.csv") +
-                          " --shard 0/2 -o " + q(dir / "proj"),
-                      nullptr, &err),
-            2);
-  EXPECT_NE(err.find("projector cannot be merged"), std::string::npos) << err;
-  EXPECT_FALSE(fs::exists(dir / "proj"));
+}
+
+TEST(ShardCli, ProjectorFoldersMergeToOneRun) {
+  fs::path dir = temp_dir("shard-cli-projector");
+  write_file(dir / "in.csv", kCsv);
+  for (const std::string meta : {"", " --include-text --id-column id"}) {  // one metadata column, and several
+    const std::string args = "embed -q --model " + q(model()) + " --batch-size 1 --format projector" + meta + " " +
+                             q(dir / "in.csv");
+    const fs::path whole = dir / ("whole" + std::to_string(meta.size()));
+    std::string err;
+    ASSERT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
+    for (size_t n : {size_t{2}, kCsvRecords + 2}) {
+      std::string parts;
+      for (size_t i = 0; i < n; ++i) {
+        fs::path part = dir / ("p" + std::to_string(meta.size()) + "-" + std::to_string(n) + "-" + std::to_string(i));
+        ASSERT_EQ(run_sbert(args + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr, &err), 0)
+            << err;
+        parts += " " + q(part);
+      }
+      fs::path merged = dir / ("m" + std::to_string(meta.size()) + "-" + std::to_string(n));
+      ASSERT_EQ(run_sbert("merge -q -o " + q(merged) + parts, nullptr, &err), 0) << err;
+      for (const char* f : {"vecs.tsv", "meta.tsv"})
+        EXPECT_EQ(read_file(merged / f), read_file(whole / f)) << f << meta << " with " << n << " shards";
+    }
+  }
 }
 
 TEST(ShardCli, MergeRefusesMissingAndMismatchedShards) {
