@@ -32,7 +32,7 @@ struct TrainArgs {
   double score_scale = 1.0, lr = 2e-5, weight_decay = 0.01, warmup_ratio = 0.1, max_grad_norm = 1.0,
          scale = 20.0;
   std::optional<double> dropout;
-  size_t epochs = 1, max_steps = 0, batch_size = 16, max_length = 0, num_labels = 0, eval_steps = 0;
+  size_t epochs = 1, max_steps = 0, batch_size = 16, max_length = 0, num_labels = 0, eval_steps = 0, save_steps = 0;
   uint64_t seed = 42;
   int threads = 0;
 };
@@ -158,7 +158,10 @@ int run_train(TrainArgs& a) {
 
   TrainLoopOptions loop;
   loop.eval_steps = a.eval_steps;
+  loop.save_steps = a.save_steps;
   loop.save_best = a.save_best;
+  if (a.save_steps && a.save_best)
+    throw Error("--save-steps and --save-best both choose what -o holds: give one of them");
   loop.on_step = [&](const StepInfo& s) {
     progress.advance(1);
     if (logf)
@@ -254,6 +257,9 @@ std::function<int()> setup_train(CLI::App& app) {
   sub->add_option("--dtype", a->dtype, "float32");
   sub->add_option("--threads", a->threads, "CPU threads (0 = all)");
   sub->add_option("--eval-steps", a->eval_steps, "Evaluate on --dev every N steps (and each epoch end)");
+  sub->add_option("--save-steps", a->save_steps,
+                  "Save a checkpoint (the model and the optimizer state, atomically, to -o) every N steps; "
+                  "--resume continues from it");
   sub->add_flag("--save-best", a->save_best, "Keep the best dev evaluation instead of the last state");
   sub->add_option("--log", a->log_file, "JSONL log of steps and evaluations");
   return [a]() { return run_train(*a); };

@@ -142,6 +142,7 @@ class Trainer {
 // resumed (steps_done() > 0) skips the batches already trained, in the same order.
 struct TrainLoopOptions {
   size_t eval_steps = 0;
+  size_t save_steps = 0;  // > 0: save the state to out_dir every N steps (a checkpoint --resume continues)
   bool save_best = false;
   std::function<void(const StepInfo&)> on_step;
   std::function<void(const StepInfo&, const EvalResult&)> on_eval;

@@ -884,6 +884,8 @@ TrainSummary run_training(Trainer& trainer, const TrainOptions& o, const std::ve
                     " (learning rate too high?)");
       if (loop.on_step) loop.on_step(last);
       if (loop.eval_steps > 0 && step % loop.eval_steps == 0 && step < total) do_eval(last);
+      if (loop.save_steps > 0 && step % loop.save_steps == 0 && step < total && !loop.save_best)
+        trainer.save(out_dir, card());  // atomic: the folder is always a whole model + state
     }
     if (sum.interrupted) break;
     if (trained_this_epoch) do_eval(last);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <thread>
+#include <chrono>
 
 #include "nn/weight_store.h"
 #include "test_support.h"
@@ -140,3 +142,56 @@ TEST(TrainCli, BadInput) {
                "--overwrite", fs::path());
   EXPECT_TRUE(fs::is_empty(tmp / "exists"));
 }
+
+namespace {
+
+// A long run checkpointed every 2 steps, interrupted with SIGINT: exit 130, the folder is a whole
+// model (sbert embed loads it) with the state of the last step, and --resume continues from it.
+TEST(TrainCli, CtrlCSavesAConsistentCheckpointThatResumes) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path model = shared / "fixtures" / "models" / "bert-wordpiece-mean-norm";
+  fs::path tmp = temp_dir("train_cli_sigint");
+  std::string rows = "sentence1,sentence2,score\n";
+  for (int i = 0; i < 64; ++i) rows += "a man number " + std::to_string(i) + ",a woman " + std::to_string(i % 7) + "," + std::to_string(i % 6) + "\n";
+  write_file(tmp / "train.csv", rows);
+  const fs::path out = tmp / "out", logf = tmp / "log.jsonl";
+  const std::string args = " train bi --model " + q(model) + " --loss cosine --score-scale 5 --batch-size 2 --max-steps 100000" +
+                           " --save-steps 2 --train " + q(tmp / "train.csv") + " -o " + q(out) + " --log " + q(logf) + " -q";
+  // Run in the background, interrupt once a few steps are logged (bounded: 120 s).
+  const fs::path pidf = tmp / "pid", rcf = tmp / "rc";
+  const std::string script = std::string(SBERT_BINARY) + args + " 2> " + q(tmp / "err") + " & echo $! > " + q(pidf) +
+                             "; wait $!; echo $? > " + q(rcf);
+  write_file(tmp / "run.sh", script + "\n");
+  ASSERT_EQ(run_command("sh " + q(tmp / "run.sh") + " > /dev/null 2>&1 &"), 0);
+  size_t logged = 0;
+  for (int i = 0; i < 1200 && logged < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::error_code ec;
+    if (fs::exists(logf, ec)) logged = parse_jsonl(sbert::testing::read_file(logf)).size();
+  }
+  ASSERT_GE(logged, 5u) << "training did not start";
+  ASSERT_EQ(run_command("kill -INT $(cat " + q(pidf) + ")"), 0);
+  for (int i = 0; i < 1200 && !(fs::exists(rcf) && fs::file_size(rcf) > 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(rcf)) << "sbert train did not stop on SIGINT";
+  EXPECT_EQ(std::stoi(sbert::testing::read_file(rcf)), 130) << sbert::testing::read_file(tmp / "err");
+  auto state = sbert::testing::load_json(out / ".trainer_state" / "state.json");
+  const auto log = parse_jsonl(sbert::testing::read_file(logf));
+  size_t last_step = 0;
+  for (const auto& r : log)
+    if (r.contains("step") && !r.contains("eval")) last_step = std::max(last_step, r["step"].get<size_t>());
+  EXPECT_EQ(state["step"].get<size_t>(), last_step) << "the saved state is not the last step's";
+  std::string out_text, err;
+  ASSERT_EQ(run_command("echo 'a man' | " + std::string(SBERT_BINARY) + " embed -q --model " + q(out), &out_text, &err), 0) << err;
+  EXPECT_NE(out_text.find("embedding"), std::string::npos);
+  // --resume continues after the saved step.
+  std::string resume = std::string(SBERT_BINARY) + args;
+  resume.replace(resume.find("--max-steps 100000"), 18, "--max-steps " + std::to_string(last_step + 2));
+  ASSERT_EQ(run_command(resume + " --resume", nullptr, &err), 0) << err;
+  size_t resumed_to = 0;
+  for (const auto& r : parse_jsonl(sbert::testing::read_file(logf)))
+    if (r.contains("step") && !r.contains("eval")) resumed_to = std::max(resumed_to, r["step"].get<size_t>());
+  EXPECT_EQ(resumed_to, last_step + 2);
+}
+
+}  // namespace
