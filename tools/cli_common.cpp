@@ -1,5 +1,6 @@
 #include "cli_common.h"
 
+#include "classifier_options.h"
 #include "sbert/remote.h"
 
 #include <unistd.h>
@@ -249,28 +250,29 @@ void ModelOptions::add_server_to(CLI::App* app) {
                   "model; --model then names one of its models");
 }
 
+namespace {
+
+RemoteOptions remote_of(const ModelOptions& m) {
+  RemoteOptions r;
+  r.url = m.server;
+  r.model = m.model;
+  if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) r.api_key = k;
+  return r;
+}
+
+}  // namespace
+
 std::unique_ptr<SentenceEncoder> ModelOptions::open_encoder(const EncoderOptions& o) const {
   if (!remote()) return SentenceEncoder::load(resolve(), o);
   if (!o.pooling.empty() || o.normalize || o.truncate_dim || o.chunk)
     throw Error("--pooling, --normalize/--no-normalize, --truncate-dim and --chunk cannot be used with --server "
                 "(the server's model decides them)");
-  RemoteOptions r;
-  r.url = server;
-  r.model = model;
-  if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) r.api_key = k;
-  return connect_encoder(r);
+  return connect_encoder(remote_of(*this));
 }
 
 std::unique_ptr<SequenceClassifier> ModelOptions::open_classifier(const std::string& role) const {
-  if (!remote()) {
-    ClassifierOptions co;
-    static_cast<RuntimeOptions&>(co) = runtime_options();
-    return SequenceClassifier::load(resolve(), co);
-  }
-  RemoteOptions r;
-  r.url = server;
-  if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) r.api_key = k;
-  return connect_classifier(r, role);
+  if (!remote()) return SequenceClassifier::load(resolve(), classifier_options(*this));
+  return connect_classifier(remote_of(*this), role);
 }
 
 std::string ModelOptions::label() const {

@@ -6,6 +6,7 @@
 #include "sbert/classifier.h"
 #include "sbert/error.h"
 #include "sbert/output_file.h"
+#include "sbert/shard.h"
 
 namespace sbert::cli {
 namespace {
@@ -49,22 +50,13 @@ int run_rerank(RerankArgs& a, const CLI::App* command) {
   TableWriter w(out, a.output.table_format("jsonl"));
   const bool with_id = !a.input.id_field.empty();
   const bool multi = !a.query_column.empty();
-  std::vector<std::string> header;
-  if (multi) header.push_back("query");
-  header.insert(header.end(), {"rank", "index"});
-  if (with_id) header.push_back("id");
-  header.insert(header.end(), {"score", "text"});
-  w.header(header);
+  w.header(ranked_columns(multi, with_id));
   for (const auto& g : groups) {
     for (size_t r = 0; r < g.ranked.size(); ++r) {
       const size_t row = g.ranked[r].index;
-      Fields f;
-      if (multi) f.add("query", g.query);
       // A shard numbers its rows as the whole input does, so that the merge can re-rank them.
-      f.add("rank", r + 1).add("index", sharded ? items[row].index : row);
-      if (with_id) f.add("id", items[row].id);
-      f.add("score", g.ranked[r].score).add("text", items[row].text);
-      w.write(f);
+      write_ranked_row(w, {g.query, r + 1, sharded ? items[row].index : row, items[row].id, g.ranked[r].score, items[row].text},
+                       multi, with_id);
     }
   }
   w.flush();

@@ -300,11 +300,8 @@ int run_query(SearchArgs& a) {
   std::vector<SearchIndex> more;
   for (size_t i = 1; i < names.size(); ++i) {
     more.push_back(SearchIndex::open(names[i]));
-    const IndexManifest& m = more.back().manifest();
-    if (m.model_fingerprint != index.manifest().model_fingerprint || m.similarity != index.manifest().similarity ||
-        m.dimension != index.manifest().dimension || m.encoder != index.manifest().encoder ||
-        m.normalized != index.manifest().normalized)
-      throw Error(names[i] + ": made with another model or encoder settings than " + names.front());
+    if (std::string what = SearchIndex::difference(index.manifest(), more.back().manifest(), false); !what.empty())
+      throw Error(names[i] + ": made with another " + what + " than " + names.front());
   }
   auto enc = open_with_model(a, index);
   std::unique_ptr<CrossEncoder> ce;

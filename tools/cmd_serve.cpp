@@ -51,11 +51,16 @@ int run_serve(ServeArgs& a) {
   if (a.server.api_key.empty())
     if (const char* k = std::getenv("SBERT_API_KEY"); k && *k) a.server.api_key = k;
 
-  ServedModels models;
-  for (const std::string& spec : a.embedders) {
+  // NAME=MODEL -> (name, the runtime options with that model).
+  auto model_options = [&](const std::string& spec) {
     auto [name, path] = named(spec);
     ModelOptions m = a.model;
     m.model = path;
+    return std::make_pair(name, m);
+  };
+  ServedModels models;
+  for (const std::string& spec : a.embedders) {
+    auto [name, m] = model_options(spec);
     for (const auto& e : models.embedders)
       if (e.name == name) throw Error("--model: the name '" + name + "' is given twice");
     log("loading " + name);
@@ -63,17 +68,13 @@ int run_serve(ServeArgs& a) {
     models.embedders.push_back({name, SentenceEncoder::load(folder, m.encoder_options()), model_fingerprint(folder)});
   }
   if (!a.cross_encoder.empty()) {
-    auto [name, path] = named(a.cross_encoder);
-    ModelOptions m = a.model;
-    m.model = path;
+    auto [name, m] = model_options(a.cross_encoder);
     log("loading cross-encoder " + name);
     models.reranker_name = name;
     models.reranker = CrossEncoder::load(m.resolve(), classifier_options(m));
   }
   if (!a.nli.empty()) {
-    auto [name, path] = named(a.nli);
-    ModelOptions m = a.model;
-    m.model = path;
+    auto [name, m] = model_options(a.nli);
     log("loading classifier " + name);
     models.classifier_name = name;
     models.classifier = SequenceClassifier::load(m.resolve(), classifier_options(m));

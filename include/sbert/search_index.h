@@ -166,6 +166,11 @@ class SearchIndex {
   // One index of the rows of `parts` in the order given (shards of one corpus, `sbert search
   // merge`): same model, similarity, factory and encoder settings, else sbert::Error naming the
   // part; built (and trained) on the parts' stored vectors as a whole-corpus build would be.
+  // What makes the rows of `b` not comparable with those of `a` (search merge, fan-out queries):
+  // "model", "similarity", "dimension" or "encoder settings" (and "index factory" when
+  // same_factory); "" when nothing.
+  static std::string difference(const IndexManifest& a, const IndexManifest& b, bool same_factory);
+
   static SearchIndex merge(const std::filesystem::path& dir, const std::vector<std::filesystem::path>& parts,
                            const BuildOptions& options = {});
 

@@ -15,6 +15,8 @@
 
 namespace sbert {
 
+class TableWriter;
+
 struct ShardSpec {
   bool enabled = false;  // false: the whole input
   size_t index = 0;      // 0-based
@@ -64,6 +66,18 @@ ShardManifest read_shard_manifest(const std::string& output);
 // shard order: every shard once, the same count, format, record count and key, ranges that
 // follow each other. Throws sbert::Error naming the shard otherwise.
 std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::vector<std::string>& parts);
+
+// The layout of ranked output (`sbert rerank`), written by rerank and again by the merge that
+// re-ranks its shards: [query], rank, index, [id], score, text.
+struct RankedRow {
+  std::string query;  // used when the output has a query column
+  size_t rank = 0, index = 0;
+  std::string id;     // used when it has an id column
+  float score = 0;
+  std::string text;
+};
+std::vector<std::string> ranked_columns(bool with_query, bool with_id);
+void write_ranked_row(TableWriter& out, const RankedRow& row, bool with_query, bool with_id);
 
 struct MergeResult {
   size_t shards = 0, rows = 0;

@@ -653,6 +653,15 @@ void SearchIndex::for_each_row(const std::function<void(const IndexRow&, const f
   });
 }
 
+std::string SearchIndex::difference(const IndexManifest& a, const IndexManifest& b, bool same_factory) {
+  if (a.model_fingerprint != b.model_fingerprint) return "model";
+  if (a.similarity != b.similarity || a.normalized != b.normalized) return "similarity";
+  if (same_factory && a.factory != b.factory) return "index factory";
+  if (a.dimension != b.dimension) return "dimension";
+  if (a.encoder != b.encoder) return "encoder settings";
+  return "";
+}
+
 SearchIndex SearchIndex::merge(const fs::path& dir, const std::vector<fs::path>& parts, const BuildOptions& options) {
   if (parts.empty()) throw Error("search merge: no indexes given");
   IndexManifest info;
@@ -664,15 +673,8 @@ SearchIndex SearchIndex::merge(const fs::path& dir, const std::vector<fs::path>&
     if (p == 0) {
       info = m;
       vectors = Matrix(0, m.dimension);
-    } else {
-      auto differs = [&](const char* what) {
-        throw Error(parts[p].string() + ": made with another " + std::string(what) + " than " + parts[0].string());
-      };
-      if (m.model_fingerprint != info.model_fingerprint) differs("model");
-      if (m.similarity != info.similarity || m.normalized != info.normalized) differs("similarity");
-      if (m.factory != info.factory) differs("index factory");
-      if (m.dimension != info.dimension) differs("dimension");
-      if (m.encoder != info.encoder) differs("encoder settings");
+    } else if (std::string what = difference(info, m, /*same_factory=*/true); !what.empty()) {
+      throw Error(parts[p].string() + ": made with another " + what + " than " + parts[0].string());
     }
     part.for_each_row([&](const IndexRow& r, const float* v) {
       rows.push_back(r);

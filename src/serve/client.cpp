@@ -2,6 +2,8 @@
 // `sbert serve`, through its /info, /embed and /logits routes.
 #include <httplib.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "sbert/error.h"
@@ -11,45 +13,6 @@ namespace sbert {
 namespace {
 
 using json = nlohmann::json;
-
-class Connection {
- public:
-  explicit Connection(const RemoteOptions& o) : options_(o), client_(o.url) {
-    if (!client_.is_valid()) throw Error("--server '" + o.url + "': not an http://host:port address");
-    client_.set_connection_timeout(10, 0);
-    client_.set_read_timeout(o.timeout_s, 0);
-    client_.set_write_timeout(o.timeout_s, 0);
-    client_.set_keep_alive(true);
-    if (!o.api_key.empty()) client_.set_bearer_token_auth(o.api_key.c_str());
-  }
-
-  json get(const std::string& path) { return answer(client_.Get(path.c_str()), path, nullptr); }
-  json post(const std::string& path, const json& body, httplib::Headers* headers = nullptr) {
-    return answer(client_.Post(path.c_str(), body.dump(-1, ' ', false, json::error_handler_t::replace),
-                               "application/json"),
-                  path, headers);
-  }
-  const RemoteOptions& options() const { return options_; }
-
- private:
-  json answer(const httplib::Result& r, const std::string& path, httplib::Headers* headers) {
-    const std::string where = "--server " + options_.url + path;
-    if (!r) throw Error(where + ": " + httplib::to_string(r.error()));
-    json j = json::parse(r->body, nullptr, false);
-    if (r->status != 200) {
-      std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
-                            ? j["error"].get<std::string>()
-                            : r->body.substr(0, 200);
-      throw Error(where + ": HTTP " + std::to_string(r->status) + ": " + msg);
-    }
-    if (j.is_discarded()) throw Error(where + ": the answer is not JSON");
-    if (headers) *headers = r->headers;
-    return j;
-  }
-
-  RemoteOptions options_;
-  httplib::Client client_;
-};
 
 size_t header_count(const httplib::Headers& h, const char* name) {
   auto it = h.find(name);
@@ -72,6 +35,62 @@ Matrix rows_of(const json& j, const std::string& what) {
   }
   return m;
 }
+
+class Connection {
+ public:
+  explicit Connection(const RemoteOptions& o) : options_(o), client_(o.url) {
+    if (!client_.is_valid()) throw Error("--server '" + o.url + "': not an http://host:port address");
+    client_.set_connection_timeout(10, 0);
+    client_.set_read_timeout(o.timeout_s, 0);
+    client_.set_write_timeout(o.timeout_s, 0);
+    client_.set_keep_alive(true);
+    if (!o.api_key.empty()) client_.set_bearer_token_auth(o.api_key.c_str());
+  }
+
+  json get(const std::string& path) { return answer(client_.Get(path.c_str()), path, nullptr); }
+  json post(const std::string& path, const json& body, httplib::Headers* headers = nullptr) {
+    return answer(client_.Post(path.c_str(), body.dump(-1, ' ', false, json::error_handler_t::replace),
+                               "application/json"),
+                  path, headers);
+  }
+  const RemoteOptions& options() const { return options_; }
+
+  // The rows for `n` inputs, POSTed to `path` in requests of at most `batch` inputs (body(begin,
+  // end) makes each request); adds the X-Sbert-Tokens / X-Sbert-Truncated counts.
+  Matrix post_rows(const std::string& path, size_t n, size_t batch, size_t cols,
+                   const std::function<json(size_t, size_t)>& body, size_t* tokens, size_t* truncated) {
+    Matrix out(n, cols);
+    for (size_t begin = 0; begin < n; begin += batch) {
+      const size_t end = std::min(n, begin + batch);
+      httplib::Headers h;
+      Matrix part = rows_of(post(path, body(begin, end), &h), "--server " + path);
+      if (part.rows != end - begin || part.cols != cols) throw Error("--server " + path + ": wrong shape of the answer");
+      std::copy(part.data.begin(), part.data.end(), out.row(begin));
+      *tokens += header_count(h, "X-Sbert-Tokens");
+      *truncated += header_count(h, "X-Sbert-Truncated");
+    }
+    return out;
+  }
+
+ private:
+  json answer(const httplib::Result& r, const std::string& path, httplib::Headers* headers) {
+    const std::string where = "--server " + options_.url + path;
+    if (!r) throw Error(where + ": " + httplib::to_string(r.error()));
+    json j = json::parse(r->body, nullptr, false);
+    if (r->status != 200) {
+      std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
+                            ? j["error"].get<std::string>()
+                            : r->body.substr(0, 200);
+      throw Error(where + ": HTTP " + std::to_string(r->status) + ": " + msg);
+    }
+    if (j.is_discarded()) throw Error(where + ": the answer is not JSON");
+    if (headers) *headers = r->headers;
+    return j;
+  }
+
+  RemoteOptions options_;
+  httplib::Client client_;
+};
 
 [[noreturn]] void not_remote(const char* what) {
   throw Error(std::string(what) + " is not available with --server (load the model locally)");
@@ -110,23 +129,21 @@ class RemoteEncoder final : public SentenceEncoder {
   }
   Matrix encode_with_prompt(const std::vector<std::string>& texts, const std::string& prompt,
                             EncodeStats* stats) override {
-    Matrix out(texts.size(), info_.dimension);
-    for (size_t begin = 0; begin < texts.size(); begin += batch_) {
-      const size_t end = std::min(texts.size(), begin + batch_);
-      json body = {{"inputs", std::vector<std::string>(texts.begin() + begin, texts.begin() + end)},
-                   {"normalize", false},
-                   {"truncate", true},
-                   {"model", name_}};
-      if (!prompt.empty()) body["prompt"] = prompt;
-      httplib::Headers h;
-      Matrix part = rows_of(conn_.post("/embed", body, &h), "--server /embed");
-      if (part.rows != end - begin || part.cols != out.cols) throw Error("--server /embed: wrong number of vectors");
-      std::copy(part.data.begin(), part.data.end(), out.row(begin));
-      if (stats) {
-        stats->texts += end - begin;
-        stats->tokens += header_count(h, "X-Sbert-Tokens");
-        stats->truncated += header_count(h, "X-Sbert-Truncated");
-      }
+    size_t tokens = 0, truncated = 0;
+    Matrix out = conn_.post_rows("/embed", texts.size(), batch_, info_.dimension,
+                                 [&](size_t begin, size_t end) {
+                                   json body = {{"inputs", std::vector<std::string>(texts.begin() + begin, texts.begin() + end)},
+                                                {"normalize", false},
+                                                {"truncate", true},
+                                                {"model", name_}};
+                                   if (!prompt.empty()) body["prompt"] = prompt;
+                                   return body;
+                                 },
+                                 &tokens, &truncated);
+    if (stats) {
+      stats->texts += texts.size();
+      stats->tokens += tokens;
+      stats->truncated += truncated;
     }
     return out;
   }
@@ -205,21 +222,18 @@ class RemoteClassifier final : public SequenceClassifier {
  private:
   // Requests of at most the server's max_client_batch_size inputs.
   Matrix call(const json& items, Truncation truncation, ClassifyStats* stats) {
-    Matrix out(items.size(), labels_.size());
-    for (size_t begin = 0; begin < items.size(); begin += batch_) {
-      const size_t end = std::min(items.size(), begin + batch_);
-      json part = json::array();
-      for (size_t i = begin; i < end; ++i) part.push_back(items[i]);
-      httplib::Headers h;
-      json body = {{"model", role_}, {"inputs", part}, {"truncation", truncation_name(truncation)}};
-      Matrix m = rows_of(conn_.post("/logits", body, &h), "--server /logits");
-      if (m.rows != end - begin || m.cols != out.cols) throw Error("--server /logits: wrong shape of the answer");
-      std::copy(m.data.begin(), m.data.end(), out.row(begin));
-      if (stats) {
-        stats->pairs += end - begin;
-        stats->tokens += header_count(h, "X-Sbert-Tokens");
-        stats->truncated += header_count(h, "X-Sbert-Truncated");
-      }
+    size_t tokens = 0, truncated = 0;
+    Matrix out = conn_.post_rows("/logits", items.size(), batch_, labels_.size(),
+                                 [&](size_t begin, size_t end) {
+                                   json part = json::array();
+                                   for (size_t i = begin; i < end; ++i) part.push_back(items[i]);
+                                   return json{{"model", role_}, {"inputs", part}, {"truncation", truncation_name(truncation)}};
+                                 },
+                                 &tokens, &truncated);
+    if (stats) {
+      stats->pairs += items.size();
+      stats->tokens += tokens;
+      stats->truncated += truncated;
     }
     return out;
   }

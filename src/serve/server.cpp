@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "sbert/error.h"
+#include "sbert/similarity.h"
 #include "sbert/version.h"
 #include "sbert/zero_shot.h"
 #include "serve/batcher.h"
@@ -503,15 +504,8 @@ struct Server::Impl {
     const size_t which = pick_embedder(field<std::string>(body, "model", ""));
     Matrix rows = embed_rows(which, texts, "", field<bool>(body, "truncate", false), nullptr);
     json out = json::array();
-    for (size_t i = 1; i < rows.rows; ++i) {
-      double dot = 0, na = 0, nb = 0;
-      for (size_t k = 0; k < rows.cols; ++k) {
-        dot += static_cast<double>(rows.at(0, k)) * rows.at(i, k);
-        na += static_cast<double>(rows.at(0, k)) * rows.at(0, k);
-        nb += static_cast<double>(rows.at(i, k)) * rows.at(i, k);
-      }
-      out.push_back(static_cast<float>(dot / std::max(std::sqrt(na) * std::sqrt(nb), 1e-12)));
-    }
+    for (size_t i = 1; i < rows.rows; ++i)
+      out.push_back(similarity(rows.row(0), rows.row(i), rows.cols, SimilarityFunction::Cosine));
     res.set_content(dump(out), "application/json");
   }
 
@@ -601,14 +595,8 @@ struct Server::Impl {
     for (size_t i = 0; i < logits.rows; ++i) {
       std::vector<float> s(logits.row(i), logits.row(i) + logits.cols);
       if (!raw) {
-        if (s.size() == 1) {
-          s[0] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(s[0]))));
-        } else {
-          const float mx = *std::max_element(s.begin(), s.end());
-          double z = 0;
-          for (float v : s) z += std::exp(static_cast<double>(v - mx));
-          for (float& v : s) v = static_cast<float>(std::exp(static_cast<double>(v - mx)) / z);
-        }
+        if (s.size() == 1) s[0] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(s[0]))));
+        else s = softmax(s.data(), s.size());
       }
       json row = json::array();
       for (size_t k : rank_scores(s.data(), s.size())) row.push_back({{"score", s[k]}, {"label", labels[k]}});

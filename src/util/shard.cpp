@@ -322,6 +322,24 @@ std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::ve
   return shards;
 }
 
+std::vector<std::string> ranked_columns(bool with_query, bool with_id) {
+  std::vector<std::string> columns;
+  if (with_query) columns.push_back("query");
+  columns.insert(columns.end(), {"rank", "index"});
+  if (with_id) columns.push_back("id");
+  columns.insert(columns.end(), {"score", "text"});
+  return columns;
+}
+
+void write_ranked_row(TableWriter& out, const RankedRow& row, bool with_query, bool with_id) {
+  Fields f;
+  if (with_query) f.add("query", row.query);
+  f.add("rank", row.rank).add("index", row.index);
+  if (with_id) f.add("id", row.id);
+  f.add("score", row.score).add("text", row.text);
+  out.write(f);
+}
+
 namespace {
 
 // `rerank --shard` outputs: each shard ranked its own records per query; the merge puts every
@@ -332,13 +350,8 @@ size_t merge_ranked(const std::vector<std::pair<ShardManifest, std::string>>& sh
                     const nlohmann::json& ranking, AtomicOutput& out) {
   const bool multi = ranking.value("multi", false), with_id = ranking.value("id", false);
   const size_t top_k = ranking.value("top_k", size_t{0});
-  struct Row {
-    size_t index;
-    float score;
-    std::string id, text;
-  };
-  std::vector<std::string> order;                  // queries, first appearance
-  std::map<std::string, std::vector<Row>> groups;  // query -> rows
+  std::vector<std::string> order;                        // queries, first appearance
+  std::map<std::string, std::vector<RankedRow>> groups;  // query -> rows
   ReaderOptions ro;
   ro.format = fmt == "csv" ? InputFormat::Csv : fmt == "tsv" ? InputFormat::Tsv : InputFormat::Jsonl;
   for (const auto& [m, p] : shards) {
@@ -352,7 +365,8 @@ size_t merge_ranked(const std::vector<std::pair<ShardManifest, std::string>>& sh
       const std::string q = multi ? query.get(rec, reader) : std::string();
       auto [it, fresh] = groups.try_emplace(q);
       if (fresh) order.push_back(q);
-      Row r;
+      RankedRow r;
+      r.query = q;
       r.index = static_cast<size_t>(parse_number_field(index.get(rec, reader), where, "index"));
       r.score = std::strtof(score.get(rec, reader).c_str(), nullptr);
       if (with_id) r.id = id.get(rec, reader);
@@ -361,16 +375,11 @@ size_t merge_ranked(const std::vector<std::pair<ShardManifest, std::string>>& sh
     }
   }
   TableWriter w(out, parse_table_format(fmt));
-  std::vector<std::string> header;
-  if (multi) header.push_back("query");
-  header.insert(header.end(), {"rank", "index"});
-  if (with_id) header.push_back("id");
-  header.insert(header.end(), {"score", "text"});
-  w.header(header);
+  w.header(ranked_columns(multi, with_id));
   size_t rows = 0;
   for (const std::string& q : order) {
-    std::vector<Row>& g = groups[q];
-    std::stable_sort(g.begin(), g.end(), [](const Row& x, const Row& y) {
+    std::vector<RankedRow>& g = groups[q];
+    std::stable_sort(g.begin(), g.end(), [](const RankedRow& x, const RankedRow& y) {
       if (std::isnan(x.score)) return false;
       if (std::isnan(y.score)) return true;
       if (x.score != y.score) return x.score > y.score;
@@ -378,12 +387,8 @@ size_t merge_ranked(const std::vector<std::pair<ShardManifest, std::string>>& sh
     });
     if (top_k > 0 && g.size() > top_k) g.resize(top_k);
     for (size_t r = 0; r < g.size(); ++r, ++rows) {
-      Fields f;
-      if (multi) f.add("query", q);
-      f.add("rank", r + 1).add("index", g[r].index);
-      if (with_id) f.add("id", g[r].id);
-      f.add("score", g[r].score).add("text", g[r].text);
-      w.write(f);
+      g[r].rank = r + 1;
+      write_ranked_row(w, g[r], multi, with_id);
     }
   }
   w.flush();
