@@ -1,5 +1,6 @@
 // The one runtime set-up of every model (sbert/runtime.h): device and dtype parsing, the OpenBLAS
 // kernel choice, the OpenBLAS / ATen thread pools and the dtype check.
+#include "nn/cpu_pool.h"
 #include "nn/transformer.h"
 
 #include <dlfcn.h>
@@ -166,6 +167,7 @@ void configure_cpu_threads(int threads, at::ScalarType dtype) {
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (openblas_set) openblas_set(n);
+  set_cpu_pool_threads(n);  // the packed forward's attention / LayerNorm / activation threads
   // Only when libtorch's own float32 matmul goes to OpenBLAS (Debian's build); a libtorch with
   // MKL (the PyTorch wheels) does its GEMMs on ATen's threads and would run single-threaded.
   if (openblas_set && dtype == at::kFloat && !at::hasMKL()) {

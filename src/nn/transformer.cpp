@@ -2,11 +2,13 @@
 // scores * 1/sqrt(d) + additive mask (dtype minimum at padding), softmax, post-LayerNorm blocks.
 #include "nn/transformer.h"
 
-
 #include <cmath>
+#include <functional>
 #include <thread>
 #include <optional>
 
+#include "nn/cpu_kernels.h"
+#include "nn/cpu_pool.h"
 #include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
@@ -161,27 +163,28 @@ at::Tensor TransformerEncoder::activation(const at::Tensor& x) const {
   return x;
 }
 
-EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
-                                          const at::Tensor& attention_mask_in,
-                                          const at::Tensor& token_type_ids_in,
-                                          bool all_hidden_states) const {
-  const auto& c = config_;
-  const at::Device dev = options_.device();
-  at::Tensor ids = input_ids_in.to(dev, at::kLong);
-  at::Tensor mask = attention_mask_in.to(dev, at::kLong);
-  const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
-                d = H / nh;
-  if (L > c.max_input_length())
-    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
-                std::to_string(c.max_input_length()) + " positions");
+void TransformerEncoder::activation_(at::Tensor& x) const {
+  switch (act_) {
+    case Act::GeluErf: at::gelu_(x); return;
+    case Act::GeluTanh: at::gelu_(x, "tanh"); return;
+    case Act::Relu: at::relu_(x); return;
+    case Act::Silu: at::silu_(x); return;
+    case Act::QuickGelu: x.mul_(at::sigmoid(x * 1.702)); return;
+  }
+}
 
-  at::Tensor positions;
+at::Tensor TransformerEncoder::positions(const at::Tensor& ids) const {
+  const auto& c = config_;
+  const int64_t B = ids.size(0), L = ids.size(1);
   if (arch_info(c.arch).roberta_positions) {
     at::Tensor not_pad = ids.ne(c.pad_token_id).to(at::kLong);
-    positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
-  } else {
-    positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L});
+    return at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
   }
+  return at::arange(L, at::TensorOptions().dtype(at::kLong).device(ids.device())).unsqueeze(0).expand({B, L});
+}
+
+void TransformerEncoder::check_ids(const at::Tensor& ids, const at::Tensor& types) const {
+  const auto& c = config_;
   // Ids outside the embedding tables are the tokenizer's and the model's disagreement: name it
   // rather than let libtorch say "index out of range in self".
   if (ids.numel() > 0) {
@@ -191,23 +194,53 @@ EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
                   " is outside the model's vocabulary (vocab_size " + std::to_string(c.vocab_size) +
                   " in config.json); tokenizer and model do not match");
   }
-  at::Tensor x = at::embedding(word_, ids);
-  if (token_type_.defined()) {
-    at::Tensor types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong)
-                                                   : at::zeros_like(ids);
-    if (types.numel() > 0) {
-      const int64_t lo = types.min().item<int64_t>(), hi = types.max().item<int64_t>();
-      if (lo < 0 || hi >= c.type_vocab_size)
-        throw Error(where_ + ": token type id " + std::to_string(lo < 0 ? lo : hi) +
-                    " is outside the model's type vocabulary (type_vocab_size " +
-                    std::to_string(c.type_vocab_size) +
-                    " in config.json); the tokenizer's post-processor and the model do not match");
-    }
-    x = x + at::embedding(token_type_, types);
+  if (token_type_.defined() && types.defined() && types.numel() > 0) {
+    const int64_t lo = types.min().item<int64_t>(), hi = types.max().item<int64_t>();
+    if (lo < 0 || hi >= c.type_vocab_size)
+      throw Error(where_ + ": token type id " + std::to_string(lo < 0 ? lo : hi) +
+                  " is outside the model's type vocabulary (type_vocab_size " +
+                  std::to_string(c.type_vocab_size) +
+                  " in config.json); the tokenizer's post-processor and the model do not match");
   }
+}
+
+at::Tensor TransformerEncoder::embed(const at::Tensor& ids, const at::Tensor& positions,
+                                     const at::Tensor& types) const {
+  const auto& c = config_;
+  at::Tensor x = at::embedding(word_, ids);
+  if (token_type_.defined()) x = x + at::embedding(token_type_, types);
   x = x + at::embedding(position_, positions);
   x = at::layer_norm(x, {c.embedding_size}, emb_ln_w_, emb_ln_b_, c.layer_norm_eps);
   if (project_w_.defined()) x = at::linear(x, project_w_, project_b_);
+  return x;
+}
+
+EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                          const at::Tensor& token_type_ids, bool all_hidden_states) const {
+  if (options_.device().is_cpu() && options_.dtype().toScalarType() == at::kFloat &&
+      !at::GradMode::is_enabled())
+    return forward_packed(input_ids, attention_mask, token_type_ids, all_hidden_states);
+  return forward_padded(input_ids, attention_mask, token_type_ids, all_hidden_states);
+}
+
+EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
+                                                 const at::Tensor& attention_mask_in,
+                                                 const at::Tensor& token_type_ids_in,
+                                                 bool all_hidden_states) const {
+  const auto& c = config_;
+  const at::Device dev = options_.device();
+  at::Tensor ids = input_ids_in.to(dev, at::kLong);
+  at::Tensor mask = attention_mask_in.to(dev, at::kLong);
+  const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
+                d = H / nh;
+  if (L > c.max_input_length())
+    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
+                std::to_string(c.max_input_length()) + " positions");
+  at::Tensor types;
+  if (token_type_.defined())
+    types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong) : at::zeros_like(ids);
+  check_ids(ids, types);
+  at::Tensor x = embed(ids, positions(ids), types);
 
   EncoderOutput out;
   if (all_hidden_states) out.hidden_states.push_back(x);
@@ -239,6 +272,95 @@ EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids_in,
     if (all_hidden_states) out.hidden_states.push_back(x);
   }
   out.last_hidden = x;
+  return out;
+}
+
+EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
+                                                 const at::Tensor& attention_mask_in,
+                                                 const at::Tensor& token_type_ids_in,
+                                                 bool all_hidden_states) const {
+  const auto& c = config_;
+  at::Tensor ids = input_ids_in.to(at::kCPU, at::kLong).contiguous();
+  at::Tensor mask = attention_mask_in.to(at::kCPU, at::kLong).contiguous();
+  const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
+                d = H / nh;
+  if (L > c.max_input_length())
+    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
+                std::to_string(c.max_input_length()) + " positions");
+  at::Tensor types;
+  if (token_type_.defined())
+    types = token_type_ids_in.defined() ? token_type_ids_in.to(at::kCPU, at::kLong) : at::zeros_like(ids);
+  check_ids(ids, types);
+
+  // The real tokens in row order: flat grid index of each, and where each sequence starts.
+  std::vector<int64_t> flat, offsets(static_cast<size_t>(B) + 1, 0);
+  flat.reserve(static_cast<size_t>(B * L));
+  const int64_t* m = mask.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t p = 0; p < L; ++p)
+      if (m[b * L + p] != 0) flat.push_back(b * L + p);
+    offsets[static_cast<size_t>(b) + 1] = static_cast<int64_t>(flat.size());
+  }
+  const int64_t T = static_cast<int64_t>(flat.size());
+  const at::Tensor index = at::from_blob(flat.data(), {T}, at::kLong).clone();
+  auto pack = [&](const at::Tensor& grid) { return grid.reshape({B * L}).index_select(0, index); };
+  at::Tensor x = embed(pack(ids), pack(positions(ids)), types.defined() ? pack(types) : types)
+                     .contiguous();  // [T, H]
+
+  auto unpack = [&](const at::Tensor& rows) {
+    return at::zeros({B * L, H}, rows.options()).index_copy_(0, index, rows).view({B, L, H});
+  };
+  EncoderOutput out;
+  if (all_hidden_states) out.hidden_states.push_back(unpack(x));
+
+  WorkerPool& pool = cpu_pool();
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  const float eps = static_cast<float>(c.layer_norm_eps);
+  const int64_t* off = offsets.data();
+  auto rows = [&](at::Tensor& t, const std::function<void(int64_t, int64_t)>& f) {
+    pool.parallel_for(t.size(0), 8, f);
+  };
+  for (const Layer& layer : layers_) {
+    // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
+    const at::Tensor qkv = at::mm(x, layer.qkv_w.t());  // [T, 3H]
+    at::Tensor ctx = at::empty({T, H}, x.options());
+    const float* qkv_p = qkv.data_ptr<float>();
+    const float* qkv_b = layer.qkv_b.data_ptr<float>();
+    float* ctx_p = ctx.data_ptr<float>();
+    pool.parallel_for(B * nh, 1, [&](int64_t i0, int64_t i1) {
+      cpu::packed_attention(qkv_p, qkv_b, ctx_p, off, nh, d, scale, i0, i1);
+    });
+    at::Tensor h1 = at::mm(ctx, layer.out_w.t());
+    float* h1_p = h1.data_ptr<float>();
+    const float* x_p = x.data_ptr<float>();
+    rows(h1, [&](int64_t r0, int64_t r1) {
+      cpu::add_layer_norm(h1_p, layer.out_b.data_ptr<float>(), x_p, layer.ln1_w.data_ptr<float>(),
+                          layer.ln1_b.data_ptr<float>(), H, eps, r0, r1);
+    });
+    at::Tensor ff;
+    if (act_ == Act::GeluErf) {
+      ff = at::mm(h1, layer.ff1_w.t());
+      float* ff_p = ff.data_ptr<float>();
+      const int64_t I = ff.size(1);
+      rows(ff, [&](int64_t r0, int64_t r1) { cpu::bias_gelu(ff_p, layer.ff1_b.data_ptr<float>(), I, r0, r1); });
+    } else {
+      ff = at::addmm(layer.ff1_b, h1, layer.ff1_w.t());
+      rows(ff, [&](int64_t r0, int64_t r1) {
+        c10::InferenceMode guard;  // thread-local: the pool's threads need their own
+        at::Tensor part = ff.narrow(0, r0, r1 - r0);
+        activation_(part);
+      });
+    }
+    at::Tensor y = at::mm(ff, layer.ff2_w.t());
+    float* y_p = y.data_ptr<float>();
+    rows(y, [&](int64_t r0, int64_t r1) {
+      cpu::add_layer_norm(y_p, layer.ff2_b.data_ptr<float>(), h1_p, layer.ln2_w.data_ptr<float>(),
+                          layer.ln2_b.data_ptr<float>(), H, eps, r0, r1);
+    });
+    x = y;
+    if (all_hidden_states) out.hidden_states.push_back(unpack(x));
+  }
+  out.last_hidden = all_hidden_states ? out.hidden_states.back() : unpack(x);
   return out;
 }
 

@@ -54,8 +54,19 @@ class TransformerEncoder {
 
   // input_ids, attention_mask (1 = token, 0 = padding) and token_type_ids (may be undefined):
   // int64 [B, L] on any device.
+  // On the CPU in float32 without autograd this runs the packed path (forward_packed); elsewhere
+  // forward_padded. Hidden states at padding positions are zeros on the packed path (nothing
+  // reads them: pooling and the heads only look at tokens).
   EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                         const at::Tensor& token_type_ids, bool all_hidden_states) const;
+  // Hugging Face's eager computation on the padded [B, L] grid (any device and dtype).
+  EncoderOutput forward_padded(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                               const at::Tensor& token_type_ids, bool all_hidden_states) const;
+  // CPU float32 inference: padding removed (the position-wise layers run on the T real tokens
+  // only, as [T, H] rows), attention straight from the fused QKV rows without permute copies,
+  // residual + LayerNorm and the activation in place, non-GEMM stages on the cpu_pool threads.
+  EncoderOutput forward_packed(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                               const at::Tensor& token_type_ids, bool all_hidden_states) const;
 
   bool has_pooler() const { return pooler_w_.defined(); }
   // tanh(dense(h[:, 0])) from the checkpoint's pooler weights.
@@ -69,6 +80,12 @@ class TransformerEncoder {
     at::Tensor qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b;
   };
   at::Tensor activation(const at::Tensor& x) const;
+  void activation_(at::Tensor& x) const;  // in place
+  // ids (and token types) checked against the embedding tables; the summed, normalised
+  // (and, for ELECTRA, projected) embeddings of the given ids / positions / types.
+  void check_ids(const at::Tensor& ids, const at::Tensor& types) const;
+  at::Tensor embed(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& types) const;
+  at::Tensor positions(const at::Tensor& ids) const;  // [B, L]
 
   TransformerConfig config_;
   at::TensorOptions options_;

@@ -1,0 +1,179 @@
+#include "nn/cpu_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace sbert::nn::cpu {
+namespace {
+
+constexpr int kLanes = 16;
+
+// Built for AVX-512, AVX2 and baseline x86-64: the same loop bodies, and without contraction every
+// build computes the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SBERT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SBERT_CLONES
+#endif
+
+// Sum of x[0, n) as 16 interleaved partial sums combined in a fixed order.
+inline double lane_sum(const float* x, int64_t n) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) acc[k] += x[i + k];
+  for (int k = 0; i < n; ++i, ++k) acc[k] += x[i];
+  double s = 0;
+  for (int k = 0; k < kLanes; ++k) s += acc[k];
+  return s;
+}
+
+inline double lane_sq_dev(const float* x, int64_t n, float mean) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const float d = x[i + k] - mean;
+      acc[k] += d * d;
+    }
+  for (int k = 0; i < n; ++i, ++k) {
+    const float d = x[i] - mean;
+    acc[k] += d * d;
+  }
+  double s = 0;
+  for (int k = 0; k < kLanes; ++k) s += acc[k];
+  return s;
+}
+
+// exp(x) (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n from
+// the exponent bits. Branch-free so loops over it vectorise.
+inline float exp_inline(float x) {
+  x = std::min(std::max(x, -87.33654f), 88.72283f);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float n = (x * 1.44269504088896341f + magic) - magic;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * (r * r) + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+inline float erf_inline(float x) {
+  const float ax = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t + -1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t + -0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * exp_inline(-ax * ax);
+  return std::copysign(y, x);
+}
+
+struct Scratch {
+  std::vector<float> q, kt, v, scores;
+};
+
+}  // namespace
+
+float exp_approx(float x) { return exp_inline(x); }
+float erf_approx(float x) { return erf_inline(x); }
+
+SBERT_CLONES
+void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
+                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
+                      int64_t item_end) {
+  thread_local Scratch sc;
+  const int64_t H = heads * head_dim, row = 3 * H, d = head_dim;
+  for (int64_t item = item_begin; item < item_end; ++item) {
+    const int64_t s = item / heads, h = item % heads;
+    const int64_t t0 = offsets[s], n = offsets[s + 1] - offsets[s];
+    if (n <= 0) continue;
+    // Keys transposed and padded to a multiple of 16 columns (zeros), so the score loop has no
+    // remainder; queries and values gathered into contiguous rows; biases added here.
+    const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
+    sc.q.resize(static_cast<size_t>(n * d));
+    sc.v.resize(static_cast<size_t>(n * d));
+    sc.kt.assign(static_cast<size_t>(d * np), 0.0f);
+    sc.scores.resize(static_cast<size_t>(np));
+    float* q = sc.q.data();
+    float* kt = sc.kt.data();
+    float* v = sc.v.data();
+    float* p = sc.scores.data();
+    const float* qb = qkv_bias + h * d;
+    const float* kb = qkv_bias + H + h * d;
+    const float* vb = qkv_bias + 2 * H + h * d;
+    for (int64_t j = 0; j < n; ++j) {
+      const float* src = qkv + (t0 + j) * row + h * d;
+      for (int64_t t = 0; t < d; ++t) q[j * d + t] = src[t] + qb[t];
+      for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
+      for (int64_t t = 0; t < d; ++t) v[j * d + t] = src[2 * H + t] + vb[t];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const float* qi = q + i * d;
+      // scores[j] = (q_i . k_j) * scale, the dot product summed over the head dimension in order.
+      for (int64_t j = 0; j < np; ++j) p[j] = 0.0f;
+      for (int64_t t = 0; t < d; ++t) {
+        const float a = qi[t];
+        const float* kr = kt + t * np;
+        for (int64_t j = 0; j < np; ++j) p[j] += a * kr[j];
+      }
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < n; ++j) {
+        p[j] *= scale;
+        mx = std::max(mx, p[j]);
+      }
+      for (int64_t j = 0; j < np; ++j) p[j] = exp_inline(p[j] - mx);
+      for (int64_t j = n; j < np; ++j) p[j] = 0.0f;
+      const float inv = static_cast<float>(1.0 / lane_sum(p, n));
+      float* out = ctx + (t0 + i) * H + h * d;
+      for (int64_t t = 0; t < d; ++t) out[t] = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        const float w = p[j] * inv;
+        const float* vj = v + j * d;
+        for (int64_t t = 0; t < d; ++t) out[t] += w * vj[t];
+      }
+    }
+  }
+}
+
+SBERT_CLONES
+void add_layer_norm(float* x, const float* bias, const float* residual, const float* gamma,
+                    const float* beta, int64_t cols, float eps, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* v = x + r * cols;
+    if (bias)
+      for (int64_t c = 0; c < cols; ++c) v[c] += bias[c];
+    if (residual) {
+      const float* a = residual + r * cols;
+      for (int64_t c = 0; c < cols; ++c) v[c] += a[c];
+    }
+    const float mean = static_cast<float>(lane_sum(v, cols) / static_cast<double>(cols));
+    const double var = lane_sq_dev(v, cols, mean) / static_cast<double>(cols);
+    const float rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    for (int64_t c = 0; c < cols; ++c) v[c] = (v[c] - mean) * rstd * gamma[c] + beta[c];
+  }
+}
+
+SBERT_CLONES
+void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* v = x + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float a = v[c] + bias[c];
+      v[c] = 0.5f * a * (1.0f + erf_inline(a * 0.70710678118654752f));
+    }
+  }
+}
+
+}  // namespace sbert::nn::cpu

@@ -1,0 +1,33 @@
+// Plain C++ float32 kernels for the CPU inference path of the encoder (no libtorch here): self-
+// attention over packed tokens (padding removed) read straight from the fused QKV projection,
+// bias + residual + LayerNorm, and bias + GELU. Loops vectorise over independent outputs or over
+// a fixed set of 16 partial sums, so the arithmetic does not depend on the SIMD width or on the
+// thread count; the file is compiled without floating-point contraction.
+#pragma once
+#include <cstdint>
+
+namespace sbert::nn::cpu {
+
+// qkv: [T, 3H] rows as the fused projection writes them without its bias (queries | keys | values,
+// each `heads` blocks of `head_dim`); qkv_bias: [3H] added here. Sequence s owns tokens
+// [offsets[s], offsets[s+1]) and attends to exactly those. ctx: [T, H], head h of token t at
+// ctx[t*H + h*head_dim]. Computes the items (sequence, head) in [item_begin, item_end) of
+// sequences * heads, so callers can split the work.
+void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
+                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
+                      int64_t item_end);
+
+// x[r] = LayerNorm(x[r] + bias + residual[r]) * gamma + beta for rows [row_begin, row_end) of
+// [rows, cols] (bias and residual may be null). Mean and variance in two passes.
+void add_layer_norm(float* x, const float* bias, const float* residual, const float* gamma,
+                    const float* beta, int64_t cols, float eps, int64_t row_begin, int64_t row_end);
+
+// x[r] = gelu(x[r] + bias) (the erf form, as torch.nn.functional.gelu) for rows [row_begin, row_end).
+void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int64_t row_end);
+
+// exp and erf as the kernels compute them (for the unit tests): exp to ~2 ulp on [-87, 88],
+// erf to 5e-7 absolute (Abramowitz & Stegun 7.1.26, as ATen's vectorised erf, in float).
+float exp_approx(float x);
+float erf_approx(float x);
+
+}  // namespace sbert::nn::cpu

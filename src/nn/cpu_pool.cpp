@@ -1,0 +1,102 @@
+#include "nn/cpu_pool.h"
+
+#include <algorithm>
+
+namespace sbert::nn {
+
+WorkerPool::WorkerPool(int threads) {
+  const int n = std::max(1, threads);
+  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { work(static_cast<size_t>(i)); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void WorkerPool::work(size_t index) {
+  uint64_t seen = 0;
+  for (;;) {
+    std::unique_lock<std::mutex> lk(mu_);
+    wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+    if (stop_) return;
+    seen = generation_;
+    const auto* job = job_;
+    const int64_t n = n_;
+    const int parts = parts_;
+    lk.unlock();
+    if (static_cast<int>(index) < parts) {
+      const int64_t begin = n * static_cast<int64_t>(index) / parts;
+      const int64_t end = n * static_cast<int64_t>(index + 1) / parts;
+      try {
+        if (begin < end) (*job)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+    lk.lock();
+    if (--pending_ == 0) done_.notify_one();
+  }
+}
+
+void WorkerPool::parallel_for(int64_t n, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& f) {
+  if (n <= 0) return;
+  std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
+  const int64_t by_grain = grain > 0 ? n / grain : n;
+  const int parts = static_cast<int>(std::min<int64_t>(threads(), std::max<int64_t>(by_grain, 1)));
+  if (!run.owns_lock() || parts < 2) {
+    f(0, n);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    job_ = &f;
+    n_ = n;
+    parts_ = parts;
+    error_ = nullptr;
+    pending_ = workers_.size();
+    ++generation_;
+  }
+  wake_.notify_all();
+  std::exception_ptr mine;
+  try {
+    const int64_t end = n / parts;
+    if (end > 0) f(0, end);
+  } catch (...) {
+    mine = std::current_exception();
+  }
+  std::unique_lock<std::mutex> lk(mu_);
+  done_.wait(lk, [&] { return pending_ == 0; });
+  job_ = nullptr;
+  if (mine) std::rethrow_exception(mine);
+  if (error_) std::rethrow_exception(error_);
+}
+
+namespace {
+std::mutex pool_mu;
+// Pools are never destroyed: a forward pass may still hold the old one when the runtime is set up
+// again with another thread count, and the workers must not be joined during static destruction.
+WorkerPool* current_pool = nullptr;
+}  // namespace
+
+WorkerPool& cpu_pool() {
+  std::lock_guard<std::mutex> lk(pool_mu);
+  if (!current_pool)
+    current_pool = new WorkerPool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  return *current_pool;
+}
+
+void set_cpu_pool_threads(int threads) {
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::lock_guard<std::mutex> lk(pool_mu);
+  if (current_pool && current_pool->threads() == n) return;
+  current_pool = new WorkerPool(n);  // the previous one stays alive (idle), see above
+}
+
+}  // namespace sbert::nn
