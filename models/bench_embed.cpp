@@ -10,12 +10,17 @@
 #include <CLI/CLI.hpp>
 
 #include "sts_data.h"
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "nn/transformer.h"
 #include "sbert/encoder.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"
@@ -32,6 +37,46 @@ double cpu_seconds() {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The float32 linear roofline of this run: the model's own GEMMs, run as the packed forward runs
+// them (sbert::nn::pooled_mm: split by rows across the runtime's threads) (per layer [M, H] x [H, 3H],
+// [H, H], [H, I], [I, H], M = the real tokens of each batch of `batch` inputs, longest first, as
+// the packed forward runs them) timed alone with the same BLAS and threads, best of `repeat`.
+struct Roofline {
+  double seconds = 0, gflop = 0;
+};
+
+Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int64_t I, int64_t layers,
+                       int repeat) {
+  std::sort(lengths.rbegin(), lengths.rend());
+  std::vector<int64_t> ms;
+  for (size_t i = 0; i < lengths.size(); i += batch) {
+    int64_t m = 0;
+    for (size_t j = i; j < std::min(lengths.size(), i + batch); ++j) m += static_cast<int64_t>(lengths[j]);
+    ms.push_back(m);
+  }
+  c10::InferenceMode guard;
+  const int64_t max_m = *std::max_element(ms.begin(), ms.end());
+  at::Tensor x = at::randn({max_m, std::max(H, I)}), wq = at::randn({3 * H, H}), wo = at::randn({H, H}),
+             w1 = at::randn({I, H}), w2 = at::randn({H, I});
+  Roofline r;
+  r.seconds = 1e300;
+  for (int64_t m : ms) r.gflop += 2.0 * m * (3 * H * H + H * H + 2 * H * I) * layers / 1e9;
+  for (int rep = 0; rep < std::max(repeat, 1); ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t m : ms) {
+      at::Tensor a = x.narrow(0, 0, m).narrow(1, 0, H), b = x.narrow(0, 0, m).narrow(1, 0, I);
+      for (int64_t l = 0; l < layers; ++l) {
+        (void)sbert::nn::pooled_mm(a, wq);
+        (void)sbert::nn::pooled_mm(a, wo);
+        (void)sbert::nn::pooled_mm(a, w1);
+        (void)sbert::nn::pooled_mm(b, w2);
+      }
+    }
+    r.seconds = std::min(r.seconds, seconds_since(t0));
+  }
+  return r;
 }
 
 }  // namespace
@@ -53,8 +98,9 @@ int main(int argc, char** argv) {
 
   try {
     fs::path dir = model_dir;
+    sbert::RandomModelSpec spec;
     if (dir.empty()) {
-      sbert::RandomModelSpec s;
+      sbert::RandomModelSpec& s = spec;
       s.tokenizer_dir = fs::path(shared) / "tokenizers/all-MiniLM-L6-v2";
       if (shape == "minilm") {
         s.hidden = 384; s.layers = 6; s.heads = 12; s.intermediate = 1536;
@@ -88,7 +134,9 @@ int main(int argc, char** argv) {
     nlohmann::json results = nlohmann::json::array();
     for (const auto& [name, texts] : sets) {
       double best = 1e300, best_tok = 1e300, cpu = 0;
-      sbert::EncodeStats stats;
+      sbert::EncodeStats stats, best_stats;
+      std::vector<size_t> lengths;
+      for (const auto& t : texts) lengths.push_back(enc->tokenizer().encode(t, true, enc->max_length()).ids.size());
       for (int r = 0; r < std::max(repeat, 1); ++r) {
         auto t0 = std::chrono::steady_clock::now();
         for (const auto& t : texts) (void)enc->tokenizer().encode(t, true, enc->max_length());
@@ -101,10 +149,24 @@ int main(int argc, char** argv) {
         if (wall < best) {
           best = wall;
           cpu = cpu_seconds() - c0;
+          best_stats = stats;
         }
         if (m.rows != texts.size()) throw sbert::Error("row count mismatch");
       }
+      nlohmann::json roof;
+      if (dtype == "float32" && model_dir.empty()) {
+        const int64_t H = static_cast<int64_t>(spec.hidden), I = static_cast<int64_t>(spec.intermediate);
+        Roofline r = gemm_roofline(lengths, batch_size, H, I, static_cast<int64_t>(spec.layers), 3);
+        roof = {{"gemm_seconds", r.seconds},
+                {"gemm_gflop", r.gflop},
+                {"gemm_gflops", r.gflop / r.seconds},
+                {"efficiency", r.seconds / best}};
+      }
       results.push_back({{"data", name},
+                         {"roofline", roof},
+                         {"stages", {{"tokenize_seconds", best_stats.tokenize_seconds},
+                                     {"forward_seconds", best_stats.forward_seconds},
+                                     {"pooling_seconds", best_stats.pooling_seconds}}},
                          {"sentences", texts.size()},
                          {"tokens", stats.tokens},
                          {"truncated", stats.truncated},

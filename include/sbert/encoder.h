@@ -62,6 +62,10 @@ struct EncodeStats {
   size_t texts = 0;
   size_t tokens = 0;      // tokens fed to the model, special tokens included
   size_t truncated = 0;   // inputs longer than max_length that were truncated
+  // Wall seconds per stage (summed over calls): tokenization, the transformer forward, pooling
+  // and the modules after it (Dense, Normalize). On CUDA the forward is asynchronous, so only
+  // the sum of the last two is meaningful there.
+  double tokenize_seconds = 0, forward_seconds = 0, pooling_seconds = 0;
 };
 
 class SentenceEncoder {

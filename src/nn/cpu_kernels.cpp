@@ -9,6 +9,7 @@ namespace sbert::nn::cpu {
 namespace {
 
 constexpr int kLanes = 16;
+constexpr int kRows = 4;
 
 // Built for AVX-512, AVX2 and baseline x86-64: the same loop bodies, and without contraction every
 // build computes the same bits.
@@ -95,17 +96,18 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
                       int64_t item_end) {
   thread_local Scratch sc;
   const int64_t H = heads * head_dim, row = 3 * H, d = head_dim;
+  // Keys transposed and values gathered with their columns padded to a multiple of 16 (zeros),
+  // so every inner loop is a fixed block of 16 independent sums kept in registers.
+  const int64_t dp = (d + kLanes - 1) / kLanes * kLanes;
   for (int64_t item = item_begin; item < item_end; ++item) {
     const int64_t s = item / heads, h = item % heads;
     const int64_t t0 = offsets[s], n = offsets[s + 1] - offsets[s];
     if (n <= 0) continue;
-    // Keys transposed and padded to a multiple of 16 columns (zeros), so the score loop has no
-    // remainder; queries and values gathered into contiguous rows; biases added here.
     const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
     sc.q.resize(static_cast<size_t>(n * d));
-    sc.v.resize(static_cast<size_t>(n * d));
+    sc.v.assign(static_cast<size_t>(n * dp), 0.0f);
     sc.kt.assign(static_cast<size_t>(d * np), 0.0f);
-    sc.scores.resize(static_cast<size_t>(np));
+    sc.scores.resize(static_cast<size_t>(kRows * np));
     float* q = sc.q.data();
     float* kt = sc.kt.data();
     float* v = sc.v.data();
@@ -117,31 +119,47 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
       const float* src = qkv + (t0 + j) * row + h * d;
       for (int64_t t = 0; t < d; ++t) q[j * d + t] = src[t] + qb[t];
       for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
-      for (int64_t t = 0; t < d; ++t) v[j * d + t] = src[2 * H + t] + vb[t];
+      for (int64_t t = 0; t < d; ++t) v[j * dp + t] = src[2 * H + t] + vb[t];
     }
-    for (int64_t i = 0; i < n; ++i) {
-      const float* qi = q + i * d;
-      // scores[j] = (q_i . k_j) * scale, the dot product summed over the head dimension in order.
-      for (int64_t j = 0; j < np; ++j) p[j] = 0.0f;
-      for (int64_t t = 0; t < d; ++t) {
-        const float a = qi[t];
-        const float* kr = kt + t * np;
-        for (int64_t j = 0; j < np; ++j) p[j] += a * kr[j];
+    // Four query rows at a time: four independent accumulator chains per loaded key/value row.
+    for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+      const int64_t rows = std::min<int64_t>(kRows, n - i0);
+      float* pr = p;  // the scores of rows i0 .. i0 + rows, np columns each
+      for (int64_t jb = 0; jb < np; jb += kLanes) {
+        float acc[kRows][kLanes] = {};
+        for (int64_t t = 0; t < d; ++t) {
+          const float* kr = kt + t * np + jb;
+          for (int r = 0; r < kRows; ++r) {
+            const float a = r < rows ? q[(i0 + r) * d + t] : 0.0f;
+            for (int k = 0; k < kLanes; ++k) acc[r][k] += a * kr[k];
+          }
+        }
+        for (int r = 0; r < rows; ++r)
+          for (int k = 0; k < kLanes; ++k) pr[r * np + jb + k] = acc[r][k] * scale;
       }
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) {
-        p[j] *= scale;
-        mx = std::max(mx, p[j]);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* pj = pr + r * np;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pj[j]);
+        for (int64_t j = 0; j < np; ++j) pj[j] = exp_inline(pj[j] - mx);
+        for (int64_t j = n; j < np; ++j) pj[j] = 0.0f;
+        const float inv = static_cast<float>(1.0 / lane_sum(pj, n));
+        for (int64_t j = 0; j < n; ++j) pj[j] *= inv;
       }
-      for (int64_t j = 0; j < np; ++j) p[j] = exp_inline(p[j] - mx);
-      for (int64_t j = n; j < np; ++j) p[j] = 0.0f;
-      const float inv = static_cast<float>(1.0 / lane_sum(p, n));
-      float* out = ctx + (t0 + i) * H + h * d;
-      for (int64_t t = 0; t < d; ++t) out[t] = 0.0f;
-      for (int64_t j = 0; j < n; ++j) {
-        const float w = p[j] * inv;
-        const float* vj = v + j * d;
-        for (int64_t t = 0; t < d; ++t) out[t] += w * vj[t];
+      for (int64_t tb = 0; tb < dp; tb += kLanes) {
+        float acc[kRows][kLanes] = {};
+        for (int64_t j = 0; j < n; ++j) {
+          const float* vj = v + j * dp + tb;
+          for (int r = 0; r < kRows; ++r) {
+            const float w = r < rows ? pr[r * np + j] : 0.0f;
+            for (int k = 0; k < kLanes; ++k) acc[r][k] += w * vj[k];
+          }
+        }
+        const int64_t m = std::min<int64_t>(kLanes, d - tb);
+        for (int64_t r = 0; r < rows; ++r) {
+          float* out = ctx + (t0 + i0 + r) * H + h * d;
+          for (int64_t k = 0; k < m; ++k) out[tb + k] = acc[r][k];
+        }
       }
     }
   }

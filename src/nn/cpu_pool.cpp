@@ -1,6 +1,7 @@
 #include "nn/cpu_pool.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace sbert::nn {
 
@@ -83,6 +84,7 @@ std::mutex pool_mu;
 // Pools are never destroyed: a forward pass may still hold the old one when the runtime is set up
 // again with another thread count, and the workers must not be joined during static destruction.
 WorkerPool* current_pool = nullptr;
+std::atomic<bool> gemm_on_pool{false};
 }  // namespace
 
 WorkerPool& cpu_pool() {
@@ -98,5 +100,8 @@ void set_cpu_pool_threads(int threads) {
   if (current_pool && current_pool->threads() == n) return;
   current_pool = new WorkerPool(n);  // the previous one stays alive (idle), see above
 }
+
+bool gemm_on_cpu_pool() { return gemm_on_pool.load(); }
+void set_gemm_on_cpu_pool(bool on) { gemm_on_pool = on; }
 
 }  // namespace sbert::nn

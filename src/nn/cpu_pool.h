@@ -47,5 +47,9 @@ class WorkerPool {
 // configure_cpu_threads) replaces it with one of `threads` threads (<= 0: all cores).
 WorkerPool& cpu_pool();
 void set_cpu_pool_threads(int threads);
+// Whether the packed forward splits its GEMMs across the pool (BLAS set to one thread, see
+// configure_cpu_threads) or leaves their threading to the BLAS.
+bool gemm_on_cpu_pool();
+void set_gemm_on_cpu_pool(bool on);
 
 }  // namespace sbert::nn

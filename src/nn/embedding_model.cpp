@@ -1,6 +1,7 @@
 #include "nn/embedding_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
@@ -161,8 +162,12 @@ EmbeddingModel::Batch EmbeddingModel::make_batch(const std::vector<const Encodin
   return b;
 }
 
-at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& pool_mask) const {
+at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& pool_mask,
+                                       EncodeStats* stats) const {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, need_all_hidden_);
+  const auto t1 = Clock::now();
   at::Tensor hidden = out.last_hidden.to(at::kFloat);
   at::Tensor mask = pool_mask.to(hidden.device());
   std::vector<at::Tensor> parts;
@@ -185,7 +190,12 @@ at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& poo
     x = x.narrow(1, 0, static_cast<int64_t>(truncate_dim_));
     if (normalize_) x = x / x.norm(2, {1}, true).clamp_min(1e-12);
   }
-  return x.to(at::kCPU).contiguous();
+  x = x.to(at::kCPU).contiguous();
+  if (stats) {
+    stats->forward_seconds += std::chrono::duration<double>(t1 - t0).count();
+    stats->pooling_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
+  }
+  return x;
 }
 
 Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats,
@@ -207,7 +217,7 @@ Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeS
         if (skip > 0) pool_mask[static_cast<int64_t>(r)].narrow(0, 0, skip).zero_();
       }
     }
-    at::Tensor emb = embed_batch(batch, pool_mask);
+    at::Tensor emb = embed_batch(batch, pool_mask, stats);
     const float* src = emb.data_ptr<float>();
     for (size_t r = 0; r < idx.size(); ++r)
       std::memcpy(result.row(idx[r]), src + r * dimension_, dimension_ * sizeof(float));

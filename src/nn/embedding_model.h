@@ -45,7 +45,7 @@ class EmbeddingModel {
   Batch make_batch(const std::vector<const Encoding*>& inputs, const std::vector<size_t>& idx, size_t padded) const;
   void check_inputs(const std::vector<const Encoding*>& inputs) const;
   // [B, dimension] float32 on the CPU.
-  at::Tensor embed_batch(const Batch& batch, const at::Tensor& pool_mask) const;
+  at::Tensor embed_batch(const Batch& batch, const at::Tensor& pool_mask, EncodeStats* stats) const;
 
   ModelLayout layout_;
   std::unique_ptr<TransformerEncoder> encoder_;

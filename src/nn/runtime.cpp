@@ -162,19 +162,20 @@ void select_openblas_kernel() {
 
 }  // namespace
 
-void configure_cpu_threads(int threads, at::ScalarType dtype) {
+void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (openblas_set) openblas_set(n);
-  set_cpu_pool_threads(n);  // the packed forward's attention / LayerNorm / activation threads
+  set_cpu_pool_threads(n);  // the packed forward's threads
   // Only when libtorch's own float32 matmul goes to OpenBLAS (Debian's build); a libtorch with
   // MKL (the PyTorch wheels) does its GEMMs on ATen's threads and would run single-threaded.
-  if (openblas_set && dtype == at::kFloat && !at::hasMKL()) {
-    at::set_num_threads(1);
-  } else {
-    at::set_num_threads(n);
-  }
+  const bool openblas_gemm = openblas_set && dtype == at::kFloat && !at::hasMKL();
+  // Inference in float32: one pool of threads for everything, the GEMMs split by rows across it
+  // (OpenBLAS single-threaded; its own workers would spin against the pool between GEMMs).
+  const bool on_pool = openblas_gemm && inference && n > 1;
+  set_gemm_on_cpu_pool(on_pool);
+  if (openblas_set) openblas_set(on_pool ? 1 : n);
+  at::set_num_threads(openblas_gemm ? 1 : n);
 }
 
 }  // namespace nn

@@ -1,6 +1,7 @@
 // SentenceEncoder over EmbeddingModel + a Tokenizer: truncation as sentence-transformers does it
 // (the text's tokens cut to max_length minus the special tokens), chunking of long texts, prompts
 // and per-token outputs.
+#include <chrono>
 #include <cmath>
 
 #include "nn/embedding_model.h"
@@ -128,12 +129,15 @@ class TorchSentenceEncoder final : public SentenceEncoder {
   }
 
   Encoding tokenize(const std::string& text, EncodeStats* stats) const {
+    const auto t0 = std::chrono::steady_clock::now();
     Encoding plain = tokenizer_->encode_plain(text);
     if (plain.size() > window_) {
       plain = slice(plain, 0, window_);
       if (stats) ++stats->truncated;
     }
-    return tokenizer_->add_special_tokens(plain, nullptr);
+    Encoding e = tokenizer_->add_special_tokens(plain, nullptr);
+    if (stats) stats->tokenize_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return e;
   }
 
   Matrix encode_chunked(const std::vector<std::string>& texts, EncodeStats* stats) {

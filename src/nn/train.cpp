@@ -149,7 +149,7 @@ class TrainerImpl final : public Trainer {
     if (o.schedule != "linear" && o.schedule != "constant")
       throw Error("unknown schedule '" + o.schedule + "' (linear, constant)");
     if (o.dropout && (*o.dropout < 0 || *o.dropout >= 1)) throw Error("dropout must be in [0, 1)");
-    nn::configure_cpu_threads(o.threads, at::kFloat);
+    nn::configure_cpu_threads(o.threads, at::kFloat, /*inference=*/false);
     at::manual_seed(o.seed);
     bi_ = o.objective == TrainObjective::Bi;
 

@@ -275,6 +275,18 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
   return out;
 }
 
+at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
+  WorkerPool& pool = cpu_pool();
+  at::Tensor out = at::empty({a.size(0), w.size(0)}, a.options());
+  if (!gemm_on_cpu_pool()) return at::mm_out(out, a, w.t());
+  pool.parallel_for(a.size(0), 16, [&](int64_t r0, int64_t r1) {
+    c10::InferenceMode guard;  // thread-local: the pool's threads need their own
+    at::Tensor part = out.narrow(0, r0, r1 - r0);
+    at::mm_out(part, a.narrow(0, r0, r1 - r0), w.t());
+  });
+  return out;
+}
+
 EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
                                                  const at::Tensor& attention_mask_in,
                                                  const at::Tensor& token_type_ids_in,
@@ -322,7 +334,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
   };
   for (const Layer& layer : layers_) {
     // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
-    const at::Tensor qkv = at::mm(x, layer.qkv_w.t());  // [T, 3H]
+    const at::Tensor qkv = pooled_mm(x, layer.qkv_w);  // [T, 3H]
     at::Tensor ctx = at::empty({T, H}, x.options());
     const float* qkv_p = qkv.data_ptr<float>();
     const float* qkv_b = layer.qkv_b.data_ptr<float>();
@@ -330,7 +342,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     pool.parallel_for(B * nh, 1, [&](int64_t i0, int64_t i1) {
       cpu::packed_attention(qkv_p, qkv_b, ctx_p, off, nh, d, scale, i0, i1);
     });
-    at::Tensor h1 = at::mm(ctx, layer.out_w.t());
+    at::Tensor h1 = pooled_mm(ctx, layer.out_w);
     float* h1_p = h1.data_ptr<float>();
     const float* x_p = x.data_ptr<float>();
     rows(h1, [&](int64_t r0, int64_t r1) {
@@ -339,7 +351,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     });
     at::Tensor ff;
     if (act_ == Act::GeluErf) {
-      ff = at::mm(h1, layer.ff1_w.t());
+      ff = pooled_mm(h1, layer.ff1_w);
       float* ff_p = ff.data_ptr<float>();
       const int64_t I = ff.size(1);
       rows(ff, [&](int64_t r0, int64_t r1) { cpu::bias_gelu(ff_p, layer.ff1_b.data_ptr<float>(), I, r0, r1); });
@@ -351,7 +363,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
         activation_(part);
       });
     }
-    at::Tensor y = at::mm(ff, layer.ff2_w.t());
+    at::Tensor y = pooled_mm(ff, layer.ff2_w);
     float* y_p = y.data_ptr<float>();
     rows(y, [&](int64_t r0, int64_t r1) {
       cpu::add_layer_norm(y_p, layer.ff2_b.data_ptr<float>(), h1_p, layer.ln2_w.data_ptr<float>(),

@@ -96,6 +96,12 @@ class TransformerEncoder {
   enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
 };
 
+// a · wᵀ for CPU float32 [M, K] x [N, K]. When the GEMMs are the pool's (configure_cpu_threads),
+// the rows of `a` are split across cpu_pool's threads, each part one single-threaded BLAS call
+// writing its rows of the result in place: no second thread pool spinning against this one, and
+// a row's arithmetic does not depend on the split. Otherwise one at::mm.
+at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w);
+
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
 // matmul on a CPU build that lacks it).
 void check_dtype_supported(at::Device device, at::ScalarType dtype, const std::string& dtype_name);
@@ -105,10 +111,12 @@ at::Device to_torch(const Device& device, const std::string& name);
 at::ScalarType to_torch(DType dtype);
 // CPU threading. With an OpenBLAS that runs its own thread pool (Debian's libtorch), ATen's
 // OpenMP pool and OpenBLAS's pool spin against each other on a small machine (measured: 5x more
-// CPU time for the same work on 2 cores); then GEMMs get `threads` OpenBLAS threads and ATen's
-// own pool is kept at one thread. Otherwise (MKL / OpenMP BLAS) at::set_num_threads(threads).
+// CPU time for the same work on 2 cores), so ATen's own pool is kept at one thread. For float32
+// inference (`inference`) the packed forward runs everything on cpu_pool's `threads` threads,
+// GEMMs split by rows with OpenBLAS single-threaded; otherwise (training) GEMMs get `threads`
+// OpenBLAS threads. Without OpenBLAS (MKL / OpenMP BLAS) at::set_num_threads(threads).
 // Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
 // threads then. threads <= 0: all cores. Part of setup_runtime().
-void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat);
+void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true);
 
 }  // namespace sbert::nn
