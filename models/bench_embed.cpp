@@ -12,6 +12,7 @@
 #include "sts_data.h"
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", model_dir, "benchmark this model folder instead of a random one");
   app.add_option("--shared", shared, "the shared data folder")->capture_default_str();
   app.add_option("--dtype", dtype, "float32 | bfloat16 | float16")->capture_default_str();
+  std::string quantize = "none";
+  app.add_option("--quantize", quantize, "none | int8")->capture_default_str();
   app.add_option("--batch-size", batch_size)->capture_default_str();
   app.add_option("--threads", threads, "0: libtorch default")->capture_default_str();
   app.add_option("--data", data, "stsb | korsts | both")->capture_default_str();
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     o.dtype = dtype;
     o.batch_size = batch_size;
     o.threads = threads;
+    o.quantize = quantize;
     auto t_load = std::chrono::steady_clock::now();
     auto enc = sbert::SentenceEncoder::load(dir, o);
     const double load_s = seconds_since(t_load);
@@ -153,8 +157,30 @@ int main(int argc, char** argv) {
         }
         if (m.rows != texts.size()) throw sbert::Error("row count mismatch");
       }
+      // Reduced precision: each vector's cosine to the float32 model's (same weights).
+      nlohmann::json agreement;
+      if (dtype != "float32" || quantize != "none") {
+        sbert::EncoderOptions f32 = o;
+        f32.dtype = "float32";
+        f32.quantize = "none";
+        sbert::Matrix want = sbert::SentenceEncoder::load(dir, f32)->encode(texts);
+        sbert::Matrix got = enc->encode(texts);
+        double lo = 1, sum = 0;
+        for (size_t i = 0; i < texts.size(); ++i) {
+          double dot = 0, na = 0, nb = 0;
+          for (size_t j = 0; j < got.cols; ++j) {
+            dot += double(got.at(i, j)) * want.at(i, j);
+            na += double(got.at(i, j)) * got.at(i, j);
+            nb += double(want.at(i, j)) * want.at(i, j);
+          }
+          const double c = dot / std::sqrt(std::max(na * nb, 1e-300));
+          lo = std::min(lo, c);
+          sum += c;
+        }
+        agreement = {{"cosine_to_float32_min", lo}, {"cosine_to_float32_mean", sum / texts.size()}};
+      }
       nlohmann::json roof;
-      if (dtype == "float32" && model_dir.empty()) {
+      if (model_dir.empty()) {
         const int64_t H = static_cast<int64_t>(spec.hidden), I = static_cast<int64_t>(spec.intermediate);
         Roofline r = gemm_roofline(lengths, batch_size, H, I, static_cast<int64_t>(spec.layers), 3);
         roof = {{"gemm_seconds", r.seconds},
@@ -164,6 +190,7 @@ int main(int argc, char** argv) {
       }
       results.push_back({{"data", name},
                          {"roofline", roof},
+                         {"agreement", agreement},
                          {"stages", {{"tokenize_seconds", best_stats.tokenize_seconds},
                                      {"forward_seconds", best_stats.forward_seconds},
                                      {"pooling_seconds", best_stats.pooling_seconds}}},
@@ -181,6 +208,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"model", dir.string()},
                           {"shape", model_dir.empty() ? shape : "folder"},
                           {"dtype", dtype},
+                          {"quantize", quantize},
                           {"threads", threads},
                           {"batch_size", batch_size},
                           {"dimension", enc->dimension()},

@@ -48,10 +48,12 @@ tjs_skip=""
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   tjs_skip="node/npm not installed"
 elif [[ ! -f $model/onnx/model.onnx ]]; then
+  # scripts/peer/export_onnx.mjs writes the graph torch.onnx.export would (no Python needed);
+  # ../shared/peer/export_onnx.py is used instead when python3 has torch.
   if [[ $have_torch == 1 ]]; then
     python3 "$peer_src/export_onnx.py" "$model" >/dev/null || tjs_skip="ONNX export failed"
   else
-    tjs_skip="no $model/onnx/model.onnx and no python3 torch to export one (export_onnx.py)"
+    node "$root/scripts/peer/export_onnx.mjs" "$model" >/dev/null || tjs_skip="ONNX export (export_onnx.mjs) failed"
   fi
 fi
 peer_dir=${SBERT_PEER_DIR:-/tmp/sbert-peer}

@@ -88,6 +88,7 @@ struct ModelOptions {
   std::string model;   // folder or org/name[@revision]; empty = $SBERT_MODEL or the default model
   std::string device = "cpu";
   std::string dtype = "float32";
+  std::string quantize = "none";
   size_t batch_size = 32;
   size_t max_length = 0;
   int threads = 0;

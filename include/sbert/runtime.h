@@ -24,6 +24,9 @@ struct RuntimeOptions {
   std::string device = "cpu";       // cpu | cuda | cuda:N
   std::string dtype = "float32";    // float32 | float16 | bfloat16 (also fp32/fp16/bf16/half)
   int threads = 0;                  // 0: all cores
+  // "int8": dynamic int8 quantization of the encoder's Linear layers (CPU, float32; weights per
+  // output channel, activations per block of token rows); "" or "none": off.
+  std::string quantize;
   size_t batch_size = 32;           // inputs per forward pass
   size_t max_batch_tokens = 0;      // padded tokens per batch (0: the model's default)
   size_t max_length = 0;            // tokens per input, specials included (0: the model's default)

@@ -49,6 +49,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
   const std::string prefix = find_encoder_prefix(*store);
   m->encoder_ = std::make_unique<TransformerEncoder>(
       config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where);
+  if (options.quantize == "int8") m->encoder_->quantize_int8();
 
   m->modes_ = options.pooling.empty() ? layout.pooling_modes : parse_modes(options.pooling);
   for (PoolingMode mode : m->modes_) {

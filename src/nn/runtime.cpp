@@ -1,6 +1,7 @@
 // The one runtime set-up of every model (sbert/runtime.h): device and dtype parsing, the OpenBLAS
 // kernel choice, the OpenBLAS / ATen thread pools and the dtype check.
 #include "nn/cpu_pool.h"
+#include "nn/quantized_linear.h"
 #include "nn/transformer.h"
 
 #include <dlfcn.h>
@@ -198,6 +199,19 @@ Runtime setup_runtime(const RuntimeOptions& options) {
                 ", ATen pool " + std::to_string(at::get_num_threads()));
   }
   nn::check_dtype_supported(device, dtype, options.dtype);
+  if (!options.quantize.empty() && options.quantize != "none") {
+    if (options.quantize != "int8")
+      throw Error("unknown quantization '" + options.quantize + "' (int8 or none)");
+    if (!r.device.is_cpu() || r.dtype != DType::Float32)
+      throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options.device + ", --dtype " +
+                  options.dtype + ")");
+    const std::string engine = nn::QuantizedLinear::engine();
+    if (engine.empty())
+      throw Error("--quantize int8: this libtorch has no int8 engine for this CPU (FBGEMM or oneDNN)");
+    // The int8 GEMMs run on libtorch's own (OpenMP) threads, one call per batch.
+    at::set_num_threads(r.threads);
+    log_verbose("int8 Linear layers (" + engine + " engine, " + std::to_string(r.threads) + " thread(s))");
+  }
   return r;
 }
 

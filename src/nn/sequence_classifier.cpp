@@ -218,6 +218,7 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   }
 
   m.encoder = std::make_unique<nn::TransformerEncoder>(c, *m.store, prefix, topt, where);
+  if (options.quantize == "int8") m.encoder->quantize_int8();
   if (m.head == Head::PoolerLinear && !m.encoder->has_pooler())
     throw Error(where + ": BERT classification head needs the pooler (" + prefix +
                 "pooler.dense.weight), which is missing");

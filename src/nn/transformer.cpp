@@ -215,8 +215,22 @@ at::Tensor TransformerEncoder::embed(const at::Tensor& ids, const at::Tensor& po
   return x;
 }
 
+void TransformerEncoder::quantize_int8() {
+  if (!options_.device().is_cpu() || options_.dtype().toScalarType() != at::kFloat)
+    throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options_.device().str() +
+                ", --dtype " + std::string(c10::toString(options_.dtype().toScalarType())) + ")");
+  if (quantized()) return;
+  for (const Layer& l : layers_)
+    quantized_.push_back({std::make_shared<const QuantizedLinear>(l.qkv_w), std::make_shared<const QuantizedLinear>(l.out_w),
+                          std::make_shared<const QuantizedLinear>(l.ff1_w), std::make_shared<const QuantizedLinear>(l.ff2_w)});
+}
+
 EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                           const at::Tensor& token_type_ids, bool all_hidden_states) const {
+  if (quantized()) {
+    c10::InferenceMode guard;
+    return forward_packed(input_ids, attention_mask, token_type_ids, all_hidden_states);
+  }
   if (options_.device().is_cpu() && options_.dtype().toScalarType() == at::kFloat &&
       !at::GradMode::is_enabled())
     return forward_packed(input_ids, attention_mask, token_type_ids, all_hidden_states);
@@ -332,9 +346,14 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
   auto rows = [&](at::Tensor& t, const std::function<void(int64_t, int64_t)>& f) {
     pool.parallel_for(t.size(0), 8, f);
   };
-  for (const Layer& layer : layers_) {
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& layer = layers_[li];
+    // a · wᵀ: float32 (pooled_mm) or the int8 weights of the same Linear.
+    auto mm = [&](const at::Tensor& a, const at::Tensor& w, int which) {
+      return quantized() ? quantized_[li][static_cast<size_t>(which)]->forward(a) : pooled_mm(a, w);
+    };
     // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
-    const at::Tensor qkv = pooled_mm(x, layer.qkv_w);  // [T, 3H]
+    const at::Tensor qkv = mm(x, layer.qkv_w, 0);  // [T, 3H]
     at::Tensor ctx = at::empty({T, H}, x.options());
     const float* qkv_p = qkv.data_ptr<float>();
     const float* qkv_b = layer.qkv_b.data_ptr<float>();
@@ -342,7 +361,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     pool.parallel_for(B * nh, 1, [&](int64_t i0, int64_t i1) {
       cpu::packed_attention(qkv_p, qkv_b, ctx_p, off, nh, d, scale, i0, i1);
     });
-    at::Tensor h1 = pooled_mm(ctx, layer.out_w);
+    at::Tensor h1 = mm(ctx, layer.out_w, 1);
     float* h1_p = h1.data_ptr<float>();
     const float* x_p = x.data_ptr<float>();
     rows(h1, [&](int64_t r0, int64_t r1) {
@@ -351,19 +370,19 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     });
     at::Tensor ff;
     if (act_ == Act::GeluErf) {
-      ff = pooled_mm(h1, layer.ff1_w);
+      ff = mm(h1, layer.ff1_w, 2);
       float* ff_p = ff.data_ptr<float>();
       const int64_t I = ff.size(1);
       rows(ff, [&](int64_t r0, int64_t r1) { cpu::bias_gelu(ff_p, layer.ff1_b.data_ptr<float>(), I, r0, r1); });
     } else {
-      ff = at::addmm(layer.ff1_b, h1, layer.ff1_w.t());
+      ff = mm(h1, layer.ff1_w, 2).add_(layer.ff1_b);
       rows(ff, [&](int64_t r0, int64_t r1) {
         c10::InferenceMode guard;  // thread-local: the pool's threads need their own
         at::Tensor part = ff.narrow(0, r0, r1 - r0);
         activation_(part);
       });
     }
-    at::Tensor y = pooled_mm(ff, layer.ff2_w);
+    at::Tensor y = mm(ff, layer.ff2_w, 3);
     float* y_p = y.data_ptr<float>();
     rows(y, [&](int64_t r0, int64_t r1) {
       cpu::add_layer_norm(y_p, layer.ff2_b.data_ptr<float>(), h1_p, layer.ln2_w.data_ptr<float>(),

@@ -1,12 +1,15 @@
 // The transformer encoders (BERT, RoBERTa/XLM-RoBERTa, DistilBERT, ELECTRA) as plain ATen code.
 // Internal header: shared by the sentence encoder and the sequence-classification heads.
 #pragma once
+#include <array>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "nn/arch_tables.h"
+#include "nn/quantized_linear.h"
 #include "nn/torch_pch.h"
 #include "nn/weight_store.h"
 #include "sbert/runtime.h"
@@ -68,6 +71,12 @@ class TransformerEncoder {
   EncoderOutput forward_packed(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                const at::Tensor& token_type_ids, bool all_hidden_states) const;
 
+  // --quantize int8: the layers' four Linear weights become prepacked int8 (QuantizedLinear);
+  // the forward then always takes the packed path (CPU float32 only; throws otherwise or when
+  // libtorch has no int8 engine). Embeddings, LayerNorm, attention and heads stay float32.
+  void quantize_int8();
+  bool quantized() const { return !quantized_.empty(); }
+
   bool has_pooler() const { return pooler_w_.defined(); }
   // tanh(dense(h[:, 0])) from the checkpoint's pooler weights.
   at::Tensor pooler(const at::Tensor& last_hidden) const;
@@ -92,6 +101,7 @@ class TransformerEncoder {
   std::string where_;  // the model (for errors at run time)
   at::Tensor word_, position_, token_type_, emb_ln_w_, emb_ln_b_, project_w_, project_b_;
   std::vector<Layer> layers_;
+  std::vector<std::array<std::shared_ptr<const QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
   at::Tensor pooler_w_, pooler_b_;
   enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
 };

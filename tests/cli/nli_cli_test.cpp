@@ -1,6 +1,7 @@
 // End-to-end tests of `sbert nli`, `sbert nli-zeroshot` and `sbert rerank` against the
 // transformers / sentence-transformers goldens, and their input errors.
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "test_support.h"
@@ -227,3 +228,49 @@ TEST(NliCli, BadInputIsAClearError) {
 }
 
 }  // namespace
+
+// --quantize int8 (dynamic int8 Linear layers) on nli, nli-zeroshot and rerank: the float32
+// goldens within a quantization tolerance. The fixtures are 32-wide toy models, where 8-bit
+// activations cost relatively more than on real shapes (bench_embed: MiniLM shape, STS-B,
+// lowest cosine to float32 0.99997), hence the loose bounds.
+TEST(NliCli, QuantizeInt8StaysCloseToTheGoldens) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto g = sbert::testing::load_json(shared / "fixtures/golden/nli-bert.json");
+  auto dir = temp_dir("nli-int8");
+  std::string body;
+  for (size_t i = 0; i < g["pairs"].size(); ++i)
+    body += nlohmann::json{{"p", g["pairs"][i][0]}, {"h", g["pairs"][i][1]}}.dump() + "\n";
+  write_file(dir / "pairs.jsonl", body);
+  auto rows = parse_jsonl(run_ok("nli -q --quantize int8 -m " + q(shared / "fixtures/models/nli-bert") +
+                                 " --max-length 128 --premise-column p --hypothesis-column h " + q(dir / "pairs.jsonl")));
+  ASSERT_EQ(rows.size(), g["pairs_logits"].size());
+  double worst = 0, spread = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t j = 0; j < g["pairs_logits"][i].size(); ++j) {
+      const double want = g["pairs_logits"][i][j].get<double>();
+      worst = std::max(worst, std::fabs(rows[i]["logits"][j].get<double>() - want));
+      spread = std::max(spread, std::fabs(want));
+    }
+  std::printf("[int8] nli logits: max diff %.3g (largest logit %.3g)\n", worst, spread);
+  EXPECT_GT(worst, 0.0) << "int8 should not be bit-identical to float32";
+  EXPECT_LE(worst, 0.1 * spread);
+
+  auto c = sbert::testing::load_json(shared / "fixtures/golden/cross-encoder-bert.json");
+  std::string docs;
+  for (auto& d : c["rank_docs"]) docs += nlohmann::json{{"text", d}}.dump() + "\n";
+  write_file(dir / "docs.jsonl", docs);
+  auto ranked = parse_jsonl(run_ok("rerank -q --quantize int8 -m " + q(shared / "fixtures/models/cross-encoder-bert") +
+                                   " --max-length 128 --query '" + c["rank_query"].get<std::string>() + "' " +
+                                   q(dir / "docs.jsonl")));
+  ASSERT_EQ(ranked.size(), c["rank"].size());
+  std::map<size_t, double> want;
+  for (auto& r : c["rank"]) want[r["corpus_id"].get<size_t>()] = r["score"].get<double>();
+  for (auto& r : ranked) EXPECT_NEAR(r["score"].get<double>(), want[r["index"].get<size_t>()], 0.03);
+
+  auto z = run_ok("nli-zeroshot -q --quantize int8 -m " + q(shared / "fixtures/models/nli-bert") +
+                  " --labels 'sports,politics' " + q(dir / "docs.jsonl"));
+  EXPECT_EQ(parse_jsonl(z).size(), c["rank_docs"].size());
+  expect_error("nli --quantize int8 --dtype bfloat16 -m " + q(shared / "fixtures/models/nli-bert") +
+                   " --premise-column p --hypothesis-column h " + q(dir / "pairs.jsonl"),
+               "--quantize int8 runs on the CPU in float32");
+}
