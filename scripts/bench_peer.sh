@@ -5,12 +5,13 @@
 # cannot run here is reported with the reason ("skipped") instead of a figure.
 # See ../shared/peer/README.md for the peers.
 #   scripts/bench_peer.sh [--shared DIR] [--model DIR] [--runs N] [--threads T] [--batch B]
+#                         [--quantize int8]   (sbert's side only; the peers stay float32)
 # Defaults: ../shared, a random-weight MiniLM-L6 folder (build/make_model) in a temp folder, 3, 2, 32.
 # npm packages go to $SBERT_PEER_DIR (default /tmp/sbert-peer), never into the repository.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=$root/../shared model="" runs=3 threads=2 batch=32
+shared=$root/../shared model="" runs=3 threads=2 batch=32 quantize=none
 while [[ $# -gt 0 ]]; do
   case $1 in
     --shared) shared=$2; shift 2 ;;
@@ -18,7 +19,8 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    --quantize) quantize=$2; shift 2 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     *) echo "bench_peer: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -72,7 +74,7 @@ eager_skip=""
 # Encode seconds of one run of each; sbert's is its own "embedded N texts ... in S s" log line
 # (load excluded, as the peers report theirs).
 sbert_run() {
-  "$sbert" embed --model "$model" --threads "$threads" --batch-size "$batch" --format npy \
+  "$sbert" embed --model "$model" --threads "$threads" --batch-size "$batch" --quantize "$quantize" --format npy \
     -o "$work/sbert.npy" "$texts" 2>&1 >/dev/null | sed -n 's/.*embedded .* in \([0-9.]*\) s.*/\1/p'
 }
 tjs_run() {
@@ -99,13 +101,13 @@ for ((i = 1; i <= runs; i++)); do
   fi
 done
 
-python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" <<'EOF'
+python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" <<'EOF'
 import json, sys
 n, threads, batch, runs = (int(x) for x in sys.argv[1:5])
-s, t, tskip, e, eskip, cores = sys.argv[5:11]
+s, t, tskip, e, eskip, cores, quantize = sys.argv[5:12]
 def rate(x): return n / float(x) if x else None
 out = {"texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
-       "sbert": {"encode_s": float(s), "sentences_per_s": rate(s)}}
+       "sbert": {"encode_s": float(s), "sentences_per_s": rate(s), "quantize": quantize}}
 for name, v, skip in (("transformers_js", t, tskip), ("eager_pytorch", e, eskip)):
     if skip or not v:
         out[name] = {"skipped": skip or "no result"}

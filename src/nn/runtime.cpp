@@ -53,7 +53,7 @@ namespace {
 // than what OpenBLAS picks on its own is known).
 struct CpuFeatures {
   bool intel_like = true;  // false on AMD / Hygon (the AVX2 kernel is then "Zen")
-  bool avx2 = false, fma = false, avx512 = false, avx512_bf16 = false;
+  bool avx2 = false, fma = false, avx512 = false, avx512_bf16 = false, amx_bf16 = false;
 };
 
 CpuFeatures cpu_features() {
@@ -84,6 +84,7 @@ CpuFeatures cpu_features() {
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
              avx512vl = b & (1u << 31);
   f.avx512 = zmm_state && avx512f && avx512dq && avx512bw && avx512vl;
+  f.amx_bf16 = (d & (1u << 22)) && (xcr0_lo & (3u << 17)) == (3u << 17);  // + the OS saves tile state
   const unsigned subleaves = a;
   if (f.avx512 && subleaves >= 1) {
     __cpuid_count(7, 1, a, b, c, d);
@@ -199,6 +200,12 @@ Runtime setup_runtime(const RuntimeOptions& options) {
                 ", ATen pool " + std::to_string(at::get_num_threads()));
   }
   nn::check_dtype_supported(device, dtype, options.dtype);
+  if (r.device.is_cpu() && r.dtype == DType::BFloat16) {
+    const nn::CpuFeatures f = nn::cpu_features();
+    if (!f.avx512_bf16 && !f.amx_bf16)
+      log_verbose("note: this CPU has no bfloat16 instructions (AVX512_BF16 / AMX-BF16): bfloat16 is emulated "
+                  "and slower than float32 here; --quantize int8 is the faster reduced-precision path");
+  }
   if (!options.quantize.empty() && options.quantize != "none") {
     if (options.quantize != "int8")
       throw Error("unknown quantization '" + options.quantize + "' (int8 or none)");

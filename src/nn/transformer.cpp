@@ -220,9 +220,11 @@ void TransformerEncoder::quantize_int8() {
     throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options_.device().str() +
                 ", --dtype " + std::string(c10::toString(options_.dtype().toScalarType())) + ")");
   if (quantized()) return;
-  for (const Layer& l : layers_)
+  for (Layer& l : layers_) {
     quantized_.push_back({std::make_shared<const QuantizedLinear>(l.qkv_w), std::make_shared<const QuantizedLinear>(l.out_w),
                           std::make_shared<const QuantizedLinear>(l.ff1_w), std::make_shared<const QuantizedLinear>(l.ff2_w)});
+    l.qkv_w = l.out_w = l.ff1_w = l.ff2_w = at::Tensor();  // only the int8 copies are used from now on
+  }
 }
 
 EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
