@@ -11,6 +11,7 @@
 
 #include "sts_data.h"
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -59,8 +60,11 @@ Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int
   }
   c10::InferenceMode guard;
   const int64_t max_m = *std::max_element(ms.begin(), ms.end());
-  at::Tensor x = at::randn({max_m, std::max(H, I)}), wq = at::randn({3 * H, H}), wo = at::randn({H, H}),
-             w1 = at::randn({I, H}), w2 = at::randn({H, I});
+  at::Tensor x = at::randn({max_m, std::max(H, I)});
+  // Each layer its own weights, as in the model (they do not all fit in the caches).
+  std::vector<std::array<at::Tensor, 4>> w;
+  for (int64_t l = 0; l < layers; ++l)
+    w.push_back({at::randn({3 * H, H}), at::randn({H, H}), at::randn({I, H}), at::randn({H, I})});
   Roofline r;
   r.seconds = 1e300;
   for (int64_t m : ms) r.gflop += 2.0 * m * (3 * H * H + H * H + 2 * H * I) * layers / 1e9;
@@ -69,10 +73,10 @@ Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int
     for (int64_t m : ms) {
       at::Tensor a = x.narrow(0, 0, m).narrow(1, 0, H), b = x.narrow(0, 0, m).narrow(1, 0, I);
       for (int64_t l = 0; l < layers; ++l) {
-        (void)sbert::nn::pooled_mm(a, wq);
-        (void)sbert::nn::pooled_mm(a, wo);
-        (void)sbert::nn::pooled_mm(a, w1);
-        (void)sbert::nn::pooled_mm(b, w2);
+        (void)sbert::nn::pooled_mm(a, w[l][0]);
+        (void)sbert::nn::pooled_mm(a, w[l][1]);
+        (void)sbert::nn::pooled_mm(a, w[l][2]);
+        (void)sbert::nn::pooled_mm(b, w[l][3]);
       }
     }
     r.seconds = std::min(r.seconds, seconds_since(t0));
