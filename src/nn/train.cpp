@@ -23,6 +23,7 @@
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
 #include "sbert/error.h"
+#include "sbert/model_folder.h"
 #include "sbert/tokenizer.h"
 #include "sbert/train.h"
 
@@ -751,19 +752,13 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
           if (p.kind == nn::PostModule::Normalize) fs::create_directories(tmp / "2_Normalize");
       } else {
         copy_tokenizer_files(tdir_, tdst);
-        nlohmann::json modules = nlohmann::json::array();
-        modules.push_back({{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}});
-        modules.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}});
-        write_text(tmp / "modules.json", json_dump_file(modules));
-        fs::create_directories(tmp / "1_Pooling");
-        nlohmann::json pool = {{"word_embedding_dimension", cfg_.hidden_size},
-                               {"pooling_mode_cls_token", false}, {"pooling_mode_mean_tokens", true},
-                               {"pooling_mode_max_tokens", false}, {"pooling_mode_mean_sqrt_len_tokens", false},
-                               {"pooling_mode_weightedmean_tokens", false}, {"pooling_mode_lasttoken", false},
-                               {"include_prompt", true}};
-        write_text(tmp / "1_Pooling" / "config.json", json_dump_file(pool));
-        write_text(tmp / "sentence_bert_config.json",
-                   json_dump_file({{"max_seq_length", max_length_}, {"do_lower_case", false}}));
+        // A plain Hugging Face folder becomes a sentence-transformers one with mean pooling, as
+        // sentence-transformers does when it loads one.
+        model::StLayout st;
+        st.pooling.modes = {"mean"};
+        st.pooling.word_embedding_dimension = cfg_.hidden_size;
+        st.max_seq_length = max_length_;
+        model::write_st_layout(tmp, st);
       }
       if (!fs::exists(tmp / "config_sentence_transformers.json"))
         write_text(tmp / "config_sentence_transformers.json",
