@@ -183,6 +183,21 @@ at::Tensor TransformerEncoder::positions(const at::Tensor& ids) const {
   return at::arange(L, at::TensorOptions().dtype(at::kLong).device(ids.device())).unsqueeze(0).expand({B, L});
 }
 
+TransformerEncoder::Inputs TransformerEncoder::inputs(const at::Tensor& ids, const at::Tensor& mask,
+                                                     const at::Tensor& types, at::Device dev) const {
+  Inputs in;
+  in.ids = ids.to(dev, at::kLong).contiguous();
+  in.mask = mask.to(dev, at::kLong).contiguous();
+  const int64_t L = in.ids.size(1);
+  if (L > config_.max_input_length())
+    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
+                std::to_string(config_.max_input_length()) + " positions");
+  if (token_type_.defined())
+    in.types = types.defined() ? types.to(dev, at::kLong).contiguous() : at::zeros_like(in.ids);
+  check_ids(in.ids, in.types);
+  return in;
+}
+
 void TransformerEncoder::check_ids(const at::Tensor& ids, const at::Tensor& types) const {
   const auto& c = config_;
   // Ids outside the embedding tables are the tokenizer's and the model's disagreement: name it
@@ -244,18 +259,10 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
                                                  const at::Tensor& token_type_ids_in,
                                                  bool all_hidden_states) const {
   const auto& c = config_;
-  const at::Device dev = options_.device();
-  at::Tensor ids = input_ids_in.to(dev, at::kLong);
-  at::Tensor mask = attention_mask_in.to(dev, at::kLong);
+  const Inputs in = inputs(input_ids_in, attention_mask_in, token_type_ids_in, options_.device());
+  const at::Tensor &ids = in.ids, &mask = in.mask, &types = in.types;
   const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
                 d = H / nh;
-  if (L > c.max_input_length())
-    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
-                std::to_string(c.max_input_length()) + " positions");
-  at::Tensor types;
-  if (token_type_.defined())
-    types = token_type_ids_in.defined() ? token_type_ids_in.to(dev, at::kLong) : at::zeros_like(ids);
-  check_ids(ids, types);
   at::Tensor x = embed(ids, positions(ids), types);
 
   EncoderOutput out;
@@ -308,17 +315,10 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
                                                  const at::Tensor& token_type_ids_in,
                                                  bool all_hidden_states) const {
   const auto& c = config_;
-  at::Tensor ids = input_ids_in.to(at::kCPU, at::kLong).contiguous();
-  at::Tensor mask = attention_mask_in.to(at::kCPU, at::kLong).contiguous();
+  const Inputs in = inputs(input_ids_in, attention_mask_in, token_type_ids_in, at::kCPU);
+  const at::Tensor &ids = in.ids, &mask = in.mask, &types = in.types;
   const int64_t B = ids.size(0), L = ids.size(1), H = c.hidden_size, nh = c.num_heads,
                 d = H / nh;
-  if (L > c.max_input_length())
-    throw Error("input of " + std::to_string(L) + " tokens exceeds the model's " +
-                std::to_string(c.max_input_length()) + " positions");
-  at::Tensor types;
-  if (token_type_.defined())
-    types = token_type_ids_in.defined() ? token_type_ids_in.to(at::kCPU, at::kLong) : at::zeros_like(ids);
-  check_ids(ids, types);
 
   // The real tokens in row order: flat grid index of each, and where each sequence starts.
   std::vector<int64_t> flat, offsets(static_cast<size_t>(B) + 1, 0);

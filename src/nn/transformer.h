@@ -93,6 +93,12 @@ class TransformerEncoder {
   // ids (and token types) checked against the embedding tables; the summed, normalised
   // (and, for ELECTRA, projected) embeddings of the given ids / positions / types.
   void check_ids(const at::Tensor& ids, const at::Tensor& types) const;
+  // The forward's inputs as int64 on `dev` (types zeros when the model has a type table and none
+  // were given; undefined when it has none), length and ids checked.
+  struct Inputs {
+    at::Tensor ids, mask, types;
+  };
+  Inputs inputs(const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types, at::Device dev) const;
   at::Tensor embed(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& types) const;
   at::Tensor positions(const at::Tensor& ids) const;  // [B, L]
 
