@@ -1,8 +1,10 @@
 // Plain C++ float32 kernels for the CPU inference path of the encoder (no libtorch here): self-
 // attention over packed tokens (padding removed) read straight from the fused QKV projection,
 // bias + residual + LayerNorm, and bias + GELU. Loops vectorise over independent outputs or over
-// a fixed set of 16 partial sums, so the arithmetic does not depend on the SIMD width or on the
-// thread count; the file is compiled without floating-point contraction.
+// a fixed set of 16 partial sums, so no sum's order depends on the SIMD width or the thread count:
+// on one machine the bits never change with --threads. Across machines they may differ in the
+// last place (the AVX2 / AVX-512 builds fuse multiply-adds, the baseline build cannot), as
+// OpenBLAS's per-CPU kernels do.
 #pragma once
 #include <cstdint>
 
