@@ -174,7 +174,7 @@ void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   const bool openblas_gemm = openblas_set && dtype == at::kFloat && !at::hasMKL();
   // Inference in float32: one pool of threads for everything, the GEMMs split by rows across it
   // (OpenBLAS single-threaded; its own workers would spin against the pool between GEMMs).
-  const bool on_pool = openblas_gemm && inference && n > 1;
+  const bool on_pool = openblas_gemm && inference;
   set_gemm_on_cpu_pool(on_pool);
   if (openblas_set) openblas_set(on_pool ? 1 : n);
   at::set_num_threads(openblas_gemm ? 1 : n);

@@ -302,10 +302,17 @@ at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
   WorkerPool& pool = cpu_pool();
   at::Tensor out = at::empty({a.size(0), w.size(0)}, a.options());
   if (!gemm_on_cpu_pool()) return at::mm_out(out, a, w.t());
-  pool.parallel_for(a.size(0), 16, [&](int64_t r0, int64_t r1) {
+  // Fixed blocks of rows, whatever the thread count: OpenBLAS picks its kernel by the matrix
+  // size (small-matrix kernels), so a split by thread count would change the rounding.
+  constexpr int64_t kBlock = 64;
+  const int64_t M = a.size(0), blocks = (M + kBlock - 1) / kBlock;
+  pool.parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     c10::InferenceMode guard;  // thread-local: the pool's threads need their own
-    at::Tensor part = out.narrow(0, r0, r1 - r0);
-    at::mm_out(part, a.narrow(0, r0, r1 - r0), w.t());
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kBlock, n = std::min(kBlock, M - r0);
+      at::Tensor part = out.narrow(0, r0, n);
+      at::mm_out(part, a.narrow(0, r0, n), w.t());
+    }
   });
   return out;
 }

@@ -113,9 +113,10 @@ class TransformerEncoder {
 };
 
 // a · wᵀ for CPU float32 [M, K] x [N, K]. When the GEMMs are the pool's (configure_cpu_threads),
-// the rows of `a` are split across cpu_pool's threads, each part one single-threaded BLAS call
-// writing its rows of the result in place: no second thread pool spinning against this one, and
-// a row's arithmetic does not depend on the split. Otherwise one at::mm.
+// the rows of `a` go in blocks of 64 to cpu_pool's threads, each block one single-threaded BLAS
+// call writing its rows of the result in place: no second thread pool spinning against this one,
+// and the blocks (so the BLAS kernels and the bits) do not depend on the thread count. Otherwise
+// one at::mm.
 at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w);
 
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16

@@ -185,3 +185,35 @@ TEST(EmbedCli, ProjectorFilesCarryMetadataColumns) {
 }
 
 }  // namespace
+
+namespace {
+
+// The CPU path splits GEMM rows, attention heads and LayerNorm rows across --threads threads;
+// no row's arithmetic depends on the split, so the bytes do not either (float32 and int8).
+TEST(EmbedCli, ThreadCountDoesNotChangeTheBytes) {
+  SBERT_REQUIRE_SHARED(shared);
+  auto g = sbert::testing::load_json(shared / "fixtures/golden/bert-wordpiece-mean-norm.json");
+  auto dir = temp_dir("embed-threads");
+  nlohmann::json texts = g["texts"];
+  for (int i = 0; i < 40; ++i) texts.push_back("sentence number " + std::to_string(i) + " of a longer batch");
+  auto input = write_texts(dir, texts);
+  const fs::path model = shared / "fixtures/models/bert-wordpiece-mean-norm";
+  for (const std::string q : {"none", "int8"}) {
+    std::string first;
+    for (int threads : {1, 2, 3}) {
+      auto out = dir / ("t" + std::to_string(threads) + q + ".npy");
+      std::string err;
+      ASSERT_EQ(run_command(sbert_bin() + " embed -q --input-format jsonl --batch-size 16 --format npy --quantize " + q +
+                                " --threads " + std::to_string(threads) + " --model " + model.string() + " -o " +
+                                out.string() + " " + input.string(),
+                            nullptr, &err),
+                0)
+          << err;
+      const std::string bytes = read_file(out);
+      if (first.empty()) first = bytes;
+      EXPECT_TRUE(bytes == first) << q << " with " << threads << " threads: output differs from 1 thread";
+    }
+  }
+}
+
+}  // namespace
