@@ -83,14 +83,18 @@ void Batcher::work() {
     double queued = 0;
     for (const Job& j : jobs) queued += std::chrono::duration<double>(start - j.queued).count();
     if (jobs.front().alone) {
+      std::exception_ptr error;
       try {
         jobs.front().alone();
-        jobs.front().result.set_value(Matrix());
       } catch (...) {
-        jobs.front().result.set_exception(std::current_exception());
+        error = std::current_exception();
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.queue_seconds += queued;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.queue_seconds += queued;
+      }
+      if (error) jobs.front().result.set_exception(error);
+      else jobs.front().result.set_value(Matrix());
       continue;
     }
     std::vector<Encoding> all;
@@ -100,30 +104,39 @@ void Batcher::work() {
         tokens += e.size();
         all.push_back(std::move(e));
       }
+    Matrix rows;
+    std::exception_ptr error;
     try {
-      Matrix rows = all.empty() ? Matrix() : run_(all);
-      size_t offset = 0;
-      for (Job& j : jobs) {
-        const size_t n = j.inputs.size();
-        Matrix mine(n, rows.cols);
-        if (n > 0) std::copy(rows.row(offset), rows.row(offset) + n * rows.cols, mine.row(0));
-        offset += n;
-        j.result.set_value(std::move(mine));
-      }
+      if (!all.empty()) rows = run_(all);
     } catch (...) {
-      for (Job& j : jobs) j.result.set_exception(std::current_exception());
+      error = std::current_exception();
     }
     const double ran = std::chrono::duration<double>(clock::now() - start).count();
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.batches += 1;
-    stats_.inputs += all.size();
-    stats_.tokens += tokens;
-    stats_.queue_seconds += queued;
-    stats_.run_seconds += ran;
-    size_t bucket = 0;
-    for (size_t n = all.size(); n > 1; n >>= 1) ++bucket;
-    if (stats_.batch_inputs_histogram.size() <= bucket) stats_.batch_inputs_histogram.resize(bucket + 1, 0);
-    ++stats_.batch_inputs_histogram[bucket];
+    {
+      // Counted before the answers go out: a client that has its answer sees it in the stats.
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.batches += 1;
+      stats_.inputs += all.size();
+      stats_.tokens += tokens;
+      stats_.queue_seconds += queued;
+      stats_.run_seconds += ran;
+      size_t bucket = 0;
+      for (size_t n = all.size(); n > 1; n >>= 1) ++bucket;
+      if (stats_.batch_inputs_histogram.size() <= bucket) stats_.batch_inputs_histogram.resize(bucket + 1, 0);
+      ++stats_.batch_inputs_histogram[bucket];
+    }
+    if (error) {
+      for (Job& j : jobs) j.result.set_exception(error);
+      continue;
+    }
+    size_t offset = 0;
+    for (Job& j : jobs) {
+      const size_t n = j.inputs.size();
+      Matrix mine(n, rows.cols);
+      if (n > 0) std::copy(rows.row(offset), rows.row(offset) + n * rows.cols, mine.row(0));
+      offset += n;
+      j.result.set_value(std::move(mine));
+    }
   }
 }
 
