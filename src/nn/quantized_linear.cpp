@@ -2,13 +2,11 @@
 
 #include <ATen/native/quantized/PackedParams.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
 #include <mutex>
 
-#include "nn/cpu_pool.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
@@ -56,9 +54,9 @@ QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::mak
     throw Error("--quantize int8: this libtorch has no int8 engine for this CPU (FBGEMM or oneDNN)");
   c10::InferenceMode guard;
   at::Tensor w = weight_in.to(at::kFloat).contiguous();
-  out_ = w.size(0);
+  const int64_t out = w.size(0);
   at::Tensor scales = (std::get<0>(w.abs().max(1)) / 127.0).clamp_min(1e-8).to(at::kDouble);
-  at::Tensor zeros = at::zeros({out_}, at::kLong);
+  at::Tensor zeros = at::zeros({out}, at::kLong);
   at::Tensor qw = at::quantize_per_channel(w, scales, zeros, 0, at::kQInt8);
   static auto prepack = c10::Dispatcher::singleton()
                             .findSchemaOrThrow("quantized::linear_prepack", "")

@@ -1,9 +1,8 @@
 // int8 Linear layers for `--quantize int8`: weights quantized once per output channel
 // (symmetric, scale = max|w| / 127) and prepacked for libtorch's quantized engine (FBGEMM where
 // the build has it, else oneDNN); activations quantized dynamically at run time, as PyTorch's
-// torch.ao.quantization.quantize_dynamic does for nn.Linear. Inputs are quantized per block of
-// kRowBlock token rows (each block its own range), so the result does not depend on how the rows
-// are split across threads.
+// torch.ao.quantization.quantize_dynamic does for nn.Linear: one range per call (a whole batch),
+// computed on libtorch's own threads, so the result does not depend on the thread count.
 #pragma once
 #include <ATen/ATen.h>
 #include <memory>
@@ -13,8 +12,6 @@ namespace sbert::nn {
 
 class QuantizedLinear {
  public:
-  static constexpr int64_t kRowBlock = 64;
-
   // The engine int8 GEMMs would use ("fbgemm", "onednn"), or empty when this libtorch has none
   // that pays on this CPU (QNNPACK is for ARM: measured 8x slower than float32 here).
   static std::string engine();
@@ -24,13 +21,12 @@ class QuantizedLinear {
   ~QuantizedLinear();
   QuantizedLinear(QuantizedLinear&&) noexcept;
 
-  // x: float [M, in] (contiguous) -> float [M, out], without bias; blocks of rows on cpu_pool.
+  // x: float [M, in] (contiguous) -> float [M, out], without bias.
   at::Tensor forward(const at::Tensor& x) const;
 
  private:
   struct Packed;
   std::unique_ptr<Packed> packed_;
-  int64_t out_ = 0;
 };
 
 }  // namespace sbert::nn

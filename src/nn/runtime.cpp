@@ -164,7 +164,7 @@ void select_openblas_kernel() {
 
 }  // namespace
 
-void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
+void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference, bool int8) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
@@ -177,7 +177,7 @@ void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   const bool on_pool = openblas_gemm && inference;
   set_gemm_on_cpu_pool(on_pool);
   if (openblas_set) openblas_set(on_pool ? 1 : n);
-  at::set_num_threads(openblas_gemm ? 1 : n);
+  at::set_num_threads(openblas_gemm && !int8 ? 1 : n);
 }
 
 }  // namespace nn
@@ -191,7 +191,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
   if (r.device.is_cpu()) {
     static std::once_flag kernel_once;
     std::call_once(kernel_once, nn::select_openblas_kernel);
-    nn::configure_cpu_threads(options.threads, dtype);
+    nn::configure_cpu_threads(options.threads, dtype, /*inference=*/true, options.quantize == "int8");
     r.blas_kernel = nn::openblas_core();
     r.threads = options.threads > 0 ? options.threads
                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -215,8 +215,6 @@ Runtime setup_runtime(const RuntimeOptions& options) {
     const std::string engine = nn::QuantizedLinear::engine();
     if (engine.empty())
       throw Error("--quantize int8: this libtorch has no int8 engine for this CPU (FBGEMM or oneDNN)");
-    // The int8 GEMMs run on libtorch's own (OpenMP) threads, one call per batch.
-    at::set_num_threads(r.threads);
     log_verbose("int8 Linear layers (" + engine + " engine, " + std::to_string(r.threads) + " thread(s))");
   }
   return r;

@@ -152,17 +152,6 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   w.finish();
 }
 
-at::Tensor TransformerEncoder::activation(const at::Tensor& x) const {
-  switch (act_) {
-    case Act::GeluErf: return at::gelu(x);
-    case Act::GeluTanh: return at::gelu(x, "tanh");
-    case Act::Relu: return at::relu(x);
-    case Act::Silu: return at::silu(x);
-    case Act::QuickGelu: return x * at::sigmoid(x * 1.702);
-  }
-  return x;
-}
-
 void TransformerEncoder::activation_(at::Tensor& x) const {
   switch (act_) {
     case Act::GeluErf: at::gelu_(x); return;
@@ -244,13 +233,12 @@ void TransformerEncoder::quantize_int8() {
 
 EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                           const at::Tensor& token_type_ids, bool all_hidden_states) const {
-  if (quantized()) {
+  // int8 weights exist only for the packed path (quantize_int8 checked CPU float32).
+  if (quantized() || (options_.device().is_cpu() && options_.dtype().toScalarType() == at::kFloat &&
+                      !at::GradMode::is_enabled())) {
     c10::InferenceMode guard;
     return forward_packed(input_ids, attention_mask, token_type_ids, all_hidden_states);
   }
-  if (options_.device().is_cpu() && options_.dtype().toScalarType() == at::kFloat &&
-      !at::GradMode::is_enabled())
-    return forward_packed(input_ids, attention_mask, token_type_ids, all_hidden_states);
   return forward_padded(input_ids, attention_mask, token_type_ids, all_hidden_states);
 }
 
@@ -289,7 +277,8 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
     at::Tensor ctx = at::bmm(probs, v).view({B, nh, L, d}).permute({0, 2, 1, 3}).reshape({B, L, H});
     at::Tensor attn = at::linear(ctx, layer.out_w, layer.out_b);
     at::Tensor h1 = at::layer_norm(attn + x, {H}, layer.ln1_w, layer.ln1_b, c.layer_norm_eps);
-    at::Tensor ff = activation(at::linear(h1, layer.ff1_w, layer.ff1_b));
+    at::Tensor ff = at::linear(h1, layer.ff1_w, layer.ff1_b);
+    activation_(ff);
     ff = at::linear(ff, layer.ff2_w, layer.ff2_b);
     x = at::layer_norm(ff + h1, {H}, layer.ln2_w, layer.ln2_b, c.layer_norm_eps);
     if (all_hidden_states) out.hidden_states.push_back(x);

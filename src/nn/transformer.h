@@ -88,8 +88,7 @@ class TransformerEncoder {
   struct Layer {
     at::Tensor qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b;
   };
-  at::Tensor activation(const at::Tensor& x) const;
-  void activation_(at::Tensor& x) const;  // in place
+  void activation_(at::Tensor& x) const;  // the config's activation, in place
   // ids (and token types) checked against the embedding tables; the summed, normalised
   // (and, for ELECTRA, projected) embeddings of the given ids / positions / types.
   void check_ids(const at::Tensor& ids, const at::Tensor& types) const;
@@ -132,8 +131,9 @@ at::ScalarType to_torch(DType dtype);
 // inference (`inference`) the packed forward runs everything on cpu_pool's `threads` threads,
 // GEMMs split by rows with OpenBLAS single-threaded; otherwise (training) GEMMs get `threads`
 // OpenBLAS threads. Without OpenBLAS (MKL / OpenMP BLAS) at::set_num_threads(threads).
-// Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
-// threads then. threads <= 0: all cores. Part of setup_runtime().
-void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true);
+// Reduced-precision GEMMs (bfloat16) and int8 ones (`int8`, --quantize int8) go through oneDNN on
+// ATen's pool, so that pool gets the threads then. threads <= 0: all cores. Part of setup_runtime().
+void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true,
+                           bool int8 = false);
 
 }  // namespace sbert::nn

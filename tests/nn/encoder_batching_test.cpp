@@ -7,6 +7,7 @@
 
 #include "nn/embedding_model.h"
 #include "nn/length_sorted_batcher.h"
+#include "nn_test_util.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"
 #include "test_support.h"
@@ -20,12 +21,7 @@ fs::path random_model(const std::string& name, const std::string& pooling = "mea
   auto key = name + pooling;
   if (made.count(key)) return made[key];
   fs::path dir = sbert::testing::temp_dir(name);
-  sbert::RandomModelSpec s;
-  s.hidden = 48;
-  s.layers = 2;
-  s.heads = 4;
-  s.intermediate = 96;
-  s.init_std = 0.2;  // large enough that outputs differ clearly between inputs
+  sbert::RandomModelSpec s = sbert::nntest::small_model_spec();
   s.pooling = pooling;
   sbert::write_random_model(dir, s);
   return made[key] = dir;
@@ -188,12 +184,7 @@ TEST(EncoderBatching, ReducedPrecisionStaysClose) {
 TEST(EncoderBatching, Float16CheckpointLoadsAndMatches) {
   fs::path a = random_model("f32src");
   fs::path b = sbert::testing::temp_dir("f16");
-  sbert::RandomModelSpec s;
-  s.hidden = 48;
-  s.layers = 2;
-  s.heads = 4;
-  s.intermediate = 96;
-  s.init_std = 0.2;
+  sbert::RandomModelSpec s = sbert::nntest::small_model_spec();
   s.dtype = "F16";
   sbert::write_random_model(b, s);
   auto inputs = random_inputs(4, 60, 17);

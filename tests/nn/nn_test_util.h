@@ -7,9 +7,23 @@
 #include <vector>
 
 #include "sbert/matrix.h"
+#include "sbert/random_model.h"
 #include "sbert/tokenizer.h"
 
 namespace sbert::nntest {
+
+// The small random-weight BERT the nn tests generate: 2 layers, 4 heads, `hidden` wide with a
+// 2 * hidden FFN; weights ~ N(0, init_std), 0.2 being large enough that outputs differ clearly
+// between inputs.
+inline RandomModelSpec small_model_spec(size_t hidden = 48, double init_std = 0.2) {
+  RandomModelSpec s;
+  s.hidden = hidden;
+  s.layers = 2;
+  s.heads = 4;
+  s.intermediate = 2 * hidden;
+  s.init_std = init_std;
+  return s;
+}
 
 inline double max_abs_diff(const float* got, const nlohmann::json& want, size_t n) {
   double worst = 0;

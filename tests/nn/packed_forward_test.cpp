@@ -10,6 +10,7 @@
 #include "nn/cpu_pool.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
+#include "nn_test_util.h"
 #include "sbert/model_folder.h"
 #include "sbert/random_model.h"
 #include "test_support.h"
@@ -140,13 +141,7 @@ struct Forwards {
 
 Forwards run_both(const std::string& activation, const std::vector<std::vector<int>>& mask_rows) {
   fs::path dir = sbert::testing::temp_dir("packed-" + activation);
-  sbert::RandomModelSpec s;
-  s.hidden = 48;
-  s.layers = 2;
-  s.heads = 4;
-  s.intermediate = 96;
-  s.init_std = 0.2;
-  sbert::write_random_model(dir, s);
+  sbert::write_random_model(dir, sbert::nntest::small_model_spec());
   nlohmann::json cfg = sbert::model::read_json(dir / "config.json");
   cfg["hidden_act"] = activation;
   std::ofstream(dir / "config.json") << cfg.dump();

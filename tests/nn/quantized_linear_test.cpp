@@ -5,6 +5,7 @@
 
 #include "nn/embedding_model.h"
 #include "nn/quantized_linear.h"
+#include "nn_test_util.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"
 #include "test_support.h"
@@ -29,13 +30,7 @@ TEST(QuantizedLinear, CloseToTheFloatProduct) {
 
 fs::path random_model() {
   fs::path dir = sbert::testing::temp_dir("int8-model");
-  sbert::RandomModelSpec s;
-  s.hidden = 64;
-  s.layers = 2;
-  s.heads = 4;
-  s.intermediate = 128;
-  s.init_std = 0.1;
-  sbert::write_random_model(dir, s);
+  sbert::write_random_model(dir, sbert::nntest::small_model_spec(64, 0.1));
   return dir;
 }
 
