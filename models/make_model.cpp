@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
                  "copy the tokenizer files (vocab.txt, tokenizer.json, ...) from this folder; "
                  "default: a small generated WordPiece vocab");
   app.add_option("--vocab-size", s.vocab_size, "vocabulary size (default: the tokenizer's)");
+  app.add_option("--model-type", s.model_type, "bert | distilbert | electra")->capture_default_str();
+  app.add_option("--embedding-size", s.embedding_size, "electra: embedding width (default: hidden)");
   app.add_option("--hidden", s.hidden, "hidden size")->capture_default_str();
   app.add_option("--layers", s.layers, "transformer layers")->capture_default_str();
   app.add_option("--heads", s.heads, "attention heads")->capture_default_str();

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config ccache git python3
   libtorch-dev libopenblas0-pthread
+  libdnnl-dev  # oneDNN headers: the int8 matmuls of --quantize int8 (libtorch already links libdnnl)
   libsentencepiece-dev libutf8proc-dev
   libcli11-dev nlohmann-json3-dev libeigen3-dev
   libgtest-dev libgmock-dev

@@ -28,7 +28,7 @@ struct TrainArgs {
   bool overwrite = false, offline = false, no_header = false, no_shuffle = false,
        save_best = false, resume = false;
   std::string input_format = "auto", a_col, b_col, label_col, neg_col, label_names, log_file;
-  std::string schedule = "linear", dtype = "float32";
+  std::string schedule = "linear", dtype = "float32", device = "cpu";
   double score_scale = 1.0, lr = 2e-5, weight_decay = 0.01, warmup_ratio = 0.1, max_grad_norm = 1.0,
          scale = 20.0;
   std::optional<double> dropout;
@@ -132,6 +132,7 @@ int run_train(TrainArgs& a) {
   o.shuffle = !a.no_shuffle;
   o.scale = a.scale;
   o.dtype = a.dtype;
+  o.device = a.device;
   o.threads = a.threads;
 
   ModelOptions mo;
@@ -191,7 +192,8 @@ int run_train(TrainArgs& a) {
       << " |\n| epochs | " << a.epochs << " |\n| max_steps | " << a.max_steps << " |\n| batch_size | "
       << a.batch_size << " |\n| max_grad_norm | " << num(a.max_grad_norm) << " |\n| seed | " << a.seed
       << " |\n| dropout | " << (a.dropout ? num(*a.dropout) : std::string("config")) << " |\n| shuffle | "
-      << (a.no_shuffle ? "no" : "yes") << " |\n| max_length | " << a.max_length << " |\n";
+      << (a.no_shuffle ? "no" : "yes") << " |\n| max_length | " << a.max_length << " |\n| dtype | " << a.dtype
+      << " |\n| device | " << a.device << " |\n";
     if (!evals.empty()) {
       c << "\n## Evaluation (dev)\n\n| step | metric | value |\n| --- | --- | --- |\n";
       for (const auto& [step, r] : evals) {
@@ -254,7 +256,9 @@ std::function<int()> setup_train(CLI::App& app) {
   sub->add_flag("--no-shuffle", a->no_shuffle, "Batches in file order");
   sub->add_option("--max-length", a->max_length, "Truncate texts to this many tokens");
   sub->add_option("--scale", a->scale, "Similarity scale of mnrl / cosent (20)");
-  sub->add_option("--dtype", a->dtype, "float32");
+  sub->add_option("--dtype", a->dtype,
+                  "float32, or bfloat16: the forward under CPU autocast (matmuls in bfloat16), float32 weights");
+  sub->add_option("--device", a->device, "cpu, cuda or cuda:N (with a libtorch built with CUDA)");
   sub->add_option("--threads", a->threads, "CPU threads (0 = all)");
   sub->add_option("--eval-steps", a->eval_steps, "Evaluate on --dev every N steps (and each epoch end)");
   sub->add_option("--save-steps", a->save_steps,

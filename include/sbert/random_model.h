@@ -1,5 +1,5 @@
-// Random-weight BERT models in the sentence-transformers folder layout, for tests and
-// benchmarks (models/make_model.cpp is the command-line front end).
+// Random-weight BERT-family models (BERT, DistilBERT, ELECTRA) in the sentence-transformers
+// folder layout, for tests and benchmarks (models/make_model.cpp is the command-line front end).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +12,10 @@ struct RandomModelSpec {
   std::filesystem::path tokenizer_dir;  // copy the tokenizer files from here; empty: a small
                                         // generated lower-case WordPiece vocab.txt
   size_t vocab_size = 0;                // 0: the tokenizer's vocabulary size
+  std::string model_type = "bert";      // bert | distilbert | electra (tensor names and config
+                                        // keys as Hugging Face writes them)
+  size_t embedding_size = 0;            // electra: 0 = hidden; otherwise embeddings of this width
+                                        // and an embeddings_project to hidden
   size_t hidden = 32;
   size_t layers = 2;
   size_t heads = 4;

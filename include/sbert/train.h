@@ -68,6 +68,7 @@ struct TrainOptions {
   size_t num_labels = 0;            // cross / softmax: classes (0: from the data / head)
   std::vector<std::string> label_names;
   std::string dtype = "float32";    // bfloat16: autocast-style bf16 compute, float32 master weights
+  std::string device = "cpu";       // cpu | cuda | cuda:N (a libtorch built with CUDA)
   int threads = 0;
 };
 

@@ -216,4 +216,39 @@ void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int
   }
 }
 
+SBERT_CLONES
+void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint8_t* q, float* scale,
+                      int32_t* zero) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* v = x + r * cols;
+    uint8_t* out = q + r * cols;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      lo = std::min(lo, v[c]);
+      hi = std::max(hi, v[c]);
+    }
+    float s = (hi - lo) / static_cast<float>(qmax);
+    if (!(s > 0.0f) || !std::isfinite(s)) s = 1.0f;  // all zeros (or non-finite input)
+    const float z = std::clamp(std::nearbyint(-lo / s), 0.0f, static_cast<float>(qmax));
+    const float inv = 1.0f / s, top = static_cast<float>(qmax);
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] = static_cast<uint8_t>(std::clamp(std::nearbyint(v[c] * inv) + z, 0.0f, top));
+    scale[r] = s;
+    zero[r] = static_cast<int32_t>(z);
+  }
+}
+
+SBERT_CLONES
+void dequantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const float* scale, const int32_t* zero,
+                     const float* col_scale, const int32_t* col_sum, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* a = acc + r * cols;
+    float* o = out + r * cols;
+    const int32_t z = zero[r];
+    const float s = scale[r];
+    for (int64_t c = 0; c < cols; ++c)
+      o[c] = static_cast<float>(a[c] - z * col_sum[c]) * (s * col_scale[c]);
+  }
+}
+
 }  // namespace sbert::nn::cpu

@@ -27,6 +27,17 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
 // x[r] = gelu(x[r] + bias) (the erf form, as torch.nn.functional.gelu) for rows [row_begin, row_end).
 void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int64_t row_end);
 
+// --quantize int8 activations: row r of x [rows, cols] to q[r] = clamp(rint(x / s) + z, 0, qmax),
+// s = (hi - lo) / qmax and z = rint(-lo / s) over lo = min(0, min x[r]), hi = max(0, max x[r])
+// (zero exact; an all-zero row gets s = 1, z = 0), so x ≈ s * (q - z).
+void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint8_t* q, float* scale,
+                      int32_t* zero);
+// out[r, n] = (acc[r, n] - zero[r] * col_sum[n]) * scale[r] * col_scale[n]: an int32 product of
+// quantize_rows_u8's codes and per-column symmetric int8 weights (col_sum[n]: the sum of column
+// n's codes) back to float.
+void dequantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const float* scale, const int32_t* zero,
+                     const float* col_scale, const int32_t* col_sum, float* out);
+
 // exp and erf as the kernels compute them (for the unit tests): exp to ~2 ulp on [-87, 88],
 // erf to 5e-7 absolute (Abramowitz & Stegun 7.1.26, as ATen's vectorised erf, in float).
 float exp_approx(float x);

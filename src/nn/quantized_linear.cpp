@@ -1,79 +1,148 @@
 #include "nn/quantized_linear.h"
 
-#include <ATen/native/quantized/PackedParams.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/InferenceMode.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
+#include "nn/cpu_kernels.h"
+#include "nn/cpu_pool.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
 
 namespace {
 
-using PackedParams = c10::intrusive_ptr<LinearPackedParamsBase>;
+using dnnl::memory;
+using Tag = memory::format_tag;
+using DT = memory::data_type;
 
-at::QEngine choose_engine() {
-  const auto& engines = at::globalContext().supportedQEngines();
-  auto has = [&](at::QEngine e) { return std::find(engines.begin(), engines.end(), e) != engines.end(); };
-  if (has(at::QEngine::FBGEMM)) return at::QEngine::FBGEMM;
-  if (has(at::QEngine::ONEDNN)) return at::QEngine::ONEDNN;
-  return at::QEngine::NoQEngine;
+constexpr int64_t kBlock = 64;  // rows per call, whatever the thread count
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
 }
 
-// The engine is a process-wide setting of libtorch; set once, before the first prepack.
-at::QEngine engine_in_use() {
-  static std::once_flag once;
-  static at::QEngine engine = at::QEngine::NoQEngine;
-  std::call_once(once, [] {
-    engine = choose_engine();
-    if (engine != at::QEngine::NoQEngine) at::globalContext().setQEngine(engine);
-  });
-  return engine;
+// VNNI (vpdpbusd) sums u8 x s8 products in 32 bits; without it oneDNN's kernels pair products
+// into 16 bits first (vpmaddubsw), which saturates unless activations stay below 128.
+bool has_vnni() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx;
 }
+
+// The matmul of a run-time number of u8 rows with K x N s8 weights into s32, scratchpad ours.
+dnnl::matmul::primitive_desc make_desc(int64_t K, int64_t N) {
+  const memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, DT::u8, Tag::ab);
+  const memory::desc wei({K, N}, DT::s8, Tag::any);
+  const memory::desc dst({DNNL_RUNTIME_DIM_VAL, N}, DT::s32, Tag::ab);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, dst), attr, cpu_engine());
+}
+
+// oneDNN runs on OpenMP; a call from one of cpu_pool's threads must not start a team of its own.
+struct OneOmpThread {
+  int before = omp_get_max_threads();
+  OneOmpThread() { omp_set_num_threads(1); }
+  ~OneOmpThread() { omp_set_num_threads(before); }
+};
 
 }  // namespace
 
 struct QuantizedLinear::Packed {
-  PackedParams params;
-  bool reduce_range = false;
+  int64_t in = 0, out = 0;
+  dnnl::matmul matmul;
+  memory weights;                   // s8, oneDNN's layout
+  std::vector<float> col_scale;    // per output channel
+  std::vector<int32_t> col_sum;    // sum of each channel's codes (zero-point correction)
+  memory::desc scratch;             // per call, from the calling thread's buffer
 };
 
+int QuantizedLinear::activation_max() { return has_vnni() ? 255 : 127; }
+
 std::string QuantizedLinear::engine() {
-  const at::QEngine e = engine_in_use();
-  if (e == at::QEngine::FBGEMM) return "fbgemm";
-  if (e == at::QEngine::NoQEngine) return "";
-  return "onednn";
+  static const std::string name = [] {
+    try {
+      return "oneDNN " + std::string(make_desc(64, 64).impl_info_str()) + ", " +
+             std::to_string(activation_max() == 255 ? 8 : 7) + "-bit activations";
+    } catch (const dnnl::error&) {
+      return std::string();
+    }
+  }();
+  return name;
 }
 
 QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::make_unique<Packed>()) {
-  const at::QEngine e = engine_in_use();
-  if (e == at::QEngine::NoQEngine)
-    throw Error("--quantize int8: this libtorch has no int8 engine for this CPU (FBGEMM or oneDNN)");
+  if (engine().empty()) throw Error("--quantize int8: oneDNN has no int8 matmul for this CPU");
   c10::InferenceMode guard;
-  at::Tensor w = weight_in.to(at::kFloat).contiguous();
-  const int64_t out = w.size(0);
-  at::Tensor scales = (std::get<0>(w.abs().max(1)) / 127.0).clamp_min(1e-8).to(at::kDouble);
-  at::Tensor zeros = at::zeros({out}, at::kLong);
-  at::Tensor qw = at::quantize_per_channel(w, scales, zeros, 0, at::kQInt8);
-  static auto prepack = c10::Dispatcher::singleton()
-                            .findSchemaOrThrow("quantized::linear_prepack", "")
-                            .typed<PackedParams(at::Tensor, c10::optional<at::Tensor>)>();
-  packed_->params = prepack.call(qw, c10::nullopt);
-  // FBGEMM's kernels can saturate on CPUs without VNNI unless activations use 7 bits.
-  packed_->reduce_range = e == at::QEngine::FBGEMM;
+  const at::Tensor w = weight_in.to(at::kFloat).contiguous();
+  Packed& p = *packed_;
+  p.out = w.size(0);
+  p.in = w.size(1);
+  const double wmax = 127;
+  const at::Tensor scales = (std::get<0>(w.abs().max(1)) / wmax).clamp_min(1e-12);
+  const at::Tensor codes = (w / scales.unsqueeze(1)).round().clamp(-wmax, wmax).to(at::kChar).contiguous();
+  p.col_scale.assign(scales.data_ptr<float>(), scales.data_ptr<float>() + p.out);
+  const at::Tensor sums = codes.to(at::kInt).sum(1, false, at::kInt).contiguous();
+  p.col_sum.assign(sums.data_ptr<int32_t>(), sums.data_ptr<int32_t>() + p.out);
+
+  const auto desc = make_desc(p.in, p.out);
+  p.matmul = dnnl::matmul(desc);
+  p.scratch = desc.scratchpad_desc();
+  // codes [out, in] row-major is the K x N weight matrix in "ba" order.
+  memory plain({{p.in, p.out}, DT::s8, Tag::ba}, cpu_engine(), const_cast<int8_t*>(codes.data_ptr<int8_t>()));
+  p.weights = memory(desc.weights_desc(), cpu_engine());
+  dnnl::stream s(cpu_engine());
+  OneOmpThread one;
+  dnnl::reorder(plain, p.weights).execute(s, plain, p.weights);
+  s.wait();
 }
 
 QuantizedLinear::~QuantizedLinear() = default;
 QuantizedLinear::QuantizedLinear(QuantizedLinear&&) noexcept = default;
 
-at::Tensor QuantizedLinear::forward(const at::Tensor& x) const {
-  static auto dynamic = c10::Dispatcher::singleton()
-                            .findSchemaOrThrow("quantized::linear_dynamic", "")
-                            .typed<at::Tensor(at::Tensor, const PackedParams&, bool)>();
-  return dynamic.call(x, packed_->params, packed_->reduce_range);
+at::Tensor QuantizedLinear::forward(const at::Tensor& x_in) const {
+  const Packed& p = *packed_;
+  if (x_in.dim() != 2 || x_in.size(1) != p.in)
+    throw Error("int8 linear: input of " + std::to_string(x_in.size(-1)) + " columns for a weight of " +
+                std::to_string(p.in));
+  const at::Tensor x = x_in.to(at::kFloat).contiguous();
+  const int64_t M = x.size(0), K = p.in, N = p.out, blocks = (M + kBlock - 1) / kBlock;
+  at::Tensor out = at::empty({M, N}, x.options());
+  const float* xs = x.data_ptr<float>();
+  float* os = out.data_ptr<float>();
+  const int qmax = activation_max();
+  cpu_pool().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    OneOmpThread one;
+    thread_local std::vector<uint8_t> codes;
+    thread_local std::vector<int32_t> acc, zero;
+    thread_local std::vector<float> scale;
+    thread_local std::vector<char> scratch;
+    codes.resize(static_cast<size_t>(kBlock * K));
+    acc.resize(static_cast<size_t>(kBlock * N));
+    zero.resize(kBlock);
+    scale.resize(kBlock);
+    scratch.resize(std::max<size_t>(p.scratch.get_size(), 1));
+    dnnl::stream s(cpu_engine());
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * kBlock, n = std::min(kBlock, M - r0);
+      cpu::quantize_rows_u8(xs + r0 * K, n, K, qmax, codes.data(), scale.data(), zero.data());
+      memory src({{n, K}, DT::u8, Tag::ab}, cpu_engine(), codes.data());
+      memory dst({{n, N}, DT::s32, Tag::ab}, cpu_engine(), acc.data());
+      memory pad(p.scratch, cpu_engine(), scratch.data());
+      p.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
+                           {DNNL_ARG_SCRATCHPAD, pad}});
+      s.wait();
+      cpu::dequantize_rows(acc.data(), n, N, scale.data(), zero.data(), p.col_scale.data(), p.col_sum.data(),
+                           os + r0 * N);
+    }
+  });
+  return out;
 }
 
 }  // namespace sbert::nn

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "nn/arch_tables.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
 #include "sbert/safetensors_writer.h"
@@ -87,14 +88,27 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
     if (vocab == 0) throw Error(s.tokenizer_dir.string() + ": cannot tell the vocabulary size; pass it");
   }
 
+  const nn::ArchInfo* arch = nn::arch_for_model_type(s.model_type);
+  if (!arch || arch->arch == nn::Architecture::Roberta)
+    throw Error("random model: model type '" + s.model_type + "' is not one of bert, distilbert, electra");
+  const bool distil = arch->arch == nn::Architecture::DistilBert;
+  const size_t E = arch->arch == nn::Architecture::Electra && s.embedding_size ? s.embedding_size : s.hidden;
+  const nn::ConfigKeys& k = arch->config;
   nlohmann::json config = {
-      {"architectures", {"BertModel"}}, {"model_type", "bert"},
-      {"vocab_size", vocab}, {"hidden_size", s.hidden}, {"num_hidden_layers", s.layers},
-      {"num_attention_heads", s.heads}, {"intermediate_size", s.intermediate},
-      {"max_position_embeddings", s.max_position}, {"type_vocab_size", 2},
-      {"hidden_act", "gelu"}, {"layer_norm_eps", 1e-12}, {"pad_token_id", 0},
-      {"initializer_range", s.init_std}, {"hidden_dropout_prob", 0.1},
-      {"attention_probs_dropout_prob", 0.1}};
+      {"architectures", {std::string(distil ? "DistilBertModel" : arch->arch == nn::Architecture::Electra
+                                                                      ? "ElectraModel" : "BertModel")}},
+      {"model_type", s.model_type}, {"vocab_size", vocab}, {k.hidden_size, s.hidden},
+      {k.num_layers, s.layers}, {k.num_heads, s.heads}, {k.intermediate_size, s.intermediate},
+      {"max_position_embeddings", s.max_position}, {k.activation, "gelu"}, {"pad_token_id", 0},
+      {"initializer_range", s.init_std}};
+  if (distil) {
+    config.update({{"dropout", 0.1}, {"attention_dropout", 0.1}, {"seq_classif_dropout", 0.2},
+                   {"sinusoidal_pos_embds", false}});
+  } else {
+    config.update({{"type_vocab_size", 2}, {"layer_norm_eps", 1e-12}, {"hidden_dropout_prob", 0.1},
+                   {"attention_probs_dropout_prob", 0.1}});
+    if (k.embedding_size) config[k.embedding_size] = E;
+  }
   write_text(out / "config.json", config.dump(2));
 
   std::mt19937_64 rng(s.seed);
@@ -111,30 +125,32 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
   auto fill = [&](const std::string& name, int64_t n, float value) {
     tensors.push_back({name, {n}, std::vector<float>(static_cast<size_t>(n), value)});
   };
-  const int64_t H = static_cast<int64_t>(s.hidden), I = static_cast<int64_t>(s.intermediate);
-  randn("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab), H});
-  randn("embeddings.position_embeddings.weight", {static_cast<int64_t>(s.max_position), H});
-  randn("embeddings.token_type_embeddings.weight", {2, H});
-  fill("embeddings.LayerNorm.weight", H, 1.0f);
-  fill("embeddings.LayerNorm.bias", H, 0.0f);
+  auto linear = [&](const std::string& name, int64_t out_features, int64_t in_features) {
+    randn(name + ".weight", {out_features, in_features});
+    randn(name + ".bias", {out_features});
+  };
+  auto norm = [&](const std::string& name, int64_t n) {
+    fill(name + ".weight", n, 1.0f);
+    fill(name + ".bias", n, 0.0f);
+  };
+  const nn::EncoderTensorNames& t = arch->tensors;
+  const int64_t H = static_cast<int64_t>(s.hidden), I = static_cast<int64_t>(s.intermediate),
+                W = static_cast<int64_t>(E);
+  const std::string w = ".weight";
+  randn(t.word_embeddings + w, {static_cast<int64_t>(vocab), W});
+  randn(t.position_embeddings + w, {static_cast<int64_t>(s.max_position), W});
+  if (t.token_type_embeddings) randn(t.token_type_embeddings + w, {2, W});
+  norm(t.embeddings_norm, W);
+  if (t.embeddings_project && W != H) linear(t.embeddings_project, H, W);
   for (size_t l = 0; l < s.layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value",
-                          "attention.output.dense"}) {
-      randn(p + m + ".weight", {H, H});
-      randn(p + m + ".bias", {H});
-    }
-    fill(p + "attention.output.LayerNorm.weight", H, 1.0f);
-    fill(p + "attention.output.LayerNorm.bias", H, 0.0f);
-    randn(p + "intermediate.dense.weight", {I, H});
-    randn(p + "intermediate.dense.bias", {I});
-    randn(p + "output.dense.weight", {H, I});
-    randn(p + "output.dense.bias", {H});
-    fill(p + "output.LayerNorm.weight", H, 1.0f);
-    fill(p + "output.LayerNorm.bias", H, 0.0f);
+    const std::string p = t.layer_prefix + std::to_string(l) + ".";
+    for (const char* m : {t.query, t.key, t.value, t.attention_out}) linear(p + m, H, H);
+    norm(p + t.attention_norm, H);
+    linear(p + t.ffn_up, I, H);
+    linear(p + t.ffn_down, H, I);
+    norm(p + t.output_norm, H);
   }
-  randn("pooler.dense.weight", {H, H});
-  randn("pooler.dense.bias", {H});
+  if (t.pooler) linear(t.pooler, H, H);
   write_safetensors(out / "model.safetensors", tensors, s.dtype);
 
   // The sentence-transformers files, from the same builders `sbert train` uses (checked before

@@ -164,7 +164,7 @@ void select_openblas_kernel() {
 
 }  // namespace
 
-void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference, bool int8) {
+void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
@@ -177,9 +177,16 @@ void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference, bo
   const bool on_pool = openblas_gemm && inference;
   set_gemm_on_cpu_pool(on_pool);
   if (openblas_set) openblas_set(on_pool ? 1 : n);
-  at::set_num_threads(openblas_gemm && !int8 ? 1 : n);
+  at::set_num_threads(openblas_gemm ? 1 : n);
 }
 
+}  // namespace nn
+
+namespace nn {
+bool cpu_has_bf16() {
+  const CpuFeatures f = cpu_features();
+  return f.avx512_bf16 || f.amx_bf16;
+}
 }  // namespace nn
 
 Runtime setup_runtime(const RuntimeOptions& options) {
@@ -191,7 +198,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
   if (r.device.is_cpu()) {
     static std::once_flag kernel_once;
     std::call_once(kernel_once, nn::select_openblas_kernel);
-    nn::configure_cpu_threads(options.threads, dtype, /*inference=*/true, options.quantize == "int8");
+    nn::configure_cpu_threads(options.threads, dtype, /*inference=*/true);
     r.blas_kernel = nn::openblas_core();
     r.threads = options.threads > 0 ? options.threads
                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -201,8 +208,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
   }
   nn::check_dtype_supported(device, dtype, options.dtype);
   if (r.device.is_cpu() && r.dtype == DType::BFloat16) {
-    const nn::CpuFeatures f = nn::cpu_features();
-    if (!f.avx512_bf16 && !f.amx_bf16)
+    if (!nn::cpu_has_bf16())
       log_verbose("note: this CPU has no bfloat16 instructions (AVX512_BF16 / AMX-BF16): bfloat16 is emulated "
                   "and slower than float32 here; --quantize int8 is the faster reduced-precision path");
   }
@@ -214,8 +220,8 @@ Runtime setup_runtime(const RuntimeOptions& options) {
                   options.dtype + ")");
     const std::string engine = nn::QuantizedLinear::engine();
     if (engine.empty())
-      throw Error("--quantize int8: this libtorch has no int8 engine for this CPU (FBGEMM or oneDNN)");
-    log_verbose("int8 Linear layers (" + engine + " engine, " + std::to_string(r.threads) + " thread(s))");
+      throw Error("--quantize int8: oneDNN has no int8 matmul for this CPU");
+    log_verbose("int8 Linear layers (" + engine + ", " + std::to_string(r.threads) + " thread(s))");
   }
   return r;
 }

@@ -18,11 +18,15 @@
 #include <set>
 #include <sstream>
 
+#include <ATen/autocast_mode.h>
+
+#include "nn/arch_tables.h"
 #include "nn/pooling.h"
 #include "nn/st_modules.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
 #include "sbert/error.h"
+#include "sbert/log.h"
 #include "sbert/model_folder.h"
 #include "sbert/tokenizer.h"
 #include "sbert/train.h"
@@ -137,12 +141,51 @@ void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
   }
 }
 
+// --dtype bfloat16 as torch.autocast("cpu", dtype=torch.bfloat16) does it: while alive, the
+// matmul-like ops (linear, bmm, baddbmm, ...) run in bfloat16 on bfloat16 copies of the float32
+// parameters (cached for the region), the rest in float32; gradients reach the float32 weights.
+class Bf16Autocast {
+ public:
+  Bf16Autocast(bool on, at::Device device) : on_(on), cuda_(device.is_cuda()) {
+    if (!on_) return;
+    was_enabled_ = cuda_ ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    was_dtype_ = cuda_ ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    set(true, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    // The cast cache holds copies of this step's weights: drop it when the outermost region ends.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set(was_enabled_, was_dtype_);
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  void set(bool enabled, at::ScalarType dtype) const {
+    if (cuda_) {
+      at::autocast::set_enabled(enabled);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      at::autocast::set_cpu_enabled(enabled);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+  }
+  bool on_, cuda_, was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kBFloat16;
+};
+
 class TrainerImpl final : public Trainer {
  public:
   TrainerImpl(const fs::path& model_dir, const TrainOptions& o) : o_(o) {
     if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": model folder not found");
-    if (o.dtype != "float32" && o.dtype != "fp32")
-      throw Error("training dtype '" + o.dtype + "' is not supported yet (float32)");
+    if (o.dtype != "float32" && o.dtype != "fp32" && o.dtype != "bfloat16" && o.dtype != "bf16")
+      throw Error("unknown training dtype '" + o.dtype + "' (float32, bfloat16)");
+    bf16_ = o.dtype == "bfloat16" || o.dtype == "bf16";
+    if (bf16_ && parse_device(o.device).is_cpu() && !nn::cpu_has_bf16())
+      log_verbose("note: this CPU has no bfloat16 instructions (AVX512_BF16 / AMX-BF16): bfloat16 "
+                  "training is emulated and slower than float32 here");
     if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error("learning rate must be positive");
     if (o.batch_size == 0) throw Error("batch size must be positive");
     if (o.weight_decay < 0) throw Error("weight decay must not be negative");
@@ -150,19 +193,15 @@ class TrainerImpl final : public Trainer {
     if (o.schedule != "linear" && o.schedule != "constant")
       throw Error("unknown schedule '" + o.schedule + "' (linear, constant)");
     if (o.dropout && (*o.dropout < 0 || *o.dropout >= 1)) throw Error("dropout must be in [0, 1)");
-    nn::configure_cpu_threads(o.threads, at::kFloat, /*inference=*/false);
+    device_ = nn::to_torch(parse_device(o.device), o.device);
+    if (device_.is_cpu()) nn::configure_cpu_threads(o.threads, at::kFloat, /*inference=*/false);
     at::manual_seed(o.seed);
     bi_ = o.objective == TrainObjective::Bi;
 
-    layout_ = nn::read_model_layout(model_dir, at::Device(at::kCPU));
+    layout_ = nn::read_model_layout(model_dir, device_);
     tdir_ = layout_.transformer_dir;
     cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
-    if (cfg_.arch == Architecture::DistilBert)
-      throw Error((tdir_ / "config.json").string() +
-                  ": training DistilBERT is not supported yet (bert, roberta, xlm-roberta, electra)");
-    if (cfg_.arch == Architecture::Electra && cfg_.embedding_size != cfg_.hidden_size)
-      throw Error((tdir_ / "config.json").string() +
-                  ": training ELECTRA with an embedding projection is not supported yet");
+    arch_ = &nn::arch_info(cfg_.arch);
     bool has_weights = false;
     for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                           "pytorch_model.bin.index.json"})
@@ -183,13 +222,16 @@ class TrainerImpl final : public Trainer {
     TokenizerOptions topt;
     if (layout_.do_lower_case && *layout_.do_lower_case) topt.lowercase = true;
     tok_ = load_tokenizer(tdir_, topt);
-    use_types_ = (cfg_.arch == Architecture::Bert || cfg_.arch == Architecture::Electra) &&
-                 cfg_.type_vocab_size > 1;
+    use_types_ = arch_->head.token_type_ids && arch_->tensors.token_type_embeddings && cfg_.type_vocab_size > 1;
 
-    // Dropout: the config's unless overridden.
-    hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "hidden_dropout_prob", 0.1);
-    attn_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "attention_probs_dropout_prob", 0.1);
-    classifier_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, "classifier_dropout", hidden_p_);
+    // Dropout: the config's unless overridden (DistilBERT names its rates differently).
+    const bool distil = cfg_.arch == Architecture::DistilBert;
+    hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, distil ? "dropout" : "hidden_dropout_prob", 0.1);
+    attn_p_ = o.dropout ? *o.dropout
+                        : config_double(cfg_.raw, distil ? "attention_dropout" : "attention_probs_dropout_prob", 0.1);
+    classifier_p_ = o.dropout ? *o.dropout
+                              : distil ? config_double(cfg_.raw, "seq_classif_dropout", 0.2)
+                                       : config_double(cfg_.raw, "classifier_dropout", hidden_p_);
 
     const size_t limit = static_cast<size_t>(cfg_.max_input_length());
     if (o.max_length > limit)
@@ -222,10 +264,10 @@ class TrainerImpl final : public Trainer {
         if (o.num_labels < 2) throw Error("softmax loss needs at least 2 labels");
         // nn.Linear(3 * dim, num_labels) with torch's default initialisation.
         const double bound = 1.0 / std::sqrt(3.0 * static_cast<double>(dim_));
-        softmax_w_ = at::empty({static_cast<int64_t>(o.num_labels), 3 * dim_}).uniform_(-bound, bound);
-        softmax_b_ = at::empty({static_cast<int64_t>(o.num_labels)}).uniform_(-bound, bound);
-        add_param("__softmax__.classifier.weight", softmax_w_);
-        add_param("__softmax__.classifier.bias", softmax_b_);
+        softmax_w_ = add_param("__softmax__.classifier.weight",
+                               at::empty({static_cast<int64_t>(o.num_labels), 3 * dim_}).uniform_(-bound, bound));
+        softmax_b_ = add_param("__softmax__.classifier.bias",
+                               at::empty({static_cast<int64_t>(o.num_labels)}).uniform_(-bound, bound));
       }
     } else {
       setup_cross_head();
@@ -373,7 +415,7 @@ class TrainerImpl final : public Trainer {
     for (size_t s = 0; s < texts.size(); s += o_.batch_size) {
       std::vector<std::string> chunk(texts.begin() + static_cast<long>(s),
                                      texts.begin() + static_cast<long>(std::min(texts.size(), s + o_.batch_size)));
-      at::Tensor e = embed_tensor(chunk, false).contiguous();
+      at::Tensor e = embed_tensor(chunk, false).cpu().contiguous();
       std::memcpy(out.row(s), e.data_ptr<float>(), sizeof(float) * static_cast<size_t>(e.numel()));
     }
     return out;
@@ -389,7 +431,7 @@ class TrainerImpl final : public Trainer {
       e.b = b;
       ex.push_back(e);
     }
-    at::Tensor l = cross_logits(ex, false).contiguous();
+    at::Tensor l = cross_logits(ex, false).cpu().contiguous();
     Matrix out(pairs.size(), static_cast<size_t>(num_labels_));
     std::memcpy(out.data.data(), l.data_ptr<float>(), sizeof(float) * out.data.size());
     return out;
@@ -439,15 +481,20 @@ class TrainerImpl final : public Trainer {
 
  private:
   // ---- parameters ----
-  void add_param(const std::string& name, at::Tensor t) {
+  // Takes a CPU tensor (initialised on the CPU's generator, so a new head is the same on any
+  // device) and keeps it on the training device.
+  at::Tensor add_param(const std::string& name, at::Tensor t) {
+    t = t.to(device_);
     t.set_requires_grad(true);
     index_[name] = params_.size();
     names_.push_back(name);
     params_.push_back(t);
-    const bool no_decay = name.find("bias") != std::string::npos ||
-                          name.find("LayerNorm.weight") != std::string::npos ||
-                          name.find("LayerNorm.bias") != std::string::npos;
+    // As sentence-transformers (through transformers' Trainer): no decay on biases and on any
+    // LayerNorm's parameters (BERT's "LayerNorm", DistilBERT's "*layer_norm").
+    const bool no_decay = name.find("bias") != std::string::npos || name.find("LayerNorm.") != std::string::npos ||
+                          name.find("layer_norm.") != std::string::npos;
     decay_.push_back(!no_decay);
+    return t;
   }
   const at::Tensor& P(const std::string& logical) const {
     auto it = index_.find(prefix_ + logical);
@@ -462,37 +509,47 @@ class TrainerImpl final : public Trainer {
   static NamedTensor to_named(const std::string& name, const at::Tensor& t) {
     NamedTensor nt;
     nt.name = name;
-    at::Tensor c = t.detach().to(at::kFloat).contiguous();
+    at::Tensor c = t.detach().to(at::kFloat).cpu().contiguous();
     nt.shape = c.sizes().vec();
     nt.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
     return nt;
   }
 
+  // The checkpoint names (after prefix_) of the encoder's tensors, from the architecture table.
+  std::string layer_name(int64_t l, const char* module) const {
+    return arch_->tensors.layer_prefix + std::to_string(l) + "." + module;
+  }
+  bool has_projection() const {
+    return arch_->tensors.embeddings_project && cfg_.embedding_size != cfg_.hidden_size;
+  }
+  bool has_token_types() const { return arch_->tensors.token_type_embeddings && cfg_.type_vocab_size > 0; }
   std::vector<std::string> encoder_names() const {
-    std::vector<std::string> n = {"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-                                  "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"};
-    if (cfg_.type_vocab_size > 0) n.push_back("embeddings.token_type_embeddings.weight");
-    for (int64_t l = 0; l < cfg_.num_layers; ++l) {
-      const std::string p = "encoder.layer." + std::to_string(l) + ".";
-      for (const char* s : {"attention.self.query", "attention.self.key", "attention.self.value",
-                            "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
-                            "output.dense", "output.LayerNorm"}) {
-        n.push_back(p + s + ".weight");
-        n.push_back(p + s + ".bias");
-      }
+    const nn::EncoderTensorNames& t = arch_->tensors;
+    std::vector<std::string> n = {std::string(t.word_embeddings) + ".weight",
+                                  std::string(t.position_embeddings) + ".weight",
+                                  std::string(t.embeddings_norm) + ".weight", std::string(t.embeddings_norm) + ".bias"};
+    if (has_token_types()) n.push_back(std::string(t.token_type_embeddings) + ".weight");
+    if (has_projection()) {
+      n.push_back(std::string(t.embeddings_project) + ".weight");
+      n.push_back(std::string(t.embeddings_project) + ".bias");
     }
+    for (int64_t l = 0; l < cfg_.num_layers; ++l)
+      for (const char* m : {t.query, t.key, t.value, t.attention_out, t.attention_norm, t.ffn_up, t.ffn_down,
+                            t.output_norm}) {
+        n.push_back(layer_name(l, m) + ".weight");
+        n.push_back(layer_name(l, m) + ".bias");
+      }
     return n;
+  }
+  // weight and bias of one module
+  std::pair<const at::Tensor&, const at::Tensor&> WB(const std::string& module) const {
+    return {P(module + ".weight"), P(module + ".bias")};
   }
 
   void setup_cross_head() {
     const int64_t H = cfg_.hidden_size;
-    std::string first, final;
-    switch (cfg_.arch) {
-      case Architecture::Bert: final = "classifier"; head_ = 0; break;
-      case Architecture::Roberta: first = "classifier.dense"; final = "classifier.out_proj"; head_ = 1; break;
-      case Architecture::Electra: first = "classifier.dense"; final = "classifier.out_proj"; head_ = 2; break;
-      default: break;
-    }
+    const nn::HeadTensorNames& head = arch_->head;
+    const std::string first = head.first ? head.first : "", final = head.final;
     const bool has_head = index_.count(root_ + final + ".weight") > 0;
     if (has_head) {
       num_labels_ = params_[index_[root_ + final + ".weight"]].size(0);
@@ -506,14 +563,14 @@ class TrainerImpl final : public Trainer {
       num_labels_ = o_.num_labels > 0 ? static_cast<int64_t>(o_.num_labels)
                                       : (o_.loss == TrainLoss::BCE ? 1 : 0);
       if (num_labels_ <= 0) throw Error("a new classification head needs the number of labels");
-      const std::string base = cfg_.arch == Architecture::Bert ? "bert." : cfg_.arch == Architecture::Roberta ? "roberta." : "electra.";
+      const std::string base = std::string(arch_->name) + ".";
       if (prefix_.empty()) {
         for (const auto& n : names_) rename_[n] = base + n;
         root_ = "";
       }
       const double init_std = config_double(cfg_.raw, "initializer_range", 0.02);
       auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0, init_std); };
-      if (head_ == 0 && !find(prefix_ + "pooler.dense.weight")) {
+      if (head.kind == nn::HeadKind::PoolerLinear && !find(prefix_ + "pooler.dense.weight")) {
         add_param(prefix_ + "pooler.dense.weight", normal({H, H}));
         add_param(prefix_ + "pooler.dense.bias", at::zeros({H}));
         if (prefix_.empty()) {
@@ -537,6 +594,16 @@ class TrainerImpl final : public Trainer {
   }
 
   // ---- forward ----
+  Batch batch_of(const std::vector<Encoding>& encs) const {
+    Batch b = make_batch(encs, tok_->pad_id(), use_types_);
+    if (!device_.is_cpu()) {
+      b.ids = b.ids.to(device_);
+      b.mask = b.mask.to(device_);
+      if (b.types.defined()) b.types = b.types.to(device_);
+    }
+    return b;
+  }
+
   at::Tensor encoder_forward(const Batch& b, bool train) const {
     const auto& c = cfg_;
     const int64_t B = b.ids.size(0), L = b.ids.size(1), H = c.hidden_size, nh = c.num_heads, d = H / nh;
@@ -545,27 +612,36 @@ class TrainerImpl final : public Trainer {
       at::Tensor not_pad = b.ids.ne(c.pad_token_id).to(at::kLong);
       positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
     } else {
-      positions = at::arange(L, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).expand({B, L});
+      positions = at::arange(L, b.ids.options()).unsqueeze(0).expand({B, L});
     }
-    at::Tensor x = at::embedding(P("embeddings.word_embeddings.weight"), b.ids, c.pad_token_id);
-    if (c.type_vocab_size > 0) {
+    const nn::EncoderTensorNames& t = arch_->tensors;
+    const std::string w = ".weight";
+    at::Tensor x = at::embedding(P(t.word_embeddings + w), b.ids, c.pad_token_id);
+    if (has_token_types()) {
       at::Tensor types = b.types.defined() ? b.types : at::zeros_like(b.ids);
-      x = x + at::embedding(P("embeddings.token_type_embeddings.weight"), types);
+      x = x + at::embedding(P(t.token_type_embeddings + w), types);
     }
-    x = x + at::embedding(P("embeddings.position_embeddings.weight"), positions,
+    x = x + at::embedding(P(t.position_embeddings + w), positions,
                           c.arch == Architecture::Roberta ? c.pad_token_id : -1);
-    x = at::layer_norm(x, {H}, P("embeddings.LayerNorm.weight"), P("embeddings.LayerNorm.bias"), c.layer_norm_eps);
+    const int64_t E = x.size(-1);
+    x = at::layer_norm(x, {E}, P(t.embeddings_norm + w), P(std::string(t.embeddings_norm) + ".bias"),
+                       c.layer_norm_eps);
     x = at::dropout(x, hidden_p_, train);
+    if (has_projection()) {
+      auto [pw, pb] = WB(t.embeddings_project);
+      x = at::linear(x, pw, pb);
+    }
     at::Tensor bias = (1 - b.mask).to(at::kFloat).mul(-3.4028234663852886e38)
                           .view({B, 1, 1, L}).expand({B, nh, 1, L}).reshape({B * nh, 1, L});
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    // DistilBERT has no dropout after the attention's output projection (transformers'
+    // MultiHeadSelfAttention); BERT, RoBERTa and ELECTRA do (BertSelfOutput).
+    const double attn_out_p = c.arch == Architecture::DistilBert ? 0.0 : hidden_p_;
     for (int64_t l = 0; l < c.num_layers; ++l) {
-      const std::string p = "encoder.layer." + std::to_string(l) + ".";
-      at::Tensor qkv_w = at::cat({P(p + "attention.self.query.weight"), P(p + "attention.self.key.weight"),
-                                  P(p + "attention.self.value.weight")}, 0);
-      at::Tensor qkv_b = at::cat({P(p + "attention.self.query.bias"), P(p + "attention.self.key.bias"),
-                                  P(p + "attention.self.value.bias")}, 0);
-      at::Tensor qkv = at::linear(x, qkv_w, qkv_b);
+      auto [qw, qb] = WB(layer_name(l, t.query));
+      auto [kw, kb] = WB(layer_name(l, t.key));
+      auto [vw, vb] = WB(layer_name(l, t.value));
+      at::Tensor qkv = at::linear(x, at::cat({qw, kw, vw}, 0), at::cat({qb, kb, vb}, 0));
       at::Tensor parts = qkv.view({B, L, 3, nh, d}).permute({2, 0, 3, 1, 4});
       at::Tensor q = parts[0].reshape({B * nh, L, d});
       at::Tensor k = parts[1].reshape({B * nh, L, d});
@@ -573,14 +649,15 @@ class TrainerImpl final : public Trainer {
       at::Tensor probs = at::softmax(at::baddbmm(bias, q, k.transpose(1, 2), 1.0, scale), -1);
       probs = at::dropout(probs, attn_p_, train);
       at::Tensor ctx = at::bmm(probs, v).view({B, nh, L, d}).permute({0, 2, 1, 3}).reshape({B, L, H});
-      at::Tensor attn = at::dropout(at::linear(ctx, P(p + "attention.output.dense.weight"),
-                                               P(p + "attention.output.dense.bias")), hidden_p_, train);
-      at::Tensor h1 = at::layer_norm(attn + x, {H}, P(p + "attention.output.LayerNorm.weight"),
-                                     P(p + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
-      at::Tensor ff = activation(at::linear(h1, P(p + "intermediate.dense.weight"), P(p + "intermediate.dense.bias")));
-      ff = at::dropout(at::linear(ff, P(p + "output.dense.weight"), P(p + "output.dense.bias")), hidden_p_, train);
-      x = at::layer_norm(ff + h1, {H}, P(p + "output.LayerNorm.weight"), P(p + "output.LayerNorm.bias"),
-                         c.layer_norm_eps);
+      auto [ow, ob] = WB(layer_name(l, t.attention_out));
+      at::Tensor attn = at::dropout(at::linear(ctx, ow, ob), attn_out_p, train);
+      auto [n1w, n1b] = WB(layer_name(l, t.attention_norm));
+      at::Tensor h1 = at::layer_norm(attn + x, {H}, n1w, n1b, c.layer_norm_eps);
+      auto [uw, ub] = WB(layer_name(l, t.ffn_up));
+      auto [dw, db] = WB(layer_name(l, t.ffn_down));
+      at::Tensor ff = at::dropout(at::linear(activation(at::linear(h1, uw, ub)), dw, db), hidden_p_, train);
+      auto [n2w, n2b] = WB(layer_name(l, t.output_norm));
+      x = at::layer_norm(ff + h1, {H}, n2w, n2b, c.layer_norm_eps);
     }
     return x;
   }
@@ -602,35 +679,45 @@ class TrainerImpl final : public Trainer {
   }
 
   at::Tensor embed_tensor(const std::vector<std::string>& texts, bool train) const {
+    Bf16Autocast autocast(bf16_, device_);
     std::vector<Encoding> encs;
     for (const auto& t : texts) encs.push_back(tok_->encode(t, true, max_length_));
-    Batch b = make_batch(encs, tok_->pad_id(), use_types_);
+    Batch b = batch_of(encs);
     at::Tensor h = encoder_forward(b, train);
     std::vector<at::Tensor> parts;
     for (auto m : modes_) parts.push_back(nn::pool(h, b.mask, m));
     at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
     for (const auto& p : layout_.post) {
       if (p.kind == nn::PostModule::Dense) x = layout_.dense_modules[p.dense_index].apply(x);
-      else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+      else x = x.to(at::kFloat) / x.to(at::kFloat).norm(2, {1}, true).clamp_min(1e-12);
     }
-    return x;
+    return x.to(at::kFloat);
   }
 
   at::Tensor cross_logits(const std::vector<TrainExample>& batch, bool train) const {
+    Bf16Autocast autocast(bf16_, device_);
     std::vector<Encoding> encs;
     for (const auto& e : batch) encs.push_back(tok_->encode_pair(e.a, e.b, max_length_, Truncation::LongestFirst));
-    Batch b = make_batch(encs, tok_->pad_id(), use_types_);
+    Batch b = batch_of(encs);
     at::Tensor h = encoder_forward(b, train);
     at::Tensor x = h.select(1, 0);
-    if (head_ == 0) {
-      x = at::tanh(at::linear(x, P("pooler.dense.weight"), P("pooler.dense.bias")));
-    } else {
-      x = at::dropout(x, classifier_p_, train);
-      x = at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias"));
-      x = head_ == 1 ? at::tanh(x) : at::gelu(x);
+    // The heads of transformers' *ForSequenceClassification, dropout included.
+    switch (arch_->head.kind) {
+      case nn::HeadKind::PoolerLinear:
+        x = at::tanh(at::linear(x, P("pooler.dense.weight"), P("pooler.dense.bias")));
+        break;
+      case nn::HeadKind::PreClassifierRelu:
+        x = at::relu(at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias")));
+        break;
+      case nn::HeadKind::DenseTanh:
+      case nn::HeadKind::DenseGelu:
+        x = at::dropout(x, classifier_p_, train);
+        x = at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias"));
+        x = arch_->head.kind == nn::HeadKind::DenseTanh ? at::tanh(x) : at::gelu(x);
+        break;
     }
     x = at::dropout(x, classifier_p_, train);
-    return at::linear(x, *find(root_ + head_final_ + ".weight"), *find(root_ + head_final_ + ".bias"));
+    return at::linear(x, *find(root_ + head_final_ + ".weight"), *find(root_ + head_final_ + ".bias")).to(at::kFloat);
   }
 
   at::Tensor forward_loss(const std::vector<TrainExample>& batch, bool train) const {
@@ -641,8 +728,8 @@ class TrainerImpl final : public Trainer {
       scores.push_back(e.score);
       labels.push_back(e.label);
     }
-    at::Tensor score_t = at::tensor(scores);
-    at::Tensor label_t = at::tensor(labels);
+    at::Tensor score_t = at::tensor(scores).to(device_);
+    at::Tensor label_t = at::tensor(labels).to(device_);
     auto check_labels = [&](int64_t n) {
       for (int64_t l : labels)
         if (l < 0 || l >= n)
@@ -664,7 +751,7 @@ class TrainerImpl final : public Trainer {
         at::Tensor diff = s.unsqueeze(1) - s.unsqueeze(0);
         at::Tensor lower = (score_t.unsqueeze(1) < score_t.unsqueeze(0)).to(at::kFloat);
         diff = diff - (1 - lower) * 1e12;
-        return at::logsumexp(at::cat({at::zeros({1}), diff.reshape({-1})}, 0), c10::IntArrayRef{0});
+        return at::logsumexp(at::cat({at::zeros({1}, diff.options()), diff.reshape({-1})}, 0), c10::IntArrayRef{0});
       }
       case TrainLoss::MNRL: {
         at::Tensor cands = v;
@@ -674,7 +761,7 @@ class TrainerImpl final : public Trainer {
         at::Tensor a_n = u / u.norm(2, {1}, true).clamp_min(1e-12);
         at::Tensor c_n = cands / cands.norm(2, {1}, true).clamp_min(1e-12);
         at::Tensor sim = at::mm(a_n, c_n.t()) * o_.scale;
-        return at::cross_entropy_loss(sim, at::arange(B, at::TensorOptions().dtype(at::kLong)));
+        return at::cross_entropy_loss(sim, at::arange(B, label_t.options()));
       }
       case TrainLoss::Softmax: {
         check_labels(softmax_w_.size(0));
@@ -713,7 +800,9 @@ class TrainerImpl final : public Trainer {
   std::vector<nn::PoolingMode> modes_;
   int64_t dim_ = 0;
   at::Tensor softmax_w_, softmax_b_;
-  int head_ = 0;
+  const nn::ArchInfo* arch_ = nullptr;
+  bool bf16_ = false;
+  at::Device device_ = at::kCPU;  // --device: parameters, optimizer state and batches live here  // --dtype bfloat16: the forward under CPU autocast, float32 master weights
   bool new_head_ = false;
   int64_t num_labels_ = 0;
   std::string head_first_, head_final_;
@@ -771,6 +860,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
       if (new_head_) {
         std::string arch = cfg_.arch == Architecture::Bert ? "BertForSequenceClassification"
                            : cfg_.arch == Architecture::Roberta ? (cfg_.model_type == "xlm-roberta" ? "XLMRobertaForSequenceClassification" : "RobertaForSequenceClassification")
+                           : cfg_.arch == Architecture::DistilBert ? "DistilBertForSequenceClassification"
                            : "ElectraForSequenceClassification";
         config["architectures"] = {arch};
       }

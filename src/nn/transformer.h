@@ -131,9 +131,12 @@ at::ScalarType to_torch(DType dtype);
 // inference (`inference`) the packed forward runs everything on cpu_pool's `threads` threads,
 // GEMMs split by rows with OpenBLAS single-threaded; otherwise (training) GEMMs get `threads`
 // OpenBLAS threads. Without OpenBLAS (MKL / OpenMP BLAS) at::set_num_threads(threads).
-// Reduced-precision GEMMs (bfloat16) and int8 ones (`int8`, --quantize int8) go through oneDNN on
-// ATen's pool, so that pool gets the threads then. threads <= 0: all cores. Part of setup_runtime().
-void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true,
-                           bool int8 = false);
+// Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
+// threads then; int8 ones (--quantize int8, QuantizedLinear) run on cpu_pool like float32.
+// threads <= 0: all cores. Part of setup_runtime().
+void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true);
+// Whether this CPU has bfloat16 arithmetic (AVX512_BF16 or AMX-BF16); without it bfloat16 is
+// emulated and slower than float32.
+bool cpu_has_bf16();
 
 }  // namespace sbert::nn

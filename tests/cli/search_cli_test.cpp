@@ -177,8 +177,20 @@ TEST(SearchCli, BuildAddQueryEqualsSingleBuild) {
   for (size_t q = 0; q < 3; ++q) {
     ASSERT_EQ(ra[q]["results"].size(), 7u);
     for (size_t r = 0; r < 7; ++r) {
-      EXPECT_EQ(ra[q]["results"][r]["id"], rb[q]["results"][r]["id"]);
-      EXPECT_NEAR(ra[q]["results"][r]["score"].get<double>(), rb[q]["results"][r]["score"].get<double>(), 1e-6);
+      const double score = ra[q]["results"][r]["score"].get<double>();
+      EXPECT_NEAR(score, rb[q]["results"][r]["score"].get<double>(), 1e-6);
+      if (ra[q]["results"][r]["id"] == rb[q]["results"][r]["id"]) continue;
+      // Not the same id at this rank: only allowed for a near-tie. The two builds embed the
+      // same sentences in different batches (600 at once vs 400 + 200), which may move the last
+      // bit of a vector, so scores within 1e-6 can swap places or cross the top-7 cut: the id
+      // must either appear in the other build's list with its score, or sit on the cut.
+      const auto& id = rb[q]["results"][r]["id"];
+      const double last = ra[q]["results"][6]["score"].get<double>();
+      bool tie = std::fabs(score - last) <= 1e-6;
+      for (const auto& other : ra[q]["results"])
+        tie = tie || (other["id"] == id && std::fabs(other["score"].get<double>() - score) <= 1e-6);
+      EXPECT_TRUE(tie) << "query " << q << " rank " << r << ": " << id << " instead of "
+                       << ra[q]["results"][r]["id"];
     }
   }
   EXPECT_EQ(rb[1]["results"][0]["id"], "s450");

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "nn/cpu_kernels.h"
 #include "nn/embedding_model.h"
 #include "nn/quantized_linear.h"
 #include "nn_test_util.h"
@@ -26,6 +27,65 @@ TEST(QuantizedLinear, CloseToTheFloatProduct) {
   at::Tensor rel = (got - want).abs().amax(0) / want.abs().amax(0);  // per output channel
   EXPECT_LT(rel.max().item<double>(), 0.03);
   EXPECT_GT((got - want).abs().max().item<double>(), 0.0);
+}
+
+TEST(QuantizedLinear, ExtremeCodesDoNotSaturate) {
+  // Every activation at its row's extreme and every weight at its channel's: the sums of adjacent
+  // products are as large as they get, and a kernel that paired them in 16 bits would clip them.
+  // These inputs quantize exactly, so the int8 product must equal the float one.
+  c10::InferenceMode guard;
+  const int64_t K = 256, N = 24;
+  at::Tensor x = at::empty({3, K});
+  x[0].fill_(3.0);
+  x[1].fill_(-2.0);  // all below zero: codes 0, zero point at the top
+  x[2].zero_();
+  at::Tensor w = at::full({N, K}, 0.5);
+  w.slice(0, 0, N / 2).mul_(-1.0);
+  sbert::nn::QuantizedLinear q(w);
+  at::Tensor want = at::mm(x, w.t()), got = q.forward(x);
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>())
+      << "activation codes up to " << sbert::nn::QuantizedLinear::activation_max() << ", engine "
+      << sbert::nn::QuantizedLinear::engine();
+  EXPECT_TRUE(at::equal(got[2], at::zeros({N})));
+}
+
+TEST(QuantizedLinear, ARowsResultDependsOnThatRowOnly) {
+  // Activations are quantized per row and rows go in fixed blocks: a row gives the same bits alone
+  // as in a batch, whatever the other rows hold (one of them 100x larger here).
+  c10::InferenceMode guard;
+  at::manual_seed(4);
+  at::Tensor w = at::randn({48, 40}) * 0.1, x = at::randn({150, 40});
+  x[7].mul_(100.0);
+  sbert::nn::QuantizedLinear q(w);
+  at::Tensor all = q.forward(x);
+  for (int64_t i : {0, 6, 63, 64, 149}) {
+    at::Tensor one = q.forward(x.slice(0, i, i + 1));
+    EXPECT_TRUE(at::equal(one[0], all[i])) << "row " << i;
+  }
+}
+
+TEST(QuantizeRows, CodesRoundTripWithinHalfAStepAndKeepZeroExact) {
+  const int64_t cols = 37;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-3.0f, 5.0f);
+  std::vector<float> x(3 * cols);
+  for (auto& v : x) v = u(rng);
+  for (int64_t c = 0; c < cols; ++c) x[cols + c] = std::abs(x[cols + c]);  // row 1 non-negative
+  x[5] = 0.0f;
+  for (int qmax : {127, 255}) {
+    std::vector<uint8_t> q(x.size());
+    float scale[3];
+    int32_t zero[3];
+    sbert::nn::cpu::quantize_rows_u8(x.data(), 3, cols, qmax, q.data(), scale, zero);
+    EXPECT_EQ(zero[1], 0);
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        const float back = scale[r] * static_cast<float>(static_cast<int32_t>(q[r * cols + c]) - zero[r]);
+        EXPECT_LE(std::abs(back - x[r * cols + c]), 0.5f * scale[r] * 1.0001f) << r << "," << c;
+        EXPECT_LE(q[r * cols + c], qmax);
+      }
+    EXPECT_EQ(static_cast<int32_t>(q[5]), zero[0]);  // 0.0 maps to the zero point exactly
+  }
 }
 
 fs::path random_model() {

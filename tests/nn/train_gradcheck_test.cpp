@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
+#include "sbert/classifier.h"
+#include "sbert/encoder.h"
 #include "sbert/random_model.h"
 #include "sbert/train.h"
 #include "test_support.h"
@@ -15,11 +18,16 @@ using namespace sbert;
 
 namespace {
 
-fs::path tiny_model() {
-  static fs::path dir;
+// model_type: bert, distilbert or electra (embedding_size != hidden: ELECTRA's projection).
+fs::path tiny_model(const std::string& model_type = "bert", size_t embedding_size = 0) {
+  static std::map<std::string, fs::path> dirs;
+  const std::string key = model_type + std::to_string(embedding_size);
+  fs::path& dir = dirs[key];
   if (dir.empty()) {
-    dir = sbert::testing::temp_dir("train_gradcheck") / "model";
+    dir = sbert::testing::temp_dir("train_gradcheck") / key;
     RandomModelSpec s;
+    s.model_type = model_type;
+    s.embedding_size = embedding_size;
     s.hidden = 16;
     s.layers = 1;
     s.heads = 2;
@@ -54,14 +62,14 @@ std::vector<TrainExample> rows() {
   return out;
 }
 
-void gradcheck(TrainObjective obj, TrainLoss loss, size_t num_labels) {
+void gradcheck(TrainObjective obj, TrainLoss loss, size_t num_labels, const fs::path& model = tiny_model()) {
   TrainOptions o;
   o.objective = obj;
   o.loss = loss;
   o.dropout = 0.0;
   o.num_labels = num_labels;
   o.seed = 3;
-  auto t = Trainer::create(tiny_model(), o);
+  auto t = Trainer::create(model, o);
   auto batch = rows();
   const double l0 = t->compute_gradients(batch);
   EXPECT_NEAR(l0, t->loss(batch), 1e-6 + 1e-6 * std::fabs(l0));
@@ -97,6 +105,121 @@ TEST(TrainGradcheck, MultipleNegativesRankingLoss) { gradcheck(TrainObjective::B
 TEST(TrainGradcheck, SoftmaxLoss) { gradcheck(TrainObjective::Bi, TrainLoss::Softmax, 3); }
 TEST(TrainGradcheck, CrossEncoderBCE) { gradcheck(TrainObjective::Cross, TrainLoss::BCE, 1); }
 TEST(TrainGradcheck, CrossEncoderCrossEntropy) { gradcheck(TrainObjective::Cross, TrainLoss::CE, 3); }
+// The other architectures' forwards (tensor names, dropout placement and heads from the
+// architecture table): DistilBERT (no token types, pre_classifier + ReLU head) and ELECTRA with an
+// embedding projection (dense + GELU head).
+TEST(TrainGradcheck, DistilBertCosine) {
+  gradcheck(TrainObjective::Bi, TrainLoss::Cosine, 0, tiny_model("distilbert"));
+}
+TEST(TrainGradcheck, DistilBertCrossEncoderCrossEntropy) {
+  gradcheck(TrainObjective::Cross, TrainLoss::CE, 3, tiny_model("distilbert"));
+}
+TEST(TrainGradcheck, ElectraProjectionCoSENT) {
+  gradcheck(TrainObjective::Bi, TrainLoss::CoSENT, 0, tiny_model("electra", 8));
+}
+TEST(TrainGradcheck, ElectraProjectionCrossEncoderBCE) {
+  gradcheck(TrainObjective::Cross, TrainLoss::BCE, 1, tiny_model("electra", 8));
+}
+
+// --dtype bfloat16 (CPU autocast): the loss is the float32 one to bfloat16 precision, yet not
+// bit-equal (the matmuls did run in bfloat16); a step lowers it; the weights stay float32.
+TEST(TrainBfloat16, AutocastLossNearFloat32AndAStepLowersIt) {
+  auto batch = rows();
+  for (bool cross : {false, true}) {
+    TrainOptions o;
+    o.objective = cross ? TrainObjective::Cross : TrainObjective::Bi;
+    o.loss = cross ? TrainLoss::BCE : TrainLoss::Cosine;
+    o.num_labels = cross ? 1 : 0;
+    o.dropout = 0.0;
+    o.lr = 1e-2;
+    o.warmup_ratio = 0;
+    auto f32 = Trainer::create(tiny_model(), o);
+    o.dtype = "bfloat16";
+    auto bf16 = Trainer::create(tiny_model(), o);
+    const double want = f32->loss(batch), got = bf16->loss(batch);
+    EXPECT_NEAR(got, want, 0.03 * std::fabs(want) + 1e-3) << (cross ? "cross" : "bi");
+    EXPECT_NE(got, want) << "bfloat16 autocast had no effect";
+    bf16->set_total_steps(1);
+    const StepInfo info = bf16->step(batch);
+    EXPECT_TRUE(std::isfinite(info.loss) && std::isfinite(info.grad_norm));
+    EXPECT_LT(bf16->loss(batch), got);
+  }
+  TrainOptions bad;
+  bad.dtype = "float16";
+  EXPECT_NE(sbert::testing::error_of([&] { Trainer::create(tiny_model(), bad); }).find("unknown training dtype"),
+            std::string::npos);
+}
+
+// --device: a CPU-only libtorch refuses CUDA in one line; with CUDA, training there gives the CPU's
+// losses (float32, to GPU rounding) and the same saved model.
+TEST(TrainDevice, CudaMatchesTheCpuOrIsRefusedClearly) {
+  TrainOptions o;
+  o.dropout = 0.0;
+  o.lr = 1e-2;
+  o.warmup_ratio = 0;
+  TrainOptions bad = o;
+  bad.device = "tpu";
+  EXPECT_NE(sbert::testing::error_of([&] { Trainer::create(tiny_model(), bad); }).find("tpu"), std::string::npos);
+  o.device = "cuda";
+  std::unique_ptr<Trainer> gpu;
+  const std::string e = sbert::testing::error_of([&] { gpu = Trainer::create(tiny_model(), o); });
+  if (!gpu) {
+    EXPECT_NE(e.find("CUDA is not available"), std::string::npos) << e;
+    GTEST_SKIP() << "no CUDA here: " << e;
+  }
+  o.device = "cpu";
+  auto cpu = Trainer::create(tiny_model(), o);
+  auto batch = rows();
+  gpu->set_total_steps(2);
+  cpu->set_total_steps(2);
+  for (int s = 0; s < 2; ++s) EXPECT_NEAR(gpu->step(batch).loss, cpu->step(batch).loss, 1e-4) << "step " << s;
+  const Matrix a = gpu->embed({"a man is playing guitar"}), b = cpu->embed({"a man is playing guitar"});
+  for (size_t i = 0; i < a.data.size(); ++i) EXPECT_NEAR(a.data[i], b.data[i], 1e-4);
+}
+
+// After a training step, the saved folder, loaded by the inference code (a separate forward),
+// gives the embeddings / logits the training code computes, for every architecture.
+TEST(TrainArchitectures, SavedFolderGivesTheTrainingOutputs) {
+  const std::vector<std::pair<std::string, size_t>> models = {{"bert", 0}, {"distilbert", 0}, {"electra", 8}};
+  auto batch = rows();
+  std::vector<std::string> texts;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& r : batch) {
+    texts.push_back(r.a);
+    pairs.emplace_back(r.a, r.b);
+  }
+  auto max_diff = [](const Matrix& a, const Matrix& b) {
+    EXPECT_EQ(a.data.size(), b.data.size());
+    double d = a.data.size() == b.data.size() ? 0 : 1e9;
+    for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i)
+      d = std::max(d, std::fabs(double(a.data[i]) - b.data[i]));
+    return d;
+  };
+  for (const auto& [type, emb] : models) {
+    for (bool cross : {false, true}) {
+      TrainOptions o;
+      o.objective = cross ? TrainObjective::Cross : TrainObjective::Bi;
+      o.loss = cross ? TrainLoss::CE : TrainLoss::Cosine;
+      o.num_labels = cross ? 3 : 0;
+      o.lr = 1e-2;
+      o.warmup_ratio = 0;
+      o.dropout = 0.0;
+      auto t = Trainer::create(tiny_model(type, emb), o);
+      t->set_total_steps(1);
+      t->step(batch);
+      const fs::path out = sbert::testing::temp_dir("train_arch") / (type + (cross ? "-cross" : "-bi"));
+      t->save(out, "# test\n");
+      const std::string what = type + (cross ? " cross-encoder" : " bi-encoder");
+      if (cross) {
+        Matrix theirs = SequenceClassifier::load(out, ClassifierOptions())->logits(pairs);
+        EXPECT_LE(max_diff(t->logits(pairs), theirs), 1e-5) << what;
+      } else {
+        Matrix theirs = SentenceEncoder::load(out, EncoderOptions())->encode(texts);
+        EXPECT_LE(max_diff(t->embed(texts), theirs), 1e-6) << what;
+      }
+    }
+  }
+}
 
 // Loss definitions on a case small enough to work out by hand: two pairs whose embeddings are
 // identical (cosine 1) give CosineSimilarityLoss = mean((1 - label)^2).
