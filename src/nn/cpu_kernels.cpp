@@ -222,10 +222,23 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint
   for (int64_t r = 0; r < rows; ++r) {
     const float* v = x + r * cols;
     uint8_t* out = q + r * cols;
+    // min / max over 16 independent lanes (a single running min is a serial dependency chain);
+    // exact, so the lane split changes nothing.
+    V16 lo16 = {}, hi16 = {};
+    int64_t c0 = 0;
+    for (; c0 + kLanes <= cols; c0 += kLanes) {
+      const V16 a = load16(v + c0);
+      lo16 = a < lo16 ? a : lo16;
+      hi16 = a > hi16 ? a : hi16;
+    }
     float lo = 0.0f, hi = 0.0f;
-    for (int64_t c = 0; c < cols; ++c) {
-      lo = std::min(lo, v[c]);
-      hi = std::max(hi, v[c]);
+    for (; c0 < cols; ++c0) {
+      lo = std::min(lo, v[c0]);
+      hi = std::max(hi, v[c0]);
+    }
+    for (int k = 0; k < kLanes; ++k) {
+      lo = std::min(lo, lo16[k]);
+      hi = std::max(hi, hi16[k]);
     }
     float s = (hi - lo) / static_cast<float>(qmax);
     if (!(s > 0.0f) || !std::isfinite(s)) s = 1.0f;  // all zeros (or non-finite input)

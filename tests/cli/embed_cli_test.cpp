@@ -3,17 +3,17 @@
 #include <fstream>
 
 #include "sbert/npy.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::sbert_bin;
 using sbert::testing::read_file;
 using sbert::testing::run_command;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
 
 namespace {
-
-std::string sbert_bin() { return SBERT_BINARY; }
 
 // Writes texts as JSON Lines ({"text": ...}) so that texts with newlines survive.
 fs::path write_texts(const fs::path& dir, const nlohmann::json& texts) {

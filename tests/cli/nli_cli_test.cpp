@@ -5,45 +5,20 @@
 #include <map>
 #include <sstream>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::expect_error;
+using sbert::testing::parse_jsonl;
+using sbert::testing::q;
+using sbert::testing::run_ok;
+using sbert::testing::sbert_bin;
 using sbert::testing::run_command;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
 
 namespace {
-
-std::string sbert_bin() { return SBERT_BINARY; }
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
-
-// Runs sbert; expects success and returns stdout.
-std::string run_ok(const std::string& args, std::string* err_out = nullptr) {
-  std::string out, err;
-  int rc = run_command(sbert_bin() + " " + args, &out, &err);
-  EXPECT_EQ(rc, 0) << args << "\n" << err;
-  if (err_out) *err_out = err;
-  return out;
-}
-
-// Runs sbert; expects exit code 2 and a one-line error containing `want`.
-void expect_error(const std::string& args, const std::string& want) {
-  std::string out, err;
-  int rc = run_command("true | " + sbert_bin() + " " + args, &out, &err);
-  EXPECT_EQ(rc, 2) << args << "\n" << err;
-  EXPECT_NE(err.find("sbert: error: "), std::string::npos) << err;
-  EXPECT_NE(err.find(want), std::string::npos) << args << "\nwanted: " << want << "\ngot: " << err;
-}
 
 void check_nli_pairs(const std::string& name) {
   SBERT_REQUIRE_SHARED(shared);

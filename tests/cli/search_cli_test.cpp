@@ -9,38 +9,20 @@
 #include "sbert/encoder.h"
 #include "sbert/search_index.h"
 #include "../models/sts_data.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::parse_jsonl;
+using sbert::testing::quote;
+using sbert::testing::run_sbert;
+using sbert::testing::sbert_bin;
 using sbert::testing::read_file;
 using sbert::testing::run_command;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
 
 namespace {
-
-std::string sbert_bin() { return SBERT_BINARY; }
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int run_sbert(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  std::string e;
-  int rc = run_command(sbert_bin() + " " + args, out, err ? err : &e);
-  return rc;
-}
-
-std::vector<nlohmann::json> jsonl(const std::string& text) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
 
 // The 2,758 STS-B test sentences: columns 5 and 6 of each tab-separated row, in order.
 std::vector<std::string> stsb_sentences(const fs::path& shared) {
@@ -101,7 +83,7 @@ TEST(SearchCli, StsbFlatIsExactAndHnswRecall) {
     std::string out;
     ASSERT_EQ(run_sbert("search query -q --index " + index.string() + " -k 10 --input " + corpus.string(), &out, &err), 0)
         << err;
-    auto rows = jsonl(out);
+    auto rows = parse_jsonl(out);
     ASSERT_EQ(rows.size(), n);
     size_t exact_ids = 0, tie_ok = 0, found = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -171,7 +153,7 @@ TEST(SearchCli, BuildAddQueryEqualsSingleBuild) {
   auto queries = write_lines(dir / "q.txt", {sentences[3], sentences[450], "a man is playing a guitar"});
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "whole").string() + " -k 7 -i " + queries.string(), &a, &err), 0) << err;
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "inc").string() + " -k 7 -i " + queries.string(), &b, &err), 0) << err;
-  auto ra = jsonl(a), rb = jsonl(b);
+  auto ra = parse_jsonl(a), rb = parse_jsonl(b);
   ASSERT_EQ(ra.size(), 3u);
   ASSERT_EQ(rb.size(), 3u);
   for (size_t q = 0; q < 3; ++q) {
@@ -213,20 +195,20 @@ TEST(SearchCli, BuildAddQueryEqualsSingleBuild) {
   // remove, then the removed id is gone from results
   ASSERT_EQ(run_sbert("search remove -q --index " + (dir / "inc").string() + " --ids s450 s3", nullptr, &err), 0) << err;
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "inc").string() + " -k 5 " + quote(sentences[450]), &b, &err), 0) << err;
-  auto rr = jsonl(b);
+  auto rr = parse_jsonl(b);
   ASSERT_EQ(rr.size(), 1u);
   for (auto& h : rr[0]["results"]) EXPECT_NE(h["id"], "s450");
 
   // k larger than the index is clamped with a note.
   ASSERT_EQ(run_sbert("search query --index " + (dir / "whole").string() + " -k 5000 " + quote("hello"), &b, &err), 0) << err;
-  EXPECT_EQ(jsonl(b)[0]["results"].size(), 600u);
+  EXPECT_EQ(parse_jsonl(b)[0]["results"].size(), 600u);
   EXPECT_NE(err.find("larger than the index"), std::string::npos) << err;
   // min_score filters
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "whole").string() + " -k 50 --min-score 0.9 " + quote(sentences[3]), &b, &err), 0) << err;
-  for (auto& h : jsonl(b)[0]["results"]) EXPECT_GE(h["score"].get<double>(), 0.9);
+  for (auto& h : parse_jsonl(b)[0]["results"]) EXPECT_GE(h["score"].get<double>(), 0.9);
   // queries from stdin
   ASSERT_EQ(run_command("printf 'one\\ntwo\\n' | " + sbert_bin() + " search query -q -k 2 --index " + (dir / "whole").string(), &b), 0);
-  EXPECT_EQ(jsonl(b).size(), 2u);
+  EXPECT_EQ(parse_jsonl(b).size(), 2u);
 }
 
 TEST(SearchCli, Refusals) {
@@ -289,7 +271,7 @@ TEST(SearchCli, RerankReproducesCrossEncoderGolden) {
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "idx").string() + " -k " + std::to_string(n) + " --rerank " +
                       ce.string() + " --rerank-top " + std::to_string(n) + " " + quote(g["rank_query"]), &out, &err), 0)
       << err;
-  auto rows = jsonl(out);
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 1u);
   const auto& res = rows[0]["results"];
   ASSERT_EQ(res.size(), n);
@@ -301,7 +283,7 @@ TEST(SearchCli, RerankReproducesCrossEncoderGolden) {
   // Top-3 after reranking the top 40 is the golden top-3.
   ASSERT_EQ(run_sbert("search query -q --index " + (dir / "idx").string() + " -k 3 --rerank " + ce.string() + " " +
                       quote(g["rank_query"]), &out, &err), 0) << err;
-  auto top = jsonl(out)[0]["results"];
+  auto top = parse_jsonl(out)[0]["results"];
   ASSERT_EQ(top.size(), 3u);
   for (size_t r = 0; r < 3; ++r)
     EXPECT_EQ(top[r]["id"].get<std::string>(), std::to_string(g["rank"][r]["corpus_id"].get<int>()));

@@ -4,9 +4,12 @@
 #include <algorithm>
 
 #include "sbert/random_model.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::q;
+using sbert::testing::run_sbert;
 using nlohmann::json;
 using sbert::testing::read_file;
 using sbert::testing::run_command;
@@ -15,25 +18,7 @@ using sbert::testing::write_file;
 
 namespace {
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-int run_sbert(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return run_command(std::string("true | ") + SBERT_BINARY + " " + args, out, err);
-}
-
-const fs::path& model() {
-  static const fs::path dir = [] {
-    fs::path d = temp_dir("shard-cli-model") / "m";
-    sbert::RandomModelSpec s;
-    s.hidden = 16;
-    s.layers = 1;
-    s.heads = 2;
-    s.intermediate = 32;
-    sbert::write_random_model(d, s);
-    return d;
-  }();
-  return dir;
-}
+const fs::path& model() { return sbert::testing::tiny_model("shard-cli-model"); }
 
 // 9 records: ids, an empty text, a quoted text over three lines, texts of different lengths.
 const char* kCsv =

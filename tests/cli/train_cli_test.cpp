@@ -8,25 +8,17 @@
 #include <chrono>
 
 #include "nn/weight_store.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::parse_jsonl;
+using sbert::testing::q;
 using sbert::testing::run_command;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
 
 namespace {
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
 
 const char* kReferenceArgs =
     " --input-format tsv --no-header --a-column 5 --b-column 6 --label-column 4 --score-scale 5"

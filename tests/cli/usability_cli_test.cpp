@@ -3,9 +3,13 @@
 #include <algorithm>
 
 #include "sbert/random_model.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using sbert::testing::parse_jsonl;
+using sbert::testing::q;
+using sbert::testing::run_sbert;
 using nlohmann::json;
 using sbert::testing::read_file;
 using sbert::testing::run_command;
@@ -14,40 +18,9 @@ using sbert::testing::write_file;
 
 namespace {
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-int run_sbert(const std::string& args, std::string* out, std::string* err) {
-  return run_command(std::string("true | ") + SBERT_BINARY + " " + args, out, err);
-}
-
-std::vector<json> jsonl(const std::string& text) {
-  std::vector<json> rows;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    if (nl > pos) rows.push_back(json::parse(text.substr(pos, nl - pos)));
-    pos = nl + 1;
-  }
-  return rows;
-}
-
 size_t lines_of(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-// One small generated model for the whole file.
-const fs::path& model() {
-  static const fs::path dir = [] {
-    fs::path d = temp_dir("usability-model") / "m";
-    sbert::RandomModelSpec s;
-    s.hidden = 16;
-    s.layers = 1;
-    s.heads = 2;
-    s.intermediate = 32;
-    sbert::write_random_model(d, s);
-    return d;
-  }();
-  return dir;
-}
+const fs::path& model() { return sbert::testing::tiny_model("usability-model"); }
 
 }  // namespace
 
@@ -79,7 +52,7 @@ TEST(Usability, CsvDefaultsToTheTextColumn) {
   std::string out, err;
   ASSERT_EQ(run_sbert("embed -q --model " + q(model()) + " --id-column id --include-text " + q(dir / "in.csv"), &out, &err), 0)
       << err;
-  auto rows = jsonl(out);
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0]["id"], "a1");
   EXPECT_EQ(rows[0]["text"], "hello world");
@@ -110,7 +83,7 @@ TEST(Usability, TextBesideTheResults) {
   EXPECT_EQ(out.substr(0, out.find('\n')).substr(0, 13), "index,text,e0");
   EXPECT_NE(out.find("\n0,alpha beta,"), std::string::npos) << out;
   ASSERT_EQ(run_sbert("embed -q --model " + q(model()) + " " + q(dir / "in.txt"), &out, &err), 0) << err;
-  EXPECT_FALSE(jsonl(out)[0].contains("text"));  // only on request
+  EXPECT_FALSE(parse_jsonl(out)[0].contains("text"));  // only on request
 }
 
 // Token offsets are code points (as Hugging Face reports them) unless bytes are asked for.
@@ -119,7 +92,7 @@ TEST(Usability, TokenOffsetsAreCodePoints) {
   write_file(dir / "in.txt", "\xC3\xA9t\xC3\xA9 ok\n");  // "été ok": 6 characters, 8 bytes
   std::string out, err;
   ASSERT_EQ(run_sbert("embed -q --model " + q(model()) + " --output-value token " + q(dir / "in.txt"), &out, &err), 0) << err;
-  auto rows = jsonl(out);
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 1u);
   size_t last_end = 0;
   for (auto& o : rows[0]["offsets"]) last_end = std::max(last_end, o[1].get<size_t>());
@@ -127,7 +100,7 @@ TEST(Usability, TokenOffsetsAreCodePoints) {
   ASSERT_EQ(run_sbert("embed -q --model " + q(model()) + " --output-value token --offsets bytes " + q(dir / "in.txt"), &out,
                   &err), 0) << err;
   last_end = 0;
-  rows = jsonl(out);
+  rows = parse_jsonl(out);
   for (auto& o : rows[0]["offsets"]) last_end = std::max(last_end, o[1].get<size_t>());
   EXPECT_EQ(last_end, 8u);
 }
@@ -145,7 +118,7 @@ TEST(Usability, SearchAddUsesTheRecordedIdColumn) {
                   &out, &err), 0) << err;
   ASSERT_EQ(run_sbert("search add -q --index " + idx + " " + q(dir / "b.jsonl"), &out, &err), 0) << err;
   ASSERT_EQ(run_sbert("search query -q --index " + idx + " -k 3 'fish swim'", &out, &err), 0) << err;
-  auto r = jsonl(out);
+  auto r = parse_jsonl(out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0]["results"][0]["id"], "d3");
   EXPECT_EQ(run_sbert("search add -q --index " + idx + " " + q(dir / "noid.jsonl"), &out, &err), 2);
@@ -170,7 +143,7 @@ TEST(Usability, IvfQueryReturnsKResultsQuietly) {
   EXPECT_EQ(err, "");
   ASSERT_EQ(run_sbert("search query -q --index " + q(dir / "idx") + " -k 40 'topic 3'", &out, &err), 0) << err;
   EXPECT_EQ(err, "");
-  auto r = jsonl(out);
+  auto r = parse_jsonl(out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0]["results"].size(), 40u);
 }

@@ -9,22 +9,14 @@
 #include "sbert/error.h"
 #include "sbert/random_model.h"
 #include "sbert/safetensors_writer.h"
+#include "nn_test_util.h"
 #include "test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_model(const std::string& name) {
-  fs::path dir = sbert::testing::temp_dir(name);
-  sbert::RandomModelSpec s;
-  s.hidden = 16;
-  s.layers = 1;
-  s.heads = 2;
-  s.intermediate = 32;
-  sbert::write_random_model(dir, s);
-  return dir;
-}
+using sbert::nntest::fresh_model;
 
 // The message of the sbert::Error thrown by loading `dir` ("" when it loads).
 std::string load_error(const fs::path& dir, const sbert::EncoderOptions& o = {}) {

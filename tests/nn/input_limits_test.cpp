@@ -8,22 +8,14 @@
 #include "nn/weight_store.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"
+#include "nn_test_util.h"
 #include "test_support.h"
 
 namespace {
 namespace fs = std::filesystem;
 using sbert::testing::error_of;
 
-fs::path fresh_model(const std::string& name) {
-  fs::path dir = sbert::testing::temp_dir(name);
-  sbert::RandomModelSpec s;
-  s.hidden = 16;
-  s.layers = 1;
-  s.heads = 2;
-  s.intermediate = 32;
-  sbert::write_random_model(dir, s);
-  return dir;
-}
+using sbert::nntest::fresh_model;
 
 std::string load_error(const fs::path& dir) {
   return error_of([&] { sbert::nn::EmbeddingModel::load(dir, {}); });

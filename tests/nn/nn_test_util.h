@@ -9,6 +9,7 @@
 #include "sbert/matrix.h"
 #include "sbert/random_model.h"
 #include "sbert/tokenizer.h"
+#include "test_support.h"
 
 namespace sbert::nntest {
 
@@ -23,6 +24,19 @@ inline RandomModelSpec small_model_spec(size_t hidden = 48, double init_std = 0.
   s.intermediate = 2 * hidden;
   s.init_std = init_std;
   return s;
+}
+
+// A fresh temp_dir(name) holding a random-weight BERT of 1 layer, 2 heads, hidden 16 (FFN 32),
+// for tests that break a model's files one way or another.
+inline std::filesystem::path fresh_model(const std::string& name) {
+  std::filesystem::path dir = testing::temp_dir(name);
+  RandomModelSpec s;
+  s.hidden = 16;
+  s.layers = 1;
+  s.heads = 2;
+  s.intermediate = 32;
+  write_random_model(dir, s);
+  return dir;
 }
 
 inline double max_abs_diff(const float* got, const nlohmann::json& want, size_t n) {

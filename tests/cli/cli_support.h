@@ -1,0 +1,78 @@
+// Helpers shared by the CLI tests (tests/cli/*): running the sbert binary, quoting paths for the
+// shell, JSON Lines output, and one tiny generated model per test program.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sbert/random_model.h"
+#include "test_support.h"
+
+namespace sbert::testing {
+
+inline std::string sbert_bin() { return SBERT_BINARY; }
+
+// s in single quotes for the shell (embedded quotes escaped).
+inline std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+inline std::string q(const std::filesystem::path& p) { return quote(p.string()); }
+
+// Runs `sbert args` with an empty stdin; the exit status, stdout to *out, stderr to *err (kept
+// out of the test log when err is null).
+inline int run_sbert(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  std::string ignored;
+  return run_command("true | " + sbert_bin() + " " + args, out, err ? err : &ignored);
+}
+
+// Runs sbert; expects success and returns stdout.
+inline std::string run_ok(const std::string& args, std::string* err_out = nullptr) {
+  std::string out, err;
+  const int rc = run_sbert(args, &out, &err);
+  EXPECT_EQ(rc, 0) << args << "\n" << err;
+  if (err_out) *err_out = err;
+  return out;
+}
+
+// Runs sbert; expects exit code 2 and one "sbert: error:" line containing `want`.
+inline void expect_error(const std::string& args, const std::string& want) {
+  std::string out, err;
+  const int rc = run_sbert(args, &out, &err);
+  EXPECT_EQ(rc, 2) << args << "\n" << err;
+  EXPECT_NE(err.find("sbert: error: "), std::string::npos) << err;
+  EXPECT_NE(err.find(want), std::string::npos) << args << "\nwanted: " << want << "\ngot: " << err;
+}
+
+// The non-empty lines of `text`, each parsed as JSON.
+inline std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+// A random-weight BERT of 1 layer, 2 heads, hidden 16 (FFN 32), written once per program under
+// temp_dir(name): enough to run every command in a fraction of a second.
+inline const std::filesystem::path& tiny_model(const std::string& name = "cli-tiny-model") {
+  static const std::filesystem::path dir = [&] {
+    std::filesystem::path d = temp_dir(name) / "m";
+    RandomModelSpec s;
+    s.hidden = 16;
+    s.layers = 1;
+    s.heads = 2;
+    s.intermediate = 32;
+    write_random_model(d, s);
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace sbert::testing
