@@ -20,12 +20,14 @@ int main(int argc, char** argv) {
   std::string model_dir, shared = "../shared";
   size_t steps = 20, batch_size = 16, max_length = 128;
   int threads = 0;
+  std::string dtype = "float32";
   app.add_option("--model", model_dir, "benchmark this model folder instead of a random MiniLM-shape one");
   app.add_option("--shared", shared)->capture_default_str();
   app.add_option("--steps", steps)->capture_default_str();
   app.add_option("--batch-size", batch_size)->capture_default_str();
   app.add_option("--max-length", max_length)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--dtype", dtype, "float32 | bfloat16 (autocast)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     fs::path dir = model_dir;
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     auto rows = sbert::read_train_examples((fs::path(shared) / "data/stsb/stsb-train.csv").string(), d);
     sbert::TrainOptions o;
     o.lr = 2e-5; o.batch_size = batch_size; o.max_length = max_length; o.threads = threads; o.shuffle = false;
+    o.dtype = dtype;
     auto t = sbert::Trainer::create(dir, o);
     t->set_total_steps(steps + 1);
     auto batch = [&](size_t i) {
@@ -56,7 +59,7 @@ int main(int argc, char** argv) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     nlohmann::json out = {{"model", dir.string()}, {"loss", "CosineSimilarityLoss"}, {"steps", steps},
-                          {"batch_size", batch_size}, {"max_length", max_length}, {"threads", threads},
+                          {"batch_size", batch_size}, {"max_length", max_length}, {"threads", threads}, {"dtype", dtype},
                           {"parameters", t->parameter_count()}, {"seconds", secs},
                           {"pairs_per_s", steps * batch_size / secs}, {"peak_rss_mb", ru.ru_maxrss / 1024.0}};
     std::cout << out.dump(2) << "\n";

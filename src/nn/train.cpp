@@ -260,6 +260,13 @@ class TrainerImpl final : public Trainer {
       dim_ = H * static_cast<int64_t>(modes_.size());
       for (const auto& p : layout_.post)
         if (p.kind == nn::PostModule::Dense) dim_ = layout_.dense[p.dense_index].out_features;
+      // Dense modules train with the encoder, as in sentence-transformers; named by their folder
+      // ("2_Dense/linear.weight") and saved back there.
+      for (auto& d : layout_.dense_modules) {
+        const std::string dir = fs::relative(d.dir, layout_.root).generic_string() + "/";
+        d.weight = add_param(dir + "linear.weight", d.weight.cpu());
+        if (d.bias_tensor.defined()) d.bias_tensor = add_param(dir + "linear.bias", d.bias_tensor.cpu());
+      }
       if (o.loss == TrainLoss::Softmax) {
         if (o.num_labels < 2) throw Error("softmax loss needs at least 2 labels");
         // nn.Linear(3 * dim, num_labels) with torch's default initialisation.
@@ -816,6 +823,22 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
   fs::path tmp = parent / ("." + out_dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  // The encoder's tensors go to its model.safetensors, each Dense module's ("<dir>/linear.*")
+  // to <dir>/model.safetensors.
+  std::vector<NamedTensor> encoder_tensors;
+  std::map<std::string, std::vector<NamedTensor>> dense_tensors;
+  for (NamedTensor& t : parameters()) {
+    const size_t slash = t.name.rfind('/');
+    if (slash == std::string::npos) {
+      encoder_tensors.push_back(std::move(t));
+    } else {
+      const std::string dir = t.name.substr(0, slash);
+      t.name = t.name.substr(slash + 1);
+      dense_tensors[dir].push_back(std::move(t));
+    }
+  }
+  std::set<std::string> dense_dirs;
+  for (const auto& [dir, tensors] : dense_tensors) dense_dirs.insert(dir);
   try {
     fs::path tdst = tmp;
     nlohmann::json config = cfg_.raw;
@@ -834,6 +857,8 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
           }
           const std::string fname = entry.path().filename().string();
           if (entry.path().parent_path() == tdir_ && (is_weight_file(fname) || fname == "README.md")) continue;
+          if (is_weight_file(fname) && dense_dirs.count(fs::relative(entry.path().parent_path(), layout_.root).generic_string()))
+            continue;  // a Dense module's weights: written below from the trained parameters
           if (fname == "README.md" && entry.path().parent_path() == layout_.root) continue;
           fs::copy_file(entry.path(), tmp / r, fs::copy_options::overwrite_existing);
         }
@@ -880,7 +905,8 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
       if (num_labels_ == 1) config["sentence_transformers"] = {{"activation_fn", "torch.nn.modules.activation.Sigmoid"}};
     }
     write_text(tdst / "config.json", json_dump_file(config));
-    write_safetensors(tdst / "model.safetensors", parameters());
+    write_safetensors(tdst / "model.safetensors", encoder_tensors);
+    for (const auto& [dir, tensors] : dense_tensors) write_safetensors(tmp / dir / "model.safetensors", tensors);
     if (!card.empty()) write_text(tmp / "README.md", card);
     save_state(tmp / ".trainer_state");
   } catch (...) {

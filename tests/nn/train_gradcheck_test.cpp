@@ -177,6 +177,57 @@ TEST(TrainDevice, CudaMatchesTheCpuOrIsRefusedClearly) {
   for (size_t i = 0; i < a.data.size(); ++i) EXPECT_NEAR(a.data[i], b.data[i], 1e-4);
 }
 
+// A sentence-transformers model with a Dense module (DistilBERT, weights in 0_Transformer, the
+// Dense layer as 2_Dense/pytorch_model.bin): the Dense layer trains with the encoder, as in
+// sentence-transformers, and is saved back into its own folder.
+TEST(TrainDense, DenseModuleTrainsAndIsSavedInItsFolder) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path fixture = shared / "fixtures/models/distilbert-krwordpiece-dense";
+  std::vector<TrainExample> batch(4);
+  const char* a[] = {"한국어 문장입니다", "오늘 날씨가 좋다", "고양이가 잔다", "버스를 탔다"};
+  const char* b[] = {"한국어 문장이다", "날씨가 나쁘다", "강아지가 뛴다", "기차를 탔다"};
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].a = a[i];
+    batch[i].b = b[i];
+    batch[i].score = 0.25f * static_cast<float>(i);
+    texts.push_back(a[i]);
+  }
+  TrainOptions o;
+  o.dropout = 0.0;
+  o.lr = 1e-2;
+  o.warmup_ratio = 0;
+  auto t = Trainer::create(fixture, o);
+  auto before = Trainer::create(fixture, o)->parameters();
+  t->compute_gradients(batch);
+  bool dense_grad = false;
+  for (const auto& g : t->gradients())
+    if (g.name == "2_Dense/linear.weight")
+      for (float v : g.values) dense_grad = dense_grad || v != 0.0f;
+  EXPECT_TRUE(dense_grad) << "no gradient reached the Dense layer";
+  t->set_total_steps(1);
+  t->step(batch);
+  double moved = 0;
+  for (const auto& p : t->parameters())
+    for (const auto& q : before)
+      if (p.name == "2_Dense/linear.weight" && q.name == p.name)
+        for (size_t i = 0; i < p.values.size(); ++i) moved = std::max(moved, double(std::fabs(p.values[i] - q.values[i])));
+  EXPECT_GT(moved, 1e-4);
+
+  const fs::path out = sbert::testing::temp_dir("train_dense") / "trained";
+  t->save(out, "# test\n");
+  EXPECT_TRUE(fs::exists(out / "2_Dense/model.safetensors"));
+  EXPECT_TRUE(fs::exists(out / "2_Dense/config.json"));
+  EXPECT_FALSE(fs::exists(out / "2_Dense/pytorch_model.bin")) << "stale untrained Dense weights left beside the new ones";
+  EXPECT_TRUE(fs::exists(out / "0_Transformer/model.safetensors"));
+  Matrix theirs = SentenceEncoder::load(out, EncoderOptions())->encode(texts);
+  Matrix mine = t->embed(texts);
+  ASSERT_EQ(mine.data.size(), theirs.data.size());
+  double d = 0;
+  for (size_t i = 0; i < mine.data.size(); ++i) d = std::max(d, std::fabs(double(mine.data[i]) - theirs.data[i]));
+  EXPECT_LE(d, 1e-6);
+}
+
 // After a training step, the saved folder, loaded by the inference code (a separate forward),
 // gives the embeddings / logits the training code computes, for every architecture.
 TEST(TrainArchitectures, SavedFolderGivesTheTrainingOutputs) {
