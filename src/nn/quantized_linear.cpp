@@ -5,7 +5,6 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
-#include <mutex>
 #include <vector>
 
 #include "nn/cpu_kernels.h"

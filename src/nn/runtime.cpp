@@ -180,13 +180,11 @@ void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   at::set_num_threads(openblas_gemm ? 1 : n);
 }
 
-}  // namespace nn
-
-namespace nn {
 bool cpu_has_bf16() {
   const CpuFeatures f = cpu_features();
   return f.avx512_bf16 || f.amx_bf16;
 }
+
 }  // namespace nn
 
 Runtime setup_runtime(const RuntimeOptions& options) {

@@ -696,7 +696,10 @@ class TrainerImpl final : public Trainer {
     at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
     for (const auto& p : layout_.post) {
       if (p.kind == nn::PostModule::Dense) x = layout_.dense_modules[p.dense_index].apply(x);
-      else x = x.to(at::kFloat) / x.to(at::kFloat).norm(2, {1}, true).clamp_min(1e-12);
+      else {
+        x = x.to(at::kFloat);
+        x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+      }
     }
     return x.to(at::kFloat);
   }
@@ -808,8 +811,8 @@ class TrainerImpl final : public Trainer {
   int64_t dim_ = 0;
   at::Tensor softmax_w_, softmax_b_;
   const nn::ArchInfo* arch_ = nullptr;
-  bool bf16_ = false;
-  at::Device device_ = at::kCPU;  // --device: parameters, optimizer state and batches live here  // --dtype bfloat16: the forward under CPU autocast, float32 master weights
+  bool bf16_ = false;             // --dtype bfloat16: the forward under autocast, float32 master weights
+  at::Device device_ = at::kCPU;  // --device: parameters, optimizer state and batches live here
   bool new_head_ = false;
   int64_t num_labels_ = 0;
   std::string head_first_, head_final_;
@@ -837,8 +840,6 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
       dense_tensors[dir].push_back(std::move(t));
     }
   }
-  std::set<std::string> dense_dirs;
-  for (const auto& [dir, tensors] : dense_tensors) dense_dirs.insert(dir);
   try {
     fs::path tdst = tmp;
     nlohmann::json config = cfg_.raw;
@@ -857,7 +858,7 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
           }
           const std::string fname = entry.path().filename().string();
           if (entry.path().parent_path() == tdir_ && (is_weight_file(fname) || fname == "README.md")) continue;
-          if (is_weight_file(fname) && dense_dirs.count(fs::relative(entry.path().parent_path(), layout_.root).generic_string()))
+          if (is_weight_file(fname) && dense_tensors.count(fs::relative(entry.path().parent_path(), layout_.root).generic_string()))
             continue;  // a Dense module's weights: written below from the trained parameters
           if (fname == "README.md" && entry.path().parent_path() == layout_.root) continue;
           fs::copy_file(entry.path(), tmp / r, fs::copy_options::overwrite_existing);

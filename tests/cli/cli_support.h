@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "sbert/random_model.h"
+#include "nn/nn_test_util.h"
 #include "test_support.h"
 
 namespace sbert::testing {
@@ -59,19 +59,10 @@ inline std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
   return rows;
 }
 
-// A random-weight BERT of 1 layer, 2 heads, hidden 16 (FFN 32), written once per program under
-// temp_dir(name): enough to run every command in a fraction of a second.
+// nntest::fresh_model (1 layer, 2 heads, hidden 16), written once per program: enough to run
+// every command in a fraction of a second.
 inline const std::filesystem::path& tiny_model(const std::string& name = "cli-tiny-model") {
-  static const std::filesystem::path dir = [&] {
-    std::filesystem::path d = temp_dir(name) / "m";
-    RandomModelSpec s;
-    s.hidden = 16;
-    s.layers = 1;
-    s.heads = 2;
-    s.intermediate = 32;
-    write_random_model(d, s);
-    return d;
-  }();
+  static const std::filesystem::path dir = nntest::fresh_model(name);
   return dir;
 }
 

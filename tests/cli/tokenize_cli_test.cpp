@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace {
@@ -10,16 +11,8 @@ using sbert::testing::run_command;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
 
-std::string bin() { return SBERT_BINARY; }
-
-std::vector<nlohmann::json> parse_lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
+using sbert::testing::parse_jsonl;
+using sbert::testing::sbert_bin;
 
 TEST(TokenizeCli, LinesFromStdinMatchTheGolden) {
   SBERT_REQUIRE_SHARED(shared);
@@ -30,8 +23,8 @@ TEST(TokenizeCli, LinesFromStdinMatchTheGolden) {
   write_file(dir / "in.txt", input);
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " < " + (dir / "in.txt").string(), &out, &err), 0) << err;
-  auto rows = parse_lines(out);
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " < " + (dir / "in.txt").string(), &out, &err), 0) << err;
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 50u);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i]["index"], i);
@@ -46,9 +39,9 @@ TEST(TokenizeCli, TsvColumnMaxLengthOffsetsAndNoSpecialTokens) {
   write_file(dir / "in.tsv", "id\ttext\nx1\tHello, world!\nx2\tCafé\n");
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
                             "--no-special-tokens --max-length 2 " + (dir / "in.tsv").string(), &out, &err), 0) << err;
-  auto rows = parse_lines(out);
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0]["tokens"], nlohmann::json({"hello", ","}));
   EXPECT_EQ(rows[0]["offsets"], nlohmann::json::parse("[[0, 5], [5, 6]]"));
@@ -56,10 +49,10 @@ TEST(TokenizeCli, TsvColumnMaxLengthOffsetsAndNoSpecialTokens) {
   // Offsets count code points, as Hugging Face reports them ("Café" is 4 characters, 5 bytes)...
   EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 4]]"));
   // ...and bytes on request.
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
                             "--offset-unit bytes --no-special-tokens --max-length 2 " + (dir / "in.tsv").string(),
                         &out, &err), 0) << err;
-  rows = parse_lines(out);
+  rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 5]]"));
 }
@@ -70,9 +63,9 @@ TEST(TokenizeCli, PairColumnGivesTypeIds) {
   write_file(dir / "in.jsonl", "{\"a\": \"a girl\", \"b\": \"a man\"}\n");
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " --input-format jsonl --field a --pair-column b " +
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format jsonl --field a --pair-column b " +
                             (dir / "in.jsonl").string(), &out, &err), 0) << err;
-  auto rows = parse_lines(out);
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["ids"], nlohmann::json({101, 1037, 2611, 102, 1037, 2158, 102}));
   EXPECT_EQ(rows[0]["type_ids"], nlohmann::json({0, 0, 0, 0, 1, 1, 1}));
@@ -84,8 +77,8 @@ TEST(TokenizeCli, InvalidUtf8IsReplacedAndCounted) {
   write_file(dir / "in.txt", "hello\xFF world\n");
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " " + (dir / "in.txt").string(), &out, &err), 0) << err;
-  auto rows = parse_lines(out);
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " " + (dir / "in.txt").string(), &out, &err), 0) << err;
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["tokens"], nlohmann::json({"[CLS]", "hello", "world", "[SEP]"}));
   EXPECT_NE(err.find("invalid UTF-8"), std::string::npos) << err;
@@ -98,13 +91,13 @@ TEST(TokenizeCli, EmptyAndMissingInputsAndBadModel) {
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
   std::string out, err;
   // An empty file: no output, success.
-  EXPECT_EQ(run_command(bin() + " tokenize --model " + model + " " + (dir / "empty.txt").string(), &out, &err), 0) << err;
+  EXPECT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " " + (dir / "empty.txt").string(), &out, &err), 0) << err;
   EXPECT_EQ(out, "");
   // A missing file: exit 2 with a one-line error naming it.
-  EXPECT_EQ(run_command(bin() + " tokenize --model " + model + " " + (dir / "nope.txt").string(), &out, &err), 2);
+  EXPECT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " " + (dir / "nope.txt").string(), &out, &err), 2);
   EXPECT_NE(err.find("nope.txt"), std::string::npos) << err;
   // A folder without a tokenizer.
-  EXPECT_EQ(run_command(bin() + " tokenize --model " + dir.string() + " " + (dir / "empty.txt").string(), &out, &err), 2);
+  EXPECT_EQ(run_command(sbert_bin() + " tokenize --model " + dir.string() + " " + (dir / "empty.txt").string(), &out, &err), 2);
   EXPECT_NE(err.find("no tokenizer found"), std::string::npos) << err;
 }
 
@@ -114,8 +107,8 @@ TEST(TokenizeCli, TenMegabyteLine) {
   write_file(dir / "big.txt", std::string(10 << 20, 'a') + "\n");
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(bin() + " tokenize --model " + model + " " + (dir / "big.txt").string(), &out, &err), 0) << err;
-  auto rows = parse_lines(out);
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " " + (dir / "big.txt").string(), &out, &err), 0) << err;
+  auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["ids"], nlohmann::json({101, 100, 102}));
 }
@@ -145,14 +138,14 @@ TEST(TokenizeCli, TokenizerBackendOnXlmrWithoutTokenizerJson) {
   write_file(dir / "in.txt", input);
   auto run = [&](const std::string& extra, std::string& out) {
     std::string err;
-    const int rc = run_command(bin() + " tokenize --model " + model.string() + " --max-length 128 " + extra + " < " +
+    const int rc = run_command(sbert_bin() + " tokenize --model " + model.string() + " --max-length 128 " + extra + " < " +
                                    (dir / "in.txt").string(), &out, &err);
     EXPECT_EQ(rc, 0) << err;
   };
   std::string out_auto, out_spm;
   run("", out_auto);
   run("--tokenizer-backend sentencepiece", out_spm);
-  const auto a = parse_lines(out_auto), s = parse_lines(out_spm);
+  const auto a = parse_jsonl(out_auto), s = parse_jsonl(out_spm);
   ASSERT_EQ(a.size(), picked.size());
   ASSERT_EQ(s.size(), picked.size());
   size_t spm_differs = 0;
@@ -162,7 +155,7 @@ TEST(TokenizeCli, TokenizerBackendOnXlmrWithoutTokenizerJson) {
   }
   EXPECT_EQ(spm_differs, g["spm_plus_offset_mismatches"].get<size_t>());
   std::string out, err;
-  EXPECT_NE(run_command(bin() + " tokenize --model " + model.string() + " --tokenizer-backend fast < " +
+  EXPECT_NE(run_command(sbert_bin() + " tokenize --model " + model.string() + " --tokenizer-backend fast < " +
                             (dir / "in.txt").string(), &out, &err), 0);
   EXPECT_NE(err.find("tokenizer-backend"), std::string::npos) << err;
 }
