@@ -150,6 +150,18 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
     }
   }
   w.finish();
+  if (options.device().is_cpu() && options.dtype().toScalarType() == at::kFloat) {
+    // The CPU float32 GEMMs run on packed weights (packed_gemm.h); the float copies go.
+    for (Layer& l : layers_) {
+      auto pack = [](at::Tensor& t) {
+        const at::Tensor c = t.contiguous();
+        auto p = std::make_shared<const cpu::PackedWeight>(c.data_ptr<float>(), c.size(0), c.size(1));
+        t = at::Tensor();
+        return p;
+      };
+      packed_.push_back({pack(l.qkv_w), pack(l.out_w), pack(l.ff1_w), pack(l.ff2_w)});
+    }
+  }
 }
 
 void TransformerEncoder::activation_(at::Tensor& x) const {
@@ -224,11 +236,34 @@ void TransformerEncoder::quantize_int8() {
     throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options_.device().str() +
                 ", --dtype " + std::string(c10::toString(options_.dtype().toScalarType())) + ")");
   if (quantized()) return;
-  for (Layer& l : layers_) {
-    quantized_.push_back({std::make_shared<const QuantizedLinear>(l.qkv_w), std::make_shared<const QuantizedLinear>(l.out_w),
-                          std::make_shared<const QuantizedLinear>(l.ff1_w), std::make_shared<const QuantizedLinear>(l.ff2_w)});
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    std::array<std::shared_ptr<const QuantizedLinear>, 4> q;
+    for (int which = 0; which < 4; ++which) q[static_cast<size_t>(which)] = std::make_shared<const QuantizedLinear>(weight(li, which));
+    quantized_.push_back(std::move(q));
+    Layer& l = layers_[li];
     l.qkv_w = l.out_w = l.ff1_w = l.ff2_w = at::Tensor();  // only the int8 copies are used from now on
   }
+  packed_.clear();
+}
+
+at::Tensor TransformerEncoder::weight(size_t li, int which) const {
+  if (!packed_.empty()) {
+    const cpu::PackedWeight& p = *packed_[li][static_cast<size_t>(which)];
+    at::Tensor w = at::empty({p.outputs(), p.inputs()}, at::TensorOptions().dtype(at::kFloat));
+    p.unpack(w.data_ptr<float>());
+    return w;
+  }
+  const Layer& l = layers_[li];
+  const at::Tensor* w[] = {&l.qkv_w, &l.out_w, &l.ff1_w, &l.ff2_w};
+  return *w[which];
+}
+
+at::Tensor TransformerEncoder::linear(const at::Tensor& x, size_t li, int which, const at::Tensor& b) const {
+  if (packed_.empty()) return at::linear(x, weight(li, which), b);
+  const cpu::PackedWeight& w = *packed_[li][static_cast<size_t>(which)];
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = w.outputs();
+  return pooled_mm(x.reshape({-1, w.inputs()}), w).add_(b).view(sizes);
 }
 
 EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
@@ -266,8 +301,9 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
                         .reshape({B * nh, 1, L});
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
 
-  for (const Layer& layer : layers_) {
-    at::Tensor qkv = at::linear(x, layer.qkv_w, layer.qkv_b);  // [B, L, 3H]
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& layer = layers_[li];
+    at::Tensor qkv = linear(x, li, 0, layer.qkv_b);  // [B, L, 3H]
     at::Tensor parts = qkv.view({B, L, 3, nh, d}).permute({2, 0, 3, 1, 4});  // [3, B, nh, L, d]
     at::Tensor q = parts[0].reshape({B * nh, L, d});
     at::Tensor k = parts[1].reshape({B * nh, L, d});
@@ -275,11 +311,11 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
     at::Tensor scores = at::baddbmm(bias, q, k.transpose(1, 2), 1.0, scale);
     at::Tensor probs = at::softmax(scores, -1);
     at::Tensor ctx = at::bmm(probs, v).view({B, nh, L, d}).permute({0, 2, 1, 3}).reshape({B, L, H});
-    at::Tensor attn = at::linear(ctx, layer.out_w, layer.out_b);
+    at::Tensor attn = linear(ctx, li, 1, layer.out_b);
     at::Tensor h1 = at::layer_norm(attn + x, {H}, layer.ln1_w, layer.ln1_b, c.layer_norm_eps);
-    at::Tensor ff = at::linear(h1, layer.ff1_w, layer.ff1_b);
+    at::Tensor ff = linear(h1, li, 2, layer.ff1_b);
     activation_(ff);
-    ff = at::linear(ff, layer.ff2_w, layer.ff2_b);
+    ff = linear(ff, li, 3, layer.ff2_b);
     x = at::layer_norm(ff + h1, {H}, layer.ln2_w, layer.ln2_b, c.layer_norm_eps);
     if (all_hidden_states) out.hidden_states.push_back(x);
   }
@@ -301,6 +337,30 @@ at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
       const int64_t r0 = b * kBlock, n = std::min(kBlock, M - r0);
       at::Tensor part = out.narrow(0, r0, n);
       at::mm_out(part, a.narrow(0, r0, n), w.t());
+    }
+  });
+  return out;
+}
+
+at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w) {
+  const at::Tensor a = a_in.contiguous();
+  const int64_t M = a.size(0), N = w.outputs(), K = w.inputs();
+  if (a.size(1) != K) throw Error("pooled_mm: inputs of width " + std::to_string(a.size(1)) + " for a weight of " + std::to_string(K));
+  at::Tensor out = at::empty({M, N}, a.options());
+  const float* ap = a.data_ptr<float>();
+  float* cp = out.data_ptr<float>();
+  WorkerPool& pool = cpu_pool();
+  // Tasks: units of 12 rows (a multiple of every kernel's tile height) x groups of column panels,
+  // enough groups that every thread gets work when the rows are few.
+  constexpr int64_t kUnit = 12;
+  const int64_t units = (M + kUnit - 1) / kUnit, panels = w.panels();
+  const int64_t want = 2 * static_cast<int64_t>(pool.threads());
+  const int64_t groups = units >= want ? 1 : std::min(panels, (want + units - 1) / units);
+  pool.parallel_for(units * groups, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t u = t / groups, g = t % groups;
+      w.multiply(ap, K, cp, N, u * kUnit, std::min(M, (u + 1) * kUnit), g * panels / groups,
+                 (g + 1) * panels / groups);
     }
   });
   return out;
@@ -348,7 +408,8 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     const Layer& layer = layers_[li];
     // a · wᵀ: float32 (pooled_mm) or the int8 weights of the same Linear.
     auto mm = [&](const at::Tensor& a, const at::Tensor& w, int which) {
-      return quantized() ? quantized_[li][static_cast<size_t>(which)]->forward(a) : pooled_mm(a, w);
+      const size_t k = static_cast<size_t>(which);
+      return quantized() ? quantized_[li][k]->forward(a) : packed_gemm() ? pooled_mm(a, *packed_[li][k]) : pooled_mm(a, w);
     };
     // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
     const at::Tensor qkv = mm(x, layer.qkv_w, 0);  // [T, 3H]

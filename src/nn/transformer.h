@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/arch_tables.h"
+#include "nn/packed_gemm.h"
 #include "nn/quantized_linear.h"
 #include "nn/torch_pch.h"
 #include "nn/weight_store.h"
@@ -76,6 +77,10 @@ class TransformerEncoder {
   // libtorch has no int8 engine). Embeddings, LayerNorm, attention and heads stay float32.
   void quantize_int8();
   bool quantized() const { return !quantized_.empty(); }
+  // CPU float32 (without --quantize): the four Linear weights of each layer live only as
+  // cpu::PackedWeight (packed at load time, the float tensors dropped), and both forwards run
+  // their GEMMs through it (pooled_mm).
+  bool packed_gemm() const { return !packed_.empty(); }
 
   bool has_pooler() const { return pooler_w_.defined(); }
   // tanh(dense(h[:, 0])) from the checkpoint's pooler weights.
@@ -100,6 +105,11 @@ class TransformerEncoder {
   Inputs inputs(const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types, at::Device dev) const;
   at::Tensor embed(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& types) const;
   at::Tensor positions(const at::Tensor& ids) const;  // [B, L]
+  // Linear weight `which` (0 qkv, 1 attention out, 2 ffn up, 3 ffn down) of layer `li` as a
+  // float [out, in] tensor, from whichever form holds it.
+  at::Tensor weight(size_t li, int which) const;
+  // x · wᵀ + b for that weight, any leading dimensions (the padded forward's Linear).
+  at::Tensor linear(const at::Tensor& x, size_t li, int which, const at::Tensor& b) const;
 
   TransformerConfig config_;
   at::TensorOptions options_;
@@ -107,6 +117,7 @@ class TransformerEncoder {
   at::Tensor word_, position_, token_type_, emb_ln_w_, emb_ln_b_, project_w_, project_b_;
   std::vector<Layer> layers_;
   std::vector<std::array<std::shared_ptr<const QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
+  std::vector<std::array<std::shared_ptr<const cpu::PackedWeight>, 4>> packed_;    // qkv, out, ff1, ff2
   at::Tensor pooler_w_, pooler_b_;
   enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
 };
@@ -117,6 +128,10 @@ class TransformerEncoder {
 // and the blocks (so the BLAS kernels and the bits) do not depend on the thread count. Otherwise
 // one at::mm.
 at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w);
+// a · wᵀ for CPU float32 a [M, K] and a packed weight: rows (in units of 12) and, when the rows
+// are few, column panels split across cpu_pool's threads. The bits do not depend on the split
+// (see packed_gemm.h), so neither on the thread count nor on the batch a row is in.
+at::Tensor pooled_mm(const at::Tensor& a, const cpu::PackedWeight& w);
 
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
 // matmul on a CPU build that lacks it).

@@ -1,0 +1,162 @@
+#include "nn/packed_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace sbert::nn::cpu {
+namespace {
+
+constexpr int64_t kPanel = PackedWeight::kPanel;
+
+template <int Lanes>
+struct Vec;
+template <>
+struct Vec<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Vec<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Vec<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+
+// Rows r0..r0+MR-1 of c (cols <= 16 columns of one panel) = a's rows · the panel. Accumulators
+// stay in registers: MR x (16 / Lanes) vectors.
+template <int Lanes, int MR>
+[[gnu::always_inline]] inline void tile(const float* a, int64_t lda, const float* panel, int64_t k,
+                                        float* c, int64_t ldc, int64_t cols) {
+  using V = typename Vec<Lanes>::type;
+  constexpr int NV = kPanel / Lanes;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+  for (int64_t kk = 0; kk < k; ++kk) {
+    V b[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) b[j] = *reinterpret_cast<const V*>(panel + kk * kPanel + j * Lanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const float s = a[i * lda + kk];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] += s * b[j];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (cols == kPanel) {
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) std::memcpy(c + i * ldc + j * Lanes, &acc[i][j], sizeof(V));
+    } else {
+      float row[kPanel];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) std::memcpy(row + j * Lanes, &acc[i][j], sizeof(V));
+      std::memcpy(c + i * ldc, row, static_cast<size_t>(cols) * sizeof(float));
+    }
+  }
+}
+
+// The last rows of a block (fewer than MR): the tile of exactly that many rows.
+template <int Lanes, int R>
+[[gnu::always_inline]] inline void tail(int64_t rows, const float* a, int64_t lda, const float* panel,
+                                        int64_t k, float* c, int64_t ldc, int64_t cols) {
+  if constexpr (R > 0) {
+    if (rows == R)
+      tile<Lanes, R>(a, lda, panel, k, c, ldc, cols);
+    else
+      tail<Lanes, R - 1>(rows, a, lda, panel, k, c, ldc, cols);
+  }
+}
+
+struct Args {
+  const float* panels;
+  int64_t n, k;
+  const float* a;
+  int64_t lda;
+  float* c;
+  int64_t ldc, row_begin, row_end, panel_begin, panel_end;
+};
+
+// Blocks of 10 tiles' rows: within a block each panel (k x 16 floats, in L1 for k <= 384) is
+// reused by every tile, and the block's rows of a (in L2) by every panel.
+template <int Lanes, int MR>
+[[gnu::always_inline]] inline void multiply_impl(const Args& g) {
+  constexpr int64_t kBlockRows = 10 * MR;
+  for (int64_t b0 = g.row_begin; b0 < g.row_end; b0 += kBlockRows) {
+    const int64_t b1 = std::min(b0 + kBlockRows, g.row_end);
+    for (int64_t p = g.panel_begin; p < g.panel_end; ++p) {
+      const float* panel = g.panels + p * g.k * kPanel;
+      const int64_t cols = std::min(kPanel, g.n - p * kPanel);
+      int64_t r = b0;
+      for (; r + MR <= b1; r += MR)
+        tile<Lanes, MR>(g.a + r * g.lda, g.lda, panel, g.k, g.c + r * g.ldc + p * kPanel, g.ldc, cols);
+      if (r < b1)
+        tail<Lanes, MR - 1>(b1 - r, g.a + r * g.lda, g.lda, panel, g.k, g.c + r * g.ldc + p * kPanel,
+                            g.ldc, cols);
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("arch=x86-64-v4"))) void multiply_avx512(const Args& g) { multiply_impl<16, 12>(g); }
+__attribute__((target("arch=x86-64-v3"))) void multiply_avx2(const Args& g) { multiply_impl<8, 6>(g); }
+void multiply_baseline(const Args& g) { multiply_impl<4, 3>(g); }
+
+struct Kernel {
+  void (*run)(const Args&);
+  const char* name;
+};
+Kernel pick() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return {multiply_avx512, "AVX-512 12x16"};
+  if (__builtin_cpu_supports("x86-64-v3")) return {multiply_avx2, "AVX2+FMA 6x16"};
+  return {multiply_baseline, "SSE2 3x16"};
+}
+#else
+void multiply_generic(const Args& g) { multiply_impl<4, 3>(g); }
+struct Kernel {
+  void (*run)(const Args&);
+  const char* name;
+};
+Kernel pick() { return {multiply_generic, "generic 3x16"}; }
+#endif
+
+const Kernel& kernel() {
+  static const Kernel k = pick();
+  return k;
+}
+
+}  // namespace
+
+PackedWeight::PackedWeight(const float* w, int64_t n, int64_t k) : n_(n), k_(k) {
+  const size_t count = static_cast<size_t>(std::max<int64_t>(panels() * k * kPanel, 1));
+  const size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  panels_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  if (!panels_) throw std::bad_alloc();
+  float* p = panels_.get();
+  std::memset(p, 0, bytes);
+  for (int64_t o = 0; o < n; ++o)
+    for (int64_t i = 0; i < k; ++i) p[((o / kPanel) * k + i) * kPanel + o % kPanel] = w[o * k + i];
+}
+
+void PackedWeight::unpack(float* w) const {
+  const float* p = panels_.get();
+  for (int64_t o = 0; o < n_; ++o)
+    for (int64_t i = 0; i < k_; ++i) w[o * k_ + i] = p[((o / kPanel) * k_ + i) * kPanel + o % kPanel];
+}
+
+void PackedWeight::multiply(const float* a, int64_t lda, float* c, int64_t ldc, int64_t row_begin,
+                            int64_t row_end, int64_t panel_begin, int64_t panel_end) const {
+  if (panel_end < 0 || panel_end > panels()) panel_end = panels();
+  if (row_end <= row_begin || panel_end <= panel_begin) return;
+  kernel().run(Args{panels_.get(), n_, k_, a, lda, c, ldc, row_begin, row_end, panel_begin, panel_end});
+}
+
+const char* packed_gemm_kernel() { return kernel().name; }
+
+}  // namespace sbert::nn::cpu
