@@ -41,12 +41,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The float32 linear roofline of this run: the model's own GEMMs, run as the packed forward runs
-// them (sbert::nn::pooled_mm: split by rows across the runtime's threads) (per layer [M, H] x [H, 3H],
+// The float32 linear roofline of this run: the model's own GEMMs (per layer [M, H] x [H, 3H],
 // [H, H], [H, I], [I, H], M = the real tokens of each batch of `batch` inputs, longest first, as
-// the packed forward runs them) timed alone with the same BLAS and threads, best of `repeat`.
+// the packed forward runs them), timed alone with the same threads, best of `repeat`: once with
+// the packed GEMM the forward uses (sbert::nn::pooled_mm on cpu::PackedWeight) and once with the
+// BLAS libtorch uses (OpenBLAS, rows in blocks of 64 on the same pool) for comparison.
 struct Roofline {
-  double seconds = 0, gflop = 0;
+  double seconds = 0, blas_seconds = 0, gflop = 0;
 };
 
 Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int64_t I, int64_t layers,
@@ -63,23 +64,30 @@ Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int
   at::Tensor x = at::randn({max_m, std::max(H, I)});
   // Each layer its own weights, as in the model (they do not all fit in the caches).
   std::vector<std::array<at::Tensor, 4>> w;
-  for (int64_t l = 0; l < layers; ++l)
+  std::vector<std::vector<sbert::nn::cpu::PackedWeight>> packed;
+  for (int64_t l = 0; l < layers; ++l) {
     w.push_back({at::randn({3 * H, H}), at::randn({H, H}), at::randn({I, H}), at::randn({H, I})});
+    packed.emplace_back();
+    for (const at::Tensor& t : w.back()) packed.back().emplace_back(t.data_ptr<float>(), t.size(0), t.size(1));
+  }
   Roofline r;
-  r.seconds = 1e300;
+  r.seconds = r.blas_seconds = 1e300;
   for (int64_t m : ms) r.gflop += 2.0 * m * (3 * H * H + H * H + 2 * H * I) * layers / 1e9;
   for (int rep = 0; rep < std::max(repeat, 1); ++rep) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int64_t m : ms) {
-      at::Tensor a = x.narrow(0, 0, m).narrow(1, 0, H), b = x.narrow(0, 0, m).narrow(1, 0, I);
-      for (int64_t l = 0; l < layers; ++l) {
-        (void)sbert::nn::pooled_mm(a, w[l][0]);
-        (void)sbert::nn::pooled_mm(a, w[l][1]);
-        (void)sbert::nn::pooled_mm(a, w[l][2]);
-        (void)sbert::nn::pooled_mm(b, w[l][3]);
+    for (bool blas : {false, true}) {
+      auto t0 = std::chrono::steady_clock::now();
+      for (int64_t m : ms) {
+        const at::Tensor a = x.narrow(0, 0, m).narrow(1, 0, H).contiguous(),
+                         b = x.narrow(0, 0, m).narrow(1, 0, I).contiguous();
+        for (size_t l = 0; l < static_cast<size_t>(layers); ++l)
+          for (size_t k = 0; k < 4; ++k) {
+            const at::Tensor& in = k == 3 ? b : a;
+            (void)(blas ? sbert::nn::pooled_mm(in, w[l][k]) : sbert::nn::pooled_mm(in, packed[l][k]));
+          }
       }
+      double& best = blas ? r.blas_seconds : r.seconds;
+      best = std::min(best, seconds_since(t0));
     }
-    r.seconds = std::min(r.seconds, seconds_since(t0));
   }
   return r;
 }
@@ -187,9 +195,12 @@ int main(int argc, char** argv) {
       if (model_dir.empty()) {
         const int64_t H = static_cast<int64_t>(spec.hidden), I = static_cast<int64_t>(spec.intermediate);
         Roofline r = gemm_roofline(lengths, batch_size, H, I, static_cast<int64_t>(spec.layers), 3);
-        roof = {{"gemm_seconds", r.seconds},
+        roof = {{"gemm_kernel", sbert::nn::cpu::packed_gemm_kernel()},
+                {"gemm_seconds", r.seconds},
                 {"gemm_gflop", r.gflop},
                 {"gemm_gflops", r.gflop / r.seconds},
+                {"openblas_gemm_seconds", r.blas_seconds},
+                {"openblas_gemm_gflops", r.gflop / r.blas_seconds},
                 {"efficiency", r.seconds / best}};
       }
       results.push_back({{"data", name},

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "nn/simd.h"
+
 namespace sbert::nn::cpu {
 namespace {
 
@@ -19,7 +21,7 @@ constexpr int kRows = 4;
 #endif
 
 // Sum of x[0, n) as 16 interleaved partial sums combined in a fixed order.
-inline double lane_sum(const float* x, int64_t n) {
+[[gnu::always_inline]] inline double lane_sum(const float* x, int64_t n) {
   float acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -30,7 +32,7 @@ inline double lane_sum(const float* x, int64_t n) {
   return s;
 }
 
-inline double lane_sq_dev(const float* x, int64_t n, float mean) {
+[[gnu::always_inline]] inline double lane_sq_dev(const float* x, int64_t n, float mean) {
   float acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -49,7 +51,7 @@ inline double lane_sq_dev(const float* x, int64_t n, float mean) {
 
 // exp(x) (Cephes' expf): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n from
 // the exponent bits. Branch-free so loops over it vectorise.
-inline float exp_inline(float x) {
+[[gnu::always_inline]] inline float exp_inline(float x) {
   x = std::min(std::max(x, -87.33654f), 88.72283f);
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float n = (x * 1.44269504088896341f + magic) - magic;
@@ -68,7 +70,7 @@ inline float exp_inline(float x) {
   return y * scale;
 }
 
-inline float erf_inline(float x) {
+[[gnu::always_inline]] inline float erf_inline(float x) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float p = 1.061405429f;
@@ -101,18 +103,31 @@ struct Scratch {
 float exp_approx(float x) { return exp_inline(x); }
 float erf_approx(float x) { return erf_inline(x); }
 
-SBERT_CLONES
-void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
-                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
-                      int64_t item_end) {
+namespace {
+
+struct AttentionArgs {
+  const float *qkv, *qkv_bias;
+  float* ctx;
+  const int64_t* offsets;
+  int64_t heads, head_dim;
+  float scale;
+  int64_t item_begin, item_end;
+};
+
+// Blocks of 16 columns as 16 / Lanes vectors of the target's width.
+template <int Lanes>
+[[gnu::always_inline]] inline void attention_impl(const AttentionArgs& g) {
+  using V = typename simd::Vec<Lanes>::type;
+  constexpr int NV = kLanes / Lanes;
   thread_local Scratch sc;
-  const int64_t H = heads * head_dim, row = 3 * H, d = head_dim;
+  const int64_t heads = g.heads, H = heads * g.head_dim, row = 3 * H, d = g.head_dim;
+  const float scale = g.scale;
   // Keys transposed and values gathered with their columns padded to a multiple of 16 (zeros),
   // so every inner loop is a fixed block of 16 independent sums kept in registers.
   const int64_t dp = (d + kLanes - 1) / kLanes * kLanes;
-  for (int64_t item = item_begin; item < item_end; ++item) {
+  for (int64_t item = g.item_begin; item < g.item_end; ++item) {
     const int64_t s = item / heads, h = item % heads;
-    const int64_t t0 = offsets[s], n = offsets[s + 1] - offsets[s];
+    const int64_t t0 = g.offsets[s], n = g.offsets[s + 1] - g.offsets[s];
     if (n <= 0) continue;
     const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
     sc.q.resize(static_cast<size_t>(n * d));
@@ -123,11 +138,11 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
     float* kt = sc.kt.data();
     float* v = sc.v.data();
     float* p = sc.scores.data();
-    const float* qb = qkv_bias + h * d;
-    const float* kb = qkv_bias + H + h * d;
-    const float* vb = qkv_bias + 2 * H + h * d;
+    const float* qb = g.qkv_bias + h * d;
+    const float* kb = g.qkv_bias + H + h * d;
+    const float* vb = g.qkv_bias + 2 * H + h * d;
     for (int64_t j = 0; j < n; ++j) {
-      const float* src = qkv + (t0 + j) * row + h * d;
+      const float* src = g.qkv + (t0 + j) * row + h * d;
       for (int64_t t = 0; t < d; ++t) q[j * d + t] = src[t] + qb[t];
       for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
       for (int64_t t = 0; t < d; ++t) v[j * dp + t] = src[2 * H + t] + vb[t];
@@ -136,23 +151,33 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
     // block of keys / values.
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
-      const float* q0 = q + i0 * d;
-      const float* q1 = q + std::min(i0 + 1, n - 1) * d;  // rows past n repeat the last one and
-      const float* q2 = q + std::min(i0 + 2, n - 1) * d;  // are not stored
-      const float* q3 = q + std::min(i0 + 3, n - 1) * d;
+      const float* qr[kRows];
+      for (int r = 0; r < kRows; ++r)  // rows past n repeat the last one and are not stored
+        qr[r] = q + std::min<int64_t>(i0 + r, n - 1) * d;
       for (int64_t jb = 0; jb < np; jb += kLanes) {
-        V16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+        V a[kRows][NV];
+#pragma GCC unroll 4
+        for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) a[r][c] = V{};
         for (int64_t t = 0; t < d; ++t) {
-          const V16 k = load16(kt + t * np + jb);
-          a0 += q0[t] * k;
-          a1 += q1[t] * k;
-          a2 += q2[t] * k;
-          a3 += q3[t] * k;
+          V k[NV];
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) std::memcpy(&k[c], kt + t * np + jb + c * Lanes, sizeof(V));
+#pragma GCC unroll 4
+          for (int r = 0; r < kRows; ++r) {
+            const float x = qr[r][t];
+#pragma GCC unroll 4
+            for (int c = 0; c < NV; ++c) a[r][c] += x * k[c];
+          }
         }
-        store16(p + 0 * np + jb, a0 * scale);
-        store16(p + 1 * np + jb, a1 * scale);
-        store16(p + 2 * np + jb, a2 * scale);
-        store16(p + 3 * np + jb, a3 * scale);
+#pragma GCC unroll 4
+        for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) {
+            const V out = a[r][c] * scale;
+            std::memcpy(p + r * np + jb + c * Lanes, &out, sizeof(V));
+          }
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* pj = p + r * np;
@@ -166,25 +191,50 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
       for (int64_t r = rows; r < kRows; ++r)
         for (int64_t j = 0; j < np; ++j) p[r * np + j] = 0.0f;
       for (int64_t tb = 0; tb < dp; tb += kLanes) {
-        V16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+        V a[kRows][NV];
+#pragma GCC unroll 4
+        for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) a[r][c] = V{};
         for (int64_t j = 0; j < n; ++j) {
-          const V16 vj = load16(v + j * dp + tb);
-          a0 += p[0 * np + j] * vj;
-          a1 += p[1 * np + j] * vj;
-          a2 += p[2 * np + j] * vj;
-          a3 += p[3 * np + j] * vj;
+          V vj[NV];
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) std::memcpy(&vj[c], v + j * dp + tb + c * Lanes, sizeof(V));
+#pragma GCC unroll 4
+          for (int r = 0; r < kRows; ++r) {
+            const float x = p[r * np + j];
+#pragma GCC unroll 4
+            for (int c = 0; c < NV; ++c) a[r][c] += x * vj[c];
+          }
         }
-        const V16 acc[kRows] = {a0, a1, a2, a3};
         const int64_t m = std::min<int64_t>(kLanes, d - tb);
         for (int64_t r = 0; r < rows; ++r) {
-          float* out = ctx + (t0 + i0 + r) * H + h * d;
           float tmp[kLanes];
-          store16(tmp, acc[r]);
-          for (int64_t k = 0; k < m; ++k) out[tb + k] = tmp[k];
+#pragma GCC unroll 4
+          for (int c = 0; c < NV; ++c) std::memcpy(tmp + c * Lanes, &a[r][c], sizeof(V));
+          std::memcpy(g.ctx + (t0 + i0 + r) * H + h * d + tb, tmp, static_cast<size_t>(m) * sizeof(float));
         }
       }
     }
   }
+}
+
+SBERT_TARGET_AVX512 void attention_avx512(const AttentionArgs& g) { attention_impl<16>(g); }
+SBERT_TARGET_AVX2 void attention_avx2(const AttentionArgs& g) { attention_impl<8>(g); }
+void attention_baseline(const AttentionArgs& g) { attention_impl<4>(g); }
+
+}  // namespace
+
+void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
+                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
+                      int64_t item_end) {
+  const AttentionArgs g{qkv, qkv_bias, ctx, offsets, heads, head_dim, scale, item_begin, item_end};
+  switch (simd::isa()) {
+    case simd::Isa::Avx512: return attention_avx512(g);
+    case simd::Isa::Avx2: return attention_avx2(g);
+    case simd::Isa::Baseline: break;
+  }
+  attention_baseline(g);
 }
 
 SBERT_CLONES

@@ -4,6 +4,7 @@
 // stages would run on one core. Work is split into contiguous ranges, one per thread, so which
 // thread computes a row never changes the arithmetic: results do not depend on the thread count.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -35,7 +36,8 @@ class WorkerPool {
   std::mutex mu_;
   std::condition_variable wake_, done_;
   uint64_t generation_ = 0;
-  size_t pending_ = 0;
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the lock (workers poll it)
+  std::atomic<size_t> pending_{0};      // workers still running the current job
   bool stop_ = false;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t n_ = 0;

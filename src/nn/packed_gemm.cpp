@@ -1,28 +1,19 @@
 #include "nn/packed_gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <stdexcept>
 #include <cstring>
 #include <new>
+
+#include "nn/simd.h"
 
 namespace sbert::nn::cpu {
 namespace {
 
 constexpr int64_t kPanel = PackedWeight::kPanel;
 
-template <int Lanes>
-struct Vec;
-template <>
-struct Vec<4> {
-  typedef float type __attribute__((vector_size(16)));
-};
-template <>
-struct Vec<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct Vec<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
+using simd::Vec;
 
 // Rows r0..r0+MR-1 of c (cols <= 16 columns of one panel) = a's rows · the panel. Accumulators
 // stay in registers: MR x (16 / Lanes) vectors.
@@ -102,32 +93,31 @@ template <int Lanes, int MR>
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target("arch=x86-64-v4"))) void multiply_avx512(const Args& g) { multiply_impl<16, 12>(g); }
-__attribute__((target("arch=x86-64-v3"))) void multiply_avx2(const Args& g) { multiply_impl<8, 6>(g); }
+SBERT_TARGET_AVX512 void multiply_avx512(const Args& g) { multiply_impl<16, 12>(g); }
+SBERT_TARGET_AVX2 void multiply_avx2(const Args& g) { multiply_impl<8, 6>(g); }
 void multiply_baseline(const Args& g) { multiply_impl<4, 3>(g); }
 
 struct Kernel {
   void (*run)(const Args&);
   const char* name;
+  simd::Isa isa;
 };
-Kernel pick() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return {multiply_avx512, "AVX-512 12x16"};
-  if (__builtin_cpu_supports("x86-64-v3")) return {multiply_avx2, "AVX2+FMA 6x16"};
-  return {multiply_baseline, "SSE2 3x16"};
-}
-#else
-void multiply_generic(const Args& g) { multiply_impl<4, 3>(g); }
-struct Kernel {
-  void (*run)(const Args&);
-  const char* name;
-};
-Kernel pick() { return {multiply_generic, "generic 3x16"}; }
-#endif
+constexpr Kernel kKernels[] = {{multiply_avx512, "AVX-512 12x16", simd::Isa::Avx512},
+                               {multiply_avx2, "AVX2+FMA 6x16", simd::Isa::Avx2},
+                               {multiply_baseline, "baseline 3x16", simd::Isa::Baseline}};
 
-const Kernel& kernel() {
-  static const Kernel k = pick();
+// Whether this CPU can run the kernel built for `isa`.
+bool runs_here(simd::Isa isa) {
+  const simd::Isa best = simd::isa();
+  return isa == simd::Isa::Baseline || isa == best || (isa == simd::Isa::Avx2 && best == simd::Isa::Avx512);
+}
+
+std::atomic<const Kernel*>& current() {
+  static std::atomic<const Kernel*> k = [] {
+    for (const Kernel& c : kKernels)
+      if (runs_here(c.isa)) return &c;
+    return &kKernels[2];
+  }();
   return k;
 }
 
@@ -154,9 +144,25 @@ void PackedWeight::multiply(const float* a, int64_t lda, float* c, int64_t ldc, 
                             int64_t row_end, int64_t panel_begin, int64_t panel_end) const {
   if (panel_end < 0 || panel_end > panels()) panel_end = panels();
   if (row_end <= row_begin || panel_end <= panel_begin) return;
-  kernel().run(Args{panels_.get(), n_, k_, a, lda, c, ldc, row_begin, row_end, panel_begin, panel_end});
+  current().load(std::memory_order_relaxed)->run(Args{panels_.get(), n_, k_, a, lda, c, ldc, row_begin, row_end, panel_begin, panel_end});
 }
 
-const char* packed_gemm_kernel() { return kernel().name; }
+const char* packed_gemm_kernel() { return current().load()->name; }
+
+std::vector<std::string> packed_gemm_kernels() {
+  std::vector<std::string> names;
+  for (const Kernel& c : kKernels)
+    if (runs_here(c.isa)) names.push_back(c.name);
+  return names;
+}
+
+void use_packed_gemm_kernel(const std::string& name) {
+  for (const Kernel& c : kKernels)
+    if (runs_here(c.isa) && name == c.name) {
+      current().store(&c);
+      return;
+    }
+  throw std::invalid_argument("packed GEMM kernel '" + name + "' does not run on this CPU");
+}
 
 }  // namespace sbert::nn::cpu

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace sbert::nn::cpu {
 
@@ -44,7 +46,11 @@ class PackedWeight {
   std::unique_ptr<float, Free> panels_;
 };
 
-// The kernel this CPU runs, e.g. "AVX2+FMA 6x16" (for -v and the benchmarks).
+// The kernel in use, e.g. "AVX2+FMA 6x16" (for -v and the benchmarks): the widest this CPU runs.
 const char* packed_gemm_kernel();
+// For the tests: every kernel this CPU can run (widest first), and switching to one of them
+// (std::invalid_argument for any other name).
+std::vector<std::string> packed_gemm_kernels();
+void use_packed_gemm_kernel(const std::string& name);
 
 }  // namespace sbert::nn::cpu

@@ -1,6 +1,7 @@
 // The one runtime set-up of every model (sbert/runtime.h): device and dtype parsing, the OpenBLAS
 // kernel choice, the OpenBLAS / ATen thread pools and the dtype check.
 #include "nn/cpu_pool.h"
+#include "nn/packed_gemm.h"
 #include "nn/quantized_linear.h"
 #include "nn/transformer.h"
 
@@ -201,6 +202,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
     r.threads = options.threads > 0 ? options.threads
                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     log_verbose("cpu runtime: " + std::to_string(r.threads) + " thread(s), " + dtype_name(r.dtype) +
+                (r.dtype == DType::Float32 ? std::string(", GEMM ") + nn::cpu::packed_gemm_kernel() : std::string()) +
                 (r.blas_kernel.empty() ? std::string() : ", OpenBLAS " + r.blas_kernel) +
                 ", ATen pool " + std::to_string(at::get_num_threads()));
   }

@@ -100,6 +100,18 @@ class SafetensorsFile final : public WeightStore {
     return at::from_blob(ptr, e.shape, [keep](void*) {}, opts);
   }
 
+  void release(const std::string& name) const override {
+    auto it = entries_.find(name);
+    if (it == entries_.end()) return;
+    // Whole pages inside the tensor's bytes only. The mapping is private and never written, so
+    // the pages are clean copies of the file: dropping them loses nothing.
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t base = reinterpret_cast<uintptr_t>(map_->data) + data_start_;
+    const uintptr_t lo = (base + it->second.begin + page - 1) / page * page;
+    const uintptr_t hi = (base + it->second.end) / page * page;
+    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
+
  private:
   const Entry& entry(const std::string& name) const {
     auto it = entries_.find(name);

@@ -118,8 +118,11 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
       throw Error(where + ": config.json says " + std::to_string(c.num_layers) +
                   " layers but the checkpoint has no tensor '" + prefix + last + "'");
   }
+  std::vector<std::vector<std::string>> linear_names;  // each layer's Linear weights, as stored
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = n.layer_prefix + std::to_string(l) + ".";
+    linear_names.push_back({weight(p + n.query), weight(p + n.key), weight(p + n.value),
+                            weight(p + n.attention_out), weight(p + n.ffn_up), weight(p + n.ffn_down)});
     Layer L;
     const at::Tensor q_w = w.take(weight(p + n.query), {H, H}), q_b = w.take(bias(p + n.query), {H});
     const at::Tensor k_w = w.take(weight(p + n.key), {H, H}), k_b = w.take(bias(p + n.key), {H});
@@ -151,8 +154,11 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   }
   w.finish();
   if (options.device().is_cpu() && options.dtype().toScalarType() == at::kFloat) {
-    // The CPU float32 GEMMs run on packed weights (packed_gemm.h); the float copies go.
-    for (Layer& l : layers_) {
+    // The CPU float32 GEMMs run on packed weights (packed_gemm.h); the float copies go, and a
+    // memory-mapped checkpoint drops the pages they were read from (else the weights would sit
+    // in memory twice), layer by layer.
+    for (size_t li = 0; li < layers_.size(); ++li) {
+      Layer& l = layers_[li];
       auto pack = [](at::Tensor& t) {
         const at::Tensor c = t.contiguous();
         auto p = std::make_shared<const cpu::PackedWeight>(c.data_ptr<float>(), c.size(0), c.size(1));
@@ -160,6 +166,7 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
         return p;
       };
       packed_.push_back({pack(l.qkv_w), pack(l.out_w), pack(l.ff1_w), pack(l.ff2_w)});
+      for (const std::string& name : linear_names[li]) w.release(name);
     }
   }
 }

@@ -53,6 +53,7 @@ class ShardedWeights final : public WeightStore {
   std::vector<int64_t> shape(const std::string& name) const override { return shard(name).shape(name); }
   at::Tensor get(const std::string& name) const override { return shard(name).get(name); }
   std::string source(const std::string& name) const override { return shard(name).source(name); }
+  void release(const std::string& name) const override { shard(name).release(name); }
 
  private:
   const WeightStore& shard(const std::string& name) const {
@@ -162,6 +163,10 @@ at::Tensor WeightLoader::take(const std::string& name, const std::vector<int64_t
   if (t.scalar_type() == options_.dtype().toScalarType() && options_.device().is_cpu())
     return t.is_contiguous() ? t : t.contiguous();
   return t.to(options_.device(), options_.dtype().toScalarType()).contiguous();
+}
+
+void WeightLoader::release(const std::string& name) const {
+  if (const std::string* stored = resolve(name)) store_.release(*stored);
 }
 
 void WeightLoader::finish() const {

@@ -22,6 +22,10 @@ class WeightStore {
   virtual at::Tensor get(const std::string& name) const = 0;
   // The file the tensor comes from (for error messages).
   virtual std::string source(const std::string& name) const = 0;
+  // The caller has its own copy of the tensor and will not read it from the store again: a
+  // memory-mapped store drops its pages from memory (they are re-read from the file if a tensor
+  // that aliases them is read after all). Other stores do nothing.
+  virtual void release(const std::string& name) const { (void)name; }
 };
 
 // A memory-mapped .safetensors file; the header is validated when the file is opened.
@@ -47,6 +51,8 @@ class WeightLoader {
   at::Tensor take(const std::string& name, const std::vector<int64_t>& shape);
   at::Tensor take_optional(const std::string& name, const std::vector<int64_t>& shape);
   bool has(const std::string& name) const;
+  // WeightStore::release for the parameter `name` (without the prefix), when present.
+  void release(const std::string& name) const;
   // Throws sbert::Error listing every missing tensor and shape mismatch.
   void finish() const;
 

@@ -2,17 +2,19 @@
 // multiply-add chain over k from zero (fused on AVX2 / AVX-512, mul + add on the baseline
 // kernel), so the tests compare bits with that chain written out in scalar code, and check that
 // no split of rows or columns changes them.
+#include "nn/packed_gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "nn/cpu_pool.h"
-#include "nn/packed_gemm.h"
 #include "nn/transformer.h"
 
 namespace {
@@ -47,31 +49,41 @@ float chain(const float* a, const float* w, int64_t k, bool fused) {
 }
 
 TEST(PackedGemm, EveryOutputIsTheMultiplyAddChainOverK) {
-  const bool fused = kernel_fuses();
-  SCOPED_TRACE(std::string("kernel ") + sbert::nn::cpu::packed_gemm_kernel());
-  // Row counts around every tile height (3, 6, 12) and block size, columns around the panel width.
-  for (int64_t m : {1, 2, 5, 6, 7, 11, 12, 13, 29, 61, 121, 131}) {
-    for (int64_t n : {1, 15, 16, 17, 40, 64}) {
-      for (int64_t k : {0, 1, 7, 64, 385}) {
-        const auto a = random_floats(static_cast<size_t>(m * k), 1 + m), w = random_floats(static_cast<size_t>(n * k), 2 + n);
-        const PackedWeight p(w.data(), n, k);
-        std::vector<float> c(static_cast<size_t>(m * n), std::numeric_limits<float>::quiet_NaN());
-        p.multiply(a.data(), k, c.data(), n, 0, m);
-        int64_t wrong = 0;
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = 0; j < n; ++j) {
-            const float want = chain(a.data() + r * k, w.data() + j * k, k, fused);
-            if (std::memcmp(&want, &c[static_cast<size_t>(r * n + j)], sizeof(float)) != 0) ++wrong;
-          }
-        EXPECT_EQ(wrong, 0) << "m=" << m << " n=" << n << " k=" << k;
+  const std::vector<std::string> kernels = sbert::nn::cpu::packed_gemm_kernels();
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_EQ(kernels.front(), sbert::nn::cpu::packed_gemm_kernel());  // the widest is the default
+  EXPECT_THROW(sbert::nn::cpu::use_packed_gemm_kernel("no such kernel"), std::invalid_argument);
+  for (const std::string& name : kernels) {  // every kernel this CPU runs (baseline always)
+    sbert::nn::cpu::use_packed_gemm_kernel(name);
+    const bool fused = kernel_fuses();
+    SCOPED_TRACE("kernel " + name);
+    // Row counts around every tile height (3, 6, 12) and block size, columns around the panel width.
+    for (int64_t m : {1, 2, 5, 6, 7, 11, 12, 13, 29, 61, 121, 131}) {
+      for (int64_t n : {1, 15, 16, 17, 40, 64}) {
+        for (int64_t k : {0, 1, 7, 64, 385}) {
+          const auto a = random_floats(static_cast<size_t>(m * k), 1 + m),
+                     w = random_floats(static_cast<size_t>(n * k), 2 + n);
+          const PackedWeight p(w.data(), n, k);
+          std::vector<float> c(static_cast<size_t>(m * n), std::numeric_limits<float>::quiet_NaN());
+          p.multiply(a.data(), k, c.data(), n, 0, m);
+          int64_t wrong = 0;
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t j = 0; j < n; ++j) {
+              const float want = chain(a.data() + r * k, w.data() + j * k, k, fused);
+              if (std::memcmp(&want, &c[static_cast<size_t>(r * n + j)], sizeof(float)) != 0) ++wrong;
+            }
+          EXPECT_EQ(wrong, 0) << "m=" << m << " n=" << n << " k=" << k;
+        }
       }
     }
   }
+  sbert::nn::cpu::use_packed_gemm_kernel(kernels.front());
 }
 
 TEST(PackedGemm, CloseToTheDoubleProduct) {
   const int64_t m = 37, n = 50, k = 1536;
-  const auto a = random_floats(static_cast<size_t>(m * k), 11), w = random_floats(static_cast<size_t>(n * k), 12);
+  const auto a = random_floats(static_cast<size_t>(m * k), 11),
+             w = random_floats(static_cast<size_t>(n * k), 12);
   const PackedWeight p(w.data(), n, k);
   std::vector<float> c(static_cast<size_t>(m * n));
   p.multiply(a.data(), k, c.data(), n, 0, m);
@@ -80,7 +92,8 @@ TEST(PackedGemm, CloseToTheDoubleProduct) {
       double want = 0, mag = 0;
       for (int64_t i = 0; i < k; ++i) {
         want += static_cast<double>(a[static_cast<size_t>(r * k + i)]) * w[static_cast<size_t>(j * k + i)];
-        mag += std::fabs(static_cast<double>(a[static_cast<size_t>(r * k + i)]) * w[static_cast<size_t>(j * k + i)]);
+        mag += std::fabs(static_cast<double>(a[static_cast<size_t>(r * k + i)]) *
+                         w[static_cast<size_t>(j * k + i)]);
       }
       ASSERT_NEAR(c[static_cast<size_t>(r * n + j)], want, 1e-6 * mag + 1e-30) << r << "," << j;
     }
@@ -88,7 +101,8 @@ TEST(PackedGemm, CloseToTheDoubleProduct) {
 
 TEST(PackedGemm, BlocksWriteOnlyTheirPartAndSplitsKeepTheBits) {
   const int64_t m = 53, n = 70, k = 96, lda = 100, ldc = 75;  // strided rows on both sides
-  const auto a = random_floats(static_cast<size_t>(m * lda), 21), w = random_floats(static_cast<size_t>(n * k), 22);
+  const auto a = random_floats(static_cast<size_t>(m * lda), 21),
+             w = random_floats(static_cast<size_t>(n * k), 22);
   const PackedWeight p(w.data(), n, k);
   ASSERT_EQ(p.panels(), 5);
   std::vector<float> whole(static_cast<size_t>(m * ldc), -1.0f), split(whole);
