@@ -87,13 +87,13 @@ eager_run() {
     python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["encode_s"])'
 }
 
-best_sbert="" best_tjs="" best_eager=""
+best_sbert="" best_tjs="" best_eager="" all_sbert="" all_tjs=""
 min() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(min(v) if v else '')" "$@"; }
 for ((i = 1; i <= runs; i++)); do
-  s=$(sbert_run); best_sbert=$(min "$best_sbert" "$s"); log "run $i sbert ${s}s"
+  s=$(sbert_run); best_sbert=$(min "$best_sbert" "$s"); all_sbert+="$s,"; log "run $i sbert ${s}s"
   if [[ -z $tjs_skip ]]; then
     t=$(tjs_run) || { tjs_skip="transformers.js run failed"; t=""; }
-    best_tjs=$(min "$best_tjs" "$t"); log "run $i transformers.js ${t}s"
+    best_tjs=$(min "$best_tjs" "$t"); all_tjs+="$t,"; log "run $i transformers.js ${t}s"
   fi
   if [[ -z $eager_skip ]]; then
     e=$(eager_run) || { eager_skip="eager PyTorch run failed"; e=""; }
@@ -101,10 +101,10 @@ for ((i = 1; i <= runs; i++)); do
   fi
 done
 
-python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" <<'EOF'
+python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" <<'EOF'
 import json, sys
 n, threads, batch, runs = (int(x) for x in sys.argv[1:5])
-s, t, tskip, e, eskip, cores, quantize = sys.argv[5:12]
+s, t, tskip, e, eskip, cores, quantize, all_s, all_t = sys.argv[5:14]
 def rate(x): return n / float(x) if x else None
 out = {"texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
        "sbert": {"encode_s": float(s), "sentences_per_s": rate(s), "quantize": quantize}}
@@ -114,5 +114,12 @@ for name, v, skip in (("transformers_js", t, tskip), ("eager_pytorch", e, eskip)
     else:
         out[name] = {"encode_s": float(v), "sentences_per_s": rate(v)}
         out["ratio_sbert_over_" + name] = rate(s) / rate(v)
+# Each run's pair (sbert, then transformers.js, seconds apart): the ratio within a pair is the
+# figure least moved by the machine's drift between minutes.
+pairs = [(float(a), float(b)) for a, b in zip(all_s.split(",")[:-1], all_t.split(",")[:-1]) if a and b]
+if pairs and "encode_s" in out["transformers_js"]:
+    ratios = sorted(b / a for a, b in pairs)
+    out["pair_ratios"] = [round(b / a, 3) for a, b in pairs]
+    out["median_pair_ratio"] = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
 print(json.dumps(out, indent=2))
 EOF
