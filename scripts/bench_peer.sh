@@ -6,12 +6,14 @@
 # See ../shared/peer/README.md for the peers.
 #   scripts/bench_peer.sh [--shared DIR] [--model DIR] [--runs N] [--threads T] [--batch B]
 #                         [--quantize int8]   (sbert's side only; the peers stay float32)
+#                         [--busy]   a CPU-bound background process on core 0 during every run
+#                                    (a contended machine: compare its ratio with the quiet one)
 # Defaults: ../shared, a random-weight MiniLM-L6 folder (build/make_model) in a temp folder, 3, 2, 32.
 # npm packages go to $SBERT_PEER_DIR (default /tmp/sbert-peer), never into the repository.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=$root/../shared model="" runs=3 threads=2 batch=32 quantize=none
+shared=$root/../shared model="" runs=3 threads=2 batch=32 quantize=none busy=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --shared) shared=$2; shift 2 ;;
@@ -20,7 +22,8 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --quantize) quantize=$2; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --busy) busy=1; shift ;;
+    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
     *) echo "bench_peer: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +33,8 @@ peer_src=$shared/peer
 [[ -f $peer_src/tjs_embed.mjs ]] || { echo "bench_peer: $peer_src/tjs_embed.mjs not found (--shared)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/sbert-bench-peer.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+hog=""
+trap '[[ -n $hog ]] && kill "$hog" 2>/dev/null; rm -rf "$work"' EXIT
 log() { echo "bench_peer: $*" >&2; }
 
 if [[ -z $model ]]; then
@@ -88,6 +92,13 @@ eager_run() {
 }
 
 best_sbert="" best_tjs="" best_eager="" all_sbert="" all_tjs=""
+if [[ $busy == 1 ]]; then
+  pin=()
+  command -v taskset >/dev/null && pin=(taskset -c 0)
+  "${pin[@]}" bash -c 'while :; do :; done' &
+  hog=$!
+  log "busy: background spin loop (pid $hog) ${pin[*]:+pinned to core 0}"
+fi
 min() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(min(v) if v else '')" "$@"; }
 for ((i = 1; i <= runs; i++)); do
   s=$(sbert_run); best_sbert=$(min "$best_sbert" "$s"); all_sbert+="$s,"; log "run $i sbert ${s}s"
@@ -101,12 +112,13 @@ for ((i = 1; i <= runs; i++)); do
   fi
 done
 
-python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" <<'EOF'
+python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" "$busy" <<'EOF'
 import json, sys
 n, threads, batch, runs = (int(x) for x in sys.argv[1:5])
-s, t, tskip, e, eskip, cores, quantize, all_s, all_t = sys.argv[5:14]
+s, t, tskip, e, eskip, cores, quantize, all_s, all_t, busy = sys.argv[5:15]
 def rate(x): return n / float(x) if x else None
 out = {"texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
+       "busy": busy == "1",
        "sbert": {"encode_s": float(s), "sentences_per_s": rate(s), "quantize": quantize}}
 for name, v, skip in (("transformers_js", t, tskip), ("eager_pytorch", e, eskip)):
     if skip or not v:

@@ -256,10 +256,11 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
 }
 
 SBERT_CLONES
-void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int64_t row_end) {
+void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end,
+               int64_t row_begin, int64_t row_end) {
   for (int64_t r = row_begin; r < row_end; ++r) {
-    float* v = x + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
+    float* v = x + r * ld;
+    for (int64_t c = col_begin; c < col_end; ++c) {
       const float a = v[c] + bias[c];
       v[c] = 0.5f * a * (1.0f + erf_inline(a * 0.70710678118654752f));
     }

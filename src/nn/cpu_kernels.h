@@ -24,8 +24,11 @@ void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const
 void add_layer_norm(float* x, const float* bias, const float* residual, const float* gamma,
                     const float* beta, int64_t cols, float eps, int64_t row_begin, int64_t row_end);
 
-// x[r] = gelu(x[r] + bias) (the erf form, as torch.nn.functional.gelu) for rows [row_begin, row_end).
-void bias_gelu(float* x, const float* bias, int64_t cols, int64_t row_begin, int64_t row_end);
+// x[r, c] = gelu(x[r, c] + bias[c]) (the erf form, as torch.nn.functional.gelu) for the rows
+// [row_begin, row_end) and columns [col_begin, col_end) of a matrix with row stride ld. Element by
+// element: the bits do not depend on how the block is split.
+void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end,
+               int64_t row_begin, int64_t row_end);
 
 // --quantize int8 activations: row r of x [rows, cols] to q[r] = clamp(rint(x / s) + z, 0, qmax),
 // s = (hi - lo) / qmax and z = rint(-lo / s) over lo = min(0, min x[r]), hi = max(0, max x[r])

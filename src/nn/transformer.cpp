@@ -349,7 +349,8 @@ at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
   return out;
 }
 
-at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w) {
+at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w,
+                     const GemmEpilogue* epilogue) {
   const at::Tensor a = a_in.contiguous();
   const int64_t M = a.size(0), N = w.outputs(), K = w.inputs();
   if (a.size(1) != K) throw Error("pooled_mm: inputs of width " + std::to_string(a.size(1)) + " for a weight of " + std::to_string(K));
@@ -363,13 +364,22 @@ at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w) {
   const int64_t units = (M + kUnit - 1) / kUnit, panels = w.panels();
   const int64_t want = 2 * static_cast<int64_t>(pool.threads());
   const int64_t groups = units >= want ? 1 : std::min(panels, (want + units - 1) / units);
+  const bool fused = epilogue != nullptr && (groups == 1 || !epilogue->whole_rows);
   pool.parallel_for(units * groups, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t u = t / groups, g = t % groups;
-      w.multiply(ap, K, cp, N, u * kUnit, std::min(M, (u + 1) * kUnit), g * panels / groups,
-                 (g + 1) * panels / groups);
+      const int64_t r0 = u * kUnit, r1 = std::min(M, (u + 1) * kUnit);
+      const int64_t p0 = g * panels / groups, p1 = (g + 1) * panels / groups;
+      w.multiply(ap, K, cp, N, r0, r1, p0, p1);
+      if (fused) {
+        epilogue->apply(cp, N, r0, r1, p0 * cpu::PackedWeight::kPanel,
+                        std::min(N, p1 * cpu::PackedWeight::kPanel));
+      }
     }
   });
+  if (epilogue != nullptr && !fused) {
+    pool.parallel_for(M, 8, [&](int64_t r0, int64_t r1) { epilogue->apply(cp, N, r0, r1, 0, N); });
+  }
   return out;
 }
 
@@ -413,10 +423,29 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
   };
   for (size_t li = 0; li < layers_.size(); ++li) {
     const Layer& layer = layers_[li];
-    // a · wᵀ: float32 (pooled_mm) or the int8 weights of the same Linear.
-    auto mm = [&](const at::Tensor& a, const at::Tensor& w, int which) {
+    // a · wᵀ: float32 (pooled_mm) or the int8 weights of the same Linear, then `epi` on the
+    // result: the packed GEMM runs it on each block as it finishes, the other paths after, by rows.
+    auto mm = [&](const at::Tensor& a, const at::Tensor& w, int which,
+                  const GemmEpilogue* epi = nullptr) {
       const size_t k = static_cast<size_t>(which);
-      return quantized() ? quantized_[li][k]->forward(a) : packed_gemm() ? pooled_mm(a, *packed_[li][k]) : pooled_mm(a, w);
+      if (!quantized() && packed_gemm()) return pooled_mm(a, *packed_[li][k], epi);
+      at::Tensor r = quantized() ? quantized_[li][k]->forward(a) : pooled_mm(a, w);
+      if (epi != nullptr) {
+        float* r_p = r.data_ptr<float>();
+        const int64_t n = r.size(1);
+        rows(r, [&](int64_t r0, int64_t r1) { epi->apply(r_p, n, r0, r1, 0, n); });
+      }
+      return r;
+    };
+    // Bias + residual + LayerNorm, in place on whole rows of a [T, H] GEMM result.
+    auto residual_norm = [&](const at::Tensor& bias, const at::Tensor& residual,
+                             const at::Tensor& gamma, const at::Tensor& beta) {
+      return GemmEpilogue{[=, res = residual.data_ptr<float>()](float* o, int64_t, int64_t r0,
+                                                                int64_t r1, int64_t, int64_t) {
+                            cpu::add_layer_norm(o, bias.data_ptr<float>(), res, gamma.data_ptr<float>(),
+                                                beta.data_ptr<float>(), H, eps, r0, r1);
+                          },
+                          true};
     };
     // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
     const at::Tensor qkv = mm(x, layer.qkv_w, 0);  // [T, 3H]
@@ -427,19 +456,16 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
     pool.parallel_for(B * nh, 1, [&](int64_t i0, int64_t i1) {
       cpu::packed_attention(qkv_p, qkv_b, ctx_p, off, nh, d, scale, i0, i1);
     });
-    at::Tensor h1 = mm(ctx, layer.out_w, 1);
-    float* h1_p = h1.data_ptr<float>();
-    const float* x_p = x.data_ptr<float>();
-    rows(h1, [&](int64_t r0, int64_t r1) {
-      cpu::add_layer_norm(h1_p, layer.out_b.data_ptr<float>(), x_p, layer.ln1_w.data_ptr<float>(),
-                          layer.ln1_b.data_ptr<float>(), H, eps, r0, r1);
-    });
+    const GemmEpilogue norm1 = residual_norm(layer.out_b, x, layer.ln1_w, layer.ln1_b);
+    const at::Tensor h1 = mm(ctx, layer.out_w, 1, &norm1);
     at::Tensor ff;
     if (act_ == Act::GeluErf) {
-      ff = mm(h1, layer.ff1_w, 2);
-      float* ff_p = ff.data_ptr<float>();
-      const int64_t I = ff.size(1);
-      rows(ff, [&](int64_t r0, int64_t r1) { cpu::bias_gelu(ff_p, layer.ff1_b.data_ptr<float>(), I, r0, r1); });
+      const float* ff_b = layer.ff1_b.data_ptr<float>();
+      const GemmEpilogue gelu{[ff_b](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                cpu::bias_gelu(o, ld, ff_b, c0, c1, r0, r1);
+                              },
+                              false};
+      ff = mm(h1, layer.ff1_w, 2, &gelu);
     } else {
       ff = mm(h1, layer.ff1_w, 2).add_(layer.ff1_b);
       rows(ff, [&](int64_t r0, int64_t r1) {
@@ -448,13 +474,8 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
         activation_(part);
       });
     }
-    at::Tensor y = mm(ff, layer.ff2_w, 3);
-    float* y_p = y.data_ptr<float>();
-    rows(y, [&](int64_t r0, int64_t r1) {
-      cpu::add_layer_norm(y_p, layer.ff2_b.data_ptr<float>(), h1_p, layer.ln2_w.data_ptr<float>(),
-                          layer.ln2_b.data_ptr<float>(), H, eps, r0, r1);
-    });
-    x = y;
+    const GemmEpilogue norm2 = residual_norm(layer.ff2_b, h1, layer.ln2_w, layer.ln2_b);
+    x = mm(ff, layer.ff2_w, 3, &norm2);
     if (all_hidden_states) out.hidden_states.push_back(unpack(x));
   }
   out.last_hidden = all_hidden_states ? out.hidden_states.back() : unpack(x);

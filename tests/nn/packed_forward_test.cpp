@@ -65,11 +65,23 @@ TEST(CpuKernels, BiasResidualLayerNormMatchesTheFormula) {
   EXPECT_LT(worst, 1e-5);
 }
 
+TEST(CpuKernels, BiasGeluOnColumnBlocksEqualsTheWholeRows) {
+  const int64_t rows = 3, cols = 37;
+  auto x = random_floats(rows * cols, 8, 4.0f), bias = random_floats(cols, 9);
+  std::vector<float> whole = x, blocks = x;
+  cpu::bias_gelu(whole.data(), cols, bias.data(), 0, cols, 0, rows);
+  cpu::bias_gelu(blocks.data(), cols, bias.data(), 16, cols, 1, rows);  // out of order on purpose
+  cpu::bias_gelu(blocks.data(), cols, bias.data(), 0, 16, 1, rows);
+  cpu::bias_gelu(blocks.data(), cols, bias.data(), 0, cols, 0, 1);
+  EXPECT_EQ(blocks, whole);
+  EXPECT_NE(whole, x);
+}
+
 TEST(CpuKernels, BiasGeluMatchesTheErfForm) {
   const int64_t cols = 50;
   auto x = random_floats(2 * cols, 6, 4.0f), bias = random_floats(cols, 7);
   std::vector<float> got = x;
-  cpu::bias_gelu(got.data(), bias.data(), cols, 0, 2);
+  cpu::bias_gelu(got.data(), cols, bias.data(), 0, cols, 0, 2);
   double worst = 0;
   for (int64_t i = 0; i < 2 * cols; ++i) {
     const double a = double(x[i]) + bias[i % cols];

@@ -161,4 +161,45 @@ TEST(PackedGemm, PooledProductDoesNotDependOnTheThreadCount) {
   sbert::nn::set_cpu_pool_threads(0);
 }
 
+// The epilogue sees every element of the result exactly once, after its product is final, and
+// with whole_rows only full rows: the result equals the plain product followed by the same pass.
+TEST(PackedGemm, EpilogueRunsOnceOnFinishedBlocks) {
+  const int64_t n = 37, k = 24;  // an odd width: the last panel is partial
+  const auto w = random_floats(static_cast<size_t>(n * k), 51);
+  const PackedWeight p(w.data(), n, k);
+  // y = 2y + 1 per element, or, per whole row, each element minus the row's first element.
+  auto elementwise = [](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c) o[r * ld + c] = 2.0f * o[r * ld + c] + 1.0f;
+  };
+  auto by_rows = [n](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    ASSERT_EQ(c0, 0);
+    ASSERT_EQ(c1, n);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float first = o[r * ld];
+      for (int64_t c = 0; c < n; ++c) o[r * ld + c] -= first;
+      o[r * ld] = 1.0f + first;
+    }
+  };
+  for (bool whole_rows : {false, true}) {
+    const sbert::nn::GemmEpilogue epi{whole_rows ? decltype(sbert::nn::GemmEpilogue::apply)(by_rows)
+                                                 : decltype(sbert::nn::GemmEpilogue::apply)(elementwise),
+                                      whole_rows};
+    for (int64_t m : {1, 7, 30, 200}) {  // few rows: the columns are split across tasks
+      const auto a = random_floats(static_cast<size_t>(m * k), 52 + m);
+      std::vector<float> want(static_cast<size_t>(m * n));
+      p.multiply(a.data(), k, want.data(), n, 0, m);
+      epi.apply(want.data(), n, 0, m, 0, n);
+      const at::Tensor ta = at::from_blob(const_cast<float*>(a.data()), {m, k}, at::kFloat);
+      for (int threads : {1, 2, 3}) {
+        sbert::nn::set_cpu_pool_threads(threads);
+        const at::Tensor out = sbert::nn::pooled_mm(ta, p, &epi);
+        EXPECT_EQ(std::memcmp(out.data_ptr<float>(), want.data(), want.size() * sizeof(float)), 0)
+            << "m=" << m << " threads=" << threads << " whole_rows=" << whole_rows;
+      }
+    }
+  }
+  sbert::nn::set_cpu_pool_threads(0);
+}
+
 }  // namespace
