@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nn/simd.h"
+#include "nn/tile16.h"
 
 namespace sbert::nn::cpu {
 namespace {
@@ -117,8 +118,6 @@ struct AttentionArgs {
 // Blocks of 16 columns as 16 / Lanes vectors of the target's width.
 template <int Lanes>
 [[gnu::always_inline]] inline void attention_impl(const AttentionArgs& g) {
-  using V = typename simd::Vec<Lanes>::type;
-  constexpr int NV = kLanes / Lanes;
   thread_local Scratch sc;
   const int64_t heads = g.heads, H = heads * g.head_dim, row = 3 * H, d = g.head_dim;
   const float scale = g.scale;
@@ -147,74 +146,24 @@ template <int Lanes>
       for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
       for (int64_t t = 0; t < d; ++t) v[j * dp + t] = src[2 * H + t] + vb[t];
     }
-    // Four query rows at a time: four independent 16-lane accumulators (registers) per loaded
-    // block of keys / values.
+    // Four query rows at a time (simd::tile16: the accumulators stay in registers): scores for
+    // blocks of 16 keys, softmax, then the context for blocks of 16 of the head's columns.
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
-      const float* qr[kRows];
-      for (int r = 0; r < kRows; ++r)  // rows past n repeat the last one and are not stored
-        qr[r] = q + std::min<int64_t>(i0 + r, n - 1) * d;
-      for (int64_t jb = 0; jb < np; jb += kLanes) {
-        V a[kRows][NV];
-#pragma GCC unroll 4
-        for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) a[r][c] = V{};
-        for (int64_t t = 0; t < d; ++t) {
-          V k[NV];
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) std::memcpy(&k[c], kt + t * np + jb + c * Lanes, sizeof(V));
-#pragma GCC unroll 4
-          for (int r = 0; r < kRows; ++r) {
-            const float x = qr[r][t];
-#pragma GCC unroll 4
-            for (int c = 0; c < NV; ++c) a[r][c] += x * k[c];
-          }
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) {
-            const V out = a[r][c] * scale;
-            std::memcpy(p + r * np + jb + c * Lanes, &out, sizeof(V));
-          }
-      }
+      for (int64_t jb = 0; jb < np; jb += kLanes)
+        simd::tile16_rows<Lanes, kRows>(rows, q + i0 * d, d, kt + jb, np, d, p + jb, np, kLanes);
       for (int64_t r = 0; r < rows; ++r) {
         float* pj = p + r * np;
+        for (int64_t j = 0; j < n; ++j) pj[j] *= scale;
         float mx = -INFINITY;
         for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pj[j]);
-        for (int64_t j = 0; j < np; ++j) pj[j] = exp_inline(pj[j] - mx);
-        for (int64_t j = n; j < np; ++j) pj[j] = 0.0f;
+        for (int64_t j = 0; j < n; ++j) pj[j] = exp_inline(pj[j] - mx);
         const float inv = static_cast<float>(1.0 / lane_sum(pj, n));
         for (int64_t j = 0; j < n; ++j) pj[j] *= inv;
       }
-      for (int64_t r = rows; r < kRows; ++r)
-        for (int64_t j = 0; j < np; ++j) p[r * np + j] = 0.0f;
-      for (int64_t tb = 0; tb < dp; tb += kLanes) {
-        V a[kRows][NV];
-#pragma GCC unroll 4
-        for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) a[r][c] = V{};
-        for (int64_t j = 0; j < n; ++j) {
-          V vj[NV];
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) std::memcpy(&vj[c], v + j * dp + tb + c * Lanes, sizeof(V));
-#pragma GCC unroll 4
-          for (int r = 0; r < kRows; ++r) {
-            const float x = p[r * np + j];
-#pragma GCC unroll 4
-            for (int c = 0; c < NV; ++c) a[r][c] += x * vj[c];
-          }
-        }
-        const int64_t m = std::min<int64_t>(kLanes, d - tb);
-        for (int64_t r = 0; r < rows; ++r) {
-          float tmp[kLanes];
-#pragma GCC unroll 4
-          for (int c = 0; c < NV; ++c) std::memcpy(tmp + c * Lanes, &a[r][c], sizeof(V));
-          std::memcpy(g.ctx + (t0 + i0 + r) * H + h * d + tb, tmp, static_cast<size_t>(m) * sizeof(float));
-        }
-      }
+      for (int64_t tb = 0; tb < dp; tb += kLanes)
+        simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, dp, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
+                                        std::min<int64_t>(kLanes, d - tb));
     }
   }
 }

@@ -7,62 +7,12 @@
 #include <new>
 
 #include "nn/simd.h"
+#include "nn/tile16.h"
 
 namespace sbert::nn::cpu {
 namespace {
 
 constexpr int64_t kPanel = PackedWeight::kPanel;
-
-using simd::Vec;
-
-// Rows r0..r0+MR-1 of c (cols <= 16 columns of one panel) = a's rows · the panel. Accumulators
-// stay in registers: MR x (16 / Lanes) vectors.
-template <int Lanes, int MR>
-[[gnu::always_inline]] inline void tile(const float* a, int64_t lda, const float* panel, int64_t k,
-                                        float* c, int64_t ldc, int64_t cols) {
-  using V = typename Vec<Lanes>::type;
-  constexpr int NV = kPanel / Lanes;
-  V acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
-  for (int64_t kk = 0; kk < k; ++kk) {
-    V b[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) b[j] = *reinterpret_cast<const V*>(panel + kk * kPanel + j * Lanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const float s = a[i * lda + kk];
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[i][j] += s * b[j];
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (cols == kPanel) {
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) std::memcpy(c + i * ldc + j * Lanes, &acc[i][j], sizeof(V));
-    } else {
-      float row[kPanel];
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) std::memcpy(row + j * Lanes, &acc[i][j], sizeof(V));
-      std::memcpy(c + i * ldc, row, static_cast<size_t>(cols) * sizeof(float));
-    }
-  }
-}
-
-// The last rows of a block (fewer than MR): the tile of exactly that many rows.
-template <int Lanes, int R>
-[[gnu::always_inline]] inline void tail(int64_t rows, const float* a, int64_t lda, const float* panel,
-                                        int64_t k, float* c, int64_t ldc, int64_t cols) {
-  if constexpr (R > 0) {
-    if (rows == R)
-      tile<Lanes, R>(a, lda, panel, k, c, ldc, cols);
-    else
-      tail<Lanes, R - 1>(rows, a, lda, panel, k, c, ldc, cols);
-  }
-}
 
 struct Args {
   const float* panels;
@@ -85,10 +35,11 @@ template <int Lanes, int MR>
       const int64_t cols = std::min(kPanel, g.n - p * kPanel);
       int64_t r = b0;
       for (; r + MR <= b1; r += MR)
-        tile<Lanes, MR>(g.a + r * g.lda, g.lda, panel, g.k, g.c + r * g.ldc + p * kPanel, g.ldc, cols);
-      if (r < b1)
-        tail<Lanes, MR - 1>(b1 - r, g.a + r * g.lda, g.lda, panel, g.k, g.c + r * g.ldc + p * kPanel,
-                            g.ldc, cols);
+        simd::tile16<Lanes, MR>(g.a + r * g.lda, g.lda, panel, kPanel, g.k, g.c + r * g.ldc + p * kPanel,
+                                g.ldc, cols);
+      if (r < b1)  // the last rows of the block: the tile of exactly that many rows
+        simd::tile16_rows<Lanes, MR - 1>(b1 - r, g.a + r * g.lda, g.lda, panel, kPanel, g.k,
+                                         g.c + r * g.ldc + p * kPanel, g.ldc, cols);
     }
   }
 }
