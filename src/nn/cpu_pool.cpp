@@ -42,6 +42,22 @@ bool spin_until(Ready ready) {
 
 }  // namespace
 
+void WorkerPool::run_chunks() {
+  const int64_t n = n_, chunk = chunk_;
+  for (;;) {
+    const int64_t begin = next_.fetch_add(chunk, std::memory_order_relaxed);
+    if (begin >= n) return;
+    try {
+      (*job_)(begin, std::min(n, begin + chunk));
+    } catch (...) {
+      next_.store(n, std::memory_order_relaxed);  // nobody starts another chunk
+      std::lock_guard<std::mutex> g(mu_);
+      if (!error_) error_ = std::current_exception();
+      return;
+    }
+  }
+}
+
 void WorkerPool::work(size_t index) {
   uint64_t seen = 0;
   for (;;) {
@@ -50,20 +66,11 @@ void WorkerPool::work(size_t index) {
     wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
     if (stop_) return;
     seen = generation_;
-    const auto* job = job_;
-    const int64_t n = n_;
     const int parts = parts_;
     lk.unlock();
-    if (static_cast<int>(index) < parts) {
-      const int64_t begin = n * static_cast<int64_t>(index) / parts;
-      const int64_t end = n * static_cast<int64_t>(index + 1) / parts;
-      try {
-        if (begin < end) (*job)(begin, end);
-      } catch (...) {
-        std::lock_guard<std::mutex> g(mu_);
-        if (!error_) error_ = std::current_exception();
-      }
-    }
+    // job_, n_ and chunk_ were written before generation_ was published (under mu_) and stay
+    // until every worker has counted itself out through pending_.
+    if (static_cast<int>(index) < parts) run_chunks();
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> g(mu_);
       done_.notify_one();
@@ -75,8 +82,8 @@ void WorkerPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& f) {
   if (n <= 0) return;
   std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
-  const int64_t by_grain = grain > 0 ? n / grain : n;
-  const int parts = static_cast<int>(std::min<int64_t>(threads(), std::max<int64_t>(by_grain, 1)));
+  grain = std::max<int64_t>(grain, 1);
+  const int parts = static_cast<int>(std::min<int64_t>(threads(), std::max<int64_t>(n / grain, 1)));
   if (!run.owns_lock() || parts < 2) {
     f(0, n);
     return;
@@ -85,6 +92,9 @@ void WorkerPool::parallel_for(int64_t n, int64_t grain,
     std::lock_guard<std::mutex> lk(mu_);
     job_ = &f;
     n_ = n;
+    const int64_t pieces = kChunksPerThread * parts;
+    chunk_ = std::max(grain, (n + pieces - 1) / pieces);
+    next_.store(0, std::memory_order_relaxed);
     parts_ = parts;
     error_ = nullptr;
     pending_.store(workers_.size(), std::memory_order_relaxed);
@@ -92,18 +102,11 @@ void WorkerPool::parallel_for(int64_t n, int64_t grain,
     published_.store(generation_, std::memory_order_release);
   }
   wake_.notify_all();
-  std::exception_ptr mine;
-  try {
-    const int64_t end = n / parts;
-    if (end > 0) f(0, end);
-  } catch (...) {
-    mine = std::current_exception();
-  }
+  run_chunks();
   spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lk(mu_);
   done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
   job_ = nullptr;
-  if (mine) std::rethrow_exception(mine);
   if (error_) std::rethrow_exception(error_);
 }
 

@@ -1,8 +1,9 @@
-// A small persistent thread pool for the CPU inference kernels that are not GEMMs (attention over
-// packed tokens, LayerNorm, activations). libtorch's own intra-op pool is kept at one thread when
-// OpenBLAS runs the GEMMs on its threads (see configure_cpu_threads), so without this pool those
-// stages would run on one core. Work is split into contiguous ranges, one per thread, so which
-// thread computes a row never changes the arithmetic: results do not depend on the thread count.
+// A small persistent thread pool for the CPU inference kernels: the packed GEMMs (pooled_mm),
+// attention over packed tokens, LayerNorm, activations, the int8 blocks. One pool for every stage,
+// so no second pool spins against it. A job's range is cut into a few chunks per thread that the
+// threads claim as they finish the previous one (a core slowed by another process, or a chunk that
+// costs more, does not leave the others waiting); every chunk computes the same thing whichever
+// thread runs it, so results do not depend on the thread count or on which thread was faster.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -23,13 +24,17 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
-  // Runs f(begin, end) over [0, n) in threads() contiguous ranges (the caller runs the first) and
-  // returns when all are done; the first exception thrown is rethrown here. Runs f(0, n) on the
-  // caller alone when n < 2 * grain, with one thread, or while another caller uses the pool.
+  // Runs f(begin, end) over contiguous chunks covering [0, n) once (chunks of at least `grain`
+  // items, about kChunksPerThread per thread, claimed in order by whichever thread is free; the
+  // caller takes part) and returns when all are done. The first exception thrown is rethrown
+  // here (chunks not started by then are skipped). Runs f(0, n) on the caller alone when
+  // n < 2 * grain, with one thread, or while another caller uses the pool.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
 
  private:
+  static constexpr int64_t kChunksPerThread = 4;
   void work(size_t index);
+  void run_chunks();  // claims and runs chunks of the current job until none is left
 
   std::vector<std::thread> workers_;
   std::mutex run_mu_;  // one parallel_for at a time
@@ -40,8 +45,9 @@ class WorkerPool {
   std::atomic<size_t> pending_{0};      // workers still running the current job
   bool stop_ = false;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-  int64_t n_ = 0;
+  int64_t n_ = 0, chunk_ = 1;
   int parts_ = 1;
+  std::atomic<int64_t> next_{0};  // first item of the next unclaimed chunk
   std::exception_ptr error_;
 };
 
