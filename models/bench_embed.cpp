@@ -22,6 +22,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "nn/quantized_linear.h"
 #include "nn/transformer.h"
 #include "sbert/encoder.h"
 #include "sbert/error.h"
@@ -224,6 +225,7 @@ int main(int argc, char** argv) {
                           {"shape", model_dir.empty() ? shape : "folder"},
                           {"dtype", dtype},
                           {"quantize", quantize},
+                          {"int8_kernel", quantize == "int8" ? sbert::nn::QuantizedLinear::engine() : ""},
                           {"threads", threads},
                           {"batch_size", batch_size},
                           {"dimension", enc->dimension()},

@@ -103,6 +103,30 @@ struct AttentionArgs {
   int64_t item_begin, item_end;
 };
 
+// softmax(scale * x[0, n)) in place, over whole vectors: x has np (a multiple of 16) floats, the
+// ones past n are padding and come out 0. Element-wise the same operations as a scalar loop over
+// n, and the sum is lane_sum's 16 partial sums (the zeros change none), so the bits do not depend
+// on the vector width.
+template <int Lanes>
+[[gnu::always_inline]] inline void softmax_row(float* x, int64_t n, int64_t np, float scale) {
+  using V = typename simd::Vec<Lanes>::type;
+  for (int64_t j = 0; j < np; ++j) x[j] *= scale;
+  for (int64_t j = n; j < np; ++j) x[j] = -INFINITY;
+  V mx;
+  std::memcpy(&mx, x, sizeof mx);
+  for (int64_t j = Lanes; j < np; j += Lanes) {
+    V a;
+    std::memcpy(&a, x + j, sizeof a);
+    mx = a > mx ? a : mx;
+  }
+  float m = mx[0];
+  for (int l = 1; l < Lanes; ++l) m = std::max(m, mx[l]);
+  for (int64_t j = 0; j < np; ++j) x[j] = exp_inline(x[j] - m);
+  for (int64_t j = n; j < np; ++j) x[j] = 0.0f;
+  const float inv = static_cast<float>(1.0 / lane_sum(x, np));
+  for (int64_t j = 0; j < np; ++j) x[j] *= inv;
+}
+
 // Blocks of 16 columns as 16 / Lanes vectors of the target's width.
 template <int Lanes>
 [[gnu::always_inline]] inline void attention_impl(const AttentionArgs& g) {
@@ -118,8 +142,8 @@ template <int Lanes>
     if (n <= 0) continue;
     const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
     sc.q.resize(static_cast<size_t>(n * d));
-    sc.v.assign(static_cast<size_t>(n * dp), 0.0f);
-    sc.kt.assign(static_cast<size_t>(d * np), 0.0f);
+    sc.v.resize(static_cast<size_t>(n * dp));
+    sc.kt.resize(static_cast<size_t>(d * np));
     sc.scores.resize(static_cast<size_t>(kRows * np));
     float* q = sc.q.data();
     float* kt = sc.kt.data();
@@ -133,22 +157,17 @@ template <int Lanes>
       for (int64_t t = 0; t < d; ++t) q[j * d + t] = src[t] + qb[t];
       for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
       for (int64_t t = 0; t < d; ++t) v[j * dp + t] = src[2 * H + t] + vb[t];
+      for (int64_t t = d; t < dp; ++t) v[j * dp + t] = 0.0f;
     }
+    for (int64_t t = 0; t < d; ++t)  // the padding keys: zero scores, masked below
+      for (int64_t j = n; j < np; ++j) kt[t * np + j] = 0.0f;
     // Four query rows at a time (simd::tile16: the accumulators stay in registers): scores for
     // blocks of 16 keys, softmax, then the context for blocks of 16 of the head's columns.
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
       for (int64_t jb = 0; jb < np; jb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, q + i0 * d, d, kt + jb, np, d, p + jb, np, kLanes);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* pj = p + r * np;
-        for (int64_t j = 0; j < n; ++j) pj[j] *= scale;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pj[j]);
-        for (int64_t j = 0; j < n; ++j) pj[j] = exp_inline(pj[j] - mx);
-        const float inv = static_cast<float>(1.0 / lane_sum(pj, n));
-        for (int64_t j = 0; j < n; ++j) pj[j] *= inv;
-      }
+      for (int64_t r = 0; r < rows; ++r) softmax_row<Lanes>(p + r * np, n, np, scale);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, dp, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
                                         std::min<int64_t>(kLanes, d - tb));

@@ -1,13 +1,13 @@
-// int8 Linear layers for `--quantize int8`, on oneDNN's int8 matmul directly (the library
-// libtorch itself runs on). Weights: quantized once per output channel (symmetric, scale =
-// max|w| / 127) and reordered once into the layout oneDNN's kernel wants; one matmul primitive per
-// weight, created once with a run-time row count, so no call rebuilds anything (libtorch's
-// quantized::linear_dynamic rebuilt its primitive whenever the input's range or shape changed:
-// ~0.45 ms per call). Activations: quantized per row (per token) at run time, asymmetric, range
-// [min(0, x), max(0, x)], to 8 bits where oneDNN's kernel has VNNI (no 16-bit intermediate sums)
-// and to 7 bits elsewhere (AVX2's vpmaddubsw would saturate 8-bit pairs). Products are exact int32
-// sums; a row's result depends on that row only, so neither the thread count nor the batch it
-// shares changes the bits.
+// int8 Linear layers for `--quantize int8`. Weights: quantized once per output channel
+// (symmetric, scale = max|w| / 127) and packed once. Activations: quantized per row (per token)
+// at run time, asymmetric, range [min(0, x), max(0, x)], to 8 bits where oneDNN's kernel has VNNI
+// (no 16-bit intermediate sums) and to 7 bits elsewhere (AVX2's vpmaddubsw would saturate 8-bit
+// pairs). The GEMM: on 7-bit (AVX2) CPUs sbert's own kernel (nn/int8_gemm.h), on VNNI CPUs
+// oneDNN's int8 matmul called directly (the library libtorch itself runs on; one primitive per
+// weight, created once with a run-time row count, so no call rebuilds anything — libtorch's
+// quantized::linear_dynamic rebuilt its primitive whenever the input's range or shape changed).
+// Products are exact int32 sums, so both kernels give the same bits; a row's result depends on
+// that row only, so neither the thread count nor the batch it shares changes them.
 #pragma once
 #include <ATen/ATen.h>
 #include <memory>
@@ -17,9 +17,12 @@ namespace sbert::nn {
 
 class QuantizedLinear {
  public:
-  // "oneDNN <kernel>, <bits>-bit activations" (e.g. "oneDNN gemm:jit, 7-bit activations"), for
-  // the -v line; empty if oneDNN cannot build an int8 matmul on this CPU.
+  // The kernel and activation bits, for the -v line ("AVX2 u8xs8 6x16, 7-bit activations",
+  // "oneDNN brg:avx512_core_vnni, 8-bit activations"); empty if no int8 kernel runs on this CPU.
   static std::string engine();
+  // For the tests: layers built after use_own_kernel(false) run on oneDNN even where sbert's
+  // kernel would be chosen (default true).
+  static void use_own_kernel(bool enabled);
 
   // weight: float [out, in].
   explicit QuantizedLinear(const at::Tensor& weight);

@@ -64,6 +64,24 @@ TEST(QuantizedLinear, ARowsResultDependsOnThatRowOnly) {
   }
 }
 
+TEST(QuantizedLinear, OwnKernelGivesOneDnnsBits) {
+  // Where sbert's AVX2 kernel is chosen (7-bit activations), oneDNN's matmul on the same codes
+  // must give the same exact int32 sums, hence the same floats, bit for bit. K = 389 is not a
+  // multiple of 4 (padded codes) and N = 37 not one of 16 (a partial panel).
+  if (sbert::nn::QuantizedLinear::activation_max() != 127) GTEST_SKIP() << "VNNI CPU: oneDNN runs with 8-bit activations";
+  c10::InferenceMode guard;
+  at::manual_seed(5);
+  for (int64_t K : {384, 389}) {
+    at::Tensor w = at::randn({37, K}) * 0.1, x = at::randn({131, K});
+    sbert::nn::QuantizedLinear own(w);
+    sbert::nn::QuantizedLinear::use_own_kernel(false);
+    sbert::nn::QuantizedLinear onednn(w);
+    sbert::nn::QuantizedLinear::use_own_kernel(true);
+    EXPECT_TRUE(at::equal(own.forward(x), onednn.forward(x))) << "K " << K << ", engine "
+                                                              << sbert::nn::QuantizedLinear::engine();
+  }
+}
+
 TEST(QuantizeRows, CodesRoundTripWithinHalfAStepAndKeepZeroExact) {
   const int64_t cols = 37;
   std::mt19937 rng(9);

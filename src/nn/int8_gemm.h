@@ -1,0 +1,48 @@
+// The int8 GEMM of `--quantize int8` on CPUs without VNNI (AVX2 machines): u8 activation codes
+// below 128 times s8 weight codes, summed exactly in int32. Plain C++ with AVX2 intrinsics, no
+// libtorch, no oneDNN. The weight is packed once into panels of 16 output columns, k in groups of
+// four bytes (k padded to a multiple of 4 with zero codes); a register tile of rows x 16 columns
+// runs vpmaddubsw (u8 x s8 pairs into 16 bits: 2 * 127 * 127 < 32768, so 7-bit activations never
+// saturate) and vpmaddwd (pairs of those into 32 bits) over the whole k. Integer sums are exact,
+// so the result is the same int32 matrix as oneDNN's or any other exact kernel: bits do not
+// depend on the kernel, the tile, the split or the batch.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+namespace sbert::nn::cpu {
+
+class Int8PackedWeight {
+ public:
+  static constexpr int64_t kPanel = 16;  // output columns per panel
+  // The largest activation code the kernel takes (pairs of products must fit in 16 bits).
+  static constexpr int kActivationMax = 127;
+
+  // Whether this CPU runs the kernel (AVX2).
+  static bool available();
+  // "AVX2 u8xs8 6x16" for -v and the benchmarks.
+  static const char* kernel_name();
+  // Row stride (bytes) of the activation codes multiply() reads: k rounded up to 4.
+  static int64_t padded_inputs(int64_t k) { return (k + 3) / 4 * 4; }
+
+  // codes: row-major [n, k] weight codes in [-127, 127] (n outputs, k inputs).
+  Int8PackedWeight(const int8_t* codes, int64_t n, int64_t k);
+
+  int64_t outputs() const { return n_; }
+  int64_t inputs() const { return k_; }
+
+  // c[r, 0:n) = sum over i < k of a[r * lda + i] * w[0:n, i], for the rows r in [0, rows). a holds
+  // codes in [0, kActivationMax]; lda >= padded_inputs(k), and the bytes of each row from k to
+  // padded_inputs(k) must be readable (their value does not matter: the weight is zero there).
+  void multiply(const uint8_t* a, int64_t lda, int64_t rows, int32_t* c, int64_t ldc) const;
+
+ private:
+  struct Free {
+    void operator()(int8_t* p) const { std::free(p); }
+  };
+  int64_t n_ = 0, k_ = 0, k4_ = 0;
+  std::unique_ptr<int8_t, Free> panels_;
+};
+
+}  // namespace sbert::nn::cpu
