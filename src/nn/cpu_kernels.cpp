@@ -103,28 +103,55 @@ struct AttentionArgs {
   int64_t item_begin, item_end;
 };
 
-// softmax(scale * x[0, n)) in place, over whole vectors: x has np (a multiple of 16) floats, the
-// ones past n are padding and come out 0. Element-wise the same operations as a scalar loop over
-// n, and the sum is lane_sum's 16 partial sums (the zeros change none), so the bits do not depend
-// on the vector width.
+// softmax(scale * x[0, n)) in place for the kRows rows x + r * np (rows past the block's last are
+// computed too and ignored: every row holds finite scratch values), over whole vectors: a row has
+// np (a multiple of 16) floats, the ones past n are padding and come out 0. Per row, element-wise
+// the same operations as a scalar loop over n, and the sum is lane_sum's 16 partial sums (the
+// zeros change none), so the bits do not depend on the vector width; the rows' reductions run
+// interleaved (four independent dependency chains instead of one after the other).
 template <int Lanes>
-[[gnu::always_inline]] inline void softmax_row(float* x, int64_t n, int64_t np, float scale) {
+[[gnu::always_inline]] inline void softmax_rows(float* x, int64_t n, int64_t np, float scale) {
   using V = typename simd::Vec<Lanes>::type;
-  for (int64_t j = 0; j < np; ++j) x[j] *= scale;
-  for (int64_t j = n; j < np; ++j) x[j] = -INFINITY;
-  V mx;
-  std::memcpy(&mx, x, sizeof mx);
-  for (int64_t j = Lanes; j < np; j += Lanes) {
-    V a;
-    std::memcpy(&a, x + j, sizeof a);
-    mx = a > mx ? a : mx;
+  for (int64_t j = 0; j < kRows * np; ++j) x[j] *= scale;
+  V mx[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    float* row = x + r * np;
+    for (int64_t j = n; j < np; ++j) row[j] = -INFINITY;
+    std::memcpy(&mx[r], row, sizeof(V));
   }
-  float m = mx[0];
-  for (int l = 1; l < Lanes; ++l) m = std::max(m, mx[l]);
-  for (int64_t j = 0; j < np; ++j) x[j] = exp_inline(x[j] - m);
-  for (int64_t j = n; j < np; ++j) x[j] = 0.0f;
-  const float inv = static_cast<float>(1.0 / lane_sum(x, np));
-  for (int64_t j = 0; j < np; ++j) x[j] *= inv;
+  for (int64_t j = Lanes; j < np; j += Lanes)
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      V a;
+      std::memcpy(&a, x + r * np + j, sizeof a);
+      mx[r] = a > mx[r] ? a : mx[r];
+    }
+  float m[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) m[r] = mx[r][0];
+  for (int l = 1; l < Lanes; ++l)
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) m[r] = std::max(m[r], mx[r][l]);
+  float acc[kRows][kLanes] = {};
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    float* row = x + r * np;
+    for (int64_t j = 0; j < np; ++j) row[j] = exp_inline(row[j] - m[r]);
+    for (int64_t j = n; j < np; ++j) row[j] = 0.0f;
+    for (int64_t j = 0; j < np; j += kLanes)  // lane_sum's partial sums
+      for (int k = 0; k < kLanes; ++k) acc[r][k] += row[j + k];
+  }
+  double sum[kRows] = {};
+  for (int k = 0; k < kLanes; ++k)
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) sum[r] += acc[r][k];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    const float inv = static_cast<float>(1.0 / sum[r]);
+    float* row = x + r * np;
+    for (int64_t j = 0; j < np; ++j) row[j] *= inv;
+  }
 }
 
 // Blocks of 16 columns as 16 / Lanes vectors of the target's width.
@@ -167,7 +194,7 @@ template <int Lanes>
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
       for (int64_t jb = 0; jb < np; jb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, q + i0 * d, d, kt + jb, np, d, p + jb, np, kLanes);
-      for (int64_t r = 0; r < rows; ++r) softmax_row<Lanes>(p + r * np, n, np, scale);
+      softmax_rows<Lanes>(p, n, np, scale);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, dp, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
                                         std::min<int64_t>(kLanes, d - tb));
