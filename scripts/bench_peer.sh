@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side throughput: `sbert embed` against transformers.js + ONNX Runtime (and eager
-# PyTorch when python3 has torch) on the same weights, the same texts (STS-B test sentences) and
+# PyTorch when python3 has torch) on the same weights, the same texts (STS-B or KorSTS test sentences) and
 # the same threads, runs interleaved, best of N. Prints one JSON object on stdout; a peer that
 # cannot run here is reported with the reason ("skipped") instead of a figure.
 # See ../shared/peer/README.md for the peers.
 #   scripts/bench_peer.sh [--shared DIR] [--model DIR] [--runs N] [--threads T] [--batch B]
+#                         [--data stsb|korsts]   the test sentences of STS-B (English) or KorSTS (Korean)
 #                         [--quantize int8]   (sbert's side only; the peers stay float32)
 #                         [--busy]   a CPU-bound background process on core 0 during every run
 #                                    (a contended machine: compare its ratio with the quiet one)
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=$root/../shared model="" runs=3 threads=2 batch=32 quantize=none busy=0
+shared=$root/../shared model="" runs=3 threads=2 batch=32 quantize=none busy=0 data=stsb
 while [[ $# -gt 0 ]]; do
   case $1 in
     --shared) shared=$2; shift 2 ;;
@@ -22,8 +23,9 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --quantize) quantize=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
     --busy) busy=1; shift ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "bench_peer: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +45,11 @@ if [[ -z $model ]]; then
     --hidden 384 --layers 6 --heads 12 --intermediate 1536 --max-seq-length 256 >/dev/null
 fi
 texts=$work/texts.txt
-awk -F'\t' '{print $6; print $7}' "$shared/data/stsb/stsb-test.csv" >"$texts"
+case $data in
+  stsb) awk -F'\t' '{print $6; print $7}' "$shared/data/stsb/stsb-test.csv" >"$texts" ;;
+  korsts) awk -F'\t' 'NR > 1 {print $6; print $7}' "$shared/data/korsts/korsts-test.tsv" >"$texts" ;;
+  *) echo "bench_peer: --data stsb|korsts, not $data" >&2; exit 2 ;;
+esac
 n=$(wc -l <"$texts")
 
 have_torch=0
@@ -112,12 +118,12 @@ for ((i = 1; i <= runs; i++)); do
   fi
 done
 
-python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" "$busy" <<'EOF'
+python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" "$busy" "$data" <<'EOF'
 import json, sys
 n, threads, batch, runs = (int(x) for x in sys.argv[1:5])
-s, t, tskip, e, eskip, cores, quantize, all_s, all_t, busy = sys.argv[5:15]
+s, t, tskip, e, eskip, cores, quantize, all_s, all_t, busy, data = sys.argv[5:16]
 def rate(x): return n / float(x) if x else None
-out = {"texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
+out = {"data": data, "texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
        "busy": busy == "1",
        "sbert": {"encode_s": float(s), "sentences_per_s": rate(s), "quantize": quantize}}
 for name, v, skip in (("transformers_js", t, tskip), ("eager_pytorch", e, eskip)):

@@ -32,7 +32,7 @@ class WorkerPool {
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
 
  private:
-  static constexpr int64_t kChunksPerThread = 4;
+  static constexpr int64_t kChunksPerThread = 16;
   void work(size_t index);
   void run_chunks();  // claims and runs chunks of the current job until none is left
 
