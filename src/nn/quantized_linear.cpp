@@ -141,7 +141,10 @@ at::Tensor QuantizedLinear::forward(const at::Tensor& x_in) const {
       thread_local std::vector<uint8_t> codes;
       thread_local std::vector<int32_t> acc, zero;
       thread_local std::vector<float> scale;
-      codes.assign(static_cast<size_t>(kBlock * lda), 0);  // the padding bytes past K stay 0
+      if (lda == K)
+        codes.resize(static_cast<size_t>(kBlock * K));
+      else
+        codes.assign(static_cast<size_t>(kBlock * lda), 0);  // the padding bytes past K stay 0
       acc.resize(static_cast<size_t>(kBlock * N));
       zero.resize(kBlock);
       scale.resize(kBlock);
