@@ -256,10 +256,10 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint
   for (int64_t r = 0; r < rows; ++r) {
     const float* v = x + r * cols;
     uint8_t* out = q + r * cols;
-    // min / max over 16 independent lanes (a single running min is a serial dependency chain);
-    // exact, so the lane split changes nothing.
-    // 8-lane vectors: one ymm register in the AVX2 and AVX-512 clones, two xmm in the baseline
-    // one (a 16-lane ternary was lowered to scalar vminss/vmaxss in the AVX2 clone: 3 ns a value).
+    // min / max over 8 independent lanes (a single running min is a serial dependency chain);
+    // exact, so the lane split changes nothing. 8-lane vectors: one ymm register in the AVX2 and
+    // AVX-512 clones, two xmm in the baseline one (a 16-lane ternary was lowered to scalar
+    // vminss/vmaxss in the AVX2 clone: 3 ns a value).
     typedef float V8 __attribute__((vector_size(32)));
     V8 lo8 = {}, hi8 = {};
     int64_t c0 = 0;
@@ -282,8 +282,8 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint
     if (!(s > 0.0f) || !std::isfinite(s)) s = 1.0f;  // all zeros (or non-finite input)
     const float z = std::clamp(std::nearbyint(-lo / s), 0.0f, static_cast<float>(qmax));
     const float inv = 1.0f / s, top = static_cast<float>(qmax);
-    for (int64_t c = 0; c < cols; ++c)  // float -> int32 -> uint8: vectorises (a direct float -> uint8 cast does not)
-      out[c] = static_cast<uint8_t>(static_cast<int32_t>(std::clamp(std::nearbyint(v[c] * inv) + z, 0.0f, top)));
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] = static_cast<uint8_t>(std::clamp(std::nearbyint(v[c] * inv) + z, 0.0f, top));
     scale[r] = s;
     zero[r] = static_cast<int32_t>(z);
   }

@@ -19,8 +19,9 @@ constexpr int kTileRows = 6;
 // Rows x 16 columns of c from `rows` rows of a (stride lda) and one panel (groups of 4 k: 16
 // columns x 4 bytes = two 32-byte vectors of 8 columns each).
 template <int MR>
-[[gnu::always_inline]] __attribute__((target("avx2"))) inline void tile(const uint8_t* a, int64_t lda, const int8_t* panel, int64_t groups,
-                                        int32_t* c, int64_t ldc, int64_t cols) {
+[[gnu::always_inline]] __attribute__((target("avx2"))) inline void tile(const uint8_t* a, int64_t lda,
+                                                                         const int8_t* panel, int64_t groups,
+                                                                         int32_t* c, int64_t ldc, int64_t cols) {
   __m256i acc[MR][2];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
@@ -53,8 +54,9 @@ template <int MR>
 
 // The tile of exactly `rows` (1..R) rows.
 template <int R>
-[[gnu::always_inline]] __attribute__((target("avx2"))) inline void tail(int64_t rows, const uint8_t* a, int64_t lda, const int8_t* panel,
-                                        int64_t groups, int32_t* c, int64_t ldc, int64_t cols) {
+[[gnu::always_inline]] __attribute__((target("avx2"))) inline void tail(int64_t rows, const uint8_t* a, int64_t lda,
+                                                                         const int8_t* panel, int64_t groups,
+                                                                         int32_t* c, int64_t ldc, int64_t cols) {
   if constexpr (R > 0) {
     if (rows == R)
       tile<R>(a, lda, panel, groups, c, ldc, cols);
@@ -77,7 +79,8 @@ __attribute__((target("avx2"))) void multiply_avx2(const int8_t* panels, int64_t
       int64_t r = b0;
       for (; r + kTileRows <= b1; r += kTileRows)
         tile<kTileRows>(a + r * lda, lda, panel, groups, c + r * ldc + p * kPanel, ldc, cols);
-      if (r < b1) tail<kTileRows - 1>(b1 - r, a + r * lda, lda, panel, groups, c + r * ldc + p * kPanel, ldc, cols);
+      if (r < b1)
+        tail<kTileRows - 1>(b1 - r, a + r * lda, lda, panel, groups, c + r * ldc + p * kPanel, ldc, cols);
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <vector>
 
 #include "nn/cpu_kernels.h"
@@ -135,56 +136,42 @@ at::Tensor QuantizedLinear::forward(const at::Tensor& x_in) const {
   const float* xs = x.data_ptr<float>();
   float* os = out.data_ptr<float>();
   const int qmax = activation_max();
-  if (p.own) {
-    const int64_t lda = cpu::Int8PackedWeight::padded_inputs(K);
-    cpu_pool().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      thread_local std::vector<uint8_t> codes;
-      thread_local std::vector<int32_t> acc, zero;
-      thread_local std::vector<float> scale;
-      if (lda == K)
-        codes.resize(static_cast<size_t>(kBlock * K));
-      else
-        codes.assign(static_cast<size_t>(kBlock * lda), 0);  // the padding bytes past K stay 0
-      acc.resize(static_cast<size_t>(kBlock * N));
-      zero.resize(kBlock);
-      scale.resize(kBlock);
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t r0 = b * kBlock, n = std::min(kBlock, M - r0);
-        if (lda == K) {
-          cpu::quantize_rows_u8(xs + r0 * K, n, K, qmax, codes.data(), scale.data(), zero.data());
-        } else {
-          for (int64_t r = 0; r < n; ++r)
-            cpu::quantize_rows_u8(xs + (r0 + r) * K, 1, K, qmax, codes.data() + r * lda, scale.data() + r,
-                                  zero.data() + r);
-        }
-        p.own->multiply(codes.data(), lda, n, acc.data(), N);
-        cpu::dequantize_rows(acc.data(), n, N, scale.data(), zero.data(), p.col_scale.data(), p.col_sum.data(),
-                             os + r0 * N);
-      }
-    });
-    return out;
-  }
+  // Codes rows of lda bytes: K, or K rounded up to 4 for sbert's kernel (the padding stays 0).
+  const int64_t lda = p.own ? cpu::Int8PackedWeight::padded_inputs(K) : K;
   cpu_pool().parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    OneOmpThread one;
     thread_local std::vector<uint8_t> codes;
     thread_local std::vector<int32_t> acc, zero;
     thread_local std::vector<float> scale;
     thread_local std::vector<char> scratch;
-    codes.resize(static_cast<size_t>(kBlock * K));
+    if (lda == K)
+      codes.resize(static_cast<size_t>(kBlock * K));
+    else
+      codes.assign(static_cast<size_t>(kBlock * lda), 0);
     acc.resize(static_cast<size_t>(kBlock * N));
     zero.resize(kBlock);
     scale.resize(kBlock);
-    scratch.resize(std::max<size_t>(p.scratch.get_size(), 1));
-    dnnl::stream s(cpu_engine());
+    std::optional<OneOmpThread> one;
+    std::optional<dnnl::stream> s;
+    if (!p.own) {
+      one.emplace();
+      s.emplace(cpu_engine());
+      scratch.resize(std::max<size_t>(p.scratch.get_size(), 1));
+    }
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * kBlock, n = std::min(kBlock, M - r0);
-      cpu::quantize_rows_u8(xs + r0 * K, n, K, qmax, codes.data(), scale.data(), zero.data());
-      memory src({{n, K}, DT::u8, Tag::ab}, cpu_engine(), codes.data());
-      memory dst({{n, N}, DT::s32, Tag::ab}, cpu_engine(), acc.data());
-      memory pad(p.scratch, cpu_engine(), scratch.data());
-      p.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
-                           {DNNL_ARG_SCRATCHPAD, pad}});
-      s.wait();
+      for (int64_t r = 0; r < n; ++r)
+        cpu::quantize_rows_u8(xs + (r0 + r) * K, 1, K, qmax, codes.data() + r * lda, scale.data() + r,
+                              zero.data() + r);
+      if (p.own) {
+        p.own->multiply(codes.data(), lda, n, acc.data(), N);
+      } else {
+        memory src({{n, K}, DT::u8, Tag::ab}, cpu_engine(), codes.data());
+        memory dst({{n, N}, DT::s32, Tag::ab}, cpu_engine(), acc.data());
+        memory pad(p.scratch, cpu_engine(), scratch.data());
+        p.matmul.execute(*s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
+                              {DNNL_ARG_SCRATCHPAD, pad}});
+        s->wait();
+      }
       cpu::dequantize_rows(acc.data(), n, N, scale.data(), zero.data(), p.col_scale.data(), p.col_sum.data(),
                            os + r0 * N);
     }
