@@ -81,15 +81,18 @@ fi
 eager_skip=""
 [[ $have_torch == 1 ]] || eager_skip="python3 has no torch"
 
-# Encode seconds of one run of each; sbert's is its own "embedded N texts ... in S s" log line
-# (load excluded, as the peers report theirs).
+# "encode load" seconds of one run of each. sbert's from its closing line, "embedded N texts ... in
+# S s (L s loading the model)": encode = S - L (tokenizing, the forward, pooling and writing the
+# output; start-up and the model load excluded, as the peers report theirs).
 sbert_run() {
   "$sbert" embed --model "$model" --threads "$threads" --batch-size "$batch" --quantize "$quantize" --format npy \
-    -o "$work/sbert.npy" "$texts" 2>&1 >/dev/null | sed -n 's/.*embedded .* in \([0-9.]*\) s.*/\1/p'
+    -o "$work/sbert.npy" "$texts" 2>&1 >/dev/null |
+    sed -n 's/.*embedded .* in \([0-9.]*\) s (\([0-9.]*\) s loading the model).*/\1 \2/p' |
+    awk '{printf "%.3f %.3f\n", $1 - $2, $2}'
 }
 tjs_run() {
   (cd "$peer_dir" && node tjs_embed.mjs "$model" "$texts" "$work/tjs.json" "$threads" "$batch") |
-    python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["encode_s"])'
+    python3 -c 'import json,sys; j=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(j["encode_s"], j["load_s"])'
 }
 eager_run() {
   "$sbert" tokenize --model "$model" --format jsonl "$texts" >"$work/ids.jsonl" 2>/dev/null
@@ -97,7 +100,7 @@ eager_run() {
     python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["encode_s"])'
 }
 
-best_sbert="" best_tjs="" best_eager="" all_sbert="" all_tjs=""
+best_eager="" all_sbert="" all_tjs=""
 if [[ $busy == 1 ]]; then
   pin=()
   command -v taskset >/dev/null && pin=(taskset -c 0)
@@ -107,10 +110,10 @@ if [[ $busy == 1 ]]; then
 fi
 min() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(min(v) if v else '')" "$@"; }
 for ((i = 1; i <= runs; i++)); do
-  s=$(sbert_run); best_sbert=$(min "$best_sbert" "$s"); all_sbert+="$s,"; log "run $i sbert ${s}s"
+  s=$(sbert_run); all_sbert+="${s/ /:},"; log "run $i sbert ${s% *}s (load ${s#* }s)"
   if [[ -z $tjs_skip ]]; then
     t=$(tjs_run) || { tjs_skip="transformers.js run failed"; t=""; }
-    best_tjs=$(min "$best_tjs" "$t"); all_tjs+="$t,"; log "run $i transformers.js ${t}s"
+    all_tjs+="${t/ /:},"; log "run $i transformers.js ${t% *}s (load ${t#* }s)"
   fi
   if [[ -z $eager_skip ]]; then
     e=$(eager_run) || { eager_skip="eager PyTorch run failed"; e=""; }
@@ -118,26 +121,37 @@ for ((i = 1; i <= runs; i++)); do
   fi
 done
 
-python3 - "$n" "$threads" "$batch" "$runs" "$best_sbert" "$best_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$all_sbert" "$all_tjs" "$busy" "$data" <<'EOF'
+python3 - "$n" "$threads" "$batch" "$runs" "$all_sbert" "$all_tjs" "$tjs_skip" "$best_eager" "$eager_skip" "$(nproc)" "$quantize" "$busy" "$data" <<'EOF'
 import json, sys
 n, threads, batch, runs = (int(x) for x in sys.argv[1:5])
-s, t, tskip, e, eskip, cores, quantize, all_s, all_t, busy, data = sys.argv[5:16]
-def rate(x): return n / float(x) if x else None
+all_s, all_t, tskip, e, eskip, cores, quantize, busy, data = sys.argv[5:14]
+def runs_of(text):  # [(encode, load)] per run, "encode:load," each
+    return [tuple(float(v) for v in r.split(":")) for r in text.split(",") if r and ":" in r]
+def rate(x): return n / x if x else None
+S, T = runs_of(all_s), runs_of(all_t)
+if not S:
+    sys.exit("bench_peer: no sbert figure (its closing line was not found)")
+def side(rs):  # best of the runs: encode (load excluded) and load + encode
+    return {"encode_s": min(r[0] for r in rs), "sentences_per_s": rate(min(r[0] for r in rs)),
+            "load_s": min(r[1] for r in rs), "load_and_encode_s": min(r[0] + r[1] for r in rs)}
 out = {"data": data, "texts": n, "threads": threads, "batch": batch, "runs": runs, "cores": int(cores),
-       "busy": busy == "1",
-       "sbert": {"encode_s": float(s), "sentences_per_s": rate(s), "quantize": quantize}}
-for name, v, skip in (("transformers_js", t, tskip), ("eager_pytorch", e, eskip)):
-    if skip or not v:
-        out[name] = {"skipped": skip or "no result"}
-    else:
-        out[name] = {"encode_s": float(v), "sentences_per_s": rate(v)}
-        out["ratio_sbert_over_" + name] = rate(s) / rate(v)
-# Each run's pair (sbert, then transformers.js, seconds apart): the ratio within a pair is the
-# figure least moved by the machine's drift between minutes.
-pairs = [(float(a), float(b)) for a, b in zip(all_s.split(",")[:-1], all_t.split(",")[:-1]) if a and b]
-if pairs and "encode_s" in out["transformers_js"]:
-    ratios = sorted(b / a for a, b in pairs)
-    out["pair_ratios"] = [round(b / a, 3) for a, b in pairs]
-    out["median_pair_ratio"] = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+       "busy": busy == "1", "sbert": dict(side(S), quantize=quantize)}
+if tskip or not T:
+    out["transformers_js"] = {"skipped": tskip or "no result"}
+else:
+    out["transformers_js"] = side(T)
+    out["ratio_sbert_over_transformers_js"] = out["transformers_js"]["encode_s"] / out["sbert"]["encode_s"]
+    out["ratio_load_and_encode"] = out["transformers_js"]["load_and_encode_s"] / out["sbert"]["load_and_encode_s"]
+    # Each run's pair (sbert, then transformers.js, seconds apart): the ratio within a pair is the
+    # figure least moved by the machine's drift between minutes.
+    ratios = [t[0] / s[0] for s, t in zip(S, T)]
+    out["pair_ratios"] = [round(r, 3) for r in ratios]
+    r = sorted(ratios)
+    out["median_pair_ratio"] = r[len(r) // 2] if len(r) % 2 else (r[len(r) // 2 - 1] + r[len(r) // 2]) / 2
+if eskip or not e:
+    out["eager_pytorch"] = {"skipped": eskip or "no result"}
+else:
+    out["eager_pytorch"] = {"encode_s": float(e), "sentences_per_s": rate(float(e))}
+    out["ratio_sbert_over_eager_pytorch"] = float(e) / out["sbert"]["encode_s"]
 print(json.dumps(out, indent=2))
 EOF

@@ -395,10 +395,15 @@ double RunSummary::seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+void RunSummary::model_ready() { load_seconds_ = seconds(); }
+
 void RunSummary::log_done(const std::string& what, const std::string& unit,
                           const std::string& truncation_hint) const {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, " in %.2f s", seconds());
+  char buf[96];
+  if (load_seconds_ >= 0)
+    std::snprintf(buf, sizeof buf, " in %.2f s (%.2f s loading the model)", seconds(), load_seconds_);
+  else
+    std::snprintf(buf, sizeof buf, " in %.2f s", seconds());
   log(what + " (" + count_of(tokens_, "token") + ")" + buf);
   if (truncated_)
     log(std::to_string(truncated_) + " " + unit + " longer than the maximum length were truncated" +

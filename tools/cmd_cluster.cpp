@@ -93,6 +93,7 @@ Rows load_rows(const ClusterArgs& a) {
   if (r.items.empty()) throw Error("no input texts");
   RunSummary summary;
   auto encoder = SentenceEncoder::load(a.model.resolve(), a.model.encoder_options());
+  summary.model_ready();
   EncodeStats stats;
   r.vectors = encoder->encode(r.texts, &stats);
   r.model_similarity = encoder->similarity_function();

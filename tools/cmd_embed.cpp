@@ -82,6 +82,7 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
   RunSummary summary;
   const std::string model_path = a.model.label();
   auto encoder = a.model.open_encoder(opts);
+  summary.model_ready();
   const std::string prefix = resolve_prompt(*encoder, a.prompt, a.prompt_name);
 
   std::unique_ptr<EmbeddingWriter> writer;

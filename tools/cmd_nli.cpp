@@ -32,6 +32,7 @@ int run_nli(NliArgs& a, const CLI::App* command) {
   RunSummary summary;
   const std::string model_path = a.model.label();
   auto model = a.model.open_classifier("classifier");
+  summary.model_ready();
   const auto& labels = model->labels();
   const size_t C = labels.size();
 

@@ -41,6 +41,7 @@ int run_zeroshot(ZeroShotArgs& a, const CLI::App* command) {
   require_shard_output(a.input, a.output.path);
   const std::string model_path = a.model.label();
   auto model = a.model.open_classifier("classifier");
+  summary.model_ready();
   ZeroShotClassifier zs(*model, labels, a.zs);
   const auto& idx = zs.indices();
   log("entailment label '" + model->labels()[idx.entailment] + "'" +

@@ -36,6 +36,7 @@ int run_rerank(RerankArgs& a, const CLI::App* command) {
   }
   RunSummary summary;
   auto ce = std::make_unique<CrossEncoder>(a.model.open_classifier("reranker"));
+  summary.model_ready();
   std::vector<TextItem> items = read_texts(a.input);
   std::vector<std::string> queries, texts;
   for (const TextItem& it : items) {

@@ -56,8 +56,10 @@ class LazyEncoder {
   // One row per text; each distinct text goes through the model once.
   Matrix embed(const std::vector<std::string>& texts) {
     RunSummary summary;
+    SentenceEncoder& encoder = get();  // loads the model on the first call
+    summary.model_ready();
     EncodeStats stats;
-    Matrix m = encode_distinct(get(), texts, "", &stats);
+    Matrix m = encode_distinct(encoder, texts, "", &stats);
     summary.count(stats.texts, stats.tokens, stats.truncated);
     summary.log_done("embedded " + count_of(stats.texts, "distinct text"));
     return m;

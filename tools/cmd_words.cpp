@@ -37,6 +37,7 @@ int run_words(WordsArgs& a, const CLI::App* command) {
   require_shard_output(a.input, a.output);
   const std::string model_path = a.model.resolve().string();
   auto encoder = SentenceEncoder::load(model_path, a.model.encoder_options());
+  summary.model_ready();
   AtomicOutput out(a.output);
   TableWriter w(out, TableFormat::Jsonl);
   size_t index = 0, total_words = 0;

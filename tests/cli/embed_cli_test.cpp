@@ -1,6 +1,7 @@
 // End-to-end tests of `sbert embed` against the sentence-transformers goldens.
 #include <cmath>
 #include <fstream>
+#include <regex>
 
 #include "sbert/npy.h"
 #include "cli_support.h"
@@ -217,3 +218,19 @@ TEST(EmbedCli, ThreadCountDoesNotChangeTheBytes) {
 }
 
 }  // namespace
+
+// The closing line says how long the model took to load, so that throughput can be read without
+// start-up (scripts/bench_peer.sh subtracts it): "... in S s (L s loading the model)", L <= S.
+TEST(EmbedCli, ClosingLineSeparatesTheModelLoad) {
+  auto dir = temp_dir("closing-line");
+  write_file(dir / "in.txt", "one sentence\nanother one\n");
+  std::string err;
+  int rc = run_command(sbert_bin() + " embed --model " + sbert::testing::tiny_model().string() + " --format npy -o " +
+                           (dir / "out.npy").string() + " " + (dir / "in.txt").string(),
+                       nullptr, &err);
+  ASSERT_EQ(rc, 0) << err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(embedded 2 texts \(\d+ tokens\) in ([0-9.]+) s \(([0-9.]+) s loading the model\))")))
+      << err;
+  EXPECT_LE(std::stod(m[2].str()), std::stod(m[1].str()));
+}
