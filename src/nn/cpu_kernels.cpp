@@ -84,7 +84,7 @@ constexpr int kRows = 4;
 }
 
 struct Scratch {
-  std::vector<float> q, kt, v, scores;
+  std::vector<float> kt, v, scores;
 };
 
 }  // namespace
@@ -95,7 +95,7 @@ float erf_approx(float x) { return erf_inline(x); }
 namespace {
 
 struct AttentionArgs {
-  const float *qkv, *qkv_bias;
+  const float* qkv;
   float* ctx;
   const int64_t* offsets;
   int64_t heads, head_dim;
@@ -154,49 +154,54 @@ template <int Lanes>
   }
 }
 
-// Blocks of 16 columns as 16 / Lanes vectors of the target's width.
+// Blocks of 16 columns as 16 / Lanes vectors of the target's width. Queries and (when head_dim is
+// a multiple of 16) values are read in place from the QKV rows; only the keys are copied,
+// transposed, so that the scores are register tiles too.
 template <int Lanes>
 [[gnu::always_inline]] inline void attention_impl(const AttentionArgs& g) {
   thread_local Scratch sc;
   const int64_t heads = g.heads, H = heads * g.head_dim, row = 3 * H, d = g.head_dim;
   const float scale = g.scale;
-  // Keys transposed and values gathered with their columns padded to a multiple of 16 (zeros),
-  // so every inner loop is a fixed block of 16 independent sums kept in registers.
+  // Otherwise the values are gathered with their columns padded to a multiple of 16 (zeros): a
+  // tile reads 16 columns, which in place would run past the last head of the last row.
+  const bool values_in_place = d % kLanes == 0;
   const int64_t dp = (d + kLanes - 1) / kLanes * kLanes;
   for (int64_t item = g.item_begin; item < g.item_end; ++item) {
     const int64_t s = item / heads, h = item % heads;
     const int64_t t0 = g.offsets[s], n = g.offsets[s + 1] - g.offsets[s];
     if (n <= 0) continue;
     const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
-    sc.q.resize(static_cast<size_t>(n * d));
-    sc.v.resize(static_cast<size_t>(n * dp));
+    const float* q = g.qkv + t0 * row + h * d;  // query j, column t: q[j * row + t]
+    const float* keys = q + H;
+    const float* v = q + 2 * H;
+    int64_t ldv = row;
     sc.kt.resize(static_cast<size_t>(d * np));
     sc.scores.resize(static_cast<size_t>(kRows * np));
-    float* q = sc.q.data();
     float* kt = sc.kt.data();
-    float* v = sc.v.data();
     float* p = sc.scores.data();
-    const float* qb = g.qkv_bias + h * d;
-    const float* kb = g.qkv_bias + H + h * d;
-    const float* vb = g.qkv_bias + 2 * H + h * d;
-    for (int64_t j = 0; j < n; ++j) {
-      const float* src = g.qkv + (t0 + j) * row + h * d;
-      for (int64_t t = 0; t < d; ++t) q[j * d + t] = src[t] + qb[t];
-      for (int64_t t = 0; t < d; ++t) kt[t * np + j] = src[H + t] + kb[t];
-      for (int64_t t = 0; t < d; ++t) v[j * dp + t] = src[2 * H + t] + vb[t];
-      for (int64_t t = d; t < dp; ++t) v[j * dp + t] = 0.0f;
+    for (int64_t t = 0; t < d; ++t) {  // the padding keys: zero scores, masked below
+      float* dst = kt + t * np;
+      for (int64_t j = 0; j < n; ++j) dst[j] = keys[j * row + t];
+      for (int64_t j = n; j < np; ++j) dst[j] = 0.0f;
     }
-    for (int64_t t = 0; t < d; ++t)  // the padding keys: zero scores, masked below
-      for (int64_t j = n; j < np; ++j) kt[t * np + j] = 0.0f;
+    if (!values_in_place) {
+      sc.v.resize(static_cast<size_t>(n * dp));
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t t = 0; t < d; ++t) sc.v[j * dp + t] = v[j * row + t];
+        for (int64_t t = d; t < dp; ++t) sc.v[j * dp + t] = 0.0f;
+      }
+      v = sc.v.data();
+      ldv = dp;
+    }
     // Four query rows at a time (simd::tile16: the accumulators stay in registers): scores for
     // blocks of 16 keys, softmax, then the context for blocks of 16 of the head's columns.
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
       for (int64_t jb = 0; jb < np; jb += kLanes)
-        simd::tile16_rows<Lanes, kRows>(rows, q + i0 * d, d, kt + jb, np, d, p + jb, np, kLanes);
+        simd::tile16_rows<Lanes, kRows>(rows, q + i0 * row, row, kt + jb, np, d, p + jb, np, kLanes);
       softmax_rows<Lanes>(p, n, np, scale);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
-        simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, dp, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
+        simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, ldv, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
                                         std::min<int64_t>(kLanes, d - tb));
     }
   }
@@ -208,10 +213,9 @@ void attention_baseline(const AttentionArgs& g) { attention_impl<4>(g); }
 
 }  // namespace
 
-void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
-                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
-                      int64_t item_end) {
-  const AttentionArgs g{qkv, qkv_bias, ctx, offsets, heads, head_dim, scale, item_begin, item_end};
+void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, int64_t heads,
+                      int64_t head_dim, float scale, int64_t item_begin, int64_t item_end) {
+  const AttentionArgs g{qkv, ctx, offsets, heads, head_dim, scale, item_begin, item_end};
   switch (simd::isa()) {
     case simd::Isa::Avx512: return attention_avx512(g);
     case simd::Isa::Avx2: return attention_avx2(g);
@@ -235,6 +239,15 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
     const double var = lane_sq_dev(v, cols, mean) / static_cast<double>(cols);
     const float rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     for (int64_t c = 0; c < cols; ++c) v[c] = (v[c] - mean) * rstd * gamma[c] + beta[c];
+  }
+}
+
+SBERT_CLONES
+void add_bias(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end, int64_t row_begin,
+              int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* v = x + r * ld;
+    for (int64_t c = col_begin; c < col_end; ++c) v[c] += bias[c];
   }
 }
 

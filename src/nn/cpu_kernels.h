@@ -10,14 +10,17 @@
 
 namespace sbert::nn::cpu {
 
-// qkv: [T, 3H] rows as the fused projection writes them without its bias (queries | keys | values,
-// each `heads` blocks of `head_dim`); qkv_bias: [3H] added here. Sequence s owns tokens
-// [offsets[s], offsets[s+1]) and attends to exactly those. ctx: [T, H], head h of token t at
-// ctx[t*H + h*head_dim]. Computes the items (sequence, head) in [item_begin, item_end) of
-// sequences * heads, so callers can split the work.
-void packed_attention(const float* qkv, const float* qkv_bias, float* ctx, const int64_t* offsets,
-                      int64_t heads, int64_t head_dim, float scale, int64_t item_begin,
-                      int64_t item_end);
+// qkv: [T, 3H] rows of the fused projection, bias included (queries | keys | values, each
+// `heads` blocks of `head_dim`). Sequence s owns tokens [offsets[s], offsets[s+1]) and attends to
+// exactly those. ctx: [T, H], head h of token t at ctx[t*H + h*head_dim]. Computes the items
+// (sequence, head) in [item_begin, item_end) of sequences * heads, so callers can split the work.
+void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, int64_t heads,
+                      int64_t head_dim, float scale, int64_t item_begin, int64_t item_end);
+
+// x[r, c] += bias[c] for the rows [row_begin, row_end) and columns [col_begin, col_end) of a
+// matrix with row stride ld.
+void add_bias(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end, int64_t row_begin,
+              int64_t row_end);
 
 // x[r] = LayerNorm(x[r] + bias + residual[r]) * gamma + beta for rows [row_begin, row_end) of
 // [rows, cols] (bias and residual may be null). Mean and variance in two passes.

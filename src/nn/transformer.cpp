@@ -447,14 +447,18 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
                           },
                           true};
     };
-    // Biases are added by the kernels that read each GEMM's output (no broadcast copies).
-    const at::Tensor qkv = mm(x, layer.qkv_w, 0);  // [T, 3H]
+    // Biases are added by each GEMM's epilogue, on the block just computed (no broadcast copies).
+    const float* qkv_b = layer.qkv_b.data_ptr<float>();
+    const GemmEpilogue qkv_bias{[qkv_b](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                  cpu::add_bias(o, ld, qkv_b, c0, c1, r0, r1);
+                                },
+                                false};
+    const at::Tensor qkv = mm(x, layer.qkv_w, 0, &qkv_bias);  // [T, 3H]
     at::Tensor ctx = at::empty({T, H}, x.options());
     const float* qkv_p = qkv.data_ptr<float>();
-    const float* qkv_b = layer.qkv_b.data_ptr<float>();
     float* ctx_p = ctx.data_ptr<float>();
     pool.parallel_for(B * nh, 1, [&](int64_t i0, int64_t i1) {
-      cpu::packed_attention(qkv_p, qkv_b, ctx_p, off, nh, d, scale, i0, i1);
+      cpu::packed_attention(qkv_p, ctx_p, off, nh, d, scale, i0, i1);
     });
     const GemmEpilogue norm1 = residual_norm(layer.out_b, x, layer.ln1_w, layer.ln1_b);
     const at::Tensor h1 = mm(ctx, layer.out_w, 1, &norm1);

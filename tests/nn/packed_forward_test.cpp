@@ -90,16 +90,20 @@ TEST(CpuKernels, BiasGeluMatchesTheErfForm) {
   EXPECT_LT(worst, 2e-6);
 }
 
-TEST(CpuKernels, PackedAttentionMatchesSoftmaxAttention) {
-  const int64_t heads = 3, d = 8, H = heads * d;
+// head_dim 8: values gathered into padded rows; 32: values read in place from the QKV rows.
+class PackedAttention : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(PackedAttention, MatchesSoftmaxAttention) {
+  const int64_t heads = 3, d = GetParam(), H = heads * d;
   const std::vector<int64_t> offsets = {0, 1, 6, 23, 23, 40};  // lengths 1, 5, 17, 0, 17
   const int64_t T = offsets.back(), S = static_cast<int64_t>(offsets.size()) - 1;
   auto qkv = random_floats(T * 3 * H, 8), bias = random_floats(3 * H, 9);
   const float scale = 0.35f;
-  std::vector<float> got(T * H, -1.0f);
+  std::vector<float> got(T * H, -1.0f), biased = qkv;
+  cpu::add_bias(biased.data(), 3 * H, bias.data(), 0, 3 * H, 0, T);
   // Split the work items unevenly: the result must not depend on it.
-  cpu::packed_attention(qkv.data(), bias.data(), got.data(), offsets.data(), heads, d, scale, 0, 4);
-  cpu::packed_attention(qkv.data(), bias.data(), got.data(), offsets.data(), heads, d, scale, 4, S * heads);
+  cpu::packed_attention(biased.data(), got.data(), offsets.data(), heads, d, scale, 0, 4);
+  cpu::packed_attention(biased.data(), got.data(), offsets.data(), heads, d, scale, 4, S * heads);
   double worst = 0;
   for (int64_t s = 0; s < S; ++s)
     for (int64_t h = 0; h < heads; ++h)
@@ -124,6 +128,8 @@ TEST(CpuKernels, PackedAttentionMatchesSoftmaxAttention) {
       }
   EXPECT_LT(worst, 1e-5);
 }
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, PackedAttention, ::testing::Values(8, 32));
 
 TEST(WorkerPool, CoversEveryIndexOnceAndRethrows) {
   for (int threads : {1, 2, 3, 8}) {
