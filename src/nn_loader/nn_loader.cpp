@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -48,6 +50,7 @@ const NnApi& load_api() {
         tried += (tried.empty() ? "" : "; ") + path + ": not found";
         continue;
       }
+      const auto start = std::chrono::steady_clock::now();
       void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!handle) {
         const char* why = ::dlerror();
@@ -60,7 +63,11 @@ const NnApi& load_api() {
         tried += (tried.empty() ? "" : "; ") + path + ": not the model runtime of this sbert build";
         continue;
       }
-      log_verbose("model runtime: " + path);
+      // Most of a short run's start-up: Debian's libtorch brings ~290 shared libraries.
+      char took[48];
+      std::snprintf(took, sizeof took, " (loaded in %.2f s)",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      log_verbose("model runtime: " + path + took);
       api = a;
       return;
     }
