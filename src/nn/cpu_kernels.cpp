@@ -264,6 +264,38 @@ void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64
 }
 
 SBERT_CLONES
+void quantize_weight_rows_s8(const float* w, int64_t cols, int64_t row_begin, int64_t row_end, int8_t* codes,
+                             float* scale, int32_t* sum) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const float* v = w + r * cols;
+    int8_t* out = codes + r * cols;
+    // max |w| over 8 independent lanes (exact: the split changes nothing; see quantize_rows_u8)
+    typedef float V8 __attribute__((vector_size(32)));
+    V8 hi8 = {};
+    int64_t c0 = 0;
+    for (; c0 + 8 <= cols; c0 += 8) {
+      V8 a;
+      std::memcpy(&a, v + c0, sizeof a);
+      a = a < 0.0f ? -a : a;
+      hi8 = a > hi8 ? a : hi8;
+    }
+    float hi = 0.0f;
+    for (; c0 < cols; ++c0) hi = std::max(hi, std::fabs(v[c0]));
+    for (int k = 0; k < 8; ++k) hi = std::max(hi, hi8[k]);
+    const float s = std::max(hi / 127.0f, 1e-12f);
+    int32_t total = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      float q = std::nearbyint(v[c] / s);
+      q = q == q ? std::min(std::max(q, -127.0f), 127.0f) : 0.0f;
+      out[c] = static_cast<int8_t>(q);
+      total += static_cast<int32_t>(q);
+    }
+    scale[r] = s;
+    sum[r] = total;
+  }
+}
+
+SBERT_CLONES
 void quantize_rows_u8(const float* x, int64_t rows, int64_t cols, int qmax, uint8_t* q, float* scale,
                       int32_t* zero) {
   for (int64_t r = 0; r < rows; ++r) {

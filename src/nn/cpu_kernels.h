@@ -33,6 +33,12 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
 void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end,
                int64_t row_begin, int64_t row_end);
 
+// --quantize int8 weights: row r of w [rows, cols] (one output channel) to codes[r] =
+// clamp(rint(w / s), -127, 127) with s = max(max |w[r]| / 127, 1e-12) (float32 arithmetic, as
+// the same steps on libtorch tensors give), and sum[r] = the sum of the row's codes. Rows
+// [row_begin, row_end); a NaN weight gets code 0.
+void quantize_weight_rows_s8(const float* w, int64_t cols, int64_t row_begin, int64_t row_end, int8_t* codes,
+                             float* scale, int32_t* sum);
 // --quantize int8 activations: row r of x [rows, cols] to q[r] = clamp(rint(x / s) + z, 0, qmax),
 // s = (hi - lo) / qmax and z = rint(-lo / s) over lo = min(0, min x[r]), hi = max(0, max x[r])
 // (zero exact; an all-zero row gets s = 1, z = 0), so x ≈ s * (q - z).

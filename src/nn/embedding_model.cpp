@@ -48,8 +48,8 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
   const std::string where = weights_name(layout.transformer_dir);
   const std::string prefix = find_encoder_prefix(*store);
   m->encoder_ = std::make_unique<TransformerEncoder>(
-      config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where);
-  if (options.quantize == "int8") m->encoder_->quantize_int8();
+      config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where,
+      options.quantize == "int8");
 
   m->modes_ = options.pooling.empty() ? layout.pooling_modes : parse_modes(options.pooling);
   for (PoolingMode mode : m->modes_) {

@@ -217,8 +217,7 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
     for (int64_t i = 0; i < num_labels; ++i) m.labels[i] = "LABEL_" + std::to_string(i);
   }
 
-  m.encoder = std::make_unique<nn::TransformerEncoder>(c, *m.store, prefix, topt, where);
-  if (options.quantize == "int8") m.encoder->quantize_int8();
+  m.encoder = std::make_unique<nn::TransformerEncoder>(c, *m.store, prefix, topt, where, options.quantize == "int8");
   if (m.head == Head::PoolerLinear && !m.encoder->has_pooler())
     throw Error(where + ": BERT classification head needs the pooler (" + prefix +
                 "pooler.dense.weight), which is missing");

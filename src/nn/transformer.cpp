@@ -81,8 +81,9 @@ TransformerConfig TransformerConfig::load(const fs::path& config_json) {
 
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
                                        const std::string& prefix, at::TensorOptions options,
-                                       const std::string& where)
+                                       const std::string& where, bool int8)
     : config_(std::move(config)), options_(options), where_(where) {
+  if (int8) require_int8_runs_here();
   const auto& c = config_;
   const std::string& a = c.activation;
   if (a == "gelu") act_ = Act::GeluErf;
@@ -154,11 +155,17 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   }
   w.finish();
   if (options.device().is_cpu() && options.dtype().toScalarType() == at::kFloat) {
-    // The CPU float32 GEMMs run on packed weights (packed_gemm.h); the float copies go, and a
-    // memory-mapped checkpoint drops the pages they were read from (else the weights would sit
-    // in memory twice), layer by layer.
+    // The CPU float32 GEMMs run on packed weights (packed_gemm.h), or int8 ones; the float copies
+    // go, and a memory-mapped checkpoint drops the pages they were read from (else the weights
+    // would sit in memory twice), layer by layer.
     for (size_t li = 0; li < layers_.size(); ++li) {
       Layer& l = layers_[li];
+      if (int8) {
+        quantized_.push_back(quantize_layer(li));
+        l.qkv_w = l.out_w = l.ff1_w = l.ff2_w = at::Tensor();
+        for (const std::string& name : linear_names[li]) w.release(name);
+        continue;
+      }
       auto pack = [](at::Tensor& t) {
         const at::Tensor c = t.contiguous();
         auto p = std::make_shared<const cpu::PackedWeight>(c.data_ptr<float>(), c.size(0), c.size(1));
@@ -238,19 +245,17 @@ at::Tensor TransformerEncoder::embed(const at::Tensor& ids, const at::Tensor& po
   return x;
 }
 
-void TransformerEncoder::quantize_int8() {
+void TransformerEncoder::require_int8_runs_here() const {
   if (!options_.device().is_cpu() || options_.dtype().toScalarType() != at::kFloat)
     throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options_.device().str() +
                 ", --dtype " + std::string(c10::toString(options_.dtype().toScalarType())) + ")");
-  if (quantized()) return;
-  for (size_t li = 0; li < layers_.size(); ++li) {
-    std::array<std::shared_ptr<const QuantizedLinear>, 4> q;
-    for (int which = 0; which < 4; ++which) q[static_cast<size_t>(which)] = std::make_shared<const QuantizedLinear>(weight(li, which));
-    quantized_.push_back(std::move(q));
-    Layer& l = layers_[li];
-    l.qkv_w = l.out_w = l.ff1_w = l.ff2_w = at::Tensor();  // only the int8 copies are used from now on
-  }
-  packed_.clear();
+}
+
+std::array<std::shared_ptr<const QuantizedLinear>, 4> TransformerEncoder::quantize_layer(size_t li) const {
+  std::array<std::shared_ptr<const QuantizedLinear>, 4> q;
+  for (int which = 0; which < 4; ++which)
+    q[static_cast<size_t>(which)] = std::make_shared<const QuantizedLinear>(weight(li, which));
+  return q;
 }
 
 at::Tensor TransformerEncoder::weight(size_t li, int which) const {

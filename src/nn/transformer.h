@@ -54,8 +54,12 @@ class TransformerEncoder {
   // Reads the encoder's parameters from `store` under `prefix` (see find_encoder_prefix) and
   // converts them to `options` (dtype, device). Throws one error listing all missing tensors and
   // shape mismatches; `where` names the checkpoint in messages.
+  // int8 (--quantize int8): the layers' four Linear weights become prepacked int8
+  // (QuantizedLinear), quantized layer by layer straight from the checkpoint's weights; the
+  // forward then always takes the packed path (CPU float32 only: throws otherwise, or when
+  // libtorch has no int8 engine). Embeddings, LayerNorm, attention and heads stay float32.
   TransformerEncoder(TransformerConfig config, const WeightStore& store, const std::string& prefix,
-                     at::TensorOptions options, const std::string& where);
+                     at::TensorOptions options, const std::string& where, bool int8 = false);
 
   // input_ids, attention_mask (1 = token, 0 = padding) and token_type_ids (may be undefined):
   // int64 [B, L] on any device.
@@ -73,10 +77,6 @@ class TransformerEncoder {
   EncoderOutput forward_packed(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                const at::Tensor& token_type_ids, bool all_hidden_states) const;
 
-  // --quantize int8: the layers' four Linear weights become prepacked int8 (QuantizedLinear);
-  // the forward then always takes the packed path (CPU float32 only; throws otherwise or when
-  // libtorch has no int8 engine). Embeddings, LayerNorm, attention and heads stay float32.
-  void quantize_int8();
   bool quantized() const { return !quantized_.empty(); }
   // CPU float32 (without --quantize): the four Linear weights of each layer live only as
   // cpu::PackedWeight (packed at load time, the float tensors dropped), and both forwards run
@@ -95,6 +95,8 @@ class TransformerEncoder {
     at::Tensor qkv_w, qkv_b, out_w, out_b, ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b;
   };
   void activation_(at::Tensor& x) const;  // the config's activation, in place
+  void require_int8_runs_here() const;     // throws off the CPU / float32
+  std::array<std::shared_ptr<const QuantizedLinear>, 4> quantize_layer(size_t li) const;
   // ids (and token types) checked against the embedding tables; the summed, normalised
   // (and, for ELECTRA, projected) embeddings of the given ids / positions / types.
   void check_ids(const at::Tensor& ids, const at::Tensor& types) const;

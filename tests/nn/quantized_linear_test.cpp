@@ -106,6 +106,39 @@ TEST(QuantizeRows, CodesRoundTripWithinHalfAStepAndKeepZeroExact) {
   }
 }
 
+// The weight quantizer against the same steps on libtorch tensors (the formula it replaced):
+// per output channel s = max(max|w| / 127, 1e-12), codes = clamp(round-half-even(w / s), ±127).
+TEST(QuantizeWeightRows, SameCodesScalesAndSumsAsTheTensorFormula) {
+  c10::InferenceMode guard;
+  at::manual_seed(11);
+  const int64_t rows = 9, cols = 45;  // 45: a tail past the 8-lane max
+  at::Tensor w = at::randn({rows, cols}) * 0.2;
+  w[1].zero_();                   // all zero: the 1e-12 floor
+  w[2][44] = -7.0;                // the largest magnitude in the tail, negative
+  w[3].mul_(1e4);                 // a large channel
+  // Exact ties: max 127 gives s = 1, so w / s = k + 0.5 rounds to the even neighbour.
+  for (int64_t c = 0; c < cols; ++c) w[4][c] = static_cast<double>(c % 7) - 3.5;
+  w[4][0] = 127.0;
+  std::vector<int8_t> codes(static_cast<size_t>(rows * cols));
+  std::vector<float> scale(rows);
+  std::vector<int32_t> sum(rows);
+  // In two calls over uneven row ranges: a row's result depends on that row only.
+  sbert::nn::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 0, 3, codes.data(), scale.data(), sum.data());
+  sbert::nn::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 3, rows, codes.data(), scale.data(), sum.data());
+
+  const at::Tensor want_scale = (std::get<0>(w.abs().max(1)) / 127.0).clamp_min(1e-12);
+  const at::Tensor want_codes = (w / want_scale.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar).contiguous();
+  const at::Tensor want_sum = want_codes.to(at::kInt).sum(1, false, at::kInt);
+  for (int64_t r = 0; r < rows; ++r) {
+    EXPECT_EQ(scale[r], want_scale[r].item<float>()) << "row " << r;
+    EXPECT_EQ(sum[r], want_sum[r].item<int32_t>()) << "row " << r;
+    for (int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(codes[r * cols + c], want_codes[r][c].item<int8_t>()) << "row " << r << ", column " << c;
+  }
+  EXPECT_EQ(codes[4 * cols + 1], -2);  // -2.5 -> -2 (half to even)
+  EXPECT_EQ(codes[4 * cols + 2], -2);  // -1.5 -> -2
+}
+
 fs::path random_model() {
   fs::path dir = sbert::testing::temp_dir("int8-model");
   sbert::write_random_model(dir, sbert::nntest::small_model_spec(64, 0.1));
