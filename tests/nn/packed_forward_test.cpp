@@ -90,12 +90,14 @@ TEST(CpuKernels, BiasGeluMatchesTheErfForm) {
   EXPECT_LT(worst, 2e-6);
 }
 
-// head_dim 8: values gathered into padded rows; 32: values read in place from the QKV rows.
+// head_dim 8: values gathered into padded rows; 32: read in place from the QKV rows, except in
+// the longest sequence.
 class PackedAttention : public ::testing::TestWithParam<int64_t> {};
 
 TEST_P(PackedAttention, MatchesSoftmaxAttention) {
   const int64_t heads = 3, d = GetParam(), H = heads * d;
-  const std::vector<int64_t> offsets = {0, 1, 6, 23, 23, 40};  // lengths 1, 5, 17, 0, 17
+  // lengths 1, 5, 17, 0, 17, 40 (values in place up to 32 tokens, gathered past that)
+  const std::vector<int64_t> offsets = {0, 1, 6, 23, 23, 40, 80};
   const int64_t T = offsets.back(), S = static_cast<int64_t>(offsets.size()) - 1;
   auto qkv = random_floats(T * 3 * H, 8), bias = random_floats(3 * H, 9);
   const float scale = 0.35f;
