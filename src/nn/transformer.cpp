@@ -258,13 +258,7 @@ std::array<std::shared_ptr<const QuantizedLinear>, 4> TransformerEncoder::quanti
   return q;
 }
 
-at::Tensor TransformerEncoder::weight(size_t li, int which) const {
-  if (!packed_.empty()) {
-    const cpu::PackedWeight& p = *packed_[li][static_cast<size_t>(which)];
-    at::Tensor w = at::empty({p.outputs(), p.inputs()}, at::TensorOptions().dtype(at::kFloat));
-    p.unpack(w.data_ptr<float>());
-    return w;
-  }
+const at::Tensor& TransformerEncoder::weight(size_t li, int which) const {
   const Layer& l = layers_[li];
   const at::Tensor* w[] = {&l.qkv_w, &l.out_w, &l.ff1_w, &l.ff2_w};
   return *w[which];

@@ -108,9 +108,9 @@ class TransformerEncoder {
   Inputs inputs(const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types, at::Device dev) const;
   at::Tensor embed(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& types) const;
   at::Tensor positions(const at::Tensor& ids) const;  // [B, L]
-  // Linear weight `which` (0 qkv, 1 attention out, 2 ffn up, 3 ffn down) of layer `li` as a
-  // float [out, in] tensor, from whichever form holds it.
-  at::Tensor weight(size_t li, int which) const;
+  // Linear weight `which` (0 qkv, 1 attention out, 2 ffn up, 3 ffn down) of layer `li`, [out, in],
+  // while the layers hold them as tensors (undefined once packed or quantized at load).
+  const at::Tensor& weight(size_t li, int which) const;
   // x · wᵀ + b for that weight, any leading dimensions (the padded forward's Linear).
   at::Tensor linear(const at::Tensor& x, size_t li, int which, const at::Tensor& b) const;
 
