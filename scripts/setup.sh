@@ -38,5 +38,7 @@ fi
 
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "$JOBS"
+# Only what the main job needs: the binary and its runtime libraries (libsbert_nn.so,
+# libsbert_spm.so). scripts/test.sh builds the tests, benchmarks and the model generator.
+cmake --build build -j "$JOBS" --target sbert_cli sbert_nn_module sbert_spm
 echo "setup: built build/sbert" >&2

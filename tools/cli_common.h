@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,9 +69,14 @@ struct TextItem {
 // number of invalid UTF-8 sequences replaced on stderr. `columns` receives the csv/tsv header.
 std::vector<TextItem> read_texts(const InputOptions& input, std::vector<std::string>* columns = nullptr);
 
-// Streams texts in chunks of at most `chunk` items (bounded memory for large inputs).
+// Streams texts in chunks of at most `chunk` items (bounded memory for large inputs);
+// `chunk_size`, when given, is asked for the size of each next chunk instead.
 void for_each_text_chunk(const InputOptions& input, size_t chunk,
-                         const std::function<void(std::vector<TextItem>&)>& fn);
+                         const std::function<void(std::vector<TextItem>&)>& fn,
+                         const std::function<size_t()>& chunk_size = nullptr);
+// How many texts for_each_text_chunk will give (a pass over the files; this shard's share with
+// --shard); nullopt for standard input, which cannot be read twice.
+std::optional<size_t> count_texts(const InputOptions& input);
 
 // With --shard: refuses standard output (the manifest goes beside the file).
 void require_shard_output(const InputOptions& input, const std::string& output_path);
@@ -143,6 +149,19 @@ struct OutputOptions {
 
 // ---- logging (-q and -v are global options, set once by main) ----
 enum class Verbosity { Quiet, Normal, Verbose };
+// `--offsets UNIT` (chars: code points, as Hugging Face reports them; bytes), one spelling in
+// every command that writes token or word spans.
+CLI::Option* add_offsets_option(CLI::App* sub, std::string& unit, const std::string& what);
+
+// Help text without CLI11's type strings ("UINT:POSITIVE:NONNEGATIVE=32"): numbers show as N or
+// X, a choice as {a,b}, other values by their name, and the default at the end of the
+// description, "(default 32)", as the hand-written ones say it.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override;
+  std::string make_option_desc(const CLI::Option* opt) const override;
+};
+
 void set_verbosity(Verbosity v);
 Verbosity verbosity();
 void log(const std::string& message);     // "sbert: message" on stderr, unless -q
@@ -154,10 +173,15 @@ bool stdout_is_terminal();
 // A progress line on stderr, drawn only when stderr is a terminal.
 class Progress {
  public:
+  // total 0: unknown (a count and the rate); else done/total, a bar, the rate and the time left.
   Progress(std::string label, size_t total);
   ~Progress();
   void advance(size_t n);
   void finish();
+  bool enabled() const { return enabled_; }
+  void set_total(size_t total) { total_ = total; }
+  // Items per second so far (0 before the first advance).
+  double rate() const;
 
  private:
   std::string label_;

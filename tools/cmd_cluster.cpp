@@ -37,6 +37,7 @@ struct ClusterArgs {
   int iterations = 25;
   std::string embeddings;
   bool summary = false;
+  std::string summary_file;
   size_t representatives = 5;
   std::string plot;
   std::string projection = "pca";
@@ -111,21 +112,22 @@ std::string row_name(const Rows& r, size_t i) {
 // One line of a summary: newlines flattened, at most `max_bytes` bytes (UTF-8 safe).
 std::string short_text(const std::string& s, size_t max_bytes) { return shorten_utf8(tsv_clean(s), max_bytes); }
 
-// Every input row with its cluster: the input's own columns (csv/tsv) or keys (jsonl), else
-// row/id/text, then "cluster".
-void write_rows(const ClusterArgs& a, const Rows& r, const std::vector<int>& labels, TableFormat fmt) {
-  AtomicOutput out(a.output.path);
+// Every input row with its cluster: "index" (the row's position, as every command names rows;
+// unless the input has its own "index"), the input's own columns (csv/tsv) or keys (jsonl), else
+// id/text, then "cluster".
+void write_rows(AtomicOutput& out, const Rows& r, const std::vector<int>& labels, TableFormat fmt) {
   TableWriter w(out, fmt);
   const bool has_ids = std::any_of(r.ids.begin(), r.ids.end(), [](auto& s) { return !s.empty(); });
   const bool any_text = !r.items.empty() || std::any_of(r.texts.begin(), r.texts.end(), [](auto& s) { return !s.empty(); });
   const bool table_in = !r.items.empty() && r.format == InputFormat::Csv;
   const bool json_in = !r.items.empty() && r.format == InputFormat::Jsonl;
+  const bool own_index = table_in ? std::find(r.columns.begin(), r.columns.end(), "index") != r.columns.end() : false;
   if (w.tabular()) {
     std::vector<std::string> header;
+    if (!own_index) header.push_back("index");
     if (table_in) {
-      header = r.columns;
+      header.insert(header.end(), r.columns.begin(), r.columns.end());
     } else {
-      if (r.items.empty()) header.push_back("row");
       if (has_ids) header.push_back("id");
       if (any_text) header.push_back("text");
     }
@@ -135,12 +137,15 @@ void write_rows(const ClusterArgs& a, const Rows& r, const std::vector<int>& lab
   for (size_t i = 0; i < labels.size(); ++i) {
     Fields f;
     if (table_in) {
+      if (!own_index) f.add("index", i);
       const auto& fields = r.items[i].record.fields;
       for (size_t c = 0; c < r.columns.size(); ++c) f.add(r.columns[c], c < fields.size() ? fields[c] : "");
     } else if (json_in && !w.tabular() && r.items[i].record.object.is_object()) {
-      for (auto& [key, value] : r.items[i].record.object.items()) f.add_json(key, value);
+      const auto& object = r.items[i].record.object;
+      if (!object.contains("index")) f.add("index", i);
+      for (auto& [key, value] : object.items()) f.add_json(key, value);
     } else {
-      if (r.items.empty()) f.add("row", i);
+      f.add("index", i);
       if (has_ids) f.add("id", r.ids[i]);
       if (any_text && (w.tabular() || !r.texts[i].empty() || !r.items.empty())) f.add("text", r.texts[i]);
     }
@@ -148,15 +153,13 @@ void write_rows(const ClusterArgs& a, const Rows& r, const std::vector<int>& lab
     w.write(f);
   }
   w.flush();
-  out.commit();
 }
 
-void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& labels,
-                   const std::vector<ClusterSummary>& summaries, const std::string& fmt,
-                   const std::string& description) {
+// The per-cluster summary as text or JSON.
+std::string render_summary(const Rows& r, const std::vector<int>& labels, const std::vector<ClusterSummary>& summaries,
+                           const std::string& fmt, const std::string& description) {
   size_t unassigned = 0;
   for (int l : labels) unassigned += l < 0;
-  AtomicOutput out(a.output.path);
   if (fmt == "json") {
     nlohmann::ordered_json j;
     j["method"] = description;
@@ -165,7 +168,7 @@ void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& 
     j["unassigned"] = unassigned;
     auto row = [&](size_t i) {
       nlohmann::ordered_json o;
-      o["row"] = i;
+      o["index"] = i;
       if (i < r.ids.size() && !r.ids[i].empty()) o["id"] = r.ids[i];
       if (i < r.texts.size()) o["text"] = r.texts[i];
       return o;
@@ -181,8 +184,9 @@ void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& 
       list.push_back(std::move(c));
     }
     j["summary"] = std::move(list);
-    out.write(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  } else {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  {
     std::string text = description + ": " + count_of(summaries.size(), "cluster") + " over " +
                        count_of(labels.size(), "row");
     if (unassigned) text += " (" + std::to_string(unassigned) + " unassigned)";
@@ -196,9 +200,8 @@ void write_summary(const ClusterArgs& a, const Rows& r, const std::vector<int>& 
       for (size_t i = 1; i < s.representatives.size(); ++i)
         text += "    - " + short_text(row_name(r, s.representatives[i]), 100) + "\n";
     }
-    out.write(text);
+    return text;
   }
-  out.commit();
 }
 
 int run_cluster(ClusterArgs& a) {
@@ -217,12 +220,20 @@ int run_cluster(ClusterArgs& a) {
   validate_cluster_request(req);
   const ProjectionMethod projection = parse_projection_method(a.projection);
   std::string fmt = a.output.format;
+  if (a.summary && !a.summary_file.empty())
+    throw Error("--summary writes the summary instead of the rows; --summary-file writes it beside them: choose one");
   if (a.summary) {
     if (fmt.empty()) fmt = "text";
     if (fmt != "text" && fmt != "json") throw Error("--summary writes --format text or json, not " + fmt);
   } else if (fmt == "text" || fmt == "json") {
-    throw Error("--format " + fmt + " is for --summary; rows are written as csv, tsv or jsonl");
+    throw Error("--format " + fmt + " is for --summary; rows are written as csv, tsv or jsonl (the summary of "
+                "--summary-file is json for a .json file, else text)");
   }
+  // Every output is opened (checked) before the clustering, and all are put in place together.
+  OutputGroup outputs;
+  AtomicOutput* summary_out = nullptr;
+  if (!a.summary_file.empty() && a.summary_file != "-") summary_out = &outputs.add(a.summary_file);
+  AtomicOutput& out = outputs.add(a.output.path);
 
   Rows r = load_rows(a);
   auto t0 = std::chrono::steady_clock::now();
@@ -256,9 +267,12 @@ int run_cluster(ClusterArgs& a) {
     log(buf);
   }
 
+  auto summary = [&](const std::string& format) {
+    return render_summary(r, result.labels, summarize_clusters(r.vectors, result.labels, metric, a.representatives),
+                          format, description);
+  };
   if (a.summary) {
-    write_summary(a, r, result.labels, summarize_clusters(r.vectors, result.labels, metric, a.representatives), fmt,
-                  description);
+    out.write(summary(fmt));
   } else {
     if (fmt.empty()) {
       fmt = "csv";
@@ -268,8 +282,15 @@ int run_cluster(ClusterArgs& a) {
                                a.input.files.empty() ? std::string() : a.input.files.front()) == InputFormat::Tsv)
         fmt = "tsv";
     }
-    write_rows(a, r, result.labels, parse_table_format(fmt));
+    write_rows(out, r, result.labels, parse_table_format(fmt));
+    if (!a.summary_file.empty()) {
+      const bool json = a.summary_file.size() >= 5 && a.summary_file.compare(a.summary_file.size() - 5, 5, ".json") == 0;
+      const std::string text = summary(json ? "json" : "text");
+      if (summary_out) summary_out->write(text);
+      else cli::result(text);  // "-": stderr, the rows have stdout
+    }
   }
+  outputs.commit();
   return 0;
 }
 
@@ -306,6 +327,9 @@ std::function<int()> setup_cluster(CLI::App& app) {
                   "Precomputed embeddings (.npy, or .jsonl from sbert embed) instead of running a model; "
                   "text input, if given, must have the same rows and is used for output and summaries");
   sub->add_flag("--summary", a->summary, "Write a per-cluster summary instead of the rows");
+  sub->add_option("--summary-file", a->summary_file,
+                  "Write the rows and, to this file, the per-cluster summary (json for *.json, else text; "
+                  "'-' for stderr)");
   sub->add_option("--representatives", a->representatives, "--summary: texts shown per cluster")
       ->capture_default_str();
   sub->add_option("--plot", a->plot, "Write a self-contained HTML scatter plot of the clusters");

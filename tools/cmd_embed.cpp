@@ -1,4 +1,5 @@
 // sbert embed: texts in, one vector per text out (jsonl, csv, tsv, npy, f32, projector).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -103,6 +104,18 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
   size_t done = 0, rows = 0;
   bool first_chunk = true;
   Progress progress("embedding", 0);
+  // On a terminal: done/total (when the input is files), the rate and the time left, updated
+  // about every second: chunks sized to the measured rate (a text's vector does not depend on its
+  // chunk; in client mode the chunks stay the server's request size).
+  std::function<size_t()> chunk_size;
+  if (progress.enabled()) {
+    if (auto total = count_texts(a.input)) progress.set_total(*total);
+    if (!a.model.remote())
+      chunk_size = [&progress] {
+        const double r = progress.rate();
+        return r > 0 ? std::clamp<size_t>(static_cast<size_t>(r), 32, 4096) : size_t{64};
+      };
+  }
   // Bounded chunks of input: read, embed, write, repeat.
   for_each_text_chunk(a.input, 4096, [&](std::vector<TextItem>& items) {
     if (first_chunk) {  // a shard's indices continue the whole input's
@@ -133,7 +146,7 @@ int run_embed(EmbedArgs& a, const CLI::App* command) {
     done += items.size();
     rows += items.size();
     progress.advance(items.size());
-  });
+  }, chunk_size);
   if (raw) {
     table->flush();
     raw->commit();
@@ -172,8 +185,7 @@ std::function<int()> setup_embed(CLI::App& app) {
       ->check(CLI::IsMember({"sentence", "token"}));
   sub->add_option("--layer", a->layer, "With --output-value token: hidden layer (-1 last, 0 embeddings)");
   sub->add_flag("--include-text", a->include_text, "Write each input text beside its vector (jsonl/csv/tsv)");
-  sub->add_option("--offsets", a->offsets, "With --output-value token: offset unit, chars (code points, as "
-                  "Hugging Face reports) or bytes")->check(CLI::IsMember({"chars", "bytes"}))->capture_default_str();
+  add_offsets_option(sub, a->offsets, "With --output-value token: the unit of each token's offsets");
   return [a, sub]() { return run_embed(*a, sub); };
 }
 

@@ -17,7 +17,7 @@ struct NliArgs {
   ModelOptions model;
   OutputOptions output;
   std::string premise, hypothesis, gold;
-  std::string truncation = "only_first";
+  std::string truncation = "longest_first";
   bool no_logits = false;
   bool include_text = false;
 };
@@ -109,7 +109,9 @@ std::function<int()> setup_nli(CLI::App& app) {
   sub->add_option("--hypothesis-column", a->hypothesis, "Hypothesis column or key")->required();
   sub->add_option("--gold-column", a->gold,
                   "Gold label column: accuracy and a confusion matrix on stderr (printed even with -q)");
-  sub->add_option("--truncation", a->truncation, "only_first, longest_first, only_second")
+  sub->add_option("--truncation", a->truncation,
+                  "Pairs over the maximum length: longest_first (as sentence-transformers' CrossEncoder and "
+                  "sbert train cross), only_first or only_second")
       ->capture_default_str();
   sub->add_flag("--no-logits", a->no_logits, "Leave the raw logits out of the output");
   sub->add_flag("--include-text", a->include_text, "Write the premise and hypothesis beside the scores");

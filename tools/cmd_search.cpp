@@ -219,15 +219,14 @@ int run_remove(SearchArgs& a) {
       if (!line.empty()) ids.push_back(line);
     }
   }
-  if (ids.empty()) throw Error("no ids to remove: give --ids ID... or --ids-file FILE");
+  if (ids.empty()) throw Error("no ids to remove: give them as arguments (or --ids ID...), or --ids-file FILE");
   auto index = SearchIndex::open(a.index);
   size_t n = index.remove(ids, a.ignore_missing);
   std::string note = index.manifest().supports_remove
                          ? ""
                          : " (this index type cannot delete vectors: they are hidden from results; "
                            "rebuild to reclaim space)";
-  log("removed " + std::to_string(n) + " rows from " + a.index + ", now " +
-      std::to_string(index.manifest().rows) + " rows" + note);
+  log("removed " + count_of(n, "row") + " from " + a.index + ", now " + count_of(index.manifest().rows, "row") + note);
   return 0;
 }
 
@@ -295,6 +294,7 @@ int run_query(SearchArgs& a) {
     }
   }
   if (names.empty()) throw Error("no index to query (every shard is empty)");
+  check_query_indexes(names);
   a.index = names.front();
   auto index = SearchIndex::open(a.index);
   std::vector<SearchIndex> more;
@@ -322,7 +322,9 @@ int run_query(SearchArgs& a) {
   auto results = index.search(qv, qo, &report);
   size_t total_rows = index.manifest().rows;
   // Fan-out: every index's top k, merged by score; on equal scores the earlier index (shard)
-  // first, then its own order — the tie rule of one index over the whole corpus.
+  // first, then its own order — the tie rule of one index over the whole corpus. Independent
+  // indexes may share ids: one hit per id.
+  size_t duplicates = 0;
   for (SearchIndex& other : more) {
     QueryReport r;
     auto part = other.search(qv, qo, &r);
@@ -331,18 +333,15 @@ int run_query(SearchArgs& a) {
     report.nprobe_used = std::max(report.nprobe_used, r.nprobe_used);
     report.ef_search_used = std::max(report.ef_search_used, r.ef_search_used);
     total_rows += other.manifest().rows;
-    for (size_t q = 0; q < results.size(); ++q) {
-      auto& hits = results[q];
-      hits.insert(hits.end(), part[q].begin(), part[q].end());
-      std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& x, const SearchHit& y) { return x.score > y.score; });
-      if (hits.size() > qo.k) hits.resize(qo.k);
-      for (size_t r2 = 0; r2 < hits.size(); ++r2) hits[r2].rank = r2 + 1;
-    }
+    for (size_t q = 0; q < results.size(); ++q) duplicates += merge_hits(results[q], std::move(part[q]), qo.k);
   }
+  if (duplicates)
+    log("warning: " + count_of(duplicates, "hit") + " had an id already found in an earlier index; kept the best " +
+        "one per id (the indexes overlap: query shards of one corpus or indexes of disjoint ones)");
   report.k_effective = std::min(report.k_effective, qo.k);
   if (report.k_effective < a.k)
-    log("note: k=" + std::to_string(a.k) + " is larger than the index (" + std::to_string(total_rows) +
-        " rows); returning at most " + std::to_string(report.k_effective) + " results per query");
+    log("note: k=" + std::to_string(a.k) + " is larger than the index (" + count_of(total_rows, "row") +
+        "); returning at most " + std::to_string(report.k_effective) + " results per query");
   if (report.widened)
     log("note: the index found fewer than k rows at its search breadth; searched wider (" +
         (report.nprobe_used ? "nprobe up to " + std::to_string(report.nprobe_used)
@@ -436,7 +435,7 @@ std::function<int()> setup_search(CLI::App& app) {
 
   CLI::App* remove = sub->add_subcommand("remove", "Remove rows by id");
   common(remove);
-  remove->add_option("--ids", a->ids, "Ids to remove");
+  remove->add_option("ids,--ids", a->ids, "Ids to remove (as arguments or after --ids)");
   remove->add_option("--ids-file", a->ids_file, "File with one id per line ('-' = stdin)");
   remove->add_flag("--ignore-missing", a->ignore_missing, "Ids not in the index are not an error");
 

@@ -144,11 +144,16 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) 
     // A cross-encoder reads each pair jointly: one score per row, no vectors.
     ModelOptions mo = a.model;
     mo.model = a.cross_encoder;
+    RunSummary summary;
     auto ce = std::make_unique<CrossEncoder>(mo.open_classifier("reranker"));
+    summary.model_ready();
     std::vector<std::pair<std::string, std::string>> text_pairs;
     text_pairs.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) text_pairs.emplace_back(texts_a[i], texts_b[i]);
-    scores = text_pairs.empty() ? std::vector<float>{} : ce->score(text_pairs);
+    ClassifyStats stats;
+    scores = text_pairs.empty() ? std::vector<float>{} : ce->score(text_pairs, &stats);
+    summary.count(text_pairs.size(), stats.tokens, stats.truncated);
+    summary.log_done("scored " + count_of(text_pairs.size(), "pair") + " with the cross-encoder", "pair(s)");
     source = a.cross_encoder;
     function_name = "cross-encoder";
   } else {
@@ -204,8 +209,9 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) 
     const Record& r = records[i];
     Fields f;
     if (tabular_in) {
-      // Rows of a headerless file may be ragged; pad so the score is always the last column.
-      const size_t n = w.tabular() ? std::max(r.fields.size(), header.size()) : std::min(r.fields.size(), header.size());
+      // Each row keeps its own fields (rows of a headerless file may be ragged, as STS-B's 7 or 9),
+      // the score after them.
+      const size_t n = w.tabular() ? r.fields.size() : std::min(r.fields.size(), header.size());
       for (size_t c = 0; c < n; ++c) f.add(c < header.size() ? header[c] : "", c < r.fields.size() ? r.fields[c] : "");
     } else if (!w.tabular()) {
       for (auto& [key, value] : r.object.items()) f.add_json(key, value);
@@ -231,7 +237,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) 
     outputs.commit();
     write_shard_manifest(a.input, a.output.path, a.output.format_or(in_name), records.size(), command, source,
                          evaluation);
-    log("scored " + std::to_string(scores.size()) + " pairs of shard " + std::to_string(spec.index) + "/" +
+    log("scored " + count_of(scores.size(), "pair") + " of shard " + std::to_string(spec.index) + "/" +
         std::to_string(spec.count) + " (" + function_name + ")");
   } else if (!a.gold_column.empty()) {
     EvaluationInput ev;
@@ -254,7 +260,7 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) 
     if (report_out) log("report written to " + a.report);
   } else {
     outputs.commit();
-    log("scored " + std::to_string(scores.size()) + " pairs (" + function_name + ")");
+    log("scored " + count_of(scores.size(), "pair") + " (" + function_name + ")");
   }
   return 0;
 }
@@ -392,13 +398,15 @@ int run_mine(SimilarityArgs& a, const Side& s, SimilarityFunction function) {
   AtomicOutput out(a.output.path);
   TableWriter w(out, a.output.table_format("jsonl"));
   const bool with_text = !s.texts.empty();
-  std::vector<std::string> head = {"score", "i", "j"};
-  if (with_text) head.insert(head.end(), {"text_i", "text_j"});
+  // The row vocabulary of every command: "index" is a row of the input, "match_index" the other
+  // row of the pair (as in --top-k's tabular output), "text"/"match_text" their texts.
+  std::vector<std::string> head = {"index", "match_index", "score"};
+  if (with_text) head.insert(head.end(), {"text", "match_text"});
   w.header(head);
   for (const ParaphrasePair& p : pairs) {
     Fields f;
-    f.add("score", p.score).add("i", p.i).add("j", p.j);
-    if (with_text) f.add("text_i", s.texts[p.i]).add("text_j", s.texts[p.j]);
+    f.add("index", p.i).add("match_index", p.j).add("score", p.score);
+    if (with_text) f.add("text", s.texts[p.i]).add("match_text", s.texts[p.j]);
     w.write(f);
   }
   w.flush();

@@ -82,18 +82,17 @@ std::function<int()> setup(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--max-length", a->max_length, "Truncate to N tokens including special tokens (default: no limit)");
   sub->add_flag("--no-special-tokens", a->no_special, "Do not add [CLS]/[SEP] (or <s>/</s>)");
-  sub->add_flag("--offsets", a->offsets, "Also write offsets [begin, end) into the text (code points, as "
-                "Hugging Face reports them; --offset-unit bytes for bytes)");
-  sub->add_option("--offset-unit", a->offset_unit, "chars (code points) or bytes")
-      ->check(CLI::IsMember({"chars", "bytes"}))
-      ->capture_default_str();
+  CLI::Option* offsets = add_offsets_option(sub, a->offset_unit, "Also write each token's offsets [begin, end) in the text");
   sub->add_option("--pair-column,--pair-field", a->pair_column,
                   "Encode (text, this column) as a pair; writes type_ids too");
   sub->add_option("--truncation", a->truncation, "Pair truncation: longest_first, only_first, only_second")
       ->capture_default_str();
   sub->add_flag("--offline", a->offline, "Never touch the network");
   a->output.add_to(sub, {"jsonl"}, "jsonl");
-  return [a]() { return run(*a); };
+  return [a, offsets]() {
+    a->offsets = offsets->count() > 0;
+    return run(*a);
+  };
 }
 
 SBERT_COMMAND("tokenize", setup);

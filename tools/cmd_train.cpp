@@ -215,8 +215,8 @@ int run_train(TrainArgs& a) {
   }
   std::signal(SIGINT, old);
   progress.finish();
-  if (sum.interrupted) log("interrupted: saved the state after " + std::to_string(sum.steps) + " steps");
-  log("trained " + std::to_string(sum.steps) + " steps; model written to " + a.out);
+  if (sum.interrupted) log("interrupted: saved the state after " + count_of(sum.steps, "step"));
+  log("trained " + count_of(sum.steps, "step") + "; model written to " + a.out);
   return sum.interrupted ? 130 : 0;
 }
 

@@ -118,9 +118,7 @@ std::function<int()> setup_words(CLI::App& app) {
                   "with it (Korean 배를/배가 for 배); repeatable");
   sub->add_flag("--matrix", a->matrix, "Cosine between all word pairs of each sentence");
   sub->add_flag("--no-vectors", a->no_vectors, "Words and spans only, without vectors");
-  sub->add_option("--offsets", a->offset_unit, "Unit of word spans: chars (code points, as Hugging Face) or bytes")
-      ->check(CLI::IsMember({"chars", "bytes"}))
-      ->capture_default_str();
+  add_offsets_option(sub, a->offset_unit, "The unit of word spans");
   return [a, sub]() { return run_words(*a, sub); };
 }
 

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"sbert: sentence embeddings, similarity, zero-shot labels, clustering and search"};
   app.name("sbert");
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands: they copy it
   app.set_version_flag("--version", std::string("sbert ") + SBERT_VERSION_STRING);
   app.require_subcommand(1);
   app.fallthrough();  // -q / -v are accepted after the subcommand too
@@ -105,9 +106,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // The hint names the deepest subcommand given (`sbert search remove --help`).
     std::string where;
-    for (auto& [sub, run] : runners)
-      if (sub->parsed()) where = " " + sub->get_name();
+    for (CLI::App* a = &app;;) {
+      CLI::App* next = nullptr;
+      for (CLI::App* s : a->get_subcommands({}))
+        if (s->parsed()) next = s;
+      if (!next) break;
+      where += " " + next->get_name();
+      a = next;
+    }
     std::cerr << "sbert: error: " << one_line(e.what()) << " (see 'sbert" << where << " --help')\n";
     return 2;
   }

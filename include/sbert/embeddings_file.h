@@ -17,10 +17,19 @@ struct EmbeddingsFile {
   std::vector<std::string> ids;    // jsonl "id" per row when every row has one, else empty
 };
 
-// By extension: .npy -> npy; .jsonl/.ndjson/.json -> JSON Lines; anything else is sniffed (the
-// npy magic "\x93NUMPY", else JSON Lines). Throws sbert::Error naming the file (and line) at
-// fault: missing or non-numeric "embedding", rows of different lengths, no rows.
+// Every format `sbert embed` writes (but the projector folder): .npy (2-D float32/float64);
+// .jsonl/.ndjson/.json (an "embedding" array per object); .csv/.tsv (a header row with columns
+// e0..eN, "id" and "text" kept); .f32 or any file with a PATH.json shape beside it (raw
+// little-endian float32, shape from the sidecar); anything else is sniffed (the npy magic
+// "\x93NUMPY", else JSON Lines). Throws sbert::Error naming the file (and line) at fault: missing
+// or non-numeric values, rows of different lengths, no rows, an f32 file without its sidecar or
+// whose size disagrees with it.
 EmbeddingsFile read_embeddings(const std::string& path);
+
+// The sidecar of a raw float32 file: "vecs.f32" -> "vecs.f32.json", holding
+// {"rows": N, "dimension": D, "dtype": "float32", "byte_order": "little"}.
+std::string f32_shape_path(const std::string& path);
+std::string f32_shape_json(size_t rows, size_t dimension);
 
 enum class EmbeddingFormat { Jsonl, Csv, Tsv, Npy, F32, Projector };
 // "jsonl" | "csv" | "tsv" | "npy" | "f32" | "projector"; throws sbert::Error otherwise.
@@ -44,7 +53,8 @@ struct EmbeddingLabels {
 class AtomicOutput;
 
 // Streams rows as they come: jsonl {"index", ["id",] ["text",] "embedding"}, csv/tsv
-// (index,[id,][text,]e0..eN), f32 (raw little-endian float32), npy (spooled to a temporary
+// (index,[id,][text,]e0..eN), f32 (raw little-endian float32 + a PATH.json shape sidecar when
+// written to a named file), npy (spooled to a temporary
 // file until the row count is known, so memory stays bounded) and projector (vecs.tsv +
 // meta.tsv in a folder, for projector.tensorflow.org). Nothing is left behind unless finish()
 // succeeds.
@@ -67,7 +77,7 @@ class EmbeddingWriter {
  private:
   void write_meta(const EmbeddingLabels& labels, bool first);
   EmbeddingWriterOptions o_;
-  std::unique_ptr<AtomicOutput> out_, vecs_, meta_;
+  std::unique_ptr<AtomicOutput> out_, vecs_, meta_, shape_;
   std::FILE* spool_ = nullptr;
   size_t index_ = 0, cols_ = 0, base_ = 0;
   bool header_written_ = false;

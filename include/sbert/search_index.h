@@ -107,6 +107,18 @@ struct QueryReport {
   size_t ef_search_used = 0;  // largest HNSW efSearch used (when widened)
 };
 
+// Fan-out over several indexes: `more` (one query's hits from the next index) merged into `hits`
+// by score, on equal scores the earlier index first, then each list's own order (the tie rule
+// of one index over the whole corpus); one hit per id (the first, best one: later hits with an
+// id already present are dropped); at most k, ranks renumbered. Returns how many duplicates of
+// an id were dropped.
+size_t merge_hits(std::vector<SearchHit>& hits, std::vector<SearchHit> more, size_t k);
+
+// The index folders of one query must be distinct, and shards of one run when they carry shard
+// manifests (same shard count and key, each shard once). Throws sbert::Error naming the
+// folder otherwise.
+void check_query_indexes(const std::vector<std::string>& folders);
+
 // Rescoring hook for cross-encoder reranking: returns one score per text, higher is better.
 using Reranker =
     std::function<std::vector<float>(const std::string& query, const std::vector<std::string>& texts)>;

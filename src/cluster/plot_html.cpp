@@ -10,6 +10,7 @@
 #include "sbert/cluster_plot.h"
 #include "sbert/error.h"
 #include "sbert/html.h"
+#include "sbert/text_format.h"
 
 namespace sbert {
 
@@ -83,9 +84,9 @@ std::string cluster_plot_html(const Matrix& xy, const std::vector<int>& labels,
           "border-radius:4px;font-size:13px;max-width:420px;display:none}\n"
           "</style>\n</head>\n<body>\n<h1>";
   html += html_escape(options.title);
-  html += "</h1>\n<p>" + std::to_string(xy.rows) + " points, " +
-          std::to_string(sizes.size() - (sizes.count(-1) ? 1 : 0)) +
-          " clusters. Hover a point for its text; click a legend entry to highlight a cluster.</p>\n";
+  html += "</h1>\n<p>" + count_of(xy.rows, "point") + ", " +
+          count_of(sizes.size() - (sizes.count(-1) ? 1 : 0), "cluster") +
+          ". Hover a point for its text; click a legend entry to highlight a cluster.</p>\n";
   html += "<div id=\"wrap\">\n<svg id=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt(w) +
           "\" height=\"" + fmt(h) + "\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\">\n";
   for (size_t i = 0; i < xy.rows; ++i) {

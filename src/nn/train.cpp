@@ -141,6 +141,17 @@ void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
   }
 }
 
+// Sets tokenizer_config.json's model_max_length (creates the file if there is none).
+void record_model_max_length(const fs::path& file, size_t max_length) {
+  nlohmann::json tc = nlohmann::json::object();
+  if (fs::exists(file)) {
+    tc = model::read_json(file);
+    if (!tc.is_object()) throw Error(file.string() + ": expected a JSON object");
+  }
+  tc["model_max_length"] = max_length;
+  write_text(file, json_dump_file(tc));
+}
+
 // --dtype bfloat16 as torch.autocast("cpu", dtype=torch.bfloat16) does it: while alive, the
 // matmul-like ops (linear, bmm, baddbmm, ...) run in bfloat16 on bfloat16 copies of the float32
 // parameters (cached for the region), the rest in float32; gradients reach the float32 weights.
@@ -883,6 +894,10 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
                                    {"similarity_fn_name", "cosine"}}));
     } else {
       copy_tokenizer_files(tdir_, tdst);
+      // The length the training truncated pairs to (e.g. the base bi-encoder's max_seq_length)
+      // goes with the model, as sentence-transformers' CrossEncoder saves its max_length: its
+      // inference then truncates as its training evaluation did.
+      record_model_max_length(tdst / "tokenizer_config.json", max_length_);
       if (new_head_) {
         std::string arch = cfg_.arch == Architecture::Bert ? "BertForSequenceClassification"
                            : cfg_.arch == Architecture::Roberta ? (cfg_.model_type == "xlm-roberta" ? "XLMRobertaForSequenceClassification" : "RobertaForSequenceClassification")

@@ -1,11 +1,15 @@
 #include "sbert/json_parse.h"
 #include "sbert/embeddings_file.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "sbert/error.h"
 #include "sbert/npy.h"
+#include "sbert/text_input.h"
 
 namespace sbert {
 namespace {
@@ -71,9 +75,109 @@ EmbeddingsFile read_jsonl(const std::string& path) {
   return out;
 }
 
+// A CSV/TSV table as `sbert embed --format csv|tsv` writes it: a header, columns e0..eN in order,
+// optional "id" and "text".
+EmbeddingsFile read_table(const std::string& path, InputFormat format) {
+  ReaderOptions opts;
+  opts.format = format;
+  RecordReader reader({path}, opts);
+  EmbeddingsFile out;
+  std::vector<size_t> dims;
+  long id_col = -1, text_col = -1;
+  Record r;
+  size_t rows = 0;
+  while (reader.next(r)) {
+    if (rows == 0) {
+      const auto& cols = reader.columns();
+      for (size_t i = 0; i < cols.size(); ++i) {
+        if (cols[i] == "id") id_col = static_cast<long>(i);
+        if (cols[i] == "text") text_col = static_cast<long>(i);
+      }
+      for (size_t j = 0;; ++j) {
+        auto it = std::find(cols.begin(), cols.end(), "e" + std::to_string(j));
+        if (it == cols.end()) break;
+        dims.push_back(static_cast<size_t>(it - cols.begin()));
+      }
+      if (dims.empty())
+        throw Error(path + ":1: no embedding columns e0, e1, ... in the header (as sbert embed --format " +
+                    std::string(format == InputFormat::Csv ? "csv" : "tsv") + " writes them)");
+    }
+    const std::string where = path + ":" + std::to_string(r.line);
+    for (size_t c : dims)
+      out.vectors.data.push_back(
+          static_cast<float>(parse_number_field(r.fields[c], where, "column '" + reader.columns()[c] + "'")));
+    if (id_col >= 0) out.ids.push_back(r.fields[static_cast<size_t>(id_col)]);
+    if (text_col >= 0) out.texts.push_back(r.fields[static_cast<size_t>(text_col)]);
+    ++rows;
+  }
+  if (rows == 0) throw Error(path + ": no embeddings in the file");
+  out.vectors.rows = rows;
+  out.vectors.cols = dims.size();
+  return out;
+}
+
+size_t shape_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) throw Error(where + ": no \"" + key + "\" (expected rows, dimension and dtype)");
+  return json_integer<size_t>(*it, where + ": \"" + key + "\"");
+}
+
+// Raw float32 with its shape in PATH.json.
+EmbeddingsFile read_f32(const std::string& path) {
+  const std::string shape_path = f32_shape_path(path);
+  std::ifstream shape_in(shape_path, std::ios::binary);
+  if (!shape_in)
+    throw Error(path + ": raw float32 carries no shape, and " + shape_path +
+                " (which sbert embed --format f32 writes beside it) is missing; write it as "
+                "{\"rows\": N, \"dimension\": D, \"dtype\": \"float32\"} or use --format npy");
+  std::string text((std::istreambuf_iterator<char>(shape_in)), std::istreambuf_iterator<char>());
+  nlohmann::json j;
+  try {
+    j = parse_json(text, shape_path);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(shape_path + ": invalid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) throw Error(shape_path + ": expected a JSON object with rows, dimension and dtype");
+  const size_t rows = shape_field(j, "rows", shape_path), dim = shape_field(j, "dimension", shape_path);
+  auto dtype = j.find("dtype");
+  if (dtype != j.end() && (!dtype->is_string() || dtype->get<std::string>() != "float32"))
+    throw Error(shape_path + ": dtype " + dtype->dump() + " is not supported (only \"float32\")");
+  auto order = j.find("byte_order");
+  if (order != j.end() && (!order->is_string() || order->get<std::string>() != "little"))
+    throw Error(shape_path + ": byte_order " + order->dump() + " is not supported (only \"little\")");
+  if (rows == 0 || dim == 0) throw Error(path + ": no embeddings in the file (" + shape_path + " says " +
+                                         std::to_string(rows) + " x " + std::to_string(dim) + ")");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error("cannot open embeddings file " + path + ": " + ec.message());
+  if (dim > size / 4 / rows || size != rows * dim * 4)
+    throw Error(path + ": " + std::to_string(size) + " bytes, but " + shape_path + " says " + std::to_string(rows) +
+                " x " + std::to_string(dim) + " float32 (" + std::to_string(rows * dim * 4) + " bytes)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open embeddings file " + path);
+  EmbeddingsFile out;
+  out.vectors.rows = rows;
+  out.vectors.cols = dim;
+  out.vectors.data.resize(rows * dim);
+  if (!in.read(reinterpret_cast<char*>(out.vectors.data.data()), static_cast<std::streamsize>(size)))
+    throw Error(path + ": cannot read " + std::to_string(size) + " bytes");
+  return out;
+}
+
 }  // namespace
 
+std::string f32_shape_path(const std::string& path) { return path + ".json"; }
+
+std::string f32_shape_json(size_t rows, size_t dimension) {
+  return "{\"rows\": " + std::to_string(rows) + ", \"dimension\": " + std::to_string(dimension) +
+         ", \"dtype\": \"float32\", \"byte_order\": \"little\"}";
+}
+
 EmbeddingsFile read_embeddings(const std::string& path) {
+  if (has_suffix(path, ".csv")) return read_table(path, InputFormat::Csv);
+  if (has_suffix(path, ".tsv")) return read_table(path, InputFormat::Tsv);
+  std::error_code ec;
+  if (has_suffix(path, ".f32") || std::filesystem::is_regular_file(f32_shape_path(path), ec)) return read_f32(path);
   bool npy;
   if (has_suffix(path, ".npy")) npy = true;
   else if (has_suffix(path, ".jsonl") || has_suffix(path, ".ndjson") || has_suffix(path, ".json"))

@@ -39,6 +39,10 @@ EmbeddingWriter::EmbeddingWriter(EmbeddingWriterOptions options) : o_(std::move(
   }
   const bool binary = o_.format == EmbeddingFormat::Npy || o_.format == EmbeddingFormat::F32;
   out_ = std::make_unique<AtomicOutput>(o_.path, binary);
+  // Raw float32 carries no shape: a named file gets PATH.json beside it (rows, dimension, dtype),
+  // which read_embeddings() needs to read it back.
+  if (o_.format == EmbeddingFormat::F32 && !out_->is_stdout() && !out_->is_streamed())
+    shape_ = std::make_unique<AtomicOutput>(f32_shape_path(o_.path));
   if (o_.format == EmbeddingFormat::Npy) {
     spool_ = std::tmpfile();
     if (!spool_) throw Error("cannot create a temporary file for the .npy output");
@@ -50,6 +54,7 @@ EmbeddingWriter::~EmbeddingWriter() {
   if (!finished_) {
     vecs_.reset();  // removes the uncommitted temporaries
     meta_.reset();
+    shape_.reset();
     out_.reset();
     if (created_dir_) {
       std::error_code ec;
@@ -154,6 +159,10 @@ void EmbeddingWriter::finish(size_t dimension) {
     std::vector<char> chunk(1 << 20);
     size_t n;
     while ((n = std::fread(chunk.data(), 1, chunk.size(), spool_)) > 0) out_->write(chunk.data(), n);
+  }
+  if (shape_) {
+    shape_->write(f32_shape_json(index_, index_ ? cols_ : dimension) + "\n");
+    shape_->commit();
   }
   out_->commit();
   finished_ = true;

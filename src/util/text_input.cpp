@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "sbert/error.h"
+#include "sbert/text_format.h"
 
 namespace sbert {
 
@@ -63,6 +64,7 @@ struct RecordReader::Impl {
   };
   std::deque<Row> ready;
   size_t row_start_line = 0;
+  size_t quote_open_line = 0;  // line where the quoted field still open at the end of a line began
 
   ~Impl() {
     if (parser_live) csv_free(&parser);
@@ -101,10 +103,11 @@ struct RecordReader::Impl {
     row.clear();
     if (format == InputFormat::Csv) {
       if (parser_live) csv_free(&parser);
-      if (csv_init(&parser, CSV_STRICT | CSV_APPEND_NULL) != 0) throw Error("cannot initialise CSV parser");
+      if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) throw Error("cannot initialise CSV parser");
       csv_set_delim(&parser, options.delimiter ? options.delimiter : ',');
       if (!options.quoting) csv_set_quote(&parser, '\0');
       parser_live = true;
+      quote_open_line = 0;
     }
     open = true;
     return true;
@@ -151,11 +154,16 @@ struct RecordReader::Impl {
     // CSV through libcsv.
     while (ready.empty()) {
       if (!read_line(text)) {
-        csv_fini(&parser, on_field, on_row, this);
-        if (ready.empty()) {
-          if (!row.empty()) throw Error(where() + ": unterminated quoted field at end of file");
-          return false;
+        // RFC 4180 lets a quoted field hold newlines, so a quote left open is only an error at
+        // the end of the file: it would otherwise swallow every line after it into one text.
+        if (quote_open_line != 0) {
+          throw Error(source + ":" + std::to_string(quote_open_line) +
+                      ": unterminated quoted field (the quote opened here runs to the end of the file, " +
+                      count_of(line_no - quote_open_line + 1, "line") + ")");
         }
+        if (csv_fini(&parser, on_field, on_row, this) != 0)
+          throw Error(where() + ": malformed CSV at end of file (" + csv_strerror(csv_error(&parser)) + ")");
+        if (ready.empty()) return false;
         break;
       }
       text += '\n';
@@ -163,6 +171,10 @@ struct RecordReader::Impl {
       if (csv_parse(&parser, text.data(), text.size(), on_field, on_row, this) != text.size()) {
         throw Error(where() + ": malformed CSV (" + csv_strerror(csv_error(&parser)) + ")");
       }
+      // libcsv's state after the line: inside a quoted field that has not closed yet?
+      const bool inside_quotes = parser.quoted && parser.pstate == 2;  // FIELD_BEGUN
+      if (!inside_quotes) quote_open_line = 0;
+      else if (quote_open_line == 0) quote_open_line = line_no;
     }
     fields = std::move(ready.front().fields);
     line = ready.front().line;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "sbert/cluster.h"
+#include "sbert/embeddings_file.h"
 #include "sbert/npy.h"
 #include "test_support.h"
 
@@ -58,17 +59,19 @@ Topics make_topics() {
   return t;
 }
 
-// The "cluster" column of CSV output with a header "text,cluster" (texts have no commas).
+// The "cluster" column of CSV output with a header "index,text,cluster" (texts have no commas);
+// rows in input order, each with its own index.
 std::vector<int> csv_clusters(const std::string& out, std::vector<std::string>* texts = nullptr) {
   std::istringstream in(out);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "text,cluster");
+  EXPECT_EQ(line, "index,text,cluster");
   std::vector<int> labels;
   while (std::getline(in, line)) {
-    const size_t comma = line.rfind(',');
+    const size_t first = line.find(','), comma = line.rfind(',');
+    EXPECT_EQ(line.substr(0, first), std::to_string(labels.size())) << line;
     labels.push_back(std::stoi(line.substr(comma + 1)));
-    if (texts) texts->push_back(line.substr(0, comma));
+    if (texts) texts->push_back(line.substr(first + 1, comma - first - 1));
   }
   return labels;
 }
@@ -119,6 +122,58 @@ TEST(ClusterCli, AgglomerativeAndJsonl) {
   EXPECT_DOUBLE_EQ(sbert::adjusted_rand_index(labels, t.truth), 1.0);
 }
 
+// Rows and a summary in one run: rows to -o (or stdout), the summary to --summary-file (json by
+// extension) or stderr ('-').
+TEST(ClusterCli, RowsAndSummaryFileTogether) {
+  const Topics t = make_topics();
+  const fs::path rows = t.dir / "rows.csv", summary = t.dir / "summary.json";
+  std::string out, err;
+  ASSERT_EQ(run_command(sbert_cmd("cluster " + t.texts.string() + " --embeddings " + t.npy.string() +
+                                  " --k 3 -o " + rows.string() + " --summary-file " + summary.string()),
+                        &out, &err),
+            0)
+      << err;
+  EXPECT_DOUBLE_EQ(sbert::adjusted_rand_index(csv_clusters(read_file(rows)), t.truth), 1.0);
+  const auto j = nlohmann::json::parse(read_file(summary));
+  EXPECT_EQ(j["rows"], 18);
+  EXPECT_EQ(j["summary"].size(), 3u);
+  ASSERT_EQ(run_command(sbert_cmd("cluster " + t.texts.string() + " --embeddings " + t.npy.string() +
+                                  " --k 3 --summary-file -"),
+                        &out, &err),
+            0)
+      << err;
+  EXPECT_DOUBLE_EQ(sbert::adjusted_rand_index(csv_clusters(out), t.truth), 1.0);
+  EXPECT_NE(err.find("3 clusters over 18 rows"), std::string::npos) << err;
+  EXPECT_NE(err.find("medoid: "), std::string::npos) << err;
+  // --summary (instead of the rows) and --summary-file (beside them) contradict each other.
+  EXPECT_EQ(run_command(sbert_cmd("cluster " + t.texts.string() + " --embeddings " + t.npy.string() +
+                                  " --k 3 --summary --summary-file " + summary.string()),
+                        &out, &err),
+            2);
+  EXPECT_NE(err.find("choose one"), std::string::npos) << err;
+}
+
+// What `sbert embed` writes, cluster reads: f32 with its shape sidecar, csv, tsv, jsonl, npy.
+TEST(ClusterCli, EmbeddingsInEveryFormatEmbedWrites) {
+  const Topics t = make_topics();
+  const auto m = sbert::read_npy(t.npy.string());
+  std::string reference;
+  ASSERT_EQ(run_command(sbert_cmd("cluster -q --embeddings " + t.npy.string() + " --k 3 --seed 9"), &reference, nullptr), 0);
+  for (const char* format : {"f32", "csv", "tsv", "jsonl"}) {
+    const fs::path file = t.dir / (std::string("vecs.") + format);
+    sbert::EmbeddingWriterOptions o;
+    o.format = sbert::parse_embedding_format(format);
+    o.path = file.string();
+    sbert::EmbeddingWriter w(o);
+    w.write(m, {});
+    w.finish(m.cols);
+    std::string out, err;
+    ASSERT_EQ(run_command(sbert_cmd("cluster -q --embeddings " + file.string() + " --k 3 --seed 9"), &out, &err), 0)
+        << format << ": " << err;
+    EXPECT_EQ(out, reference) << format;
+  }
+}
+
 TEST(ClusterCli, SummaryAndPlot) {
   const Topics t = make_topics();
   const fs::path plot = t.dir / "plot.html";
@@ -134,9 +189,9 @@ TEST(ClusterCli, SummaryAndPlot) {
     EXPECT_EQ(c["size"], 6);
     EXPECT_EQ(c["representatives"].size(), 2u);
     // The medoid and the representatives belong to the same topic.
-    const size_t medoid = c["medoid"]["row"].get<size_t>();
+    const size_t medoid = c["medoid"]["index"].get<size_t>();
     EXPECT_EQ(c["medoid"]["text"], t.lines[medoid]);
-    for (const auto& r : c["representatives"]) EXPECT_EQ(t.truth[r["row"].get<size_t>()], t.truth[medoid]);
+    for (const auto& r : c["representatives"]) EXPECT_EQ(t.truth[r["index"].get<size_t>()], t.truth[medoid]);
   }
   const std::string html = read_file(plot);
   size_t circles = 0;

@@ -74,3 +74,46 @@ TEST(Readme, ExamplesUseRealSubcommandsAndAScratchFolder) {
         << "README names 'sbert " << s << "': " << err;
   }
 }
+
+// Every `sh` block of the Subcommands section runs as written (README paths `build/sbert` and
+// `../shared` mapped to this build and $SBERT_SHARED), in order, in one shell, each command
+// required to succeed. The hub lines (`models download`, `models info NAME`) need the network
+// and are the only ones left out.
+TEST(Readme, SubcommandExamplesRunAsWritten) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto lines = readme_lines();
+  bool in_section = false, in_code = false, run_block = false;
+  std::string script = "set -euo pipefail\n";
+  size_t commands = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (!in_code && l.rfind("## ", 0) == 0) in_section = l == "## Subcommands";
+    if (l.rfind("```", 0) == 0) {
+      run_block = !in_code && in_section && l == "```sh";
+      in_code = !in_code;
+      continue;
+    }
+    if (!in_code || !run_block) continue;
+    if (l.find("models download") != std::string::npos || l.find("models info ") != std::string::npos) continue;
+    std::string cmd = l;
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"build/sbert", std::string(SBERT_BINARY)}, {"../shared", shared.string()}}) {
+      for (size_t p = cmd.find(from); p != std::string::npos; p = cmd.find(from, p + to.size())) cmd.replace(p, from.size(), to);
+    }
+    if (cmd.find("sbert") != std::string::npos && cmd.rfind("#", 0) != 0) ++commands;
+    script += cmd + "\n";
+  }
+  ASSERT_GE(commands, 30u) << "the README's examples were not found";
+  const auto dir = sbert::testing::temp_dir("readme-examples");
+  sbert::testing::write_file(dir / "examples.sh", script);
+  std::string out, err;
+  const int rc = sbert::testing::run_command("cd " + dir.string() + " && TMPDIR=" + dir.string() +
+                                                 " bash -x examples.sh",
+                                             &out, &err);
+  EXPECT_EQ(rc, 0) << "a README example failed; the end of its trace:\n"
+                   << err.substr(err.size() > 4000 ? err.size() - 4000 : 0);
+  // Results the examples print: the evaluation, the NLI accuracy line, the cluster summary.
+  EXPECT_NE(err.find("Pearson"), std::string::npos);
+  EXPECT_NE(err.find("sbert: accuracy"), std::string::npos);
+  EXPECT_NE(out.find("cluster 0:"), std::string::npos) << out.substr(0, 2000);
+}

@@ -309,9 +309,9 @@ TEST(SimilarityCli, TextsBesideEmbeddingsLabelTheRows) {
   auto lines = split_lines(out);
   ASSERT_EQ(lines.size(), 1u) << out;
   json j = json::parse(lines[0]);
-  EXPECT_EQ(j["i"], 0);
-  EXPECT_EQ(j["j"], 2);
-  EXPECT_EQ(j["text_i"], "first");
+  EXPECT_EQ(j["index"], 0);
+  EXPECT_EQ(j["match_index"], 2);
+  EXPECT_EQ(j["text"], "first");
   EXPECT_EQ(j["text_j"], "third");
   EXPECT_EQ(sbert_run("similarity --embeddings " + q(dir / "v.npy") + " --mine " + q(dir / "short.txt"), &out, &err), 2);
   EXPECT_NE(err.find("has 4 rows but"), std::string::npos) << err;

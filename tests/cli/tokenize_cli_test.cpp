@@ -39,7 +39,7 @@ TEST(TokenizeCli, TsvColumnMaxLengthOffsetsAndNoSpecialTokens) {
   write_file(dir / "in.tsv", "id\ttext\nx1\tHello, world!\nx2\tCafé\n");
   std::string out, err;
   const std::string model = (shared / "tokenizers/all-MiniLM-L6-v2").string();
-  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets chars " +
                             "--no-special-tokens --max-length 2 " + (dir / "in.tsv").string(), &out, &err), 0) << err;
   auto rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 2u);
@@ -49,8 +49,8 @@ TEST(TokenizeCli, TsvColumnMaxLengthOffsetsAndNoSpecialTokens) {
   // Offsets count code points, as Hugging Face reports them ("Café" is 4 characters, 5 bytes)...
   EXPECT_EQ(rows[1]["offsets"], nlohmann::json::parse("[[0, 4]]"));
   // ...and bytes on request.
-  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets " +
-                            "--offset-unit bytes --no-special-tokens --max-length 2 " + (dir / "in.tsv").string(),
+  ASSERT_EQ(run_command(sbert_bin() + " tokenize --model " + model + " --input-format tsv --column text --offsets bytes " +
+                            "--no-special-tokens --max-length 2 " + (dir / "in.tsv").string(),
                         &out, &err), 0) << err;
   rows = parse_jsonl(out);
   ASSERT_EQ(rows.size(), 2u);

@@ -187,3 +187,75 @@ TEST(TrainCli, CtrlCSavesAConsistentCheckpointThatResumes) {
 }
 
 }  // namespace
+
+namespace {
+// The last "step N: dev accuracy X" / "dev spearman S, pearson P" line of a training run.
+std::string last_eval(const std::string& err) {
+  const size_t at = err.rfind(": dev ");
+  return at == std::string::npos ? std::string() : err.substr(at + 6, err.find('\n', at) - at - 6);
+}
+}  // namespace
+
+// The evaluation a training run reports is what the saved model gives in `sbert nli` /
+// `sbert similarity` on the same file: same truncation (the length training used goes with the
+// model), same labels, same counts. Pairs here are longer than the base model's 128 tokens.
+TEST(TrainCli, DevEvaluationEqualsTheSavedModelsNliAndSimilarity) {
+  SBERT_REQUIRE_SHARED(shared);
+  fs::path tmp = temp_dir("train_cli_eval");
+  const std::string all = sbert::testing::read_file(shared / "data/kornli/xnli-test-ko.tsv");
+  // Header + the first 240 pairs for training, the next 300 for the dev set.
+  std::istringstream in(all);
+  std::string line, header, train = "", dev = "";
+  std::getline(in, header);
+  for (int i = 0; std::getline(in, line) && i < 540; ++i) (i < 240 ? train : dev) += line + "\n";
+  write_file(tmp / "train.tsv", header + "\n" + train);
+  write_file(tmp / "dev.tsv", header + "\n" + dev);
+  const std::string base = q(shared / "fixtures/models/bert-wordpiece-mean-norm");
+  std::string out, err;
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " train cross --model " + base +
+                            " --loss ce --num-labels 3 --lr 3e-3 --max-steps 30 --batch-size 8 --seed 3"
+                            " --train " + q(tmp / "train.tsv") + " --dev " + q(tmp / "dev.tsv") +
+                            " --a-column sentence1 --b-column sentence2 --label-column gold_label"
+                            " --label-names entailment,neutral,contradiction -o " + q(tmp / "nli"),
+                        &out, &err),
+            0)
+      << err;
+  const std::string trained = last_eval(err);
+  ASSERT_EQ(trained.rfind("accuracy ", 0), 0u) << err;
+  const double accuracy = std::stod(trained.substr(9));
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " nli --model " + q(tmp / "nli") +
+                            " --premise-column sentence1 --hypothesis-column sentence2 --gold-column gold_label -o " +
+                            q(tmp / "nli.jsonl") + " " + q(tmp / "dev.tsv"),
+                        &out, &err),
+            0)
+      << err;
+  const size_t at = err.find("accuracy ");
+  ASSERT_NE(at, std::string::npos) << err;
+  const size_t open = err.find('(', at), slash = err.find('/', open);
+  const long correct = std::stol(err.substr(open + 1, slash - open - 1));
+  EXPECT_EQ(std::stol(err.substr(slash + 1)), 300);
+  EXPECT_EQ(correct, std::lround(accuracy * 300)) << "training said " << trained << "; sbert nli: " << err.substr(at, 40);
+
+  // A bi-encoder: the Spearman/Pearson of training and of `sbert similarity` on its folder.
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " train bi --model " + base +
+                            " --loss cosine --lr 1e-3 --max-steps 20 --batch-size 8 --seed 3"
+                            " --input-format tsv --no-header --a-column 5 --b-column 6 --label-column 4 --score-scale 5"
+                            " --train " + q(shared / "data/stsb/stsb-train.csv") + " --dev " +
+                            q(shared / "data/stsb/stsb-dev.csv") + " -o " + q(tmp / "bi"),
+                        &out, &err),
+            0)
+      << err;
+  const std::string bi = last_eval(err);
+  ASSERT_EQ(bi.rfind("spearman ", 0), 0u) << err;
+  const double spearman = std::stod(bi.substr(9)), pearson = std::stod(bi.substr(bi.find("pearson ") + 8));
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " similarity --model " + q(tmp / "bi") +
+                            " --input-format tsv --no-header --a-column 5 --b-column 6 --gold-column 4 -o " +
+                            q(tmp / "scored.tsv") + " " + q(shared / "data/stsb/stsb-dev.csv"),
+                        &out, &err),
+            0)
+      << err;
+  const size_t p = err.find("Pearson "), s = err.find("Spearman ");
+  ASSERT_NE(p, std::string::npos) << err;
+  EXPECT_NEAR(std::stod(err.substr(p + 8)), pearson, 5e-5) << err;
+  EXPECT_NEAR(std::stod(err.substr(s + 9)), spearman, 5e-5) << err;
+}

@@ -31,6 +31,10 @@ TEST(ClusterPlot, SelfContainedPageWithOneCirclePerPoint) {
   EXPECT_NE(html.find("a &amp; b"), std::string::npos);
   EXPECT_NE(html.find("<title>T&lt;1&gt;</title>"), std::string::npos);
   EXPECT_NE(html.find("unassigned"), std::string::npos);
+  EXPECT_NE(html.find("<p>4 points, 2 clusters."), std::string::npos);
+  // One cluster is "1 cluster", not "1 clusters".
+  const std::string one = sbert::cluster_plot_html(xy, {0, 0, 0, -1}, texts, o);
+  EXPECT_NE(one.find("<p>4 points, 1 cluster."), std::string::npos);
   // No external resources: the only URL is the SVG namespace.
   EXPECT_EQ(count(html, "http"), 1u);
   EXPECT_NE(html.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);

@@ -59,6 +59,41 @@ TEST(TextInput, RaggedCsvRowIsAnErrorNamingTheLine) {
   }
 }
 
+// RFC 4180 allows newlines inside quotes, so only the end of the file inside a quote is an
+// error; it names the line where the quote opened instead of returning one text that swallowed
+// the rest of the file.
+TEST(TextInput, UnterminatedCsvQuoteIsAnErrorNamingTheLineItOpened) {
+  auto dir = temp_dir("unterminated");
+  write_file(dir / "a.csv", "text\nfine\n\"closed\nover two lines\"\n\"unterminated\nsecond\nthird\n");
+  try {
+    auto recs = read_all((dir / "a.csv").string(), {});
+    FAIL() << "expected an error, got " << recs.size() << " records";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("a.csv:5: unterminated quoted field"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("3 lines"), std::string::npos) << msg;
+  }
+  // Without a header, and with the quote opening mid-row.
+  write_file(dir / "b.csv", "a,b\n1,\"x\n");
+  ReaderOptions opts;
+  opts.header = false;
+  EXPECT_THROW(
+      {
+        try {
+          read_all((dir / "b.csv").string(), opts);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("b.csv:2: unterminated"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
+  // A quoted field that closes on the last line, without a final newline, is fine.
+  write_file(dir / "c.csv", "text\n\"two\nlines\"");
+  auto recs = read_all((dir / "c.csv").string(), {});
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].fields[0], "two\nlines");
+}
+
 TEST(TextInput, MissingColumnListsTheColumns) {
   auto dir = temp_dir("missing");
   write_file(dir / "a.tsv", "x\ty\nfoo\tbar\n");
