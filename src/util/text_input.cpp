@@ -158,8 +158,8 @@ struct RecordReader::Impl {
         // the end of the file: it would otherwise swallow every line after it into one text.
         if (quote_open_line != 0) {
           throw Error(source + ":" + std::to_string(quote_open_line) +
-                      ": unterminated quoted field (the quote opened here runs to the end of the file, " +
-                      count_of(line_no - quote_open_line + 1, "line") + ")");
+                      ": the quote opened on this line is never closed (the quoted field would run to the end "
+                      "of the file, " + count_of(line_no - quote_open_line + 1, "line") + ")");
         }
         if (csv_fini(&parser, on_field, on_row, this) != 0)
           throw Error(where() + ": malformed CSV at end of file (" + csv_strerror(csv_error(&parser)) + ")");
