@@ -39,11 +39,15 @@ bool has_vnni() {
 
 std::atomic<bool> own_kernel_enabled{true};
 
-// sbert's own AVX2 kernel where activations are 7-bit (no VNNI): ~1.4x oneDNN's AVX2 int8 GEMM
-// on a Zen 3 core (197 vs ~135 GOP/s), the same exact int32 sums.
-bool own_kernel() {
-  return own_kernel_enabled.load() && QuantizedLinear::activation_max() <= cpu::Int8PackedWeight::kActivationMax &&
-         cpu::Int8PackedWeight::available();
+// sbert's own kernel, the same exact int32 sums as oneDNN's: AVX-512 VNNI with 8-bit activations
+// where the CPU has it, else AVX2 with 7-bit ones (~1.4x oneDNN's AVX2 int8 GEMM on a Zen 3
+// core, 197 vs ~135 GOP/s). Each is used only once it passed its first-use check; nullopt:
+// oneDNN's matmul.
+std::optional<cpu::Int8Kernel> own_kernel() {
+  if (!own_kernel_enabled.load()) return std::nullopt;
+  const cpu::Int8Kernel k = cpu::Int8PackedWeight::best(QuantizedLinear::activation_max());
+  if (k == cpu::Int8Kernel::Scalar) return std::nullopt;
+  return k;
 }
 
 // The matmul of a run-time number of u8 rows with K x N s8 weights into s32, scratchpad ours.
@@ -80,7 +84,9 @@ int QuantizedLinear::activation_max() { return has_vnni() ? 255 : 127; }
 void QuantizedLinear::use_own_kernel(bool enabled) { own_kernel_enabled = enabled; }
 
 std::string QuantizedLinear::engine() {
-  if (own_kernel()) return std::string(cpu::Int8PackedWeight::kernel_name()) + ", 7-bit activations";
+  if (const auto k = own_kernel())
+    return std::string(cpu::Int8PackedWeight::kernel_name(*k)) + ", " +
+           std::to_string(activation_max() == 255 ? 8 : 7) + "-bit activations";
   static const std::string name = [] {
     try {
       return "oneDNN " + std::string(make_desc(64, 64).impl_info_str()) + ", " +
@@ -110,8 +116,8 @@ QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::mak
     cpu::quantize_weight_rows_s8(wp, p.in, r0, r1, cp, p.col_scale.data(), p.col_sum.data());
   });
 
-  if (own_kernel()) {
-    p.own = std::make_unique<cpu::Int8PackedWeight>(cp, p.out, p.in);
+  if (const auto k = own_kernel()) {
+    p.own = std::make_unique<cpu::Int8PackedWeight>(cp, p.out, p.in, *k);
     return;
   }
   const auto desc = make_desc(p.in, p.out);

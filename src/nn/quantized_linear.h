@@ -2,8 +2,9 @@
 // (symmetric, scale = max|w| / 127) and packed once. Activations: quantized per row (per token)
 // at run time, asymmetric, range [min(0, x), max(0, x)], to 8 bits where oneDNN's kernel has VNNI
 // (no 16-bit intermediate sums) and to 7 bits elsewhere (AVX2's vpmaddubsw would saturate 8-bit
-// pairs). The GEMM: on 7-bit (AVX2) CPUs sbert's own kernel (nn/int8_gemm.h), on VNNI CPUs
-// oneDNN's int8 matmul called directly (the library libtorch itself runs on; one primitive per
+// pairs). The GEMM: sbert's own kernel (nn/int8_gemm.h: AVX-512 VNNI with 8-bit activations, AVX2
+// with 7-bit ones), once it passed its first-use check; else oneDNN's int8 matmul called directly
+// (the library libtorch itself runs on; one primitive per
 // weight, created once with a run-time row count, so no call rebuilds anything — libtorch's
 // quantized::linear_dynamic rebuilt its primitive whenever the input's range or shape changed).
 // Products are exact int32 sums, so both kernels give the same bits; a row's result depends on
