@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <stdexcept>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sbert/log.h"
 
 #include "nn/simd.h"
 #include "nn/tile16.h"
@@ -63,10 +71,59 @@ bool runs_here(simd::Isa isa) {
   return isa == simd::Isa::Baseline || isa == best || (isa == simd::Isa::Avx2 && best == simd::Isa::Avx512);
 }
 
+// The first-use check of an ISA kernel: a fixed problem across the tile, block and panel edges
+// (23 rows, 37 outputs, k = 70) against a double-precision reference, within 1e-6 of the sum of
+// the products' magnitudes (each output is one float32 FMA chain: far inside that bound).
+bool self_check(const Kernel& kernel) {
+  const int64_t m = 23, n = 37, k = 70, np = (n + kPanel - 1) / kPanel;
+  uint32_t state = 2024;
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(static_cast<int32_t>(state >> 8) - (1 << 23)) / float(1 << 23);
+  };
+  std::vector<float> w(static_cast<size_t>(n * k)), a(static_cast<size_t>(m * k)), c(static_cast<size_t>(m * n), 0.0f);
+  for (auto& x : w) x = next();
+  for (auto& x : a) x = next();
+  float* panels = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(np * k * kPanel) * sizeof(float)));
+  if (!panels) return false;
+  std::fill(panels, panels + np * k * kPanel, 0.0f);
+  for (int64_t o = 0; o < n; ++o)
+    for (int64_t i = 0; i < k; ++i) panels[((o / kPanel) * k + i) * kPanel + o % kPanel] = w[static_cast<size_t>(o * k + i)];
+  kernel.run(Args{panels, n, k, a.data(), k, c.data(), n, 0, m, 0, np});
+  std::free(panels);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t o = 0; o < n; ++o) {
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        const double p = double(a[static_cast<size_t>(r * k + i)]) * w[static_cast<size_t>(o * k + i)];
+        ref += p;
+        mag += std::fabs(p);
+      }
+      if (!(std::fabs(c[static_cast<size_t>(r * n + o)] - ref) <= 1e-6 * mag + 1e-30)) return false;
+    }
+  return true;
+}
+
+// Whether `kernel` passed its first-use check (checked once per kernel and process; the
+// baseline is the reference the others are held to, checked like them).
+bool verified(const Kernel& kernel) {
+  static std::atomic<int> state[std::size(kKernels)] = {};  // 0 unknown, 1 good, 2 bad
+  const size_t i = static_cast<size_t>(&kernel - kKernels);
+  int s = state[i].load();
+  if (s == 0) {
+    s = self_check(kernel) ? 1 : 2;
+    if (s == 2)
+      log_verbose(std::string("packed GEMM: the ") + kernel.name +
+                  " kernel gave other sums than the reference on this CPU; not using it");
+    state[i].store(s);
+  }
+  return s == 1;
+}
+
 std::atomic<const Kernel*>& current() {
   static std::atomic<const Kernel*> k = [] {
     for (const Kernel& c : kKernels)
-      if (runs_here(c.isa)) return &c;
+      if (runs_here(c.isa) && (c.isa == simd::Isa::Baseline || verified(c))) return &c;
     return &kKernels[2];
   }();
   return k;
@@ -105,6 +162,12 @@ std::vector<std::string> packed_gemm_kernels() {
   for (const Kernel& c : kKernels)
     if (runs_here(c.isa)) names.push_back(c.name);
   return names;
+}
+
+bool packed_gemm_kernel_verified(const std::string& name) {
+  for (const Kernel& c : kKernels)
+    if (runs_here(c.isa) && name == c.name) return verified(c);
+  return false;
 }
 
 void use_packed_gemm_kernel(const std::string& name) {

@@ -52,5 +52,8 @@ const char* packed_gemm_kernel();
 // (std::invalid_argument for any other name).
 std::vector<std::string> packed_gemm_kernels();
 void use_packed_gemm_kernel(const std::string& name);
+// Whether the kernel of that name runs here and passed its first-use check (a fixed problem
+// against a double-precision reference; a kernel that fails is never chosen, and -v says so).
+bool packed_gemm_kernel_verified(const std::string& name);
 
 }  // namespace sbert::nn::cpu

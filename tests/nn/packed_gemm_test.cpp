@@ -80,6 +80,15 @@ TEST(PackedGemm, EveryOutputIsTheMultiplyAddChainOverK) {
   sbert::nn::cpu::use_packed_gemm_kernel(kernels.front());
 }
 
+// Every kernel this CPU runs passes the first-use check that guards its selection (a failing
+// one would never be chosen, so the default kernel is always a verified one).
+TEST(PackedGemm, EveryKernelPassesItsFirstUseCheck) {
+  for (const std::string& name : sbert::nn::cpu::packed_gemm_kernels())
+    EXPECT_TRUE(sbert::nn::cpu::packed_gemm_kernel_verified(name)) << name;
+  EXPECT_TRUE(sbert::nn::cpu::packed_gemm_kernel_verified(sbert::nn::cpu::packed_gemm_kernel()));
+  EXPECT_FALSE(sbert::nn::cpu::packed_gemm_kernel_verified("no such kernel"));
+}
+
 TEST(PackedGemm, CloseToTheDoubleProduct) {
   const int64_t m = 37, n = 50, k = 1536;
   const auto a = random_floats(static_cast<size_t>(m * k), 11),
