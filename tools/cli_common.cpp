@@ -160,7 +160,7 @@ void require_shard_output(const InputOptions& input, const std::string& output_p
 
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
                           size_t rows, const CLI::App* command, const std::string& model,
-                          const nlohmann::json& evaluation, const nlohmann::json& counts) {
+                          const nlohmann::json& evaluation, const nlohmann::json& counts, bool header_row) {
   const InputOptions::ShardRun& run = *input.shard_run;
   if (!run.spec.enabled) return;
   ShardManifest m;
@@ -171,6 +171,7 @@ void write_shard_manifest(const InputOptions& input, const std::string& output_p
   m.first_index = run.first_index;
   m.rows = rows;
   m.format = format;
+  m.header = header_row;
   // Every option given to the command except where the output goes, which shard, and the
   // input paths (the fingerprint stands for them).
   nlohmann::json options = nlohmann::json::object();
