@@ -229,7 +229,14 @@ void ModelOptions::add_runtime_to(CLI::App* app) {
                   "auto (as the reference) or sentencepiece (libsentencepiece on the folder's *.model)")
       ->check(CLI::IsMember({"auto", "sentencepiece"}))
       ->capture_default_str();
+  add_normalized_growth_option(app, max_normalized_growth);
   app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
+}
+
+void add_normalized_growth_option(CLI::App* app, size_t& growth) {
+  app->add_option("--max-normalized-growth", growth,
+                  "A tokenizer's normalizer may make a text at most N times longer (0: no bound)")
+      ->capture_default_str();
 }
 
 fs::path ModelOptions::resolve() const {
@@ -297,6 +304,7 @@ RuntimeOptions ModelOptions::runtime_options() const {
   o.threads = threads;
   o.tokenizer.tokenizer_file = tokenizer_file;
   o.tokenizer.backend = parse_tokenizer_backend(tokenizer_backend);
+  o.tokenizer.max_normalized_growth = max_normalized_growth;
   return o;
 }
 

@@ -100,6 +100,7 @@ struct ModelOptions {
   int threads = 0;
   std::string tokenizer_file;
   std::string tokenizer_backend = "auto";
+  size_t max_normalized_growth = 16;  // TokenizerOptions::max_normalized_growth
   bool offline = false;
 
   void add_to(CLI::App* app, const std::string& model_help = "");
