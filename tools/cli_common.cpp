@@ -188,7 +188,7 @@ void require_shard_output(const InputOptions& input, const std::string& output_p
 
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
                           size_t rows, const CLI::App* command, const std::string& model,
-                          const nlohmann::json& evaluation, const nlohmann::json& counts) {
+                          const nlohmann::json& evaluation, const nlohmann::json& counts, bool header_row) {
   const InputOptions::ShardRun& run = *input.shard_run;
   if (!run.spec.enabled) return;
   ShardManifest m;
@@ -199,6 +199,7 @@ void write_shard_manifest(const InputOptions& input, const std::string& output_p
   m.first_index = run.first_index;
   m.rows = rows;
   m.format = format;
+  m.header = header_row;
   // Every option given to the command except where the output goes, which shard, and the
   // input paths (the fingerprint stands for them).
   nlohmann::json options = nlohmann::json::object();
@@ -256,7 +257,14 @@ void ModelOptions::add_runtime_to(CLI::App* app) {
                   "auto (as the reference) or sentencepiece (libsentencepiece on the folder's *.model)")
       ->check(CLI::IsMember({"auto", "sentencepiece"}))
       ->capture_default_str();
+  add_normalized_growth_option(app, max_normalized_growth);
   app->add_flag("--offline", offline, "Never touch the network (also HF_HUB_OFFLINE=1)");
+}
+
+void add_normalized_growth_option(CLI::App* app, size_t& growth) {
+  app->add_option("--max-normalized-growth", growth,
+                  "A tokenizer's normalizer may make a text at most N times longer (0: no bound)")
+      ->capture_default_str();
 }
 
 fs::path ModelOptions::resolve() const {
@@ -324,6 +332,7 @@ RuntimeOptions ModelOptions::runtime_options() const {
   o.threads = threads;
   o.tokenizer.tokenizer_file = tokenizer_file;
   o.tokenizer.backend = parse_tokenizer_backend(tokenizer_backend);
+  o.tokenizer.max_normalized_growth = max_normalized_growth;
   return o;
 }
 

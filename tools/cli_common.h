@@ -84,10 +84,16 @@ void require_shard_output(const InputOptions& input, const std::string& output_p
 // options of `command` that affect the output). Nothing without --shard.
 // `evaluation` (optional, the same for every shard) tells `sbert merge` which columns to recompute
 // figures from, e.g. {"kind": "correlation", "gold": "score", "score": "similarity"}; `counts`
-// (optional, this shard's) are summed by the merge, e.g. an NLI confusion matrix.
+// (optional, this shard's) are summed by the merge, e.g. an NLI confusion matrix. `header_row`:
+// a csv/tsv output begins with a header row (false: headerless input written as it came).
 void write_shard_manifest(const InputOptions& input, const std::string& output_path, const std::string& format,
                           size_t rows, const CLI::App* command, const std::string& model,
-                          const nlohmann::json& evaluation = nullptr, const nlohmann::json& counts = nullptr);
+                          const nlohmann::json& evaluation = nullptr, const nlohmann::json& counts = nullptr,
+                          bool header_row = true);
+
+// --max-normalized-growth N (TokenizerOptions::max_normalized_growth) for commands that load a
+// tokenizer outside ModelOptions (tokenize).
+void add_normalized_growth_option(CLI::App* app, size_t& growth);
 
 // ---- model ----
 struct ModelOptions {
@@ -100,6 +106,7 @@ struct ModelOptions {
   int threads = 0;
   std::string tokenizer_file;
   std::string tokenizer_backend = "auto";
+  size_t max_normalized_growth = 16;  // TokenizerOptions::max_normalized_growth
   bool offline = false;
 
   void add_to(CLI::App* app, const std::string& model_help = "");

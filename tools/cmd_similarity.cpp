@@ -231,12 +231,13 @@ int run_pairs(SimilarityArgs& a, LazyEncoder& encoder, const CLI::App* command) 
     if (!a.gold_column.empty())
       evaluation = {{"kind", "correlation"},
                     {"gold", tabular_in || !w.tabular() ? a.gold_column : std::string("gold")},
-                    {"score", a.score_column},
+                    // A headerless output has no column names: the score is the last column.
+                    {"score", w.tabular() && tabular_in && !ro.header ? std::to_string(header.size()) : a.score_column},
                     {"function", function_name},
                     {"header", !w.tabular() || ro.header || !tabular_in}};
     outputs.commit();
     write_shard_manifest(a.input, a.output.path, a.output.format_or(in_name), records.size(), command, source,
-                         evaluation);
+                         evaluation, nullptr, /*header_row=*/!w.tabular() || ro.header || !tabular_in);
     log("scored " + count_of(scores.size(), "pair") + " of shard " + std::to_string(spec.index) + "/" +
         std::to_string(spec.count) + " (" + function_name + ")");
   } else if (!a.gold_column.empty()) {

@@ -25,6 +25,7 @@ struct TokenizeArgs {
   std::string truncation = "longest_first";
   bool offline = false;
   std::string offset_unit = "chars";
+  size_t max_normalized_growth = 16;
 };
 
 int run(TokenizeArgs& a) {
@@ -35,6 +36,7 @@ int run(TokenizeArgs& a) {
   TokenizerOptions to;
   to.tokenizer_file = a.tokenizer_file;
   to.backend = parse_tokenizer_backend(a.tokenizer_backend);
+  to.max_normalized_growth = a.max_normalized_growth;
   // sentence-transformers lower-cases the input when sentence_bert_config.json says so.
   if (model::read_do_lower_case(dir).value_or(false)) to.lowercase = true;
   auto tok = load_tokenizer(dir, to);
@@ -80,6 +82,7 @@ std::function<int()> setup(CLI::App& app) {
                   "auto (as the reference) or sentencepiece (libsentencepiece on the folder's *.model)")
       ->check(CLI::IsMember({"auto", "sentencepiece"}))
       ->capture_default_str();
+  add_normalized_growth_option(sub, a->max_normalized_growth);
   sub->add_option("--max-length", a->max_length, "Truncate to N tokens including special tokens (default: no limit)");
   sub->add_flag("--no-special-tokens", a->no_special, "Do not add [CLS]/[SEP] (or <s>/</s>)");
   CLI::Option* offsets = add_offsets_option(sub, a->offset_unit, "Also write each token's offsets [begin, end) in the text");

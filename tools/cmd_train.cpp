@@ -70,6 +70,10 @@ int run_train(TrainArgs& a) {
   else if (a.objective == "cross") o.objective = TrainObjective::Cross;
   else throw Error("unknown objective '" + a.objective + "' (bi, cross)");
   o.loss = parse_train_loss(a.loss, o.objective);
+  // -o checked (and earlier killed runs' temporaries cleaned) before anything is read or written.
+  std::vector<TrainInput> inputs = {{"--train", a.train}, {"--dev", a.dev}, {"--log", a.log_file}};
+  if (!a.resume && fs::exists(a.model)) inputs.push_back({"--model", a.model});  // --resume trains -o itself
+  for (const std::string& line : prepare_train_output(a.out, inputs)) log(line);
   if (a.resume) {
     if (!fs::exists(fs::path(a.out) / ".trainer_state" / "state.json"))
       throw Error(a.out + ": no training state to resume (.trainer_state/state.json missing)");

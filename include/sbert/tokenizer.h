@@ -88,6 +88,13 @@ struct TokenizerOptions {
   // before the tokenizer's own normalizer (added/special tokens are still matched first);
   // false or unset leaves the tokenizer's own setting (an uncased BERT stays uncased).
   std::optional<bool> lowercase;
+  // A tokenizer file's normalizer may make a text at most this many times longer (in code
+  // points; texts under 16 count as 16); beyond it encoding throws sbert::Error naming the file
+  // (a hostile tokenizer.json, e.g. chained Replace o -> oo, would otherwise allocate until
+  // memory runs out). 0: no bound. Real text stays far below: NFKD expands one code point to at
+  // most 18 (U+FDFA), BERT's CJK spacing to 3, so only text made mostly of such characters
+  // comes near it.
+  size_t max_normalized_growth = 16;
 };
 
 // Loads the tokenizer of a model folder (plain Hugging Face folder, or a sentence-transformers

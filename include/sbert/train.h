@@ -49,6 +49,28 @@ struct TrainDataSpec {
 // outside the scale, unknown label name, missing column) and on an empty file.
 std::vector<TrainExample> read_train_examples(const std::string& path, const TrainDataSpec& spec);
 
+// ---- the output folder (torch-free; src/task/train_output.cpp) ----
+// Trainer::save writes a whole model into PARENT/.NAME.tmp-PID, moves the previous folder aside
+// to PARENT/.NAME.old-PID, renames the new one into place and removes the old one.
+// `kind`: "tmp" or "old".
+std::filesystem::path train_staging_path(const std::filesystem::path& out_dir, const char* kind, long pid);
+// `out` without a trailing separator (-o model/ is model); throws sbert::Error for a path with no
+// folder name of its own (".", "..", "/").
+std::filesystem::path train_output_folder(const std::filesystem::path& out);
+
+struct TrainInput {
+  std::string option;  // "--train", "--dev", "--model", "--log"
+  std::filesystem::path path;
+};
+// Before a run: refuses (one-line sbert::Error) an output folder that is the current directory or
+// holds it (-o .), a symbolic link (dangling or not: the save would replace the link, not the
+// folder it names), something that is not a folder, or a folder that contains one of `inputs`
+// (--overwrite would delete the training data). Then cleans up after earlier runs killed during a
+// save: their .NAME.tmp-PID / .NAME.old-PID folders (PID no longer running) are removed, and a
+// save killed between its two renames is completed (the new folder renamed into place). Returns
+// one line per thing done, for the log.
+std::vector<std::string> prepare_train_output(const std::filesystem::path& out, const std::vector<TrainInput>& inputs);
+
 struct TrainOptions {
   TrainObjective objective = TrainObjective::Bi;
   TrainLoss loss = TrainLoss::Cosine;

@@ -30,6 +30,35 @@ size_t size_field(const json& j, std::initializer_list<const char*> keys) {
   return 0;
 }
 
+bool is_inside(const fs::path& path, const fs::path& folder) {
+  auto p = path.begin(), f = folder.begin();
+  for (; f != folder.end(); ++f, ++p)
+    if (p == path.end() || *p != *f) return false;
+  return true;
+}
+
+// The folder of a modules.json entry. sentence-transformers' layouts (a saved model, the hub
+// cache's snapshot folders) keep every module inside the model folder, so a path that is
+// absolute, climbs out with "..", or resolves outside through a symbolic link is refused rather
+// than loaded from wherever it points.
+fs::path module_dir(const fs::path& root, const std::string& path, const fs::path& modules_file) {
+  if (path.empty()) return root;
+  const fs::path p(path);
+  auto refuse = [&](const std::string& why) {
+    throw Error(modules_file.string() + ": module path '" + path + "' " + why +
+                " (module folders must lie inside the model folder)");
+  };
+  if (p.is_absolute() || p.has_root_name() || p.has_root_directory()) refuse("is absolute");
+  for (const fs::path& part : p)
+    if (part == "..") refuse("climbs out with '..'");
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(fs::absolute(root, ec), ec);
+  const fs::path resolved = fs::weakly_canonical(fs::absolute(root / p, ec), ec);
+  if (ec) refuse("cannot be resolved: " + ec.message());
+  if (!is_inside(resolved, base)) refuse("resolves to " + resolved.string() + ", outside " + base.string());
+  return root / p;
+}
+
 ModuleKind module_kind(const std::string& type, bool strict) {
   // Strict: sentence_transformers' own module classes (any package prefix); lenient: any type
   // naming one of them.
@@ -316,7 +345,7 @@ std::optional<bool> read_do_lower_case(const fs::path& model_dir) {
       if (m.is_object() && m.contains("type") && m["type"].is_string() &&
           module_kind(m["type"].get<std::string>(), false) == ModuleKind::Transformer &&
           m.contains("path") && m["path"].is_string() && !m["path"].get<std::string>().empty())
-        transformer = model_dir / m["path"].get<std::string>();
+        transformer = module_dir(model_dir, m["path"].get<std::string>(), model_dir / "modules.json");
   ModelFolder f;
   if (auto p = sbert_config_path(transformer, model_dir)) read_sbert_config(*p, f);
   return f.do_lower_case;
@@ -340,7 +369,7 @@ ModelFolder read_model_folder(const fs::path& dir, const ReadOptions& options) {
       ModuleEntry e;
       if (typed) e.type = m["type"].get<std::string>();
       if (m.is_object() && m.contains("path") && m["path"].is_string()) e.path = m["path"].get<std::string>();
-      e.dir = e.path.empty() ? dir : dir / e.path;
+      e.dir = module_dir(dir, e.path, modules);
       e.kind = module_kind(e.type, strict);
       switch (e.kind) {
         case ModuleKind::Transformer:

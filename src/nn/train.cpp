@@ -830,13 +830,18 @@ class TrainerImpl final : public Trainer {
   size_t step_ = 0, total_ = 0;
 };
 
-void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
+void TrainerImpl::save(const fs::path& out_given, const std::string& card) const {
   // Everything goes to a fresh folder beside out_dir, renamed into place at the end.
+  const fs::path out_dir = train_output_folder(out_given);  // model/ -> model; refuses "." and ".."
   fs::path parent = out_dir.parent_path().empty() ? fs::path(".") : out_dir.parent_path();
-  fs::create_directories(parent);
-  fs::path tmp = parent / ("." + out_dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  const fs::path tmp = train_staging_path(out_dir, "tmp", ::getpid());
+  try {
+    fs::create_directories(parent);
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(out_dir.string() + ": cannot create the folder to save into: " + e.code().message());
+  }
   // The encoder's tensors go to its model.safetensors, each Dense module's ("<dir>/linear.*")
   // to <dir>/model.safetensors.
   std::vector<NamedTensor> encoder_tensors;
@@ -925,19 +930,36 @@ void TrainerImpl::save(const fs::path& out_dir, const std::string& card) const {
     for (const auto& [dir, tensors] : dense_tensors) write_safetensors(tmp / dir / "model.safetensors", tensors);
     if (!card.empty()) write_text(tmp / "README.md", card);
     save_state(tmp / ".trainer_state");
+  } catch (const fs::filesystem_error& e) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw Error(out_dir.string() + ": saving the model failed: " + e.code().message() + " (" + e.path1().string() + ")");
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
     throw;
   }
+  // (A kill between the two renames leaves out_dir missing and both folders beside it; the next
+  // run's prepare_train_output completes the swap.)
   std::error_code ec;
   fs::path old;
-  if (fs::exists(out_dir)) {
-    old = parent / ("." + out_dir.filename().string() + ".old-" + std::to_string(::getpid()));
+  if (fs::exists(fs::symlink_status(out_dir, ec))) {
+    old = train_staging_path(out_dir, "old", ::getpid());
     fs::remove_all(old, ec);
-    fs::rename(out_dir, old);
+    fs::rename(out_dir, old, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      fs::remove_all(tmp, ec);
+      throw Error(out_dir.string() + ": cannot move the previous folder aside to save the model: " + why);
+    }
   }
-  fs::rename(tmp, out_dir);
+  fs::rename(tmp, out_dir, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    if (!old.empty()) fs::rename(old, out_dir, ec);  // put the previous folder back
+    fs::remove_all(tmp, ec);
+    throw Error(out_dir.string() + ": cannot put the saved model in place: " + why);
+  }
   if (!old.empty()) fs::remove_all(old, ec);
 }
 

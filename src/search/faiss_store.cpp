@@ -16,7 +16,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <typeinfo>
 
 #include "sbert/error.h"
@@ -259,8 +263,107 @@ void write_index(const faiss::Index* index, const std::filesystem::path& path) {
   rename_durably(tmp, path);
 }
 
-std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": FAISS index file is missing");
+namespace {
+
+// FAISS's on-disk index header (faiss/impl/index_read.cpp read_index_header), after the fourcc:
+// int32 d, int64 ntotal, two unused int64, a one-byte is_trained, int32 metric_type, and a float
+// metric_arg when metric_type > 1.
+struct HeadReader {
+  std::string_view b;
+  size_t at = 0;
+  const std::string& path;
+  template <typename T>
+  T take(const char* field) {
+    if (b.size() - at < sizeof(T)) throw Error(path + ": corrupted FAISS index: truncated header (no " + field + ")");
+    T v;
+    std::memcpy(&v, b.data() + at, sizeof(T));
+    at += sizeof(T);
+    return v;
+  }
+  std::string fourcc() {
+    if (b.size() - at < 4) throw Error(path + ": corrupted FAISS index: truncated header");
+    std::string f(b.substr(at, 4));
+    at += 4;
+    for (char c : f)
+      if (!std::isalnum(static_cast<unsigned char>(c))) throw Error(path + ": corrupted FAISS index: not a FAISS index file");
+    return f;
+  }
+  struct Fields {
+    int32_t d;
+    int64_t ntotal;
+  };
+  Fields header() {
+    Fields h;
+    h.d = take<int32_t>("dimension");
+    h.ntotal = take<int64_t>("ntotal");
+    take<int64_t>("header");
+    take<int64_t>("header");
+    take<uint8_t>("is_trained");
+    const int32_t metric = take<int32_t>("metric_type");
+    if (metric != 0 && metric != 1)  // inner product, L2: the two metrics sbert builds
+      throw Error(path + ": corrupted FAISS index: unknown metric type " + std::to_string(metric));
+    return h;
+  }
+};
+
+bool flat_fourcc(const std::string& f) { return f == "IxFI" || f == "IxF2" || f == "IxFl"; }
+
+}  // namespace
+
+IndexHeader check_index_header(std::string_view head, uint64_t file_size, std::optional<size_t> vectors,
+                               size_t dimension, const std::string& path) {
+  HeadReader r{head, 0, path};
+  IndexHeader out;
+  out.fourcc = r.fourcc();
+  if (out.fourcc[0] != 'I') throw Error(path + ": corrupted FAISS index: not a FAISS index file (type code '" + out.fourcc + "')");
+  const HeadReader::Fields h = r.header();
+  out.dimension = h.d;
+  out.ntotal = h.ntotal;
+  if (h.d <= 0 || (dimension && static_cast<size_t>(h.d) != dimension))
+    throw Error(path + ": corrupted FAISS index: dimension " + std::to_string(h.d) +
+                (dimension ? ", the manifest says " + std::to_string(dimension) : std::string(" is not positive")));
+  if (h.ntotal < 0) throw Error(path + ": corrupted FAISS index: negative vector count " + std::to_string(h.ntotal));
+  if (vectors && static_cast<uint64_t>(h.ntotal) != *vectors)
+    throw Error(path + ": corrupted FAISS index: its header claims " + std::to_string(h.ntotal) + " vectors, the manifest says " +
+                std::to_string(*vectors));
+  // The fewest bytes a vector takes in the file: every index sbert writes keeps an 8-byte id per
+  // vector (IndexIDMap2's id map, or the ids of an IVF index's lists) besides its code (at least
+  // a byte; d floats in a flat index).
+  const bool id_map = out.fourcc == "IxMp" || out.fourcc == "IxM2";
+  std::string core = out.fourcc;
+  if (id_map) {
+    out.core_fourcc = core = r.fourcc();
+    const HeadReader::Fields inner = r.header();
+    if (inner.d != h.d || inner.ntotal != h.ntotal)
+      throw Error(path + ": corrupted FAISS index: the id map holds " + std::to_string(h.ntotal) + " vectors of dimension " +
+                  std::to_string(h.d) + ", the index inside it " + std::to_string(inner.ntotal) + " of dimension " +
+                  std::to_string(inner.d));
+  }
+  const bool ids = id_map || out.fourcc.rfind("Iw", 0) == 0;
+  const uint64_t per_vector = (ids ? 8 : 0) + (flat_fourcc(core) ? 4 * static_cast<uint64_t>(h.d) : 1);
+  using U = unsigned __int128;
+  if (U(static_cast<uint64_t>(h.ntotal)) * per_vector > U(file_size))
+    throw Error(path + ": corrupted FAISS index: its header claims " + std::to_string(h.ntotal) + " vectors (at least " +
+                std::to_string(per_vector) + " bytes each), but the file has " + std::to_string(file_size) +
+                " bytes: truncated or corrupt");
+  return out;
+}
+
+std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path, std::optional<size_t> vectors,
+                                         size_t dimension) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error(path.string() + ": FAISS index file is missing");
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path.string() + ": FAISS index is not a regular file");
+  {
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) throw Error(path.string() + ": cannot read: " + ec.message());
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path.string() + ": cannot open: " + std::strerror(errno));
+    std::string head(kIndexHeadBytes, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    check_index_header(head, size, vectors, dimension, path.string());
+  }
   try {
     return std::unique_ptr<faiss::Index>(faiss::read_index(path.c_str()));
   } catch (const faiss::FaissException& e) {

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace faiss {
@@ -54,6 +56,24 @@ nlohmann::json describe(const faiss::Index* index);
 
 // Writes to `path` durably (temporary file, fsync, rename).
 void write_index(const faiss::Index* index, const std::filesystem::path& path);
-std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path);
+
+// What the first bytes of an index file claim, checked before FAISS reads it: FAISS sizes its
+// arrays from these fields, so a header claiming 2^60 vectors makes it allocate until memory
+// runs out. `head` is the start of the file (kIndexHeadBytes or the whole file when shorter),
+// `file_size` its size; `vectors` (when given) what the search manifest says the index holds,
+// `dimension` (when non-zero) its dimension. Throws sbert::Error naming `path` and the field.
+constexpr size_t kIndexHeadBytes = 128;
+struct IndexHeader {
+  std::string fourcc;        // e.g. "IxM2" (IndexIDMap2), "IwFl" (IndexIVFFlat)
+  int32_t dimension = 0;
+  int64_t ntotal = 0;
+  std::string core_fourcc;   // the index inside an id map ("" when there is none)
+};
+IndexHeader check_index_header(std::string_view head, uint64_t file_size, std::optional<size_t> vectors,
+                               size_t dimension, const std::string& path);
+
+// Checks the header (check_index_header), then reads the index.
+std::unique_ptr<faiss::Index> read_index(const std::filesystem::path& path, std::optional<size_t> vectors = std::nullopt,
+                                         size_t dimension = 0);
 
 }  // namespace sbert::search

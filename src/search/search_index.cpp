@@ -211,7 +211,7 @@ struct SearchIndex::Impl {
   void load() {
     m = read_manifest(dir);
     fs::path fp = faiss_path(dir, m.generation);
-    auto idx = search::read_index(fp);
+    auto idx = search::read_index(fp, m.vectors, m.dimension);
     if (static_cast<size_t>(idx->d) != m.dimension)
       throw Error(fp.string() + ": dimension " + std::to_string(idx->d) +
                   " does not match the manifest's " + std::to_string(m.dimension));

@@ -24,7 +24,7 @@
 namespace sbert {
 
 struct NnApi {
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;  // 2: TokenizerOptions::max_normalized_growth (options layout)
   int version = kVersion;
   size_t size = sizeof(NnApi);
   void (*set_log_handler)(LogHandler handler);

@@ -25,6 +25,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::p
   if (ext == ".json") {
     auto tok = load_tokenizer_json(file.string());
     if (options.lowercase.value_or(false)) tok->force_lowercase();
+    tok->set_growth_limit(options.max_normalized_growth, file.string());
     return tok;
   }
   if (ext == ".model") {
@@ -35,6 +36,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::p
       if (spm_class_is_convertible(cls))
         if (auto tok = convert_spm_model(file, dir, cls)) {
           if (options.lowercase.value_or(false)) tok->force_lowercase();
+          tok->set_growth_limit(options.max_normalized_growth, file.string());
           return tok;
         }
     }
@@ -44,6 +46,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const fs::path& file, const fs::p
     BertVocabOptions o = read_bert_config(dir.string());
     auto tok = make_bert_wordpiece_tokenizer(file.string(), o);
     if (options.lowercase.value_or(false)) tok->force_lowercase();
+    tok->set_growth_limit(options.max_normalized_growth, file.string());
     return tok;
   }
   throw Error(file.string() + ": unsupported tokenizer file (expected tokenizer.json, *.model or vocab.txt)");

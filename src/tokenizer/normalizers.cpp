@@ -10,7 +10,7 @@ namespace sbert::tok {
 
 namespace {
 
-void lowercase_seq(CharSeq& s) {
+void lowercase_seq(CharSeq& s, size_t max_chars) {
   // In place unless some character lower-cases to several (only U+0130 does).
   bool expands = false;
   std::u32string one;
@@ -36,13 +36,14 @@ void lowercase_seq(CharSeq& s) {
     lowercase_into(c.cp, buf);
     for (char32_t l : buf) out.push_back({l, c.begin, c.end});
   }
+  check_normalized_length(out.size(), max_chars);
   s.swap(out);
 }
 
 class BertNormalizer : public Normalizer {
  public:
   explicit BertNormalizer(const BertNormalizerOptions& o) : o_(o) {}
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t max_chars) const override {
     CharSeq out;
     out.reserve(s.size() + 8);
     for (const Char& c : s) {
@@ -54,6 +55,7 @@ class BertNormalizer : public Normalizer {
         if (ws) cp = U' ';
       }
       if (o_.handle_chinese_chars && is_cjk_ideograph(cp)) {
+        check_normalized_length(out.size() + 3, max_chars);
         out.push_back({U' ', c.begin, c.end});
         out.push_back({cp, c.begin, c.end});
         out.push_back({U' ', c.begin, c.end});
@@ -68,8 +70,9 @@ class BertNormalizer : public Normalizer {
       out.clear();
       for (const Char& c : d)
         if (!is_nonspacing_mark(c.cp)) out.push_back(c);
+      check_normalized_length(out.size(), max_chars);
     }
-    if (o_.lowercase) lowercase_seq(out);
+    if (o_.lowercase) lowercase_seq(out, max_chars);
     s.swap(out);
   }
 
@@ -79,13 +82,16 @@ class BertNormalizer : public Normalizer {
 
 class LowercaseNormalizer : public Normalizer {
  public:
-  void normalize(CharSeq& s) const override { lowercase_seq(s); }
+  void normalize(CharSeq& s, size_t max_chars) const override { lowercase_seq(s, max_chars); }
 };
 
 class UnicodeNormalizer : public Normalizer {
  public:
   explicit UnicodeNormalizer(NormForm f) : form_(f) {}
-  void normalize(CharSeq& s) const override { s = tok::normalize(s, form_); }
+  void normalize(CharSeq& s, size_t max_chars) const override {
+    s = tok::normalize(s, form_);  // at most 18 code points per input code point (U+FDFA, NFKD)
+    check_normalized_length(s.size(), max_chars);
+  }
 
  private:
   NormForm form_;
@@ -93,7 +99,7 @@ class UnicodeNormalizer : public Normalizer {
 
 class StripAccentsNormalizer : public Normalizer {
  public:
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t) const override {
     CharSeq out;
     out.reserve(s.size());
     for (const Char& c : s) {
@@ -111,7 +117,7 @@ class StripAccentsNormalizer : public Normalizer {
 class StripNormalizer : public Normalizer {
  public:
   StripNormalizer(bool l, bool r) : left_(l), right_(r) {}
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t) const override {
     size_t b = 0, e = s.size();
     if (left_)
       while (b < e && is_whitespace(s[b].cp)) ++b;
@@ -130,7 +136,7 @@ class ReplaceNormalizer : public Normalizer {
     for (const Char& c : decode_utf8(pattern)) pattern_.push_back(c.cp);
     for (const Char& c : decode_utf8(content)) content_.push_back(c.cp);
   }
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t max_chars) const override {
     if (pattern_.empty()) return;
     CharSeq out;
     out.reserve(s.size());
@@ -142,7 +148,10 @@ class ReplaceNormalizer : public Normalizer {
         out.push_back(s[i++]);
         continue;
       }
+      // out + the rest of s is what this step makes if nothing else matched; every match of one
+      // Replace changes it by the same amount, so this is exact for growing replacements.
       const uint32_t b = s[i].begin, e = s[i + pattern_.size() - 1].end;
+      check_normalized_length(out.size() + content_.size() + (s.size() - i - pattern_.size()), max_chars);
       for (char32_t c : content_) out.push_back({c, b, e});
       i += pattern_.size();
     }
@@ -158,8 +167,9 @@ class PrependNormalizer : public Normalizer {
   explicit PrependNormalizer(const std::string& p) {
     for (const Char& c : decode_utf8(p)) prefix_.push_back(c.cp);
   }
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t max_chars) const override {
     if (s.empty()) return;
+    check_normalized_length(s.size() + prefix_.size(), max_chars);
     CharSeq out;
     out.reserve(s.size() + prefix_.size());
     for (char32_t c : prefix_) out.push_back({c, s[0].begin, s[0].begin});
@@ -174,8 +184,8 @@ class PrependNormalizer : public Normalizer {
 class SequenceNormalizer : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<NormalizerPtr> parts) : parts_(std::move(parts)) {}
-  void normalize(CharSeq& s) const override {
-    for (const auto& p : parts_) p->normalize(s);
+  void normalize(CharSeq& s, size_t max_chars) const override {
+    for (const auto& p : parts_) p->normalize(s, max_chars);  // each step bounded, not only the end
   }
 
  private:
@@ -188,7 +198,7 @@ class SequenceNormalizer : public Normalizer {
 class PrecompiledNormalizer : public Normalizer {
  public:
   explicit PrecompiledNormalizer(std::string blob) : map_(blob) {}
-  void normalize(CharSeq& s) const override {
+  void normalize(CharSeq& s, size_t max_chars) const override {
     if (map_.empty() || s.empty()) return;
     CharSeq out;
     out.reserve(s.size());
@@ -206,6 +216,7 @@ class PrecompiledNormalizer : public Normalizer {
       for (size_t k = i; k < j; ++k) append_utf8(bytes, s[k].cp);
       if (bytes.size() < 6) {
         if (auto rep = map_.transform(bytes)) {
+          check_normalized_length(out.size() + rep->size(), max_chars);  // bytes >= code points
           emit(*rep, s[i].begin, s[j - 1].end, out);
           i = j;
           continue;
@@ -214,13 +225,16 @@ class PrecompiledNormalizer : public Normalizer {
       for (size_t k = i; k < j; ++k) {
         bytes.clear();
         append_utf8(bytes, s[k].cp);
-        if (auto rep = map_.transform(bytes))
+        if (auto rep = map_.transform(bytes)) {
+          check_normalized_length(out.size() + rep->size(), max_chars);
           emit(*rep, s[k].begin, s[k].end, out);
+        }
         else
           out.push_back(s[k]);
       }
       i = j;
     }
+    check_normalized_length(out.size(), max_chars);
     s.swap(out);
   }
 

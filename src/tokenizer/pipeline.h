@@ -18,10 +18,23 @@
 namespace sbert::tok {
 
 // ---- normalizers ----
+// Thrown by a normalizer whose output would pass `max_chars` code points (a hostile
+// tokenizer.json: 40 chained Replace o -> oo double a text 40 times); PipelineTokenizer turns it
+// into an sbert::Error naming the tokenizer file.
+struct NormalizedTooLong {
+  size_t max_chars;
+};
+// Throws NormalizedTooLong when a text of `n` code points passes `max_chars`.
+inline void check_normalized_length(size_t n, size_t max_chars) {
+  if (n > max_chars) throw NormalizedTooLong{max_chars};
+}
+
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  virtual void normalize(CharSeq& s) const = 0;
+  // Rewrites `s`; an output longer than `max_chars` code points throws NormalizedTooLong
+  // (checked as it grows, so a runaway rewrite stops before it allocates).
+  virtual void normalize(CharSeq& s, size_t max_chars) const = 0;
 };
 using NormalizerPtr = std::unique_ptr<Normalizer>;
 
@@ -162,6 +175,9 @@ class PipelineTokenizer : public Tokenizer {
   std::string describe() const override { return description_; }
 
   void set_pad_id(int64_t id) { pad_id_ = id; }
+  // Bounds the normalized text at `growth` times its input (in code points; inputs under 16
+  // count as 16; 0: no bound). `source` names the tokenizer file in the error.
+  void set_growth_limit(size_t growth, std::string source);
   // Lower-cases the text before the normalizer (sentence-transformers do_lower_case).
   void force_lowercase();
 
@@ -176,9 +192,15 @@ class PipelineTokenizer : public Tokenizer {
   ModelPtr model_;
   PostProcessorPtr post_;
   int64_t pad_id_ = 0;
+  size_t growth_ = 16;
+  std::string source_;
 };
 
 // Builders (tokenizer_json.cpp, bert_vocab.cpp).
+// A component list (a Sequence's normalizers or pre-tokenizers, counted through nested
+// Sequences; a template's pieces; a special token's ids) longer than this is refused: real
+// tokenizer files hold a handful, and each entry costs time on every text.
+constexpr size_t kMaxTokenizerComponents = 256;
 std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path);
 struct BertVocabOptions {
   bool lowercase = true;

@@ -80,9 +80,24 @@ PipelineTokenizer::PipelineTokenizer(std::string description, std::vector<AddedT
 
 void PipelineTokenizer::force_lowercase() { lowercase_ = make_lowercase_normalizer(); }
 
+void PipelineTokenizer::set_growth_limit(size_t growth, std::string source) {
+  growth_ = growth;
+  source_ = std::move(source);
+}
+
 void PipelineTokenizer::encode_segment(CharSeq seg, std::vector<Token>& out) const {
-  if (lowercase_) lowercase_->normalize(seg);
-  if (normalizer_) normalizer_->normalize(seg);
+  const size_t in = seg.size();
+  const size_t max_chars = growth_ == 0 ? SIZE_MAX
+                           : std::max<size_t>(in, 16) > SIZE_MAX / growth_ ? SIZE_MAX
+                                                                          : std::max<size_t>(in, 16) * growth_;
+  try {
+    if (lowercase_) lowercase_->normalize(seg, max_chars);
+    if (normalizer_) normalizer_->normalize(seg, max_chars);
+  } catch (const NormalizedTooLong& e) {
+    throw Error((source_.empty() ? description_ : source_) + ": the normalizer makes a text of " +
+                std::to_string(in) + " characters longer than " + std::to_string(e.max_chars) + " (" +
+                std::to_string(growth_) + "x its input; --max-normalized-growth raises the bound)");
+  }
   auto run_model = [&](CharSeq piece) {
     std::vector<CharSeq> pieces;
     pieces.push_back(std::move(piece));

@@ -16,7 +16,15 @@ namespace {
 
 struct Ctx {
   std::string file;
+  mutable size_t normalizers = 0, pre_tokenizers = 0;  // counted through nested Sequences
   [[noreturn]] void fail(const std::string& what) const { throw Error(file + ": " + what); }
+  // Counts `n` more entries of a component list, refusing the file past kMaxTokenizerComponents.
+  void count(size_t& total, size_t n, const char* what) const {
+    total += n;
+    if (n > kMaxTokenizerComponents || total > kMaxTokenizerComponents)
+      fail(std::string(what) + ": more than " + std::to_string(kMaxTokenizerComponents) + " entries (" +
+           std::to_string(total) + " so far); not a tokenizer sbert will run");
+  }
 };
 
 std::string type_of(const Ctx& c, const json& j, const char* kind) {
@@ -76,7 +84,10 @@ NormalizerPtr parse_normalizer(const Ctx& c, const json& j) {
   }
   if (t == "Sequence") {
     std::vector<NormalizerPtr> parts;
-    for (const json& p : j.value("normalizers", json::array()))
+    const json& list = j.value("normalizers", json::array());
+    if (!list.is_array()) c.fail("normalizer 'Sequence': \"normalizers\" must be an array");
+    c.count(c.normalizers, list.size(), "normalizer 'Sequence'");
+    for (const json& p : list)
       if (auto n = parse_normalizer(c, p)) parts.push_back(std::move(n));
     return make_sequence_normalizer(std::move(parts));
   }
@@ -112,7 +123,10 @@ PreTokenizerPtr parse_pre_tokenizer(const Ctx& c, const json& j) {
   }
   if (t == "Sequence") {
     std::vector<PreTokenizerPtr> parts;
-    for (const json& p : j.value("pretokenizers", json::array()))
+    const json& list = j.value("pretokenizers", json::array());
+    if (!list.is_array()) c.fail("pre_tokenizer 'Sequence': \"pretokenizers\" must be an array");
+    c.count(c.pre_tokenizers, list.size(), "pre_tokenizer 'Sequence'");
+    for (const json& p : list)
       if (auto n = parse_pre_tokenizer(c, p)) parts.push_back(std::move(n));
     return make_sequence_pre_tokenizer(std::move(parts));
   }
@@ -185,6 +199,9 @@ std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const j
                                           const char* field) {
   std::vector<TemplatePiece> out;
   if (!tpl.is_array()) c.fail(std::string("TemplateProcessing: \"") + field + "\" must be an array");
+  if (tpl.size() > kMaxTokenizerComponents)
+    c.fail(std::string("TemplateProcessing: \"") + field + "\" has " + std::to_string(tpl.size()) +
+           " pieces, more than " + std::to_string(kMaxTokenizerComponents));
   for (const json& p : tpl) {
     if (p.contains("Sequence")) {
       const json& s = p["Sequence"];
@@ -197,6 +214,9 @@ std::vector<TemplatePiece> parse_template(const Ctx& c, const json& tpl, const j
       const json& def = specials.is_object() ? specials.value(id, json()) : json();
       if (!def.is_object() || !def.contains("ids") || !def["ids"].is_array())
         c.fail("TemplateProcessing: special token '" + id + "' is not defined in special_tokens");
+      if (def["ids"].size() > kMaxTokenizerComponents)
+        c.fail("TemplateProcessing: special token '" + id + "' has " + std::to_string(def["ids"].size()) +
+               " ids, more than " + std::to_string(kMaxTokenizerComponents));
       const json& toks = def.value("tokens", json::array());
       for (size_t k = 0; k < def["ids"].size(); ++k)
         piece.special.push_back({k < toks.size() ? toks[k].get<std::string>() : id, json_integer<int64_t>(def["ids"][k], c.file + ": TemplateProcessing: special token '" + id + "' id")});

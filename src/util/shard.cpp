@@ -11,12 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include "sbert/error.h"
 #include "sbert/json_parse.h"
 #include "sbert/npy.h"
 #include "sbert/output_file.h"
+#include "sbert/text_format.h"
 
 namespace sbert {
 
@@ -111,29 +111,225 @@ RecordRange shard_range(size_t records, size_t index, size_t count) {
   return r;
 }
 
+namespace {
+
+uint64_t fnv1a64(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string hex64(uint64_t h) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// Streams `path` through `fn` in 64 KiB pieces.
+template <typename F>
+void stream_file(const std::string& path, F&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + path + ": " + std::strerror(errno));
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in.gcount();
+    if (n > 0) fn(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  if (in.bad()) throw Error("cannot read " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
 nlohmann::json input_fingerprint(const std::vector<std::string>& files) {
   nlohmann::json out = nlohmann::json::array();
-  std::vector<char> buf(1 << 16);
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    if (!in) throw Error("cannot open " + f + ": " + std::strerror(errno));
     uint64_t h = 1469598103934665603ull;
     uint64_t size = 0;
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      std::streamsize n = in.gcount();
-      for (std::streamsize i = 0; i < n; ++i) {
-        h ^= static_cast<unsigned char>(buf[static_cast<size_t>(i)]);
-        h *= 1099511628211ull;
-      }
-      size += static_cast<uint64_t>(n);
-    }
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    out.push_back({{"name", fs::path(f).filename().string()}, {"size", size}, {"fnv1a64", hex}});
+    stream_file(f, [&](std::string_view piece) {
+      h = fnv1a64(h, piece);
+      size += piece.size();
+    });
+    out.push_back({{"name", fs::path(f).filename().string()}, {"size", size}, {"fnv1a64", hex64(h)}});
   }
   return out;
 }
+
+namespace {
+
+struct NpyPart {
+  size_t rows = 0, cols = 0, data_offset = 0;
+};
+
+// The header of a .npy file whose first bytes are `bytes` (at least the whole header) and whose
+// size is `total`.
+NpyPart parse_npy(std::string_view bytes, uint64_t total, const std::string& path) {
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
+    throw Error(path + ": not a NumPy .npy file");
+  const unsigned char* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t len = 0, start = 0;
+  if (b[6] == 1) {
+    len = b[8] | (b[9] << 8);
+    start = 10;
+  } else if (b[6] == 2 || b[6] == 3) {
+    if (bytes.size() < 12) throw Error(path + ": truncated .npy header");
+    len = b[8] | (b[9] << 8) | (b[10] << 16) | (static_cast<size_t>(b[11]) << 24);
+    start = 12;
+  } else {
+    throw Error(path + ": unsupported .npy version");
+  }
+  if (len > bytes.size() - start) throw Error(path + ": truncated .npy header");
+  const std::string_view header = bytes.substr(start, len);
+  // The value of 'key' in the header dict, from its first character (npos when absent).
+  auto value_of = [&](std::string_view key) -> size_t {
+    size_t at = header.find(key);
+    if (at == std::string_view::npos) return at;
+    at += key.size();
+    while (at < header.size() && header[at] == ' ') ++at;
+    if (at >= header.size() || header[at] != ':') return std::string_view::npos;
+    ++at;
+    while (at < header.size() && header[at] == ' ') ++at;
+    return at;
+  };
+  const size_t descr = value_of("'descr'"), order = value_of("'fortran_order'");
+  if (descr == std::string_view::npos || header.substr(descr, 5) != "'<f4'" || order == std::string_view::npos ||
+      header.substr(order, 5) != "False")
+    throw Error(path + ": merge needs little-endian float32 C-order .npy");
+  // (rows, cols) or (rows, cols,)
+  size_t at = value_of("'shape'");
+  auto skip_spaces = [&] {
+    while (at < header.size() && header[at] == ' ') ++at;
+  };
+  auto number = [&](size_t& out) {
+    skip_spaces();
+    const size_t from = at;
+    out = 0;
+    while (at < header.size() && at - from < 15 && header[at] >= '0' && header[at] <= '9')
+      out = out * 10 + static_cast<size_t>(header[at++] - '0');
+    skip_spaces();
+    return at > from;
+  };
+  auto expect = [&](char c) {
+    if (at < header.size() && header[at] == c) {
+      ++at;
+      return true;
+    }
+    return false;
+  };
+  NpyPart p;
+  bool shape_ok = at != std::string_view::npos && expect('(') && number(p.rows) && expect(',') && number(p.cols);
+  if (shape_ok) {
+    expect(',');
+    skip_spaces();
+    shape_ok = expect(')');
+  }
+  if (!shape_ok) throw Error(path + ": merge needs a 2-D .npy");
+  p.data_offset = start + len;
+  using U = unsigned __int128;
+  if (U(total - p.data_offset) != U(p.rows) * p.cols * sizeof(float))
+    throw Error(path + ": .npy data size does not match its shape");
+  return p;
+}
+
+constexpr size_t kNpyPrefix = (size_t{1} << 16) + 16;  // a v1 header is at most 65535 bytes
+
+}  // namespace
+
+nlohmann::json PartDigest::to_json() const {
+  nlohmann::json j = {{"bytes", bytes}, {"fnv1a64", fnv1a64}};
+  if (rows) j["rows"] = *rows;
+  return j;
+}
+
+PartDigest PartDigest::from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object() || !j.contains("bytes") || !j["bytes"].is_number_unsigned() || !j.contains("fnv1a64") ||
+      !j["fnv1a64"].is_string())
+    throw Error(where + ": \"output\" must hold \"bytes\" and \"fnv1a64\"");
+  PartDigest d;
+  d.bytes = j["bytes"].get<uint64_t>();
+  d.fnv1a64 = j["fnv1a64"].get<std::string>();
+  if (d.fnv1a64.size() != 16 || d.fnv1a64.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw Error(where + ": \"output\".\"fnv1a64\" must be 16 hex digits");
+  if (j.contains("rows")) {
+    if (!j["rows"].is_number_unsigned()) throw Error(where + ": \"output\".\"rows\" must be a count");
+    d.rows = j["rows"].get<size_t>();
+  }
+  return d;
+}
+
+PartDigester::PartDigester(std::string format, bool header) : format_(std::move(format)), header_(header) {}
+
+void PartDigester::add(std::string_view bytes) {
+  hash_ = fnv1a64(hash_, bytes);
+  bytes_ += bytes.size();
+  if (format_ == "npy") {
+    if (prefix_.size() < kNpyPrefix) prefix_.append(bytes.substr(0, kNpyPrefix - prefix_.size()));
+    return;
+  }
+  if (format_ == "f32") return;
+  const bool csv = format_ == "csv";
+  for (char c : bytes) {
+    if (csv && c == '"') in_quotes_ = !in_quotes_;  // "" inside a quoted field toggles twice
+    if (c == '\n' && !in_quotes_) {
+      ++lines_;
+      line_open_ = false;
+      first_line_done_ = true;
+    } else {
+      line_open_ = true;
+      if (c == '\t' && !first_line_done_) first_line_tab_ = true;
+    }
+  }
+}
+
+PartDigest PartDigester::finish(const std::string& path) const {
+  PartDigest d;
+  d.bytes = bytes_;
+  d.fnv1a64 = hex64(hash_);
+  const size_t records = lines_ + (line_open_ ? 1 : 0);
+  if (format_ == "npy") {
+    d.rows = parse_npy(prefix_, bytes_, path).rows;
+  } else if (format_ == "csv" || format_ == "tsv") {
+    d.rows = header_ && records ? records - 1 : records;
+  } else if (format_ == "meta") {
+    d.rows = first_line_tab_ && records ? records - 1 : records;  // several columns: a header row
+  } else if (format_ != "f32") {
+    d.rows = records;
+  }
+  return d;
+}
+
+PartDigest digest_bytes(std::string_view bytes, const std::string& format, bool header, const std::string& path) {
+  PartDigester d(format, header);
+  d.add(bytes);
+  return d.finish(path);
+}
+
+namespace {
+
+PartDigest digest_file(const std::string& path, const std::string& format, bool header) {
+  PartDigester d(format, header);
+  stream_file(path, [&](std::string_view piece) { d.add(piece); });
+  return d.finish(path);
+}
+
+// The files of a projector folder, with the digester format of each.
+const std::pair<const char*, const char*> kProjectorFiles[] = {{"vecs.tsv", "vecs"}, {"meta.tsv", "meta"}};
+
+std::map<std::string, PartDigest> digest_output(const std::string& output, const std::string& format, bool header) {
+  std::map<std::string, PartDigest> out;
+  if (format == "index") return out;
+  if (format == "projector") {
+    for (const auto& [name, kind] : kProjectorFiles)
+      out[name] = digest_file((fs::path(output) / name).string(), kind, false);
+  } else {
+    out[""] = digest_file(output, format, header);
+  }
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json ShardManifest::to_json() const {
   return {{"sbert_shard", 1},
@@ -146,7 +342,17 @@ nlohmann::json ShardManifest::to_json() const {
           {"rows", rows},
           {"format", format},
           {"key", key},
-          {"evaluation", evaluation}};
+          {"evaluation", evaluation},
+          {"header", header},
+          {"output", output_json()}};
+}
+
+nlohmann::json ShardManifest::output_json() const {
+  if (output.empty()) return nullptr;
+  if (output.size() == 1 && output.count("")) return output.at("").to_json();
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, d] : output) j[name] = d.to_json();
+  return j;
 }
 
 ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::string& where) {
@@ -168,6 +374,24 @@ ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::strin
   m.format = j["format"].get<std::string>();
   if (j.contains("key")) m.key = j["key"];
   if (j.contains("evaluation")) m.evaluation = j["evaluation"];
+  if (j.contains("header")) {
+    if (!j["header"].is_boolean()) throw Error(where + ": \"header\" must be true or false");
+    m.header = j["header"].get<bool>();
+  }
+  if (j.contains("output") && !j["output"].is_null()) {
+    const nlohmann::json& o = j["output"];
+    if (!o.is_object()) throw Error(where + ": \"output\" must be an object");
+    if (o.contains("bytes")) {
+      m.output[""] = PartDigest::from_json(o, where);
+    } else {
+      for (const auto& [name, d] : o.items()) {
+        bool known = false;
+        for (const auto& f : kProjectorFiles) known = known || name == f.first;
+        if (!known) throw Error(where + ": \"output\" names an unknown file '" + name + "'");
+        m.output[name] = PartDigest::from_json(d, where);
+      }
+    }
+  }
   if (m.count == 0 || m.shard >= m.count || m.range.begin > m.range.end || m.range.end > m.records)
     throw Error(where + ": inconsistent shard manifest");
   return m;
@@ -175,7 +399,9 @@ ShardManifest ShardManifest::from_json(const nlohmann::json& j, const std::strin
 
 std::string shard_manifest_path(const std::string& output) { return output + ".shard.json"; }
 
-void write_shard_manifest(const std::string& output, const ShardManifest& m) {
+void write_shard_manifest(const std::string& output, const ShardManifest& given) {
+  ShardManifest m = given;
+  if (m.output.empty()) m.output = digest_output(output, m.format, m.header);
   AtomicOutput out(shard_manifest_path(output));
   out.write(m.to_json().dump(2) + "\n");
   out.commit();
@@ -222,40 +448,81 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
   return "";
 }
 
-struct NpyPart {
-  size_t rows = 0, cols = 0, data_offset = 0;
-};
+}  // namespace
 
-NpyPart parse_npy(const std::string& bytes, const std::string& path) {
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
-    throw Error(path + ": not a NumPy .npy file");
-  const unsigned char* b = reinterpret_cast<const unsigned char*>(bytes.data());
-  size_t len = 0, start = 0;
-  if (b[6] == 1) {
-    len = b[8] | (b[9] << 8);
-    start = 10;
-  } else if (b[6] == 2 || b[6] == 3) {
-    if (bytes.size() < 12) throw Error(path + ": truncated .npy header");
-    len = b[8] | (b[9] << 8) | (b[10] << 16) | (static_cast<size_t>(b[11]) << 24);
-    start = 12;
-  } else {
-    throw Error(path + ": unsupported .npy version");
+namespace {
+
+bool is_inside(const fs::path& path, const fs::path& folder) {
+  auto p = path.begin(), f = folder.begin();
+  for (; f != folder.end(); ++f, ++p)
+    if (p == path.end() || *p != *f) return false;
+  return p != path.end();
+}
+
+// A part (or its manifest, or a file of a part folder) given as a symbolic link is followed only
+// when it resolves inside the folder that holds the link: a link to /etc/passwd or to another
+// user's files is not a shard output.
+void check_link(const fs::path& p, const std::string& who) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(p, ec))) return;
+  const fs::path folder = fs::weakly_canonical(fs::absolute(p).parent_path(), ec);
+  const fs::path target = fs::canonical(p, ec);
+  if (ec) throw Error(who + ": " + p.string() + " is a symbolic link to a missing file");
+  if (!is_inside(target, folder))
+    throw Error(who + ": " + p.string() + " is a symbolic link to " + target.string() + ", outside " +
+                folder.string() + " (give the file itself)");
+}
+
+std::string describe(const PartDigest& d) {
+  std::string s;
+  if (d.rows) s = count_of(*d.rows, "row") + " in ";
+  return s + count_of(static_cast<size_t>(d.bytes), "byte");
+}
+
+// The part as it is now against the digest its manifest recorded when the shard was written.
+void check_part(const ShardManifest& m, const std::string& part) {
+  const std::string who = shard_name(m, part);
+  if (m.output.empty())
+    throw Error(who + ": its manifest records no checksum of the output (written by an older sbert?); re-run the shard");
+  check_link(part, who);
+  check_link(shard_manifest_path(part), who);
+  std::error_code ec;
+  auto check_file = [&](const fs::path& file, const std::string& kind, const PartDigest& want) {
+    if (!fs::is_regular_file(file, ec)) throw Error(who + ": " + file.string() + " is not a regular file");
+    PartDigest got;
+    if (fs::file_size(file, ec) != want.bytes || ec) {
+      // Counted anyway (a regular file, read once) so that the message says how many rows went.
+      try {
+        got = digest_file(file.string(), kind, m.header);
+      } catch (const Error&) {
+        got.bytes = fs::file_size(file, ec);
+      }
+    } else {
+      got = digest_file(file.string(), kind, m.header);
+    }
+    if (got.bytes == want.bytes && got.rows == want.rows && got.fnv1a64 == want.fnv1a64) return;
+    std::string what;
+    if (got.rows != want.rows || got.bytes != want.bytes)
+      what = "holds " + describe(got) + ", its manifest recorded " + describe(want);
+    else
+      what = "has other content than its manifest recorded (FNV-1a " + got.fnv1a64 + ", recorded " + want.fnv1a64 + ")";
+    throw Error(who + ": " + file.string() + " " + what + ": it changed after the shard was written; re-run shard " +
+                std::to_string(m.shard) + "/" + std::to_string(m.count));
+  };
+  if (m.format == "projector") {
+    if (!fs::is_directory(part, ec)) throw Error(who + ": not a folder");
+    for (const auto& [name, kind] : kProjectorFiles) {
+      auto it = m.output.find(name);
+      if (it == m.output.end()) throw Error(who + ": its manifest records no checksum of " + name);
+      const fs::path file = fs::path(part) / name;
+      check_link(file, who);
+      check_file(file, kind, it->second);
+    }
+    return;
   }
-  if (start + len > bytes.size()) throw Error(path + ": truncated .npy header");
-  std::string header = bytes.substr(start, len);
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'<f4'")) ||
-      !std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*False")))
-    throw Error(path + ": merge needs little-endian float32 C-order .npy");
-  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,?\\s*\\)")))
-    throw Error(path + ": merge needs a 2-D .npy");
-  NpyPart p;
-  p.rows = std::stoull(m[1].str());
-  p.cols = std::stoull(m[2].str());
-  p.data_offset = start + len;
-  if (bytes.size() - p.data_offset != p.rows * p.cols * sizeof(float))
-    throw Error(path + ": .npy data size does not match its shape");
-  return p;
+  auto it = m.output.find("");
+  if (it == m.output.end()) throw Error(who + ": its manifest records no checksum of the output file");
+  check_file(part, m.format, it->second);
 }
 
 }  // namespace
@@ -284,6 +551,9 @@ std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::ve
                   " one of " + std::to_string(first.count));
     if (m.format != first.format)
       throw Error(shard_name(m, p) + " is " + m.format + ", " + shard_name(first, first_path) + " is " + first.format);
+    if (m.header != first.header)
+      throw Error(shard_name(m, p) + (m.header ? " has" : " has no") + " header row, " + shard_name(first, first_path) +
+                  (first.header ? " has one" : " has none"));
     if (m.records != first.records || m.key != first.key) {
       std::string what = m.records != first.records ? "records" : first_difference(first.key, m.key);
       throw Error(shard_name(m, p) + " was made with other input, model or options than " +
@@ -319,6 +589,8 @@ std::vector<std::pair<ShardManifest, std::string>> check_shard_set(const std::ve
     next_record = m.range.end;
     next_index = (m.rows ? m.first_index : next_index) + m.rows;
   }
+  for (const auto& [m, p] : shards)
+    if (m.format != "index") check_part(m, p);  // a search index checks its own files when opened
   return shards;
 }
 
@@ -465,7 +737,7 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
     bool have_cols = false;
     for (const auto& [m, p] : shards) {
       std::string bytes = read_all(p);
-      NpyPart np = parse_npy(bytes, p);
+      NpyPart np = parse_npy(bytes, bytes.size(), p);
       if (np.rows) {
         if (have_cols && np.cols != cols)
           throw Error(shard_name(m, p) + " has " + std::to_string(np.cols) + " columns, the others " + std::to_string(cols));
@@ -485,7 +757,7 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
     std::string header;
     for (const auto& [m, p] : shards) {
       std::string bytes = read_all(p);
-      if (fmt == "csv" || fmt == "tsv") {
+      if ((fmt == "csv" || fmt == "tsv") && first.header) {
         if (bytes.empty()) continue;
         size_t nl = bytes.find('\n');
         std::string h = bytes.substr(0, nl == std::string::npos ? bytes.size() : nl + 1);

@@ -413,3 +413,81 @@ TEST(ShardCli, RerankShardsAreReRankedByTheMerge) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 32 #9: a part truncated, extended or replaced after its shard ran (or a link to a file
+// elsewhere) is refused by name; nothing is written.
+TEST(ShardCli, MergeChecksEachPartAgainstItsManifest) {
+  fs::path dir = temp_dir("shard-cli-lying-parts");
+  write_file(dir / "in.txt", "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n");
+  const std::string base = "embed -q --model " + q(model()) + " --batch-size 1 " + q(dir / "in.txt");
+  std::string parts, err;
+  for (int i = 0; i < 3; ++i) {
+    const fs::path part = dir / ("p" + std::to_string(i) + ".jsonl");
+    ASSERT_EQ(run_sbert(base + " --shard " + std::to_string(i) + "/3 -o " + q(part), nullptr, &err), 0) << err;
+    parts += " " + q(part);
+  }
+  const std::string merge = "merge -o " + q(dir / "out.jsonl") + parts;
+  const fs::path p1 = dir / "p1.jsonl";
+  const std::string original = read_file(p1);  // 3 rows (records 3..5)
+  ASSERT_EQ(std::count(original.begin(), original.end(), '\n'), 3);
+
+  write_file(p1, original.substr(0, original.find('\n') + 1));  // truncated to 1 row
+  EXPECT_EQ(run_sbert(merge, nullptr, &err), 2);
+  EXPECT_NE(err.find("sbert: error: shard 1/3 (" + p1.string() + "): " + p1.string() + " holds 1 row in"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("its manifest recorded 3 rows"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+  write_file(p1, original + original.substr(0, original.find('\n') + 1));  // one row more
+  EXPECT_EQ(run_sbert(merge, nullptr, &err), 2);
+  EXPECT_NE(err.find("holds 4 rows"), std::string::npos) << err;
+
+  fs::remove(p1);
+  fs::create_symlink("/etc/passwd", p1);
+  EXPECT_EQ(run_sbert(merge, nullptr, &err), 2);
+  EXPECT_NE(err.find("is a symbolic link to /etc/passwd, outside"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "out.jsonl"));
+
+  fs::remove(p1);
+  write_file(p1, original);
+  EXPECT_EQ(run_sbert(merge, nullptr, &err), 0) << err;
+  EXPECT_EQ(read_file(dir / "out.jsonl").size(), read_file(dir / "p0.jsonl").size() + original.size() +
+                                                     read_file(dir / "p2.jsonl").size());
+}
+
+// Issue 31 #1: `similarity --no-header` shards merge byte-identical to one run (the merge used to
+// take the first data row of each shard for a header row).
+TEST(ShardCli, HeaderlessSimilarityShardsMergeToOneRun) {
+  fs::path dir = temp_dir("shard-cli-no-header");
+  // STS-B's layout: genre, file, year, id, score, sentence1, sentence2; tab separated, no header.
+  write_file(dir / "sts.tsv",
+             "main\tf\t2012\t1\t4.5\tthe cat sat\ta cat sat\n"
+             "main\tf\t2012\t2\t1.0\tdogs bark\tbirds fly\n"
+             "main\tf\t2012\t3\t3.2\tthe sea\tthe ocean\n"
+             "main\tf\t2012\t4\t0.5\tfish swim\ta car\n"
+             "main\tf\t2012\t5\t2.8\tlong words here\tlong words\n");
+  const std::string args = "similarity -q --model " + q(model()) +
+                           " --batch-size 1 --input-format tsv --no-header --a-column 5 --b-column 6 --gold-column 4 " +
+                           q(dir / "sts.tsv");
+  std::string err;
+  ASSERT_EQ(run_sbert(args + " -o " + q(dir / "whole.tsv"), nullptr, &err), 0) << err;
+  const std::string whole = read_file(dir / "whole.tsv");
+  ASSERT_EQ(whole.rfind("main\t", 0), 0u) << "a headerless input gives a headerless output: " << whole;
+  for (size_t n : {size_t{2}, size_t{3}, size_t{7}}) {
+    std::string parts;
+    for (size_t i = 0; i < n; ++i) {
+      const fs::path part = dir / ("s" + std::to_string(n) + "-" + std::to_string(i) + ".tsv");
+      ASSERT_EQ(run_sbert(args + " --shard " + std::to_string(i) + "/" + std::to_string(n) + " -o " + q(part), nullptr, &err), 0)
+          << err;
+      parts = " " + q(part) + parts;
+    }
+    const fs::path merged = dir / ("merged" + std::to_string(n) + ".tsv");
+    ASSERT_EQ(run_sbert("merge -o " + q(merged) + parts, nullptr, &err), 0) << err;
+    EXPECT_EQ(read_file(merged), whole) << n << " shards";
+    EXPECT_NE(err.find("5 pairs"), std::string::npos) << "the merge recomputes the figures over every row: " << err;
+  }
+}
+
+}  // namespace

@@ -1,6 +1,8 @@
 // `sbert train` end to end: the PyTorch reference runs of ../shared/fixtures/training reproduced
 // through the command line (losses from the JSONL log, parameters from the written folder), the
 // folder read back by `sbert embed`, and the input errors (exit 2, one line, nothing written).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -259,3 +261,80 @@ TEST(TrainCli, DevEvaluationEqualsTheSavedModelsNliAndSimilarity) {
   EXPECT_NEAR(std::stod(err.substr(p + 8)), pearson, 5e-5) << err;
   EXPECT_NEAR(std::stod(err.substr(s + 9)), spearman, 5e-5) << err;
 }
+
+
+// The names in `dir` (not recursive), sorted.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Issue 32 #13: -o ., a dangling -o link and an output folder holding an input give one line and
+// leave nothing behind; the temporaries of earlier killed runs are cleaned by the next run.
+TEST(TrainCli, OutputFolderChecksAndStaleTemporaries) {
+  SBERT_REQUIRE_SHARED(shared);
+  const fs::path model = shared / "fixtures" / "models" / "bert-wordpiece-mean-norm";
+  fs::path tmp = temp_dir("train_cli_output");
+  write_file(tmp / "ok.csv", "sentence1,sentence2,score\na man,a woman,3\nthe dog,a cat,1\n");
+  const std::string base = "bi --model " + q(model) + " --loss cosine --score-scale 5 --max-steps 1 -q --train " +
+                           q(tmp / "ok.csv");
+  const std::vector<std::string> before = entries(tmp);
+
+  // -o . (with --overwrite: it would have renamed the current directory away).
+  std::string out, err;
+  int rc = run_command("cd " + q(tmp) + " && " + std::string(SBERT_BINARY) + " train " + base + " -o . --overwrite",
+                       &out, &err);
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("sbert: error: -o .: the output folder is the current directory"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(entries(tmp), before);
+
+  // A dangling symbolic link.
+  fs::create_symlink(tmp / "nowhere" / "model", tmp / "link");
+  expect_error(base + " -o " + q(tmp / "link"), "is a dangling symbolic link", fs::path());
+  std::vector<std::string> with_link = before;
+  with_link.push_back("link");
+  std::sort(with_link.begin(), with_link.end());
+  EXPECT_EQ(entries(tmp), with_link) << "temporaries left behind";
+  fs::remove(tmp / "link");
+
+  // An output folder that holds the training data: --overwrite would have deleted it.
+  fs::create_directories(tmp / "data");
+  write_file(tmp / "data" / "train.csv", "sentence1,sentence2,score\na man,a woman,3\nthe dog,a cat,1\n");
+  expect_error("bi --model " + q(model) + " --loss cosine --score-scale 5 --max-steps 1 --train " +
+                   q(tmp / "data" / "train.csv") + " -o " + q(tmp / "data") + " --overwrite",
+               "contains the input --train", fs::path());
+  EXPECT_TRUE(fs::exists(tmp / "data" / "train.csv"));
+  expect_error(base + " --log " + q(tmp / "data" / "log.jsonl") + " -o " + q(tmp / "data") + " --overwrite",
+               "contains the input --log", fs::path());
+
+  // Stale temporaries of killed runs (a PID above any pid_max) are removed by the next run;
+  // those of a running process (this test's own PID) are left alone.
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " train " + base + " -o " + q(tmp / "m"), nullptr, &err), 0) << err;
+  fs::create_directories(tmp / ".m.tmp-999999999" / "x");  // killed while writing a save
+  fs::create_directories(tmp / ".m.old-999999998");        // killed before removing the previous folder
+  const std::string live = ".m.tmp-" + std::to_string(::getpid());
+  fs::create_directories(tmp / live);
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " train " + base + " -o " + q(tmp / "m") + " --overwrite", nullptr,
+                        &err),
+            0)
+      << err;
+  EXPECT_TRUE(fs::exists(tmp / "m" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(tmp / ".m.tmp-999999999"));
+  EXPECT_FALSE(fs::exists(tmp / ".m.old-999999998"));
+  EXPECT_TRUE(fs::exists(tmp / live));
+  fs::remove_all(tmp / live);
+  // -o m/ (a trailing separator) saves into m, not into a folder without a name.
+  ASSERT_EQ(run_command(std::string(SBERT_BINARY) + " train " + base + " -o " + q(tmp / "m") + "/ --overwrite", nullptr,
+                        &err),
+            0)
+      << err;
+  std::vector<std::string> want = before;
+  for (const char* n : {"data", "m"}) want.push_back(n);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(entries(tmp), want);
+}
+
+}  // namespace

@@ -274,6 +274,47 @@ TEST(ModelFolder, ErrorsNameTheFile) {
   EXPECT_FALSE(read_json_if_exists(d / "none.json").has_value());
 }
 
+// Issue 32 #12: module paths that leave the model folder are refused, not loaded from there.
+TEST(ModelFolder, ModulePathsStayInsideTheFolder) {
+  fs::path d = plain_folder("module-paths");
+  fs::path outside = temp_dir("module-paths-outside");
+  fs::create_directories(outside / "P");
+  write_file(outside / "P/config.json", R"({"pooling_mode_cls_token": true})");
+  const std::string modules = (d / "modules.json").string();
+  auto pooling_at = [&](const std::string& path) {
+    write_file(d / "modules.json", R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                                      {"idx": 1, "name": "1", "path": ")" + path +
+                                       R"(", "type": "sentence_transformers.models.Pooling"}])");
+  };
+  for (const std::string& path : std::vector<std::string>{(outside / "P").string(), "../" + outside.filename().string() + "/P",
+                                 "1_Pooling/../../x"}) {
+    pooling_at(path);
+    for (bool strict : {true, false}) {
+      const std::string e = error_of([&] { read_model_folder(d, ReadOptions{strict}); });
+      EXPECT_TRUE(contains(e, modules + ": module path '" + path + "'")) << e;
+      EXPECT_TRUE(contains(e, "inside the model folder")) << e;
+    }
+  }
+  // A symbolic link inside the folder that points out.
+  fs::create_directory_symlink(outside / "P", d / "1_Pooling");
+  pooling_at("1_Pooling");
+  std::string e = error_of([&] { read_model_folder(d); });
+  EXPECT_TRUE(contains(e, "resolves to " + fs::canonical(outside / "P").string() + ", outside")) << e;
+  // The transformer path read for do_lower_case is checked too.
+  write_file(d / "modules.json", R"([{"path": "../)" + outside.filename().string() +
+                                     R"(", "type": "sentence_transformers.models.Transformer"}])");
+  EXPECT_TRUE(contains(error_of([&] { read_do_lower_case(d); }), "climbs out")) << error_of([&] { read_do_lower_case(d); });
+  // Links that stay inside, and plain relative paths, are fine.
+  fs::remove(d / "1_Pooling");
+  fs::create_directories(d / "real_pooling");
+  write_file(d / "real_pooling/config.json", R"({"pooling_mode_cls_token": true})");
+  fs::create_directory_symlink("real_pooling", d / "1_Pooling");
+  pooling_at("1_Pooling");
+  EXPECT_EQ(read_model_folder(d).pooling.modes, std::vector<std::string>{"cls"});
+  pooling_at("./real_pooling");
+  EXPECT_EQ(read_model_folder(d).pooling.modes, std::vector<std::string>{"cls"});
+}
+
 // ---- writers ----
 
 TEST(ModelFolder, WritesTheStLayout) {

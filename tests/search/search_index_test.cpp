@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -19,6 +21,7 @@
 
 #include "sbert/error.h"
 #include "sbert/search_index.h"
+#include "search/faiss_store.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -679,4 +682,122 @@ TEST(SearchIndex, ManifestCountsMustBeIntegers) {
           << key << "=" << bad.dump() << ": " << msg;
     }
   }
+}
+
+// Issue 32 #10: a FAISS file whose header lies about its size is refused from the header, before
+// FAISS sizes anything from it (FAISS's own reader allocated > 20 GB for ntotal = 2^60 in the
+// id map's header). The open runs in a child process under a 4 GiB address-space limit, so a
+// regression fails (bad_alloc, a different message) instead of eating the machine's memory.
+namespace {
+
+void patch_i64(const fs::path& file, size_t offset, int64_t value) {
+  std::string b = sbert::testing::read_file(file);
+  ASSERT_GE(b.size(), offset + 8);
+  std::memcpy(b.data() + offset, &value, 8);
+  sbert::testing::write_file(file, b);
+}
+
+void set_manifest_vectors(const fs::path& dir, uint64_t vectors) {
+  nlohmann::json j = sbert::testing::load_json(dir / "manifest.json");
+  j["vectors"] = vectors;
+  sbert::testing::write_file(dir / "manifest.json", j.dump(2));
+}
+
+// The error of SearchIndex::open(dir), run in a child with bounded memory ("" when it opens).
+std::string open_error_bounded(const fs::path& dir) {
+  fs::path msg_file = dir.parent_path() / (dir.filename().string() + ".err");
+  fs::remove(msg_file);
+  const pid_t pid = fork();
+  if (pid == 0) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SBERT_TEST_ASAN 1
+#endif
+#endif
+#if !defined(__SANITIZE_ADDRESS__) && !defined(SBERT_TEST_ASAN)  // ASan's shadow memory needs the address space
+    struct rlimit lim = {size_t{4} << 30, size_t{4} << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
+    std::string what;
+    try {
+      SearchIndex::open(dir);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    std::FILE* f = std::fopen(msg_file.c_str(), "w");
+    if (f) {
+      std::fputs(what.c_str(), f);
+      std::fclose(f);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return fs::exists(msg_file) ? sbert::testing::read_file(msg_file) : "<child died>";
+}
+
+}  // namespace
+
+TEST(SearchIndex, FaissHeadersThatLieAreRefusedBeforeReading) {
+  fs::path dir = sbert::testing::temp_dir("search-faiss-lies");
+  Matrix corpus = make_vectors(20, 8, 5);
+  SearchIndex::build(dir / "clean", manifest("Flat"), corpus, make_rows(20));
+  const fs::path faiss_file = dir / "clean" / "index.1.faiss";
+  // Layout: "IxM2", int32 d, int64 ntotal (offset 8), 2 x int64, bool, int32 metric (= 37 bytes);
+  // then the flat index inside: "IxFI", d, ntotal (offset 45), ...
+  const int64_t huge = int64_t{1} << 60;
+  auto variant = [&](const std::string& name) {
+    fs::copy(dir / "clean", dir / name);
+    return dir / name;
+  };
+  {
+    const fs::path d = variant("outer-and-manifest");  // what made FAISS allocate without end
+    patch_i64(d / "index.1.faiss", 8, huge);
+    set_manifest_vectors(d, uint64_t(huge));
+    const std::string e = open_error_bounded(d);
+    EXPECT_NE(e.find((d / "index.1.faiss").string() + ": corrupted FAISS index: the id map holds 1152921504606846976 vectors"),
+              std::string::npos) << e;
+  }
+  {
+    const fs::path d = variant("header-only");  // the manifest still says 20
+    patch_i64(d / "index.1.faiss", 8, huge);
+    patch_i64(d / "index.1.faiss", 45, huge);
+    const std::string e = open_error_bounded(d);
+    EXPECT_NE(e.find("its header claims 1152921504606846976 vectors, the manifest says 20"), std::string::npos) << e;
+  }
+  {
+    const fs::path d = variant("both-headers-and-manifest");  // consistent lies: the file size tells
+    patch_i64(d / "index.1.faiss", 8, huge);
+    patch_i64(d / "index.1.faiss", 45, huge);
+    set_manifest_vectors(d, uint64_t(huge));
+    const std::string e = open_error_bounded(d);
+    EXPECT_NE(e.find("claims 1152921504606846976 vectors (at least 40 bytes each), but the file has"), std::string::npos)
+        << e;
+  }
+  EXPECT_EQ(open_error_bounded(dir / "clean"), "");
+}
+
+TEST(SearchIndex, FaissHeaderCheckOnBytes) {
+  using sbert::search::check_index_header;
+  fs::path dir = sbert::testing::temp_dir("search-faiss-head");
+  SearchIndex::build(dir / "ivf", manifest("IVF4,Flat"), make_vectors(200, 8, 9), make_rows(200));
+  const std::string ivf = sbert::testing::read_file(dir / "ivf" / "index.1.faiss");
+  auto h = check_index_header(ivf, ivf.size(), 200, 8, "i");
+  EXPECT_EQ(h.fourcc.substr(0, 2), "Iw");
+  EXPECT_EQ(h.ntotal, 200);
+  EXPECT_EQ(h.dimension, 8);
+  auto err = [&](std::string bytes, std::optional<size_t> vectors, size_t dim) {
+    return sbert::testing::error_of([&] { check_index_header(bytes, bytes.size(), vectors, dim, "i.faiss"); });
+  };
+  EXPECT_NE(err(ivf, 199, 8).find("claims 200 vectors, the manifest says 199"), std::string::npos);
+  EXPECT_NE(err(ivf, 200, 16).find("dimension 8, the manifest says 16"), std::string::npos);
+  EXPECT_NE(err(ivf.substr(0, 20), std::nullopt, 0).find("truncated header"), std::string::npos);
+  EXPECT_NE(err("", std::nullopt, 0).find("i.faiss: corrupted FAISS index"), std::string::npos);
+  std::string neg = ivf;
+  const int64_t minus = -5;
+  std::memcpy(neg.data() + 8, &minus, 8);
+  EXPECT_NE(err(neg, std::nullopt, 0).find("negative vector count -5"), std::string::npos);
+  // 200 ids of 8 bytes do not fit in 1,000 bytes, whatever the rest says.
+  EXPECT_NE(sbert::testing::error_of([&] { check_index_header(ivf, 1000, 200, 8, "i"); }).find("but the file has 1000 bytes"),
+            std::string::npos);
 }

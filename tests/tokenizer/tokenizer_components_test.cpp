@@ -245,6 +245,97 @@ TEST(BadInput, MalformedAndUnsupportedTokenizerJson) {
   }
 }
 
+// Issue 32 #11: a normalizer that multiplies the text is stopped at a bound (16x by default,
+// configurable), with one line naming the file; long component lists are refused at load.
+namespace {
+
+std::string replace_chain(size_t n) {
+  std::string normalizers;
+  for (size_t i = 0; i < n; ++i)
+    normalizers += std::string(i ? ", " : "") + R"({"type": "Replace", "pattern": {"String": "o"}, "content": "oo"})";
+  return R"({"normalizer": {"type": "Sequence", "normalizers": [)" + normalizers +
+         R"(]}, "pre_tokenizer": {"type": "WhitespaceSplit"},
+             "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "foo": 1}}})";
+}
+
+}  // namespace
+
+TEST(BadInput, NormalizerGrowthIsBounded) {
+  auto dir = sbert::testing::temp_dir("tok_growth");
+  const auto file = dir / "tokenizer.json";
+  sbert::testing::write_file(file, replace_chain(40));  // 2^40 times every 'o' unbounded
+  auto tok = sbert::load_tokenizer(dir);
+  std::string msg;
+  try {
+    tok->encode("foo " + std::string(1000, 'o'));
+  } catch (const sbert::Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find(file.string() + ": the normalizer makes a text of 1004 characters longer than 16064 (16x"),
+            std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  // Growth within the bound is untouched: 3 doublings are 8x.
+  sbert::testing::write_file(file, replace_chain(3));
+  EXPECT_EQ(sbert::load_tokenizer(dir)->encode("foo").size(), 1u);  // "foooooooooooooooo" -> [UNK]
+  // The bound is an option: 4x refuses what 16x allowed; 0 removes it.
+  sbert::TokenizerOptions o;
+  o.max_normalized_growth = 4;
+  EXPECT_THROW(sbert::load_tokenizer(dir, o)->encode(std::string(16, 'o')), sbert::Error);  // 128 > 64
+  EXPECT_EQ(sbert::load_tokenizer(dir, o)->encode("foo bar").size(), 2u);  // 17 + 1 + 3 <= 64
+  o.max_normalized_growth = 0;
+  sbert::testing::write_file(file, replace_chain(12));
+  EXPECT_EQ(sbert::load_tokenizer(dir, o)->encode("o").size(), 1u);  // 4096 'o's: one word
+  // Short inputs count as 16 characters: a 1-character text may still grow to 256.
+  o.max_normalized_growth = 16;
+  sbert::testing::write_file(file, replace_chain(8));
+  EXPECT_EQ(sbert::load_tokenizer(dir, o)->encode("o").size(), 1u);
+  sbert::testing::write_file(file, replace_chain(9));
+  EXPECT_THROW(sbert::load_tokenizer(dir, o)->encode("o"), sbert::Error);
+}
+
+TEST(BadInput, NormalizerStepsBoundedOneByOne) {
+  // Each kind of normalizer that lengthens text checks as it grows.
+  CharSeq s = decode_utf8(std::string(10, 'o'));
+  auto replace = make_replace_normalizer("o", std::string(100, 'x'));
+  EXPECT_THROW(replace->normalize(s, 999), NormalizedTooLong);
+  EXPECT_EQ(s.size(), 10u);  // unchanged when refused
+  replace->normalize(s, 1000);
+  EXPECT_EQ(s.size(), 1000u);
+  CharSeq t = decode_utf8("ab");
+  EXPECT_THROW(make_prepend_normalizer(std::string(50, 'p'))->normalize(t, 51), NormalizedTooLong);
+  CharSeq cjk = decode_utf8("\xE4\xB8\xAD\xE4\xB8\xAD");  // 中中: each becomes " 中 "
+  BertNormalizerOptions bo;
+  EXPECT_THROW(make_bert_normalizer(bo)->normalize(cjk, 5), NormalizedTooLong);
+  CharSeq lig = decode_utf8("\xEF\xB7\xBA");  // U+FDFA: 18 code points under NFKD
+  EXPECT_THROW(make_unicode_normalizer(NormForm::NFKD)->normalize(lig, 17), NormalizedTooLong);
+  make_unicode_normalizer(NormForm::NFKD)->normalize(lig, 18);
+  EXPECT_EQ(lig.size(), 18u);
+}
+
+TEST(BadInput, ComponentListsAreBounded) {
+  const std::string wp = R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})";
+  auto lowercases = [](size_t n) {
+    std::string list;
+    for (size_t i = 0; i < n; ++i) list += std::string(i ? "," : "") + R"({"type": "Lowercase"})";
+    return list;
+  };
+  std::string msg = error_of("{" + wp + R"(, "normalizer": {"type": "Sequence", "normalizers": [)" + lowercases(257) + "]}}");
+  EXPECT_NE(msg.find("tokenizer.json: normalizer 'Sequence': more than 256 entries"), std::string::npos) << msg;
+  EXPECT_EQ(error_of("{" + wp + R"(, "normalizer": {"type": "Sequence", "normalizers": [)" + lowercases(256) + "]}}"), "");
+  // Counted through nested Sequences: 2 x 200.
+  const std::string inner = R"({"type": "Sequence", "normalizers": [)" + lowercases(200) + "]}";
+  msg = error_of("{" + wp + R"(, "normalizer": {"type": "Sequence", "normalizers": [)" + inner + "," + inner + "]}}");
+  EXPECT_NE(msg.find("more than 256 entries"), std::string::npos) << msg;
+  std::string pres;
+  for (size_t i = 0; i < 300; ++i) pres += std::string(i ? "," : "") + R"({"type": "Whitespace"})";
+  msg = error_of("{" + wp + R"(, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [)" + pres + "]}}");
+  EXPECT_NE(msg.find("pre_tokenizer 'Sequence': more than 256"), std::string::npos) << msg;
+  std::string ids;
+  for (size_t i = 0; i < 300; ++i) ids += std::string(i ? "," : "") + "1";
+  msg = error_of("{" + wp + R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "X"}}], "pair": [], "special_tokens": {"X": {"ids": [)" + ids + "]}}}}");
+  EXPECT_NE(msg.find("special token 'X' has 300 ids"), std::string::npos) << msg;
+}
+
 TEST(BadInput, TenMegabyteWordIsOneUnknownAndFast) {
   auto t = bert(kVocab);
   const auto start = std::chrono::steady_clock::now();

@@ -210,3 +210,134 @@ TEST(Merge, RefusesMissingDuplicatedOrMismatchedShards) {
   sbert::merge_shards({c, a, b}, out);
   EXPECT_EQ(read_file(out), "a\nb\nc\nd\ne\nf\n");
 }
+
+namespace {
+
+std::string manifest_of(const std::string& part) { return read_file(part + ".shard.json"); }
+
+}  // namespace
+
+// Issue 32 #9: each part is checked against the size, rows and checksum its manifest recorded.
+TEST(Merge, ManifestRecordsTheOutputsSizeRowsAndChecksum) {
+  fs::path dir = temp_dir("shard-merge-digest");
+  std::string p = make_part(dir, "0.csv", 0, 1, 2, 0, 2, "csv", "id,text\na,\"two\nlines\"\nb,x\n");
+  nlohmann::json m = nlohmann::json::parse(manifest_of(p));
+  EXPECT_EQ(m["output"]["bytes"], 26);
+  EXPECT_EQ(m["output"]["rows"], 2);  // a quoted newline is inside its record; the header is not a row
+  EXPECT_EQ(m["output"]["fnv1a64"].get<std::string>().size(), 16u);
+  EXPECT_EQ(m["header"], true);
+  sbert::ShardManifest back = sbert::read_shard_manifest(p);
+  ASSERT_EQ(back.output.count(""), 1u);
+  EXPECT_EQ(back.output.at("").bytes, 26u);
+  EXPECT_EQ(*back.output.at("").rows, 2u);
+  // The same bytes give the same digest; one changed byte another.
+  EXPECT_EQ(sbert::digest_bytes("id,text\na,\"two\nlines\"\nb,x\n", "csv", true, "x").fnv1a64, back.output.at("").fnv1a64);
+  EXPECT_NE(sbert::digest_bytes("id,text\na,\"two\nlines\"\nb,y\n", "csv", true, "x").fnv1a64, back.output.at("").fnv1a64);
+  EXPECT_EQ(*sbert::digest_bytes("a\nb", "jsonl", true, "x").rows, 2u);  // a last line without newline
+  EXPECT_EQ(*sbert::digest_bytes("h\na\n", "tsv", false, "x").rows, 2u);  // headerless
+  EXPECT_EQ(*sbert::digest_bytes(sbert::npy_header(3, 2) + std::string(24, '\0'), "npy", true, "x").rows, 3u);
+  EXPECT_FALSE(sbert::digest_bytes("abcd", "f32", true, "x").rows.has_value());
+}
+
+TEST(Merge, RefusesPartsThatChangedAfterTheirManifest) {
+  fs::path dir = temp_dir("shard-merge-changed");
+  std::string a = make_part(dir, "0.jsonl", 0, 3, 9, 0, 3, "jsonl", "{\"i\":0}\n{\"i\":1}\n{\"i\":2}\n");
+  std::string b = make_part(dir, "1.jsonl", 1, 3, 9, 3, 3, "jsonl", "{\"i\":3}\n{\"i\":4}\n{\"i\":5}\n");
+  std::string c = make_part(dir, "2.jsonl", 2, 3, 9, 6, 3, "jsonl", "{\"i\":6}\n{\"i\":7}\n{\"i\":8}\n");
+  const std::string out = (dir / "out.jsonl").string();
+  // Truncated to 2 of its rows.
+  write_file(b, "{\"i\":3}\n{\"i\":4}\n");
+  std::string e = error_of([&] { sbert::merge_shards({a, b, c}, out); });
+  EXPECT_NE(e.find("shard 1/3"), std::string::npos) << e;
+  EXPECT_NE(e.find("1.jsonl holds 2 rows in 16 bytes, its manifest recorded 3 rows in 24 bytes"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  // One row more.
+  write_file(b, "{\"i\":3}\n{\"i\":4}\n{\"i\":5}\n{\"i\":9}\n");
+  e = error_of([&] { sbert::merge_shards({a, b, c}, out); });
+  EXPECT_NE(e.find("holds 4 rows"), std::string::npos) << e;
+  // The same size and rows, other bytes.
+  write_file(b, "{\"i\":3}\n{\"i\":4}\n{\"i\":6}\n");
+  e = error_of([&] { sbert::merge_shards({a, b, c}, out); });
+  EXPECT_NE(e.find("1.jsonl has other content than its manifest recorded"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(out));
+  // Restored: merges.
+  write_file(b, "{\"i\":3}\n{\"i\":4}\n{\"i\":5}\n");
+  EXPECT_EQ(sbert::merge_shards({a, b, c}, out).rows, 9u);
+
+  // A manifest without a checksum (older sbert, or edited) is refused, not trusted.
+  nlohmann::json m = nlohmann::json::parse(manifest_of(b));
+  m.erase("output");
+  write_file(b + ".shard.json", m.dump());
+  e = error_of([&] { sbert::merge_shards({a, b, c}, out + "2"); });
+  EXPECT_NE(e.find("no checksum"), std::string::npos) << e;
+  // A malformed checksum is a manifest error naming the file.
+  m["output"] = {{"bytes", 24}, {"fnv1a64", "xyz"}};
+  write_file(b + ".shard.json", m.dump());
+  e = error_of([&] { sbert::read_shard_manifest(b); });
+  EXPECT_NE(e.find("1.jsonl.shard.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("fnv1a64"), std::string::npos) << e;
+}
+
+TEST(Merge, SymlinkedPartsOnlyInsideTheirFolder) {
+  fs::path dir = temp_dir("shard-merge-links");
+  fs::path outside = temp_dir("shard-merge-links-outside");
+  std::string a = make_part(dir, "0.jsonl", 0, 2, 4, 0, 2, "jsonl", "a\nb\n");
+  // Part 1 written elsewhere, then linked (part and manifest) from dir.
+  std::string far = make_part(outside, "1.jsonl", 1, 2, 4, 2, 2, "jsonl", "c\nd\n");
+  fs::create_symlink(far, dir / "1.jsonl");
+  fs::create_symlink(far + ".shard.json", dir / "1.jsonl.shard.json");
+  const std::string out = (dir / "out.jsonl").string();
+  std::string e = error_of([&] { sbert::merge_shards({a, (dir / "1.jsonl").string()}, out); });
+  EXPECT_NE(e.find("is a symbolic link to"), std::string::npos) << e;
+  EXPECT_NE(e.find("outside"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(out));
+  // A link inside the parts' folder is followed.
+  fs::create_directories(dir / "real");
+  std::string inside = make_part(dir / "real", "1.jsonl", 1, 2, 4, 2, 2, "jsonl", "c\nd\n");
+  fs::create_directories(dir / "links");
+  std::string a2 = make_part(dir / "links", "0.jsonl", 0, 2, 4, 0, 2, "jsonl", "a\nb\n");
+  fs::create_symlink("../real/1.jsonl", dir / "links" / "1.jsonl");  // resolves outside links/
+  fs::create_symlink("../real/1.jsonl.shard.json", dir / "links" / "1.jsonl.shard.json");
+  EXPECT_THROW(sbert::merge_shards({a2, (dir / "links" / "1.jsonl").string()}, out), sbert::Error);
+  fs::create_symlink("real/1.jsonl", dir / "1b.jsonl");  // resolves inside dir/
+  fs::create_symlink("real/1.jsonl.shard.json", dir / "1b.jsonl.shard.json");
+  EXPECT_EQ(sbert::merge_shards({a, (dir / "1b.jsonl").string()}, out).rows, 4u);
+  EXPECT_EQ(read_file(out), "a\nb\nc\nd\n");
+  (void)inside;
+  // Not a regular file: refused before reading (a FIFO or a device would block or never end).
+  std::string d = make_part(dir, "d0.jsonl", 0, 1, 1, 0, 1, "jsonl", "a\n");
+  fs::remove(d);
+  fs::create_directories(d);
+  e = error_of([&] { sbert::merge_shards({d}, out + "2"); });
+  EXPECT_NE(e.find("not a regular file"), std::string::npos) << e;
+}
+
+// Issue 31 #1: shards of headerless input merge as they are (no data row taken for a header).
+TEST(Merge, HeaderlessCsvShardsConcatenate) {
+  fs::path dir = temp_dir("shard-merge-headerless");
+  auto part = [&](const std::string& name, size_t i, size_t first, size_t rows, const std::string& content) {
+    std::string path = (dir / name).string();
+    write_file(path, content);
+    sbert::ShardManifest m;
+    m.shard = i;
+    m.count = 2;
+    m.records = 4;
+    m.range = sbert::shard_range(4, i, 2);
+    m.first_index = first;
+    m.rows = rows;
+    m.format = "tsv";
+    m.header = false;
+    m.key = {{"model", "m"}, {"options", {{"--pooling", {"mean"}}}}};
+    sbert::write_shard_manifest(path, m);
+    return path;
+  };
+  std::string a = part("0.tsv", 0, 0, 2, "x\ty\t0.5\nz\tw\t0.25\n");
+  std::string b = part("1.tsv", 1, 2, 2, "p\tq\t1\nr\ts\t0\n");
+  EXPECT_EQ(nlohmann::json::parse(manifest_of(a))["output"]["rows"], 2);
+  sbert::merge_shards({b, a}, (dir / "all.tsv").string());
+  EXPECT_EQ(read_file(dir / "all.tsv"), "x\ty\t0.5\nz\tw\t0.25\np\tq\t1\nr\ts\t0\n");
+  // A headerless shard does not join shards with a header row.
+  std::string c = make_part(dir, "1h.tsv", 1, 2, 4, 2, 2, "tsv", "a\tb\ts\np\tq\t1\nr\ts\t0\n");
+  std::string e = error_of([&] { sbert::merge_shards({a, c}, (dir / "x.tsv").string()); });
+  EXPECT_NE(e.find("header row"), std::string::npos) << e;
+}
