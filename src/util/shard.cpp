@@ -1,4 +1,6 @@
 #include "sbert/shard.h"
+
+#include "sbert/embeddings_file.h"
 #include "sbert/text_input.h"
 #include "sbert/record_writer.h"
 
@@ -774,6 +776,27 @@ MergeResult merge_shards(const std::vector<std::string>& parts, const std::strin
       }
     }
     result.rows = total_rows;
+  }
+  if (fmt == "f32" && !out.is_stdout() && !out.is_streamed()) {
+    // Raw float32 has its shape beside it, as `sbert embed --format f32` writes it.
+    size_t dim = 0;
+    for (const auto& [m, p] : shards) {
+      if (m.rows == 0) continue;
+      std::error_code ec;
+      const auto size = fs::file_size(p, ec);
+      if (ec || size % (m.rows * sizeof(float)) != 0)
+        throw Error(shard_name(m, p) + ": " + std::to_string(size) + " bytes is not " + std::to_string(m.rows) +
+                    " rows of float32");
+      const size_t d = size / (m.rows * sizeof(float));
+      if (dim && d != dim)
+        throw Error(shard_name(m, p) + " has " + std::to_string(d) + " dimensions, the others " + std::to_string(dim));
+      dim = d;
+    }
+    AtomicOutput shape(f32_shape_path(output));
+    shape.write(f32_shape_json(total_rows, dim) + "\n");
+    out.commit();
+    shape.commit();
+    return result;
   }
   out.commit();
   return result;

@@ -66,7 +66,7 @@ fs::path expect_merged_equal_one_run(const std::string& format) {
   write_file(dir / "in.csv", kCsv);
   std::string args = "embed -q --model " + q(model()) + " --batch-size 1 --id-column id --format " + format + " " +
                      q(dir / "in.csv");
-  if (format != "npy") args += " --include-text";
+  if (format != "npy" && format != "f32") args += " --include-text";
   fs::path whole = dir / ("whole." + format);
   std::string err;
   EXPECT_EQ(run_sbert(args + " -o " + q(whole), nullptr, &err), 0) << err;
@@ -103,6 +103,12 @@ TEST(ShardCli, MergedJsonlEqualsOneRun) {
 }
 TEST(ShardCli, MergedCsvEqualsOneRun) { expect_merged_equal_one_run("csv"); }
 TEST(ShardCli, MergedNpyEqualsOneRun) { expect_merged_equal_one_run("npy"); }
+// Raw float32: the merged bytes and the shape sidecar (vecs.f32.json) both equal one run's.
+TEST(ShardCli, MergedF32AndItsShapeEqualOneRun) {
+  const fs::path dir = expect_merged_equal_one_run("f32");
+  EXPECT_EQ(read_file(dir / "merged-7.f32.json"), read_file(dir / "whole.f32.json"));
+  EXPECT_NE(read_file(dir / "whole.f32.json").find("\"rows\": 9"), std::string::npos) << read_file(dir / "whole.f32.json");
+}
 
 // With the default batch size the rows, indices, ids and texts are the same; vectors agree to
 // float rounding.
