@@ -262,6 +262,7 @@ TEST(TrainCli, DevEvaluationEqualsTheSavedModelsNliAndSimilarity) {
   EXPECT_NEAR(std::stod(err.substr(s + 9)), spearman, 5e-5) << err;
 }
 
+namespace {
 
 // The names in `dir` (not recursive), sorted.
 std::vector<std::string> entries(const fs::path& dir) {
