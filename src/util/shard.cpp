@@ -491,16 +491,16 @@ void check_part(const ShardManifest& m, const std::string& part) {
   std::error_code ec;
   auto check_file = [&](const fs::path& file, const std::string& kind, const PartDigest& want) {
     if (!fs::is_regular_file(file, ec)) throw Error(who + ": " + file.string() + " is not a regular file");
+    // Counted even when the size already differs (a regular file, read once), so that the message
+    // says how many rows went.
     PartDigest got;
-    if (fs::file_size(file, ec) != want.bytes || ec) {
-      // Counted anyway (a regular file, read once) so that the message says how many rows went.
-      try {
-        got = digest_file(file.string(), kind, m.header);
-      } catch (const Error&) {
-        got.bytes = fs::file_size(file, ec);
-      }
-    } else {
+    try {
       got = digest_file(file.string(), kind, m.header);
+    } catch (const Error&) {
+      const uint64_t size = fs::file_size(file, ec);
+      if (ec || size == want.bytes) throw;  // e.g. a broken npy header: that error names the file
+      got.bytes = size;
+      got.rows.reset();  // unknown (unreadable header): the sizes tell
     }
     if (got.bytes == want.bytes && got.rows == want.rows && got.fnv1a64 == want.fnv1a64) return;
     std::string what;

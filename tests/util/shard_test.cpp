@@ -278,6 +278,19 @@ TEST(Merge, RefusesPartsThatChangedAfterTheirManifest) {
   EXPECT_NE(e.find("fnv1a64"), std::string::npos) << e;
 }
 
+TEST(Merge, RefusesATruncatedNpyPart) {
+  fs::path dir = temp_dir("shard-merge-npy-cut");
+  std::string rows2 = sbert::npy_header(2, 2) + std::string(16, '\0');
+  std::string a = make_part(dir, "0.npy", 0, 1, 2, 0, 2, "npy", rows2);
+  EXPECT_EQ(*sbert::read_shard_manifest(a).output.at("").rows, 2u);
+  write_file(a, rows2.substr(0, rows2.size() - 4));  // the data no longer matches the shape
+  std::string e = error_of([&] { sbert::merge_shards({a}, (dir / "all.npy").string()); });
+  EXPECT_NE(e.find("0.npy holds " + std::to_string(rows2.size() - 4) + " bytes, its manifest recorded 2 rows in " +
+                   std::to_string(rows2.size()) + " bytes"),
+            std::string::npos)
+      << e;
+}
+
 TEST(Merge, SymlinkedPartsOnlyInsideTheirFolder) {
   fs::path dir = temp_dir("shard-merge-links");
   fs::path outside = temp_dir("shard-merge-links-outside");
