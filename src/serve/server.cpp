@@ -1,34 +1,35 @@
 // sbert::Server: routes of text-embeddings-inference and the OpenAI embeddings API over
-// cpp-httplib, dynamic batching per embedding model (serve/batcher.h), admission control, API
-// key, slow-client watchdog and graceful shutdown.
+// serve::HttpServer (serve/http_server.h: request limits, timeouts, pipelining, graceful stop),
+// dynamic batching per embedding model (serve/batcher.h), admission control, API key.
 #include "sbert/server.h"
 
-#include <httplib.h>
 #include <openssl/evp.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
+#include <thread>
 
 #include "sbert/error.h"
+#include "sbert/json_parse.h"
 #include "sbert/similarity.h"
 #include "sbert/version.h"
 #include "sbert/zero_shot.h"
 #include "serve/batcher.h"
+#include "serve/http.h"
+#include "serve/http_server.h"
 
 namespace sbert {
 namespace {
 
 using json = nlohmann::json;
+using Request = serve::HttpRequest;
+using Response = serve::HttpResponse;
 
 // A failed request: HTTP status, message, TEI error_type.
 struct HttpError {
@@ -39,7 +40,7 @@ struct HttpError {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-void send_error(httplib::Response& res, int status, const std::string& message, const std::string& type) {
+void send_error(Response& res, int status, const std::string& message, const std::string& type) {
   res.status = status;
   res.set_content(dump(json{{"error", message}, {"error_type", type}}), "application/json");
 }
@@ -69,15 +70,17 @@ std::string base64_floats(const float* row, size_t n) {
   return out;
 }
 
-json parse_body(const httplib::Request& req) {
+json parse_body(const Request& req) {
   if (req.body.empty()) throw HttpError{400, "the request body is empty (expected a JSON object)"};
   json j;
   try {
-    j = json::parse(req.body);
-  } catch (const json::parse_error& e) {
+    j = parse_json(req.body);
+  } catch (const json::exception& e) {
     std::string what = e.what();
     const auto p = what.find("] ");
     throw HttpError{400, "invalid JSON: " + (p == std::string::npos ? what : what.substr(p + 2))};
+  } catch (const Error& e) {  // nesting too deep, a number out of range (1e99999)
+    throw HttpError{400, e.what()};
   }
   if (!j.is_object()) throw HttpError{422, "the request body must be a JSON object"};
   return j;
@@ -123,12 +126,25 @@ const json& required(const json& body, const char* name) {
   return *it;
 }
 
-// A token-budget-free Prometheus counter set, by route and status.
+// Prometheus text format: a label value escapes backslash, double quote and newline.
+std::string label_value(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// Counters for /metrics. Requests are counted by route-table path (any other path is "other"),
+// so the set of series is fixed by the routes, whatever clients send.
 struct Metrics {
   std::mutex mu;
   std::map<std::pair<std::string, int>, size_t> requests;
   std::atomic<size_t> inputs{0}, tokens{0}, rejected{0};
-  double request_seconds = 0;
 };
 
 }  // namespace
@@ -136,7 +152,7 @@ struct Metrics {
 struct Server::Impl {
   ServedModels models;
   ServerOptions options;
-  httplib::Server http;
+  std::unique_ptr<serve::HttpServer> http;
   int bound_port = -1;
   std::atomic<bool> draining{false};
   serve::Admission admission;
@@ -144,22 +160,6 @@ struct Server::Impl {
   std::unique_ptr<serve::Batcher> rerank_worker, classify_worker;
   Metrics metrics;
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-
-  // ---- slow-client watchdog ----
-  // httplib bounds each read, not a whole request: a client trickling a byte per read could
-  // hold a connection thread for hours. Connections are seen by scanning the process's sockets
-  // whose local port is ours; a connection that has neither finished a request nor been inside
-  // a handler for request_timeout_s is shut down (its thread then returns to the pool).
-  struct Peer {
-    std::chrono::steady_clock::time_point since;  // first seen, or last request answered
-    int busy = 0;                                 // requests inside a handler
-  };
-  std::mutex peers_mu;
-  std::map<std::string, Peer> peers;  // "addr:port"
-  std::thread watchdog;
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stop_watchdog = false;
 
   Impl(ServedModels m, ServerOptions o)
       : models(std::move(m)), options(std::move(o)), admission(std::max<size_t>(options.max_concurrent_requests, 1)) {
@@ -175,165 +175,97 @@ struct Server::Impl {
     if (models.reranker) rerank_worker = std::make_unique<serve::Batcher>(none, 1);
     if (models.classifier) classify_worker = std::make_unique<serve::Batcher>(none, 1);
     routes();
-  }
-
-  static std::string peer_key(const std::string& addr, int port) { return addr + ":" + std::to_string(port); }
-
-  void watch() {
-    using clock = std::chrono::steady_clock;
-    const auto limit = std::chrono::seconds(std::max(options.request_timeout_s, 1));
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(stop_mu);
-        if (stop_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return stop_watchdog; })) return;
-      }
-      std::set<std::string> live;
-      std::error_code ec;
-      for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        int fd = -1;
-        const std::string name = entry.path().filename().string();
-        if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
-        sockaddr_storage local{}, remote{};
-        socklen_t ll = sizeof local, rl = sizeof remote;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-        if (local.ss_family != AF_INET && local.ss_family != AF_INET6) continue;
-        const int lport = local.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
-                                                     : ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-        if (lport != bound_port || ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &rl) != 0) continue;
-        char addr[INET6_ADDRSTRLEN] = {0};
-        int rport = 0;
-        if (remote.ss_family == AF_INET) {
-          auto* r4 = reinterpret_cast<sockaddr_in*>(&remote);
-          ::inet_ntop(AF_INET, &r4->sin_addr, addr, sizeof addr);
-          rport = ntohs(r4->sin_port);
-        } else {
-          auto* r6 = reinterpret_cast<sockaddr_in6*>(&remote);
-          ::inet_ntop(AF_INET6, &r6->sin6_addr, addr, sizeof addr);
-          rport = ntohs(r6->sin6_port);
-        }
-        const std::string key = peer_key(addr, rport);
-        live.insert(key);
-        std::lock_guard<std::mutex> lock(peers_mu);
-        auto [it, fresh] = peers.emplace(key, Peer{clock::now(), 0});
-        if (!fresh && it->second.busy == 0 && clock::now() - it->second.since > limit) {
-          ::shutdown(fd, SHUT_RDWR);  // the connection's thread sees end of stream and closes it
-          peers.erase(it);
-        }
-      }
-      std::lock_guard<std::mutex> lock(peers_mu);
-      for (auto it = peers.begin(); it != peers.end();) it = live.count(it->first) ? std::next(it) : peers.erase(it);
-    }
-  }
-
-  void mark(const httplib::Request& req, int delta) {
-    std::lock_guard<std::mutex> lock(peers_mu);
-    Peer& p = peers[peer_key(req.remote_addr, req.remote_port)];
-    p.busy = std::max(0, p.busy + delta);
-    p.since = std::chrono::steady_clock::now();
+    serve::HttpServerOptions h;
+    h.host = options.host;
+    h.port = options.port;
+    h.threads = std::max<size_t>(options.http_threads, 1);
+    h.max_connections = std::max<size_t>(options.max_connections, 1);
+    h.limits.max_headers = options.max_headers;
+    h.limits.max_header_bytes = options.max_header_bytes;
+    h.limits.max_body_bytes = options.max_body_bytes;
+    h.read_timeout_s = options.read_timeout_s;
+    h.write_timeout_s = options.write_timeout_s;
+    h.request_timeout_s = options.request_timeout_s;
+    h.keep_alive_s = options.keep_alive_s;
+    http = std::make_unique<serve::HttpServer>(
+        h, [this](const Request& req, Response& res) { handle(req, res); },
+        // Health checks never wait behind model requests holding every worker.
+        [](const Request& req) { return req.path == "/health"; });
   }
 
   // ---- routing ----
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // One table for every route: the dispatcher below applies the key, 404/405, draining,
+  // admission and metrics to all of them the same way.
+  using Handler = std::function<void(const Request&, Response&)>;
   struct Route {
     std::string method, path;
-    bool admitted;  // goes through admission control (model work)
+    bool admitted;  // model work: goes through admission control (429 when full)
+    Handler handler;
   };
   std::vector<Route> table;
 
   void add(const std::string& method, const std::string& path, bool admitted, Handler h) {
-    table.push_back({method, path, admitted});
-    auto wrapped = [this, admitted, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
-      if (admitted && !admission.enter()) {
-        ++metrics.rejected;
-        send_error(res, 429, "Model is overloaded", "Overloaded");
-        return;
-      }
-      try {
-        h(req, res);
-      } catch (const HttpError& e) {
-        send_error(res, e.status, e.message, e.type);
-      } catch (const Error& e) {
-        send_error(res, 422, e.what(), "Validation");
-      } catch (const std::exception& e) {
-        send_error(res, 500, std::string("model error: ") + e.what(), "Backend");
-      }
-      if (admitted) admission.leave();
-    };
-    if (method == "GET") http.Get(path, wrapped);
-    else http.Post(path, wrapped);
+    table.push_back({method, path, admitted, std::move(h)});
   }
 
-  int listen_fd = -1;
+  void handle(const Request& req, Response& res) {
+    const Route* route = nullptr;
+    std::string allow;
+    bool known = false;
+    for (const Route& r : table)
+      if (r.path == req.path) {
+        known = true;
+        if (r.method == req.method) route = &r;
+        allow += (allow.empty() ? "" : ", ") + r.method;
+      }
+    const std::string label = known ? req.path : "other";
+    dispatch(req, res, route, known, allow);
+    {
+      std::lock_guard<std::mutex> lock(metrics.mu);
+      ++metrics.requests[{label, res.status}];
+    }
+    if (options.log_request)
+      options.log_request(req.remote_addr + " " + req.method + " " + label + " " + std::to_string(res.status) + " " +
+                          std::to_string(req.body.size()) + "B in, " + std::to_string(res.body.size()) + "B out");
+  }
+
+  void dispatch(const Request& req, Response& res, const Route* route, bool known, const std::string& allow) {
+    // With a key, only /health is open: unknown routes answer 401 too, so the key is needed
+    // even to learn which routes exist.
+    if (!options.api_key.empty() && req.path != "/health" &&
+        req.get_header_value("Authorization") != "Bearer " + options.api_key) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_error(res, 401, "missing or wrong API key (Authorization: Bearer KEY)", "Unauthorized");
+      return;
+    }
+    if (!known) return send_error(res, 404, "no route " + req.path, "NotFound");
+    if (!route) {
+      res.set_header("Allow", allow);
+      return send_error(res, 405, req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")",
+                        "MethodNotAllowed");
+    }
+    if (draining) {
+      res.close = true;
+      return send_error(res, 503, "the server is shutting down", "Unhealthy");
+    }
+    if (route->admitted && !admission.enter()) {
+      ++metrics.rejected;
+      return send_error(res, 429, "Model is overloaded", "Overloaded");
+    }
+    try {
+      route->handler(req, res);
+    } catch (const HttpError& e) {
+      send_error(res, e.status, e.message, e.type);
+    } catch (const Error& e) {
+      send_error(res, 422, e.what(), "Validation");
+    } catch (const std::exception& e) {
+      send_error(res, 500, std::string("model error: ") + e.what(), "Backend");
+    }
+    if (route->admitted) admission.leave();
+  }
 
   void routes() {
-    // httplib listens with a backlog of 5: bursts of new connections overflow it and clients see
-    // resets. Keep its socket options (SO_REUSEADDR) and remember the socket to listen again
-    // with a long queue once bound.
-    http.set_socket_options([this](socket_t fd) {
-      int yes = 1;
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-      listen_fd = fd;
-    });
-    http.new_task_queue = [this] { return new httplib::ThreadPool(std::max<size_t>(options.http_threads, 2)); };
-    http.set_payload_max_length(options.max_body_bytes);
-    http.set_read_timeout(options.read_timeout_s, 0);
-    http.set_write_timeout(options.write_timeout_s, 0);
-    http.set_keep_alive_timeout(options.keep_alive_s);
-    http.set_keep_alive_max_count(1000);
-    http.set_tcp_nodelay(true);  // small JSON answers: no 40 ms delayed-ACK stalls on keep-alive
-
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      mark(req, +1);
-      bool known = false, allowed = false;
-      std::string allow;
-      for (const Route& r : table)
-        if (r.path == req.path) {
-          known = true;
-          allowed = allowed || r.method == req.method;
-          allow += (allow.empty() ? "" : ", ") + r.method;
-        }
-      if (!known) {
-        send_error(res, 404, "no route " + req.path, "NotFound");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (!allowed) {
-        res.set_header("Allow", allow);
-        send_error(res, 405, req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")",
-                   "MethodNotAllowed");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (!options.api_key.empty() && req.path != "/health" &&
-          req.get_header_value("Authorization") != "Bearer " + options.api_key) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        send_error(res, 401, "missing or wrong API key (Authorization: Bearer KEY)", "Unauthorized");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (draining) {
-        res.set_header("Connection", "close");
-        send_error(res, 503, "the server is shutting down", "Unhealthy");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      if (res.status == 413) send_error(res, 413, "the request body is too large", "Validation");
-      else send_error(res, res.status, "HTTP error " + std::to_string(res.status), "Validation");
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      mark(req, -1);
-      {
-        std::lock_guard<std::mutex> lock(metrics.mu);
-        ++metrics.requests[{req.path, res.status}];
-      }
-      if (options.log_request)
-        options.log_request(req.remote_addr + " " + req.method + " " + req.path + " " + std::to_string(res.status) +
-                            " " + std::to_string(req.body.size()) + "B in, " + std::to_string(res.body.size()) +
-                            "B out");
-    });
-
-    auto embed = [this](const httplib::Request& req, httplib::Response& res) { tei_embed(req, res); };
+    auto embed = [this](const Request& req, Response& res) { tei_embed(req, res); };
     if (!models.embedders.empty()) {
       add("POST", "/", true, embed);
       add("POST", "/embed", true, embed);
@@ -342,14 +274,14 @@ struct Server::Impl {
     } else if (models.classifier) {
       add("POST", "/", true, [this](auto& q, auto& s) { tei_predict(q, s); });
     }
-    add("POST", "/tokenize", false, [this](auto& q, auto& s) { tei_tokenize(q, s); });
+    add("POST", "/tokenize", true, [this](auto& q, auto& s) { tei_tokenize(q, s); });
     if (models.reranker) add("POST", "/rerank", true, [this](auto& q, auto& s) { tei_rerank(q, s); });
     if (models.reranker || models.classifier) add("POST", "/logits", true, [this](auto& q, auto& s) { logits(q, s); });
     if (models.classifier) {
       add("POST", "/predict", true, [this](auto& q, auto& s) { tei_predict(q, s); });
       add("POST", "/zero-shot", true, [this](auto& q, auto& s) { zero_shot(q, s); });
     }
-    add("GET", "/health", false, [this](auto&, auto& s) {
+    add("GET", "/health", false, [](auto&, auto& s) {
       s.status = 200;
       s.set_content("", "text/plain");
     });
@@ -357,7 +289,6 @@ struct Server::Impl {
     add("GET", "/metrics", false, [this](auto&, auto& s) { prometheus(s); });
     add("GET", "/v1/models", false, [this](auto&, auto& s) { openai_models(s); });
   }
-
   // ---- embedding helpers ----
   size_t pick_embedder(const std::string& name) const {
     if (models.embedders.empty()) throw HttpError{400, "this server has no embedding model"};
@@ -374,6 +305,17 @@ struct Server::Impl {
     if (n > options.max_client_batch_size)
       throw HttpError{413, "batch size " + std::to_string(n) + " > maximum allowed batch size " +
                                std::to_string(options.max_client_batch_size)};
+  }
+
+  // The per-request token budget, the same on every route: by default what the largest
+  // embedding request can hold (max_client_batch_size inputs of the model's max length).
+  size_t token_budget(size_t max_length) const {
+    return options.max_request_tokens ? options.max_request_tokens : options.max_client_batch_size * max_length;
+  }
+  void check_tokens(size_t n, size_t max_length) const {
+    if (n > token_budget(max_length))
+      throw HttpError{413, "the request has " + std::to_string(n) + " tokens, more than the " +
+                               std::to_string(token_budget(max_length)) + " allowed per request"};
   }
 
   // Model inputs of texts as encode() makes them; without truncate, a text over the limit is 413.
@@ -403,6 +345,7 @@ struct Server::Impl {
     std::vector<Encoding> inputs = model_inputs(enc, texts, prompt, truncate, truncated);
     size_t n = 0;
     for (const auto& e : inputs) n += e.size();
+    check_tokens(n, enc.max_length());
     if (tokens) *tokens = n;
     metrics.inputs += inputs.size();
     metrics.tokens += n;
@@ -460,7 +403,7 @@ struct Server::Impl {
   }
 
   // ---- TEI ----
-  void tei_embed(const httplib::Request& req, httplib::Response& res) {
+  void tei_embed(const Request& req, Response& res) {
     const json body = parse_body(req);
     const std::vector<std::string> texts = string_list(required(body, "inputs"), "inputs");
     check_count(texts.size());
@@ -492,7 +435,7 @@ struct Server::Impl {
     res.set_content(out, "application/json");
   }
 
-  void tei_similarity(const httplib::Request& req, httplib::Response& res) {
+  void tei_similarity(const Request& req, Response& res) {
     const json body = parse_body(req);
     const json& inputs = required(body, "inputs");
     if (!inputs.is_object()) throw HttpError{422, "'inputs' must be an object with source_sentence and sentences"};
@@ -509,7 +452,7 @@ struct Server::Impl {
     res.set_content(dump(out), "application/json");
   }
 
-  void tei_tokenize(const httplib::Request& req, httplib::Response& res) {
+  void tei_tokenize(const Request& req, Response& res) {
     const json body = parse_body(req);
     const std::vector<std::string> texts = string_list(required(body, "inputs"), "inputs");
     check_count(texts.size());
@@ -517,9 +460,21 @@ struct Server::Impl {
     const Tokenizer* tok = !models.embedders.empty() ? &models.embedders[0].encoder->tokenizer()
                            : models.reranker         ? &models.reranker->model().tokenizer()
                                                      : &models.classifier->tokenizer();
-    json out = json::array();
+    const size_t max_length = !models.embedders.empty() ? models.embedders[0].encoder->max_length()
+                              : models.reranker         ? models.reranker->model().max_length()
+                                                        : models.classifier->max_length();
+    // Tokenized first, answered after: a request past the token budget costs no reply.
+    std::vector<Encoding> encodings;
+    size_t total = 0;
     for (const std::string& t : texts) {
-      Encoding e = tok->encode(t, specials, 0);
+      encodings.push_back(tok->encode(t, specials, 0));
+      total += encodings.back().size();
+      check_tokens(total, max_length);
+    }
+    json out = json::array();
+    for (size_t n = 0; n < texts.size(); ++n) {
+      const std::string& t = texts[n];
+      const Encoding& e = encodings[n];
       json toks = json::array();
       for (size_t i = 0; i < e.size(); ++i) {
         const bool special = i < e.special_mask.size() && e.special_mask[i];
@@ -535,7 +490,7 @@ struct Server::Impl {
     res.set_content(dump(out), "application/json");
   }
 
-  void tei_rerank(const httplib::Request& req, httplib::Response& res) {
+  void tei_rerank(const Request& req, Response& res) {
     const json body = parse_body(req);
     const json& q = required(body, "query");
     if (!q.is_string()) throw HttpError{422, "'query' must be a string"};
@@ -562,7 +517,7 @@ struct Server::Impl {
     res.set_content(dump(out), "application/json");
   }
 
-  void tei_predict(const httplib::Request& req, httplib::Response& res) {
+  void tei_predict(const Request& req, Response& res) {
     const json body = parse_body(req);
     const json& in = required(body, "inputs");
     const bool raw = field<bool>(body, "raw_scores", false);
@@ -607,7 +562,7 @@ struct Server::Impl {
 
   // sbert's own route behind client mode: raw logits of texts ([a]) or pairs ([a, b]) from the
   // cross-encoder ("reranker") or the classifier ("classifier"), input order.
-  void logits(const httplib::Request& req, httplib::Response& res) {
+  void logits(const Request& req, Response& res) {
     const json body = parse_body(req);
     const std::string which = field<std::string>(body, "model", models.classifier ? "classifier" : "reranker");
     SequenceClassifier* m = nullptr;
@@ -650,7 +605,7 @@ struct Server::Impl {
     res.set_content(text, "application/json");
   }
 
-  void zero_shot(const httplib::Request& req, httplib::Response& res) {
+  void zero_shot(const Request& req, Response& res) {
     const json body = parse_body(req);
     const std::vector<std::string> texts = string_list(required(body, "inputs"), "inputs");
     check_count(texts.size());
@@ -658,6 +613,12 @@ struct Server::Impl {
     zo.hypothesis_template = field<std::string>(body, "template", zo.hypothesis_template);
     zo.multi_label = field<bool>(body, "multi_label", false);
     const std::vector<std::string> labels = string_list(required(body, "labels"), "labels");
+    if (labels.empty()) throw HttpError{400, "labels cannot be empty", "Empty"};
+    // Each (text, label) pair is one model input: the batch limit holds for the pairs.
+    if (texts.size() * labels.size() > options.max_client_batch_size)
+      throw HttpError{413, std::to_string(texts.size()) + " texts x " + std::to_string(labels.size()) + " labels = " +
+                               std::to_string(texts.size() * labels.size()) +
+                               " pairs > maximum allowed batch size " + std::to_string(options.max_client_batch_size)};
     Matrix scores;
     classify_worker->run_alone([&] {
       ZeroShotClassifier zs(*models.classifier, labels, zo);
@@ -675,7 +636,7 @@ struct Server::Impl {
     res.set_content(dump(out), "application/json");
   }
 
-  void info(httplib::Response& res) {
+  void info(Response& res) {
     json j = {{"version", SBERT_VERSION_STRING},
               {"max_concurrent_requests", options.max_concurrent_requests},
               {"max_client_batch_size", options.max_client_batch_size},
@@ -732,14 +693,15 @@ struct Server::Impl {
     res.set_content(dump(j), "application/json");
   }
 
-  void prometheus(httplib::Response& res) {
+  void prometheus(Response& res) {
     std::ostringstream m;
     m << "# HELP sbert_requests_total Requests answered, by route and status.\n"
          "# TYPE sbert_requests_total counter\n";
     {
       std::lock_guard<std::mutex> lock(metrics.mu);
       for (const auto& [k, n] : metrics.requests)
-        m << "sbert_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << n << "\n";
+        m << "sbert_requests_total{route=\"" << label_value(k.first) << "\",status=\"" << k.second << "\"} " << n
+          << "\n";
     }
     m << "# TYPE sbert_rejected_total counter\nsbert_rejected_total " << metrics.rejected.load() << "\n"
       << "# TYPE sbert_inputs_total counter\nsbert_inputs_total " << metrics.inputs.load() << "\n"
@@ -755,7 +717,7 @@ struct Server::Impl {
     for (size_t b = 0; b < embed_batchers.size(); ++b) {
       const serve::Batcher::Stats s = embed_batchers[b]->stats();
       for (size_t k = 0; k < s.batch_inputs_histogram.size(); ++k)
-        m << "sbert_batches_total{model=\"" << models.embedders[b].name << "\",inputs_le=\"" << ((size_t{2} << k) - 1)
+        m << "sbert_batches_total{model=\"" << label_value(models.embedders[b].name) << "\",inputs_le=\"" << ((size_t{2} << k) - 1)
           << "\"} " << s.batch_inputs_histogram[k] << "\n";
       batches += s.batches, tokens += s.tokens, queue += s.queue_seconds, run += s.run_seconds;
     }
@@ -769,7 +731,7 @@ struct Server::Impl {
   }
 
   // ---- OpenAI ----
-  void openai_embeddings(const httplib::Request& req, httplib::Response& res) {
+  void openai_embeddings(const Request& req, Response& res) {
     const json body = parse_body(req);
     const json& input = required(body, "input");
     const std::string model = field<std::string>(body, "model", "");
@@ -786,6 +748,7 @@ struct Server::Impl {
       std::vector<Encoding> inputs = token_id_inputs(enc, input);
       check_count(inputs.size());
       for (const auto& e : inputs) tokens += e.size();
+      check_tokens(tokens, enc.max_length());
       metrics.inputs += inputs.size();
       metrics.tokens += tokens;
       rows = embed_batchers[which]->submit(std::move(inputs));
@@ -811,7 +774,7 @@ struct Server::Impl {
     res.set_content(out, "application/json");
   }
 
-  void openai_models(httplib::Response& res) {
+  void openai_models(Response& res) {
     json data = json::array();
     for (const auto& e : models.embedders)
       data.push_back({{"id", e.name}, {"object", "model"}, {"created", 0}, {"owned_by", "sbert"}});
@@ -822,42 +785,30 @@ struct Server::Impl {
 Server::Server(ServedModels models, ServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(models), std::move(options))) {}
 
-Server::~Server() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->stop_mu);
-    impl_->stop_watchdog = true;
-  }
-  impl_->stop_cv.notify_all();
-  if (impl_->watchdog.joinable()) impl_->watchdog.join();
-}
+Server::~Server() = default;
 
 int Server::bind() {
   const ServerOptions& o = impl_->options;
   if (o.port < 0 || o.port > 65535) throw Error("port " + std::to_string(o.port) + " is out of range");
-  const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
-  if (port <= 0)
-    throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (address in use or not available)");
-  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
-  impl_->bound_port = port;
-  return port;
+  if (impl_->bound_port < 0) impl_->bound_port = impl_->http->bind();
+  return impl_->bound_port;
 }
 
 int Server::port() const { return impl_->bound_port; }
 
 void Server::run() {
   if (impl_->bound_port < 0) bind();
-  impl_->watchdog = std::thread([this] { impl_->watch(); });
-  impl_->http.listen_after_bind();
+  impl_->http->run();
 }
 
 void Server::shutdown() {
   // New requests get 503 from now on; what was admitted finishes (bounded), then the listener
-  // and the connection threads stop.
+  // closes (connections it had queued are still answered) and idle connections are closed.
   impl_->draining = true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (impl_->admission.inside() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  impl_->http.stop();
+  impl_->http->stop();
 }
 
 }  // namespace sbert
