@@ -88,6 +88,10 @@ std::string serialize(const HttpResponse& res, bool keep_alive) {
 struct RequestReader::Parser {
   http::request_parser<http::string_body> p;
   bool header_checked = false;
+  // Beast 1.74 consumes header fields one by one as they arrive and applies header_limit to
+  // the unconsumed bytes of each put() only, so a header fed in pieces is unbounded there: the
+  // total is counted here. After the header, the raw bytes (chunk framing, trailers) are too.
+  size_t header_bytes = 0, after_header = 0;
 };
 
 RequestReader::RequestReader(HttpLimits limits) : limits_(limits) {}
@@ -126,6 +130,15 @@ RequestReader::State RequestReader::next(HttpRequest& out, HttpResponse& error) 
     boost::beast::error_code ec;
     const size_t used = ps.p.put(boost::asio::const_buffer(buffer_.data() + offset_, buffered()), ec);
     offset_ += used;
+    if (!ps.header_checked) {
+      ps.header_bytes += used;
+      if (ps.header_bytes + (ps.p.is_header_done() ? 0 : buffered()) > limits_.max_header_bytes)
+        ec = http::error::header_limit;
+    } else {
+      ps.after_header += used;
+      // Room for chunk framing and trailers around a body at its limit.
+      if (ps.after_header > 2 * limits_.max_body_bytes + limits_.max_header_bytes) ec = http::error::body_limit;
+    }
     if (ec == http::error::need_more) break;
     if (ec == http::error::header_limit)
       return fail(431, "the request headers are larger than " + std::to_string(limits_.max_header_bytes) + " bytes",

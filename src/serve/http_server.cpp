@@ -341,8 +341,11 @@ struct HttpServer::Impl {
                                             "Validation");
             answer_and_close(c, r);
           }
-        } else if (now - c.idle_since > idle_limit || (stopping && now - stop_time > kStopGrace)) {
-          expired.push_back(fd);  // idle: nothing unread, so a plain close is clean
+        } else if (now - c.idle_since > idle_limit ||
+                   (stopping && now - stop_time > kStopGrace && now - c.idle_since > kStopGrace)) {
+          // Idle (a client that keeps sending gets its next answer, a 503 with
+          // "Connection: close", first): FIN, and what still comes is read and dropped.
+          begin_closing(c);
         }
       }
     }
