@@ -66,6 +66,9 @@ class Server {
   // From any thread (e.g. a signal-watching one): stop accepting, answer 503 to new requests on
   // open connections, finish what was admitted, then make run() return.
   void shutdown();
+  // The answers to raw HTTP/1.1 bytes as one connection would get them (pipelined requests in
+  // order, up to an error or "Connection: close"), without sockets: for the fuzz target.
+  std::string answer(const std::string& bytes);
 
  private:
   struct Impl;

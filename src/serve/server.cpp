@@ -801,6 +801,30 @@ void Server::run() {
   impl_->http->run();
 }
 
+std::string Server::answer(const std::string& bytes) {
+  serve::HttpLimits limits;
+  limits.max_headers = impl_->options.max_headers;
+  limits.max_header_bytes = impl_->options.max_header_bytes;
+  limits.max_body_bytes = impl_->options.max_body_bytes;
+  serve::RequestReader reader(limits);
+  reader.append(bytes.data(), bytes.size());
+  std::string out;
+  while (true) {
+    Request req;
+    Response res;
+    const auto state = reader.next(req, res);
+    if (state == serve::RequestReader::State::NeedMore) break;
+    if (state == serve::RequestReader::State::Error) {
+      out += serve::serialize(res, false);
+      break;
+    }
+    impl_->handle(req, res);
+    out += serve::serialize(res, req.keep_alive);
+    if (!req.keep_alive || res.close) break;
+  }
+  return out;
+}
+
 void Server::shutdown() {
   // New requests get 503 from now on; what was admitted finishes (bounded), then the listener
   // closes (connections it had queued are still answered) and idle connections are closed.
