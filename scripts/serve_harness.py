@@ -87,7 +87,8 @@ def connect(port, timeout=10):
 
 
 def read_responses(sock, want, deadline_s=15):
-    """Reads until `want` whole responses came or the server closed; returns (statuses, closed)."""
+    """Reads until `want` whole responses came or the server closed; returns (statuses, closed):
+    closed when the server closed the connection or said "Connection: close"."""
     buf, statuses, closed = b"", [], False
     end = time.time() + deadline_s
     while len(statuses) < want and time.time() < end:
@@ -114,6 +115,8 @@ def read_responses(sock, want, deadline_s=15):
             if len(buf) < head_end + 4 + length:
                 break
             statuses.append(int(buf[9:12]))
+            if "\r\nconnection: close" in head:
+                closed = True  # announced: the client must not send more on it
             buf = buf[head_end + 4 + length:]
     return statuses, closed
 
@@ -395,15 +398,19 @@ def sigterm_run(args, clients):
                     counts["refused"] += 1
                 time.sleep(0.01)
                 continue
-            for _ in range(20 if keep else 1):
+            for k in range(20 if keep else 1):
+                why = "closed without an answer"
                 try:
                     s.sendall(body)
                     st, closed = read_responses(s, 1, 15)
-                except OSError:
-                    st, closed = [], True
+                except OSError as e:
+                    st, closed, why = [], True, type(e).__name__
                 with lock:
                     if not st:
                         counts["lost"] += 1
+                        kind = f"{why}, request {'1' if k == 0 else '2+'} of a {'kept-alive' if keep else 'fresh'} connection"
+                        counts.setdefault("lost_by_kind", {})
+                        counts["lost_by_kind"][kind] = counts["lost_by_kind"].get(kind, 0) + 1
                     elif str(st[0]) in counts:
                         counts[str(st[0])] += 1
                     else:

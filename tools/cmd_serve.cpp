@@ -1,6 +1,7 @@
 // sbert serve: load models once and answer HTTP requests (text-embeddings-inference and OpenAI
 // routes, dynamic batching) until SIGTERM/SIGINT; see sbert/server.h.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +82,11 @@ int run_serve(ServeArgs& a) {
   }
   if (verbosity() == Verbosity::Verbose) a.server.log_request = [](const std::string& line) { verbose(line); };
 
+  // Connections cost a descriptor each: use the hard limit (often 1024 soft, far more hard).
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   Server server(std::move(models), a.server);
   const int port = server.bind();
   if (!a.port_file.empty()) {

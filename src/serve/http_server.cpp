@@ -41,10 +41,13 @@ constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr auto kLinger = std::chrono::seconds(2);      // Closing: wait this long for the peer's EOF
 constexpr auto kStopGrace = std::chrono::milliseconds(500);  // stop(): idle connections may still send one
 
-// Writes all of `data` on a non-blocking socket; each wait for room is bounded by timeout_s.
-bool write_all(int fd, const std::string& data, int timeout_s) {
+// Writes all of `data` on a non-blocking socket: each wait for room is bounded by timeout_s, the
+// whole answer by total_s (a client reading a byte now and then cannot keep a worker).
+bool write_all(int fd, const std::string& data, int timeout_s, int total_s) {
+  const auto deadline = Clock::now() + std::chrono::seconds(total_s);
   size_t done = 0;
   while (done < data.size()) {
+    if (Clock::now() > deadline) return false;
     const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
     if (n > 0) {
       done += static_cast<size_t>(n);
@@ -69,6 +72,7 @@ struct HttpServer::Impl {
   Handler handler;
   std::function<bool(const HttpRequest&)> reserved;
   int listen_fd = -1, epoll_fd = -1, wake_fd = -1;
+  bool accept_paused = false;
   std::atomic<bool> stopping{false};
 
   enum class State { Reading, Busy, Closing };
@@ -134,7 +138,8 @@ struct HttpServer::Impl {
         res = error_response(500, std::string("internal error: ") + e.what(), "Backend");
       }
       const bool keep = job.request.keep_alive && !res.close && !stopping;
-      const bool written = write_all(job.conn->fd, serialize(res, keep), options.write_timeout_s);
+      const bool written = write_all(job.conn->fd, serialize(res, keep), options.write_timeout_s,
+                                     options.write_timeout_s + options.request_timeout_s);
       {
         std::lock_guard<std::mutex> lock(back_mu);
         back.emplace_back(job.conn, !keep || !written);
@@ -277,7 +282,13 @@ struct HttpServer::Impl {
       const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;  // EAGAIN, or out of descriptors (retried on the next tick)
+        if (errno != EAGAIN && errno != EWOULDBLOCK && !accept_paused) {
+          // Out of descriptors (or memory): the listener stays readable, so leave it out of
+          // epoll until the next tick instead of spinning on it.
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+          accept_paused = true;
+        }
+        return;
       }
       int yes = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
@@ -366,7 +377,7 @@ struct HttpServer::Impl {
       if (stopping && listening) {
         // Everything the kernel already accepted gets read and answered; then no more.
         accept_all();
-        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        if (!accept_paused) ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
         ::close(listen_fd);
         listen_fd = -1;
         listening = false;
@@ -391,7 +402,13 @@ struct HttpServer::Impl {
       }
       if (Clock::now() - last_tick >= kTick) {
         last_tick = Clock::now();
-        if (listening) accept_all();  // after running out of descriptors
+        if (listening && accept_paused) {  // after running out of descriptors
+          accept_paused = false;
+          epoll_event lev{};
+          lev.events = EPOLLIN;
+          lev.data.fd = listen_fd;
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &lev);
+        }
         tick(stop_time);
       }
     }
