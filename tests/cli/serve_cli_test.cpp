@@ -1033,3 +1033,57 @@ TEST(ServeShutdown, SigtermUnderLoadGivesEveryConnectionAnAnswerOrA503) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ServeLimits, PastMaxConnectionsANewConnectionGets503) {
+  ServerProcess server({"--model", tiny_model().string(), "--max-connections", "2"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  int a = connect_raw(server.port()), b = connect_raw(server.port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both accepted (no bytes yet)
+  auto got = responses(raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").bytes);
+  ::close(a);
+  ::close(b);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 503);
+  // Room again: served.
+  for (int i = 0; i < 50; ++i) {
+    got = responses(raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").bytes);
+    if (!got.empty() && got[0].status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 200);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_F(Serve, ExpectContinueGetsA100ThenTheAnswer) {
+  int fd = connect_raw(server_->port());
+  ASSERT_GE(fd, 0);
+  const std::string body = json{{"inputs", "hello"}}.dump();
+  const std::string head = "POST /embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 25 && got.find("\r\n\r\n") == std::string::npos; ++i) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_GT(::send(fd, body.data(), body.size(), MSG_NOSIGNAL), 0);
+  std::string rest;
+  for (int i = 0; i < 50; ++i) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) rest.append(buf, static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  ::close(fd);
+  auto r = responses(rest);
+  ASSERT_EQ(r.size(), 1u) << rest;
+  EXPECT_EQ(r[0].status, 200);
+}
+
+}  // namespace
