@@ -17,6 +17,7 @@ lost request at SIGTERM). wrk is optional (apt-get install wrk): without it the 
 Python clients and says so.
 
 Usage: python3 scripts/serve_harness.py [--model DIR] [--nli DIR] [--seconds 30] [--runs 3] [--smoke]
+                                        [--binary build/sbert] [--probes-only]
 """
 import argparse
 import json
@@ -47,7 +48,7 @@ class Server:
     def __init__(self, args, extra=()):
         self.dir = tempfile.mkdtemp(prefix="sbert-harness-")
         port_file = os.path.join(self.dir, "port")
-        cmd = [BINARY, "serve", "-q", "--model", args.model, "--port", "0", "--port-file", port_file,
+        cmd = [args.binary, "serve", "-q", "--model", args.model, "--port", "0", "--port-file", port_file,
                "--request-timeout", "8", "--max-body-bytes", "2000000", "--max-concurrent-requests", "1024",
                "--http-threads", "64", *extra]
         if args.nli:
@@ -439,11 +440,13 @@ def main():
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="small floods, 2 s of load, one SIGTERM run")
+    ap.add_argument("--binary", default=BINARY, help="the sbert binary (e.g. an older build to compare)")
+    ap.add_argument("--probes-only", action="store_true", help="skip the load and SIGTERM phases")
     args = ap.parse_args()
     if not os.path.isdir(args.nli):
         args.nli = None
-    if not os.path.exists(BINARY) or not os.path.isdir(args.model):
-        print(f"serve_harness: needs {BINARY} and the model {args.model}; skipped", file=sys.stderr)
+    if not os.path.exists(args.binary) or not os.path.isdir(args.model):
+        print(f"serve_harness: needs {args.binary} and the model {args.model}; skipped", file=sys.stderr)
         return 0
     smoke = args.smoke
     if smoke:
@@ -495,6 +498,10 @@ def main():
     probes["peak_rss_kb"] = server.peak()
     report["probes"] = probes
     server.stop()
+    if args.probes_only:
+        report["failures"] = failures
+        print(json.dumps(report, indent=1))
+        return 1 if failures else 0
 
     # Load beside attackers.
     server = Server(args)

@@ -138,7 +138,9 @@ struct HttpServer::Impl {
         res = error_response(500, std::string("internal error: ") + e.what(), "Backend");
       }
       const bool keep = job.request.keep_alive && !res.close && !stopping;
-      const bool written = write_all(job.conn->fd, serialize(res, keep), options.write_timeout_s,
+      std::string bytes = serialize(res, keep);
+      if (job.request.method == "HEAD") bytes.resize(bytes.size() - res.body.size());  // head only
+      const bool written = write_all(job.conn->fd, bytes, options.write_timeout_s,
                                      options.write_timeout_s + options.request_timeout_s);
       {
         std::lock_guard<std::mutex> lock(back_mu);
