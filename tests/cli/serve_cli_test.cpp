@@ -945,8 +945,8 @@ TEST(ServeLimits, SlowBodiesAreCutOffAndHealthAnswersMeanwhile) {
   auto c = server.client();
   c.set_read_timeout(5, 0);
   auto h = c.Get("/health");
-  ASSERT_TRUE(h) << "health did not answer while slow clients were connected";
-  EXPECT_EQ(h->status, 200);
+  EXPECT_TRUE(h) << "health did not answer while slow clients were connected";
+  if (h) EXPECT_EQ(h->status, 200);
   for (auto& t : crawlers) t.join();
   EXPECT_EQ(cut.load(), 6) << "a slow body was not cut off within 20 s";
   EXPECT_EQ(timed_out.load(), 6) << "a slow body was cut off without a 408";

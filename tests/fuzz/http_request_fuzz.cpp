@@ -14,6 +14,13 @@
 #include "sbert/server.h"
 #include "sbert/tokenizer.h"
 
+// The torch-free build has no model runtime (src/nn_loader): CrossEncoder's translation unit
+// names SequenceClassifier::load, which nothing here calls.
+std::unique_ptr<sbert::SequenceClassifier> sbert::SequenceClassifier::load(const std::filesystem::path&,
+                                                                           const ClassifierOptions&) {
+  throw Error("no model runtime in the fuzz target");
+}
+
 namespace {
 
 std::shared_ptr<sbert::Tokenizer> stub_tokenizer() {
