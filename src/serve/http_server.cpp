@@ -39,7 +39,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kReadPerEvent = 4 * kReadChunk;  // fairness between connections
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr auto kLinger = std::chrono::seconds(2);      // Closing: wait this long for the peer's EOF
-constexpr size_t kLingerBytes = 1 << 20;               // ... and drop at most this much meanwhile
 constexpr auto kStopGrace = std::chrono::milliseconds(500);  // stop(): idle connections may still send one
 
 // Writes all of `data` on a non-blocking socket: each wait for room is bounded by timeout_s, the
@@ -84,7 +83,6 @@ struct HttpServer::Impl {
     RequestReader reader;
     State state = State::Reading;
     Clock::time_point idle_since, request_start, last_byte, closing_deadline;
-    size_t dropped = 0;  // Closing: bytes read and dropped
     bool peer_closed = false;
     explicit Conn(const HttpLimits& l) : reader(l) {}
   };
@@ -246,11 +244,7 @@ struct HttpServer::Impl {
     if (c.state == State::Closing) {  // drop what the peer still sends until its EOF
       while (true) {
         const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-        if (n > 0 && (c.dropped += static_cast<size_t>(n)) <= kLingerBytes) continue;
-        if (n > 0) {  // a flood that goes on after its answer: the answer is long sent
-          close_conn(c.fd);
-          return;
-        }
+        if (n > 0) continue;
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         close_conn(c.fd);
