@@ -12,7 +12,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libeigen3-dev
   libgtest-dev libgmock-dev
   libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev libssl-dev
-  libcpp-httplib-dev  # sbert serve (HTTP)
+  libcpp-httplib-dev  # client mode (--server) and the serve tests' HTTP client
+  libboost-dev  # sbert serve: Boost.Beast's HTTP/1.1 request parser (header-only)
   clang libclang-rt-14-dev  # scripts/sanitize.sh and scripts/fuzz.sh (ASan, UBSan, libFuzzer)
 )
 

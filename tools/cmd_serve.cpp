@@ -1,6 +1,7 @@
 // sbert serve: load models once and answer HTTP requests (text-embeddings-inference and OpenAI
 // routes, dynamic batching) until SIGTERM/SIGINT; see sbert/server.h.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +82,11 @@ int run_serve(ServeArgs& a) {
   }
   if (verbosity() == Verbosity::Verbose) a.server.log_request = [](const std::string& line) { verbose(line); };
 
+  // Connections cost a descriptor each: use the hard limit (often 1024 soft, far more hard).
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   Server server(std::move(models), a.server);
   const int port = server.bind();
   if (!a.port_file.empty()) {
@@ -137,14 +143,29 @@ std::function<int()> setup_serve(CLI::App& app) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--max-client-batch-size", s.max_client_batch_size, "Inputs per request; past it 413")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--max-body-bytes", s.max_body_bytes, "Largest request body; past it 413")
+  sub->add_option("--max-request-tokens", s.max_request_tokens,
+                  "Tokens per request on every route, /tokenize included; past it 413 (0: max-client-batch-size x "
+                  "the model's max input length)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-body-bytes", s.max_body_bytes, "Largest request body, chunked or not; past it 413")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--http-threads", s.http_threads, "Connections served at once")
+  sub->add_option("--max-headers", s.max_headers, "Request header lines; past it 431 and the connection closes")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  sub->add_option("--max-header-bytes", s.max_header_bytes,
+                  "Bytes of request line + headers; past it 431 and the connection closes")
+      ->capture_default_str()->check(CLI::Range(256, 64 * 1024 * 1024));
+  sub->add_option("--max-connections", s.max_connections, "Open connections; past it new ones get 503")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  sub->add_option("--http-threads", s.http_threads,
+                  "Requests handled at once (reading requests takes no thread; /health has its own)")
       ->capture_default_str()->check(CLI::Range(2, 4096));
   sub->add_option("--request-timeout", s.request_timeout_s,
-                  "Seconds a connection may take to send a whole request (slow clients are cut off)")
+                  "Seconds a request (headers and body) may take to arrive whole; past it 408 and close")
       ->capture_default_str()->check(CLI::Range(1, 3600));
-  sub->add_option("--read-timeout", s.read_timeout_s, "Seconds one socket read or write may wait")
+  sub->add_option("--read-timeout", s.read_timeout_s,
+                  "Seconds a request may pause between bytes, and one write of an answer may wait")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  sub->add_option("--keep-alive", s.keep_alive_s, "Seconds an idle connection is kept open")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   return [a] {
     a->server.write_timeout_s = a->server.read_timeout_s;

@@ -1,7 +1,8 @@
 // A model server: the loaded models behind HTTP routes with the request/response shapes of
 // text-embeddings-inference (TEI) and the OpenAI embeddings API, with dynamic batching across
 // concurrent requests. Torch-free: it drives the model interfaces (SentenceEncoder, CrossEncoder,
-// SequenceClassifier); HTTP is cpp-httplib's.
+// SequenceClassifier); HTTP is sbert's own event loop over Boost.Beast's request parser
+// (src/serve/http_server.h).
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -20,12 +21,17 @@ struct ServerOptions {
   std::string api_key;                   // non-empty: every route but GET /health needs "Authorization: Bearer KEY"
   size_t max_batch_tokens = 16384;       // tokens (specials included) merged into one model call
   size_t max_concurrent_requests = 512;  // requests admitted at once; past it: 429
-  size_t max_client_batch_size = 32;     // inputs per request; past it: 413
-  size_t max_body_bytes = 2 * 1024 * 1024;
-  size_t http_threads = 64;              // connections served at once (the rest wait to be accepted)
-  int read_timeout_s = 10;               // one read or write on a socket
+  size_t max_client_batch_size = 32;     // inputs per request (zero-shot: texts x labels); past it: 413
+  size_t max_request_tokens = 0;         // tokens per request, any route (0: max_client_batch_size x
+                                         // the model's max input length); past it: 413
+  size_t max_body_bytes = 2 * 1024 * 1024;  // decoded body, any framing (chunked too); past it: 413
+  size_t max_headers = 100;              // request header lines; past it: 431 and close
+  size_t max_header_bytes = 64 * 1024;   // request line + headers; past it: 431 and close
+  size_t max_connections = 1024;         // open connections; past it: 503 and close
+  size_t http_threads = 64;              // requests handled at once (reading costs no thread)
+  int read_timeout_s = 10;               // the longest pause inside a request, or in one write
   int write_timeout_s = 10;
-  int request_timeout_s = 30;            // a request must arrive whole within this (slow clients)
+  int request_timeout_s = 30;            // a request (headers and body) must arrive whole within this
   int keep_alive_s = 5;
   std::function<void(const std::string&)> log_request;  // one line per request (empty: none)
 };
@@ -60,6 +66,9 @@ class Server {
   // From any thread (e.g. a signal-watching one): stop accepting, answer 503 to new requests on
   // open connections, finish what was admitted, then make run() return.
   void shutdown();
+  // The answers to raw HTTP/1.1 bytes as one connection would get them (pipelined requests in
+  // order, up to an error or "Connection: close"), without sockets: for the fuzz target.
+  std::string answer(const std::string& bytes);
 
  private:
   struct Impl;

@@ -169,6 +169,69 @@ int connect_raw(int port) {
   return fd;
 }
 
+// What came back on a raw connection: the bytes, and whether the server closed it.
+struct RawReply {
+  std::string bytes;
+  bool closed = false;
+};
+
+// Sends `request` on a fresh connection (a send the server refuses midway is fine), then reads
+// until the server closes it or `seconds` pass.
+RawReply raw_exchange(int port, const std::string& request, int seconds = 10) {
+  RawReply r;
+  int fd = connect_raw(port);
+  if (fd < 0) return r;
+  for (size_t done = 0; done < request.size();) {
+    const ssize_t n = ::send(fd, request.data() + done, request.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  char buf[65536];
+  while (std::chrono::steady_clock::now() < end) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) r.bytes.append(buf, static_cast<size_t>(n));
+    else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      r.closed = true;
+      break;
+    }
+  }
+  ::close(fd);
+  return r;
+}
+
+struct RawResponse {
+  int status = 0;
+  std::string headers, body;
+};
+
+// The whole responses in `raw`, in order (a cut-off last one is left out).
+std::vector<RawResponse> responses(const std::string& raw) {
+  std::vector<RawResponse> out;
+  size_t at = 0;
+  while (at < raw.size()) {
+    const size_t head_end = raw.find("\r\n\r\n", at);
+    if (head_end == std::string::npos || raw.compare(at, 9, "HTTP/1.1 ") != 0) break;
+    RawResponse r;
+    r.status = std::atoi(raw.c_str() + at + 9);
+    r.headers = raw.substr(at, head_end - at);
+    std::string lower = r.headers;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t cl = lower.find("content-length: ");
+    const size_t len = cl == std::string::npos ? 0 : std::stoul(lower.substr(cl + 16));
+    if (head_end + 4 + len > raw.size()) break;
+    r.body = raw.substr(head_end + 4, len);
+    out.push_back(std::move(r));
+    at = head_end + 4 + len;
+  }
+  return out;
+}
+
+std::string post_text(const std::string& path, const std::string& body, const std::string& extra = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
+}
+
 class Serve : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -538,6 +601,9 @@ TEST(ServeModels, RerankPredictZeroShotAgainstTheCli) {
   EXPECT_NEAR(total, 1.0, 1e-5);
   EXPECT_GE(pj[0]["score"].get<double>(), pj[pj.size() - 1]["score"].get<double>());
 
+  // texts x labels pairs are the batch: 1 x 33 > 32 is refused before any model work.
+  expect_error(post(c, "/zero-shot", {{"inputs", "I love this phone"}, {"labels", std::vector<std::string>(33, "x")}}),
+               413, "pairs");
   auto z = post(c, "/zero-shot", {{"inputs", "I love this phone"}, {"labels", {"tech", "food", "sports"}}});
   ASSERT_TRUE(z);
   ASSERT_EQ(z->status, 200) << z->body;
@@ -699,6 +765,325 @@ TEST(ServeClient, SearchQueryThroughTheServerIsByteIdentical) {
             2);
   EXPECT_NE(err.find("model"), std::string::npos) << err;
   EXPECT_EQ(wrong.stop(), 0);
+}
+
+}  // namespace
+
+// Issue 32: hostile clients. Each test sends what a probe sent and checks the answer.
+namespace {
+
+TEST_F(Serve, AHeaderFloodIs431AndTheConnectionCloses) {
+  std::string many = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 5000; ++i) many += "X-Flood-" + std::to_string(i) + ": " + std::string(100, 'v') + "\r\n";
+  RawReply r = raw_exchange(server_->port(), many + "\r\n");
+  auto got = responses(r.bytes);
+  ASSERT_EQ(got.size(), 1u) << r.bytes.substr(0, 200);
+  EXPECT_EQ(got[0].status, 431);
+  EXPECT_TRUE(r.closed);
+  // Few headers but too many bytes (20 x 4 KB > 64 KB), and too many small ones (150 > 100).
+  std::string big = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 20; ++i) big += "X-Big-" + std::to_string(i) + ": " + std::string(4000, 'v') + "\r\n";
+  got = responses(raw_exchange(server_->port(), big + "\r\n").bytes);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 431);
+  std::string count = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 150; ++i) count += "X-N-" + std::to_string(i) + ": v\r\n";
+  got = responses(raw_exchange(server_->port(), count + "\r\n").bytes);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 431);
+  // Within the limits: answered.
+  std::string fine = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  for (int i = 0; i < 50; ++i) fine += "X-Ok-" + std::to_string(i) + ": v\r\n";
+  got = responses(raw_exchange(server_->port(), fine + "\r\n").bytes);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 200);
+}
+
+TEST_F(Serve, PipelinedRequestsAreAllAnsweredInOrder) {
+  const std::string body = json{{"inputs", "hello"}}.dump();
+  const std::string three = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + post_text("/embed", body) +
+                            "GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  RawReply r = raw_exchange(server_->port(), three);
+  auto got = responses(r.bytes);
+  ASSERT_EQ(got.size(), 3u) << r.bytes;
+  EXPECT_EQ(got[0].status, 200);
+  EXPECT_EQ(got[0].body, "");
+  EXPECT_EQ(got[1].status, 200);
+  EXPECT_EQ(json::parse(got[1].body).size(), 1u) << got[1].body;
+  EXPECT_EQ(got[2].status, 200);
+  EXPECT_EQ(json::parse(got[2].body)["model_id"], tiny_model().string());
+  EXPECT_TRUE(r.closed);
+  // Ten at once, all answered.
+  std::string ten;
+  for (int i = 0; i < 9; ++i) ten += post_text("/embed", json{{"inputs", "text " + std::to_string(i)}}.dump());
+  ten += "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  got = responses(raw_exchange(server_->port(), ten).bytes);
+  ASSERT_EQ(got.size(), 10u);
+  for (const auto& g : got) EXPECT_EQ(g.status, 200) << g.body;
+}
+
+TEST_F(Serve, SmugglingFramesAndOverflowingNumbersAre400) {
+  const int port = server_->port();
+  auto status_of = [&](const std::string& request) {
+    auto got = responses(raw_exchange(port, request).bytes);
+    return got.empty() ? -1 : got[0].status;
+  };
+  const std::string ok = json{{"inputs", "a"}}.dump();
+  expect_error(server_->client().Post("/embed", "{\"inputs\": \"a\", \"x\": 1e99999}", "application/json"), 400);
+  EXPECT_EQ(status_of(post_text("/embed", ok, "Connection: close\r\n")), 200);
+  EXPECT_EQ(status_of(post_text("/embed", ok, "Content-Length: " + std::to_string(ok.size()) + "\r\n")), 400)
+      << "two equal Content-Length headers";
+  EXPECT_EQ(status_of(post_text("/embed", ok, "Content-Length: 3\r\n")), 400) << "two Content-Length headers";
+  EXPECT_EQ(status_of(post_text("/embed", ok, "Transfer-Encoding: chunked\r\n")), 400) << "Content-Length + TE";
+  const std::string chunked = "POST /embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: " +
+                              std::to_string(ok.size()) + "\r\n\r\n" + ok;
+  EXPECT_EQ(status_of(chunked), 400) << "TE + Content-Length";
+  EXPECT_EQ(status_of("POST /embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + ok), 400);
+  // A well-formed chunked body is read.
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", ok.size());
+  EXPECT_EQ(status_of("POST /embed HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                      std::string(size) + "\r\n" + ok + "\r\n0\r\n\r\n"),
+            200);
+}
+
+TEST_F(Serve, MetricsAreLabelledByRouteAndCannotBeForged) {
+  const int port = server_->port();
+  auto get = [&](const std::string& target) {
+    return raw_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  };
+  get("/a%0Afake_metric%7Bx%3D%221%22%7D%201");
+  get("/b%22%7D%201%0Afake_metric%201");
+  auto series = [&] {
+    auto m = server_->client().Get("/metrics");
+    EXPECT_TRUE(m);
+    size_t n = 0;
+    std::istringstream lines(m ? m->body : "");
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_NE(line.rfind("fake_metric", 0), 0u) << line;
+      if (line.rfind("sbert_requests_total{", 0) == 0) ++n;
+    }
+    EXPECT_NE(m->body.find("sbert_requests_total{route=\"other\",status=\"404\"}"), std::string::npos) << m->body;
+    return n;
+  };
+  const size_t before = series();
+  for (int i = 0; i < 40; ++i) get("/unknown-" + std::to_string(i));
+  EXPECT_EQ(series(), before) << "each unknown path added a series";
+}
+
+TEST_F(Serve, TokenizeHasTheRequestTokenBudget) {
+  auto c = server_->client();
+  std::string words;
+  for (int i = 0; i < 600; ++i) words += "word ";  // 600 tokens > 16 inputs x 32 tokens
+  expect_error(post(c, "/tokenize", {{"inputs", words}}), 413, "tokens");
+  auto ok = post(c, "/tokenize", {{"inputs", "a few words"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST(ServeLimits, AChunkedBodyPastTheLimitIs413BeforeItEnds) {
+  ServerProcess server({"--model", tiny_model().string(), "--max-body-bytes", "65536"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  int fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  const std::string head = "POST /embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+  const std::string chunk = "2000\r\n" + std::string(0x2000, 'a') + "\r\n";
+  const size_t total = 16 * 1024 * 1024;
+  size_t sent = 0;
+  std::string reply;
+  char buf[4096];
+  while (sent < total) {
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) break;
+    sent += 0x2000;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    if (reply.find("\r\n\r\n") != std::string::npos) break;
+  }
+  for (int i = 0; i < 25 && reply.find("\r\n\r\n") == std::string::npos; ++i) {  // up to 5 s
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  ::close(fd);
+  auto got = responses(reply);
+  ASSERT_EQ(got.size(), 1u) << reply.substr(0, 300);
+  EXPECT_EQ(got[0].status, 413) << got[0].body;
+  EXPECT_LT(sent, total) << "the whole body was read before the answer";
+  auto h = server.client().Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServeLimits, SlowBodiesAreCutOffAndHealthAnswersMeanwhile) {
+  // Long enough that only the whole-request limit (not a per-read one) can end the crawl.
+  ServerProcess server({"--model", tiny_model().string(), "--request-timeout", "2", "--http-threads", "2"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  std::atomic<int> cut{0}, timed_out{0};
+  std::vector<std::thread> crawlers;
+  for (int k = 0; k < 6; ++k)
+    crawlers.emplace_back([&] {
+      int fd = connect_raw(server.port());
+      if (fd < 0) return;
+      const std::string head = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n";
+      ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+      std::string reply;
+      const auto start = std::chrono::steady_clock::now();
+      while (std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+        if (::send(fd, "a", 1, MSG_NOSIGNAL) <= 0) break;
+        char buf[512];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // waits up to 0.2 s
+        if (n > 0) reply.append(buf, static_cast<size_t>(n));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) break;
+      }
+      ::close(fd);
+      if (std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) ++cut;
+      if (reply.rfind("HTTP/1.1 408", 0) == 0) ++timed_out;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto c = server.client();
+  c.set_read_timeout(5, 0);
+  auto h = c.Get("/health");
+  EXPECT_TRUE(h) << "health did not answer while slow clients were connected";
+  if (h) EXPECT_EQ(h->status, 200);
+  for (auto& t : crawlers) t.join();
+  EXPECT_EQ(cut.load(), 6) << "a slow body was not cut off within 20 s";
+  EXPECT_EQ(timed_out.load(), 6) << "a slow body was cut off without a 408";
+  EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
+TEST(ServeAuth, UnknownRoutesNeedTheKeyToo) {
+  ServerProcess server({"--model", tiny_model().string(), "--api-key", "s3cret"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  auto c = server.client();
+  expect_error(c.Get("/nowhere"), 401);
+  expect_error(c.Post("/nowhere", "{}", "application/json"), 401);
+  expect_error(c.Get("/embed"), 401);  // a wrong method does not reveal the route either
+  expect_error(c.Get("/metrics"), 401);
+  httplib::Headers right{{"Authorization", "Bearer s3cret"}};
+  expect_error(c.Get("/nowhere", right), 404);
+  auto m = c.Get("/metrics", right);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServeShutdown, SigtermUnderLoadGivesEveryConnectionAnAnswerOrA503) {
+  auto server = std::make_unique<ServerProcess>(std::vector<std::string>{"--model", tiny_model().string()});
+  ASSERT_GT(server->port(), 0) << server->log();
+  const int port = server->port();
+  const std::string request = post_text("/embed", json{{"inputs", sentences()}, {"truncate", true}}.dump());
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0}, refused{0}, unreachable{0}, lost{0};
+  std::mutex mu;
+  std::string first_lost;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 32; ++t)
+    clients.emplace_back([&] {
+      while (!stop) {
+        int fd = connect_raw(port);
+        if (fd < 0) {  // nobody listening: nothing was accepted, a clean refusal
+          ++unreachable;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        timeval tv{10, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        // Keep-alive requests on one connection until it is closed.
+        for (int k = 0; k < 4 && !stop; ++k) {
+          if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) {
+            ++lost;  // accepted, then not even the request could be sent
+            break;
+          }
+          std::string raw;
+          char buf[65536];
+          std::vector<RawResponse> got;
+          while (got.empty()) {
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            raw.append(buf, static_cast<size_t>(n));
+            got = responses(raw);
+          }
+          if (got.empty()) {  // a reset, or closed without an answer
+            ++lost;
+            std::lock_guard<std::mutex> lock(mu);
+            if (first_lost.empty())
+              first_lost = "request " + std::to_string(k) + " of its connection: errno " + std::to_string(errno) +
+                           ", got: " + raw.substr(0, 100);
+            break;
+          }
+          if (got[0].status == 200) ++served;
+          else if (got[0].status == 503) ++refused;
+          else {
+            ++lost;
+            break;
+          }
+          if (got[0].headers.find("Connection: close") != std::string::npos) break;
+        }
+        ::close(fd);
+      }
+    });
+  for (int i = 0; i < 200 && served < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(server->stop(), 0) << server->log();
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_GE(served.load(), 50);
+  EXPECT_EQ(lost.load(), 0) << first_lost;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ServeLimits, PastMaxConnectionsANewConnectionGets503) {
+  ServerProcess server({"--model", tiny_model().string(), "--max-connections", "2"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  int a = connect_raw(server.port()), b = connect_raw(server.port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both accepted (no bytes yet)
+  auto got = responses(raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").bytes);
+  ::close(a);
+  ::close(b);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 503);
+  // Room again: served.
+  for (int i = 0; i < 50; ++i) {
+    got = responses(raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").bytes);
+    if (!got.empty() && got[0].status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 200);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_F(Serve, ExpectContinueGetsA100ThenTheAnswer) {
+  int fd = connect_raw(server_->port());
+  ASSERT_GE(fd, 0);
+  const std::string body = json{{"inputs", "hello"}}.dump();
+  const std::string head = "POST /embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 25 && got.find("\r\n\r\n") == std::string::npos; ++i) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_GT(::send(fd, body.data(), body.size(), MSG_NOSIGNAL), 0);
+  std::string rest;
+  for (int i = 0; i < 50; ++i) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) rest.append(buf, static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  ::close(fd);
+  auto r = responses(rest);
+  ASSERT_EQ(r.size(), 1u) << rest;
+  EXPECT_EQ(r[0].status, 200);
 }
 
 }  // namespace
