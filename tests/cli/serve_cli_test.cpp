@@ -861,7 +861,9 @@ TEST_F(Serve, MetricsAreLabelledByRouteAndCannotBeForged) {
     std::istringstream lines(m ? m->body : "");
     for (std::string line; std::getline(lines, line);) {
       EXPECT_NE(line.rfind("fake_metric", 0), 0u) << line;
-      if (line.rfind("sbert_requests_total{", 0) == 0) ++n;
+      // /metrics's own series appears once its first answer is counted (after it was sent): not
+      // what this test is about.
+      if (line.rfind("sbert_requests_total{", 0) == 0 && line.find("route=\"/metrics\"") == std::string::npos) ++n;
     }
     EXPECT_NE(m->body.find("sbert_requests_total{route=\"other\",status=\"404\"}"), std::string::npos) << m->body;
     return n;
