@@ -102,21 +102,21 @@ std::string TextItem::required(const std::string& name, const std::string& what)
 std::optional<size_t> count_texts(const InputOptions& input) {
   if (input.files.empty() || std::find(input.files.begin(), input.files.end(), "-") != input.files.end())
     return std::nullopt;
+  const ShardSpec spec = input.shard_spec();
   RecordReader reader(input.files, input.reader_options());
   FieldSelector text_sel(input.field, "text column");
   Record rec;
   size_t records = 0, texts = 0;
-  std::vector<size_t> text_records;  // with --skip-empty: which records hold a text
+  std::vector<size_t> text_records;  // with --shard: which records hold a text
   while (reader.next(rec)) {
     const bool kept =
         !input.skip_empty || text_sel.get(rec, reader).find_first_not_of(" \t\r\n") != std::string::npos;
     if (kept) {
       ++texts;
-      if (input.shard_spec().enabled) text_records.push_back(records);
+      if (spec.enabled) text_records.push_back(records);
     }
     ++records;
   }
-  const ShardSpec spec = input.shard_spec();
   if (!spec.enabled) return texts;
   const RecordRange range = shard_range(records, spec.index, spec.count);
   return static_cast<size_t>(std::count_if(text_records.begin(), text_records.end(),

@@ -249,9 +249,11 @@ bool Int8PackedWeight::verified(Int8Kernel kernel) {
                   " kernel gave other sums than the portable code on this CPU; not using it");
     return ok;
   };
-  static const bool avx2 = check(Int8Kernel::Avx2);
-  if (kernel == Int8Kernel::Avx2) return avx2;
-  static const bool vnni = check(Int8Kernel::Avx512Vnni);
+  if (kernel == Int8Kernel::Avx2) {
+    static const bool avx2 = check(Int8Kernel::Avx2);
+    return avx2;
+  }
+  static const bool vnni = check(Int8Kernel::Avx512Vnni);  // only the kernel asked for is checked
   return vnni;
 }
 
