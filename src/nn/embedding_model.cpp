@@ -5,7 +5,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "nn/length_sorted_batcher.h"
+#include "cpu/length_sorted_batcher.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {

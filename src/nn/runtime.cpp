@@ -1,8 +1,8 @@
 // The one runtime set-up of every model (sbert/runtime.h): device and dtype parsing, the OpenBLAS
 // kernel choice, the OpenBLAS / ATen thread pools and the dtype check.
-#include "nn/cpu_pool.h"
-#include "nn/packed_gemm.h"
-#include "nn/quantized_linear.h"
+#include "cpu/cpu_pool.h"
+#include "cpu/packed_gemm.h"
+#include "cpu/quantized_linear.h"
 #include "nn/transformer.h"
 
 #include <dlfcn.h>

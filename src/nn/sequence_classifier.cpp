@@ -9,7 +9,7 @@
 
 #include <ATen/Parallel.h>
 
-#include "nn/length_sorted_batcher.h"
+#include "cpu/length_sorted_batcher.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
 #include "sbert/json_parse.h"

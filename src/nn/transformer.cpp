@@ -7,8 +7,8 @@
 #include <thread>
 #include <optional>
 
-#include "nn/cpu_kernels.h"
-#include "nn/cpu_pool.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/cpu_pool.h"
 #include "sbert/json_parse.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
@@ -254,7 +254,7 @@ void TransformerEncoder::require_int8_runs_here() const {
 std::array<std::shared_ptr<const QuantizedLinear>, 4> TransformerEncoder::quantize_layer(size_t li) const {
   std::array<std::shared_ptr<const QuantizedLinear>, 4> q;
   for (int which = 0; which < 4; ++which)
-    q[static_cast<size_t>(which)] = std::make_shared<const QuantizedLinear>(weight(li, which));
+    q[static_cast<size_t>(which)] = quantize_linear(weight(li, which));
   return q;
 }
 
@@ -326,6 +326,22 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
     if (all_hidden_states) out.hidden_states.push_back(x);
   }
   out.last_hidden = x;
+  return out;
+}
+
+std::shared_ptr<const QuantizedLinear> quantize_linear(const at::Tensor& weight) {
+  c10::InferenceMode guard;
+  const at::Tensor w = weight.to(at::kFloat).contiguous();
+  return std::make_shared<const QuantizedLinear>(w.data_ptr<float>(), w.size(0), w.size(1));
+}
+
+at::Tensor linear_int8(const QuantizedLinear& q, const at::Tensor& x_in) {
+  if (x_in.dim() != 2 || x_in.size(1) != q.inputs())
+    throw Error("int8 linear: input of " + std::to_string(x_in.size(-1)) + " columns for a weight of " +
+                std::to_string(q.inputs()));
+  const at::Tensor x = x_in.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty({x.size(0), q.outputs()}, x.options());
+  q.forward(x.data_ptr<float>(), x.size(0), out.data_ptr<float>());
   return out;
 }
 
@@ -428,7 +444,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
                   const GemmEpilogue* epi = nullptr) {
       const size_t k = static_cast<size_t>(which);
       if (!quantized() && packed_gemm()) return pooled_mm(a, *packed_[li][k], epi);
-      at::Tensor r = quantized() ? quantized_[li][k]->forward(a) : pooled_mm(a, w);
+      at::Tensor r = quantized() ? linear_int8(*quantized_[li][k], a) : pooled_mm(a, w);
       if (epi != nullptr) {
         float* r_p = r.data_ptr<float>();
         const int64_t n = r.size(1);

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "nn/arch_tables.h"
-#include "nn/packed_gemm.h"
-#include "nn/quantized_linear.h"
+#include "cpu/packed_gemm.h"
+#include "cpu/quantized_linear.h"
 #include "nn/torch_pch.h"
 #include "nn/weight_store.h"
 #include "sbert/runtime.h"
@@ -145,6 +145,10 @@ struct GemmEpilogue {
 };
 at::Tensor pooled_mm(const at::Tensor& a, const cpu::PackedWeight& w,
                      const GemmEpilogue* epilogue = nullptr);
+// --quantize int8 over libtorch tensors: the weight [out, in] quantized and packed, and
+// x [M, in] · wᵀ through it (float32 [M, out], no bias).
+std::shared_ptr<const QuantizedLinear> quantize_linear(const at::Tensor& weight);
+at::Tensor linear_int8(const QuantizedLinear& q, const at::Tensor& x);
 
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
 // matmul on a CPU build that lacks it).

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "nn/embedding_model.h"
-#include "nn/length_sorted_batcher.h"
+#include "cpu/length_sorted_batcher.h"
 #include "nn_test_util.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"

@@ -4,7 +4,7 @@
 // rows), panels (16 columns, two at a time for VNNI) and k groups (4), and for the extreme codes
 // that would saturate a 16-bit pair sum (the AVX2 kernel's 7-bit limit, VNNI's full 8 bits). A
 // kernel whose instructions the CPU lacks is reported and skipped alone.
-#include "nn/int8_gemm.h"
+#include "cpu/int8_gemm.h"
 
 #include <gtest/gtest.h>
 

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <random>
 
-#include "nn/cpu_kernels.h"
-#include "nn/cpu_pool.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/cpu_pool.h"
 #include "nn/transformer.h"
 #include "nn/weight_store.h"
 #include "nn_test_util.h"

@@ -2,7 +2,7 @@
 // multiply-add chain over k from zero (fused on AVX2 / AVX-512, mul + add on the baseline
 // kernel), so the tests compare bits with that chain written out in scalar code, and check that
 // no split of rows or columns changes them.
-#include "nn/packed_gemm.h"
+#include "cpu/packed_gemm.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/cpu_pool.h"
+#include "cpu/cpu_pool.h"
 #include "nn/transformer.h"
 
 namespace {

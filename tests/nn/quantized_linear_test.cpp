@@ -3,9 +3,9 @@
 #include <cmath>
 #include <random>
 
-#include "nn/cpu_kernels.h"
+#include "cpu/cpu_kernels.h"
 #include "nn/embedding_model.h"
-#include "nn/quantized_linear.h"
+#include "cpu/quantized_linear.h"
 #include "nn_test_util.h"
 #include "sbert/error.h"
 #include "sbert/random_model.h"
@@ -21,8 +21,8 @@ TEST(QuantizedLinear, CloseToTheFloatProduct) {
   at::manual_seed(3);
   at::Tensor w = at::randn({96, 40}) * 0.1, x = at::randn({70, 40});
   w[5].mul_(20.0);  // one output channel much larger: per-channel scales keep the others precise
-  sbert::nn::QuantizedLinear q(w);
-  at::Tensor want = at::mm(x, w.t()), got = q.forward(x);
+  const auto q = sbert::nn::quantize_linear(w);
+  at::Tensor want = at::mm(x, w.t()), got = sbert::nn::linear_int8(*q, x);
   ASSERT_EQ(got.sizes(), want.sizes());
   at::Tensor rel = (got - want).abs().amax(0) / want.abs().amax(0);  // per output channel
   EXPECT_LT(rel.max().item<double>(), 0.03);
@@ -41,8 +41,8 @@ TEST(QuantizedLinear, ExtremeCodesDoNotSaturate) {
   x[2].zero_();
   at::Tensor w = at::full({N, K}, 0.5);
   w.slice(0, 0, N / 2).mul_(-1.0);
-  sbert::nn::QuantizedLinear q(w);
-  at::Tensor want = at::mm(x, w.t()), got = q.forward(x);
+  const auto q = sbert::nn::quantize_linear(w);
+  at::Tensor want = at::mm(x, w.t()), got = sbert::nn::linear_int8(*q, x);
   EXPECT_LT((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>())
       << "activation codes up to " << sbert::nn::QuantizedLinear::activation_max() << ", engine "
       << sbert::nn::QuantizedLinear::engine();
@@ -56,10 +56,10 @@ TEST(QuantizedLinear, ARowsResultDependsOnThatRowOnly) {
   at::manual_seed(4);
   at::Tensor w = at::randn({48, 40}) * 0.1, x = at::randn({150, 40});
   x[7].mul_(100.0);
-  sbert::nn::QuantizedLinear q(w);
-  at::Tensor all = q.forward(x);
+  const auto q = sbert::nn::quantize_linear(w);
+  at::Tensor all = sbert::nn::linear_int8(*q, x);
   for (int64_t i : {0, 6, 63, 64, 149}) {
-    at::Tensor one = q.forward(x.slice(0, i, i + 1));
+    at::Tensor one = sbert::nn::linear_int8(*q, x.slice(0, i, i + 1));
     EXPECT_TRUE(at::equal(one[0], all[i])) << "row " << i;
   }
 }
@@ -77,11 +77,11 @@ TEST(QuantizedLinear, OwnKernelGivesOneDnnsBits) {
   at::manual_seed(5);
   for (int64_t K : {384, 389}) {
     at::Tensor w = at::randn({37, K}) * 0.1, x = at::randn({131, K});
-    sbert::nn::QuantizedLinear own(w);
+    const auto own = sbert::nn::quantize_linear(w);
     sbert::nn::QuantizedLinear::use_own_kernel(false);
-    sbert::nn::QuantizedLinear onednn(w);
+    const auto onednn = sbert::nn::quantize_linear(w);
     sbert::nn::QuantizedLinear::use_own_kernel(true);
-    EXPECT_TRUE(at::equal(own.forward(x), onednn.forward(x))) << "K " << K << ", engine "
+    EXPECT_TRUE(at::equal(sbert::nn::linear_int8(*own, x), sbert::nn::linear_int8(*onednn, x))) << "K " << K << ", engine "
                                                               << sbert::nn::QuantizedLinear::engine();
   }
 }

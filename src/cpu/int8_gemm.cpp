@@ -1,4 +1,4 @@
-#include "nn/int8_gemm.h"
+#include "cpu/int8_gemm.h"
 
 #include <algorithm>
 #include <cstring>

@@ -10,7 +10,7 @@
 // Products are exact int32 sums, so both kernels give the same bits; a row's result depends on
 // that row only, so neither the thread count nor the batch it shares changes them.
 #pragma once
-#include <ATen/ATen.h>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,14 +25,16 @@ class QuantizedLinear {
   // kernel would be chosen (default true).
   static void use_own_kernel(bool enabled);
 
-  // weight: float [out, in].
-  explicit QuantizedLinear(const at::Tensor& weight);
+  // weight: float32 row-major [out, in].
+  QuantizedLinear(const float* weight, int64_t out, int64_t in);
   ~QuantizedLinear();
   QuantizedLinear(QuantizedLinear&&) noexcept;
 
-  // x: float [M, in] (contiguous) -> float [M, out], without bias. Rows go in fixed blocks of 64
-  // to cpu_pool's threads.
-  at::Tensor forward(const at::Tensor& x) const;
+  // out [M, outputs()] = x [M, inputs()] · wᵀ (row-major, contiguous), without bias. Rows go in
+  // fixed blocks of 64 to cpu_pool's threads.
+  void forward(const float* x, int64_t M, float* out) const;
+  int64_t inputs() const;
+  int64_t outputs() const;
 
   // The largest activation code (255 or 127, see above).
   static int activation_max();

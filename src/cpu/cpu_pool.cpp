@@ -1,4 +1,4 @@
-#include "nn/cpu_pool.h"
+#include "cpu/cpu_pool.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,12 +1,12 @@
-#include "nn/cpu_kernels.h"
+#include "cpu/cpu_kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "nn/simd.h"
-#include "nn/tile16.h"
+#include "cpu/simd.h"
+#include "cpu/tile16.h"
 
 namespace sbert::nn::cpu {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "nn/simd.h"
+#include "cpu/simd.h"
 
 namespace sbert::nn::cpu::simd {
 

@@ -1,6 +1,5 @@
-#include "nn/quantized_linear.h"
+#include "cpu/quantized_linear.h"
 
-#include <c10/core/InferenceMode.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -9,9 +8,9 @@
 #include <optional>
 #include <vector>
 
-#include "nn/cpu_kernels.h"
-#include "nn/int8_gemm.h"
-#include "nn/cpu_pool.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/int8_gemm.h"
+#include "cpu/cpu_pool.h"
 #include "sbert/error.h"
 
 namespace sbert::nn {
@@ -98,20 +97,17 @@ std::string QuantizedLinear::engine() {
   return name;
 }
 
-QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::make_unique<Packed>()) {
+QuantizedLinear::QuantizedLinear(const float* wp, int64_t out, int64_t in) : packed_(std::make_unique<Packed>()) {
   if (engine().empty()) throw Error("--quantize int8: oneDNN has no int8 matmul for this CPU");
-  c10::InferenceMode guard;
-  const at::Tensor w = weight_in.to(at::kFloat).contiguous();
   Packed& p = *packed_;
-  p.out = w.size(0);
-  p.in = w.size(1);
+  p.out = out;
+  p.in = in;
   // One pass per output channel, channels spread over the pool (a chain of libtorch ops made six
   // weight-sized temporaries: 1.2 s of page faults and copies for bge-base).
-  const at::Tensor codes = at::empty({p.out, p.in}, at::kChar);
+  std::vector<int8_t> codes(static_cast<size_t>(p.out * p.in));
   p.col_scale.resize(static_cast<size_t>(p.out));
   p.col_sum.resize(static_cast<size_t>(p.out));
-  const float* wp = w.data_ptr<float>();
-  int8_t* cp = codes.data_ptr<int8_t>();
+  int8_t* cp = codes.data();
   cpu_pool().parallel_for(p.out, 16, [&](int64_t r0, int64_t r1) {
     cpu::quantize_weight_rows_s8(wp, p.in, r0, r1, cp, p.col_scale.data(), p.col_sum.data());
   });
@@ -124,7 +120,7 @@ QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::mak
   p.matmul = dnnl::matmul(desc);
   p.scratch = desc.scratchpad_desc();
   // codes [out, in] row-major is the K x N weight matrix in "ba" order.
-  memory plain({{p.in, p.out}, DT::s8, Tag::ba}, cpu_engine(), const_cast<int8_t*>(codes.data_ptr<int8_t>()));
+  memory plain({{p.in, p.out}, DT::s8, Tag::ba}, cpu_engine(), codes.data());
   p.weights = memory(desc.weights_desc(), cpu_engine());
   dnnl::stream s(cpu_engine());
   OneOmpThread one;
@@ -135,16 +131,12 @@ QuantizedLinear::QuantizedLinear(const at::Tensor& weight_in) : packed_(std::mak
 QuantizedLinear::~QuantizedLinear() = default;
 QuantizedLinear::QuantizedLinear(QuantizedLinear&&) noexcept = default;
 
-at::Tensor QuantizedLinear::forward(const at::Tensor& x_in) const {
+int64_t QuantizedLinear::inputs() const { return packed_->in; }
+int64_t QuantizedLinear::outputs() const { return packed_->out; }
+
+void QuantizedLinear::forward(const float* xs, int64_t M, float* os) const {
   const Packed& p = *packed_;
-  if (x_in.dim() != 2 || x_in.size(1) != p.in)
-    throw Error("int8 linear: input of " + std::to_string(x_in.size(-1)) + " columns for a weight of " +
-                std::to_string(p.in));
-  const at::Tensor x = x_in.to(at::kFloat).contiguous();
-  const int64_t M = x.size(0), K = p.in, N = p.out, blocks = (M + kBlock - 1) / kBlock;
-  at::Tensor out = at::empty({M, N}, x.options());
-  const float* xs = x.data_ptr<float>();
-  float* os = out.data_ptr<float>();
+  const int64_t K = p.in, N = p.out, blocks = (M + kBlock - 1) / kBlock;
   const int qmax = activation_max();
   // Codes rows of lda bytes: K, or K rounded up to 4 for sbert's kernel (the padding stays 0).
   const int64_t lda = p.own ? cpu::Int8PackedWeight::padded_inputs(K) : K;
@@ -186,7 +178,6 @@ at::Tensor QuantizedLinear::forward(const at::Tensor& x_in) const {
                            os + r0 * N);
     }
   });
-  return out;
 }
 
 }  // namespace sbert::nn

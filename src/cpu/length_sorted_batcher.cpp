@@ -1,4 +1,4 @@
-#include "nn/length_sorted_batcher.h"
+#include "cpu/length_sorted_batcher.h"
 
 #include <algorithm>
 #include <numeric>

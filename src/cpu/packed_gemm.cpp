@@ -1,4 +1,4 @@
-#include "nn/packed_gemm.h"
+#include "cpu/packed_gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,8 +14,8 @@
 
 #include "sbert/log.h"
 
-#include "nn/simd.h"
-#include "nn/tile16.h"
+#include "cpu/simd.h"
+#include "cpu/tile16.h"
 
 namespace sbert::nn::cpu {
 namespace {
