@@ -22,7 +22,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "nn/quantized_linear.h"
+#include "cpu/quantized_linear.h"
 #include "nn/transformer.h"
 #include "sbert/encoder.h"
 #include "sbert/error.h"
@@ -45,7 +45,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // The float32 linear roofline of this run: the model's own GEMMs (per layer [M, H] x [H, 3H],
 // [H, H], [H, I], [I, H], M = the real tokens of each batch of `batch` inputs, longest first, as
 // the packed forward runs them), timed alone with the same threads, best of `repeat`: once with
-// the packed GEMM the forward uses (sbert::nn::pooled_mm on cpu::PackedWeight) and once with the
+// the packed GEMM the forward uses (sbert::nn::pooled_mm on sbert::cpu::PackedWeight) and once with the
 // BLAS libtorch uses (OpenBLAS, rows in blocks of 64 on the same pool) for comparison.
 struct Roofline {
   double seconds = 0, blas_seconds = 0, gflop = 0;
@@ -65,7 +65,7 @@ Roofline gemm_roofline(std::vector<size_t> lengths, size_t batch, int64_t H, int
   at::Tensor x = at::randn({max_m, std::max(H, I)});
   // Each layer its own weights, as in the model (they do not all fit in the caches).
   std::vector<std::array<at::Tensor, 4>> w;
-  std::vector<std::vector<sbert::nn::cpu::PackedWeight>> packed;
+  std::vector<std::vector<sbert::cpu::PackedWeight>> packed;
   for (int64_t l = 0; l < layers; ++l) {
     w.push_back({at::randn({3 * H, H}), at::randn({H, H}), at::randn({I, H}), at::randn({H, I})});
     packed.emplace_back();
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
       if (model_dir.empty()) {
         const int64_t H = static_cast<int64_t>(spec.hidden), I = static_cast<int64_t>(spec.intermediate);
         Roofline r = gemm_roofline(lengths, batch_size, H, I, static_cast<int64_t>(spec.layers), 3);
-        roof = {{"gemm_kernel", sbert::nn::cpu::packed_gemm_kernel()},
+        roof = {{"gemm_kernel", sbert::cpu::packed_gemm_kernel()},
                 {"gemm_seconds", r.seconds},
                 {"gemm_gflop", r.gflop},
                 {"gemm_gflops", r.gflop / r.seconds},
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
                           {"shape", model_dir.empty() ? shape : "folder"},
                           {"dtype", dtype},
                           {"quantize", quantize},
-                          {"int8_kernel", quantize == "int8" ? sbert::nn::QuantizedLinear::engine() : ""},
+                          {"int8_kernel", quantize == "int8" ? sbert::cpu::QuantizedLinear::engine() : ""},
                           {"threads", threads},
                           {"batch_size", batch_size},
                           {"dimension", enc->dimension()},

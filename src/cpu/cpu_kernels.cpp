@@ -8,7 +8,7 @@
 #include "cpu/simd.h"
 #include "cpu/tile16.h"
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 namespace {
 
 constexpr int kLanes = 16;
@@ -356,4 +356,4 @@ void dequantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const float
   }
 }
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

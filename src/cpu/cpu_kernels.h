@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 
 // qkv: [T, 3H] rows of the fused projection, bias included (queries | keys | values, each
 // `heads` blocks of `head_dim`). Sequence s owns tokens [offsets[s], offsets[s+1]) and attends to
@@ -55,4 +55,4 @@ void dequantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const float
 float exp_approx(float x);
 float erf_approx(float x);
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

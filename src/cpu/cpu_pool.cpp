@@ -4,7 +4,7 @@
 #include <atomic>
 #include <chrono>
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 WorkerPool::WorkerPool(int threads) {
   const int n = std::max(1, threads);
@@ -135,4 +135,4 @@ void set_cpu_pool_threads(int threads) {
 bool gemm_on_cpu_pool() { return gemm_on_pool.load(); }
 void set_gemm_on_cpu_pool(bool on) { gemm_on_pool = on; }
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 class WorkerPool {
  public:
@@ -60,4 +60,4 @@ void set_cpu_pool_threads(int threads);
 bool gemm_on_cpu_pool();
 void set_gemm_on_cpu_pool(bool on);
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

@@ -14,7 +14,7 @@
 #define SBERT_INT8_AVX2 1
 #endif
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 namespace {
 
 constexpr int64_t kPanel = Int8PackedWeight::kPanel;
@@ -299,4 +299,4 @@ void Int8PackedWeight::multiply(const uint8_t* a, int64_t lda, int64_t rows, int
   multiply_scalar(panels_.get(), n_, k4_, a, lda, rows, c, ldc);
 }
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

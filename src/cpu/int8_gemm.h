@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <memory>
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 
 // The kernels: portable scalar code (always), AVX2 (vpmaddubsw + vpmaddwd: activations must stay
 // below 128 so a pair of products fits 16 bits), AVX-512 VNNI (vpdpbusd: four u8 x s8 products
@@ -63,4 +63,4 @@ class Int8PackedWeight {
   std::unique_ptr<int8_t, Free> panels_;
 };
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

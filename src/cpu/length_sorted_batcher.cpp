@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 size_t LengthSortedBatcher::padded_length(size_t length, size_t max_length) {
   length = std::max<size_t>(length, 1);
@@ -41,4 +41,4 @@ LengthSortedBatcher::LengthSortedBatcher(const std::vector<size_t>& lengths, siz
   }
 }
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 class LengthSortedBatcher {
  public:
@@ -28,4 +28,4 @@ class LengthSortedBatcher {
   std::vector<size_t> padded_;
 };
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

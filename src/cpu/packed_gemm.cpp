@@ -17,7 +17,7 @@
 #include "cpu/simd.h"
 #include "cpu/tile16.h"
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 namespace {
 
 constexpr int64_t kPanel = PackedWeight::kPanel;
@@ -179,4 +179,4 @@ void use_packed_gemm_kernel(const std::string& name) {
   throw std::invalid_argument("packed GEMM kernel '" + name + "' does not run on this CPU");
 }
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace sbert::nn::cpu {
+namespace sbert::cpu {
 
 class PackedWeight {
  public:
@@ -56,4 +56,4 @@ void use_packed_gemm_kernel(const std::string& name);
 // against a double-precision reference; a kernel that fails is never chosen, and -v says so).
 bool packed_gemm_kernel_verified(const std::string& name);
 
-}  // namespace sbert::nn::cpu
+}  // namespace sbert::cpu

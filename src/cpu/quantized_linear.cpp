@@ -13,7 +13,7 @@
 #include "cpu/cpu_pool.h"
 #include "sbert/error.h"
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 namespace {
 
@@ -180,4 +180,4 @@ void QuantizedLinear::forward(const float* xs, int64_t M, float* os) const {
   });
 }
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

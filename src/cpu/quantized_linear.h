@@ -2,7 +2,7 @@
 // (symmetric, scale = max|w| / 127) and packed once. Activations: quantized per row (per token)
 // at run time, asymmetric, range [min(0, x), max(0, x)], to 8 bits where oneDNN's kernel has VNNI
 // (no 16-bit intermediate sums) and to 7 bits elsewhere (AVX2's vpmaddubsw would saturate 8-bit
-// pairs). The GEMM: sbert's own kernel (nn/int8_gemm.h: AVX-512 VNNI with 8-bit activations, AVX2
+// pairs). The GEMM: sbert's own kernel (cpu/int8_gemm.h: AVX-512 VNNI with 8-bit activations, AVX2
 // with 7-bit ones), once it passed its first-use check; else oneDNN's int8 matmul called directly
 // (the library libtorch itself runs on; one primitive per
 // weight, created once with a run-time row count, so no call rebuilds anything — libtorch's
@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-namespace sbert::nn {
+namespace sbert::cpu {
 
 class QuantizedLinear {
  public:
@@ -44,4 +44,4 @@ class QuantizedLinear {
   std::unique_ptr<Packed> packed_;
 };
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu

@@ -8,7 +8,7 @@
 // has no FMA.
 #pragma once
 
-namespace sbert::nn::cpu::simd {
+namespace sbert::cpu::simd {
 
 template <int Lanes>
 struct Vec;
@@ -41,7 +41,7 @@ inline Isa isa() {
 #endif
 }
 
-}  // namespace sbert::nn::cpu::simd
+}  // namespace sbert::cpu::simd
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SBERT_TARGET_AVX512 __attribute__((target("arch=x86-64-v4")))

@@ -10,7 +10,7 @@
 
 #include "cpu/simd.h"
 
-namespace sbert::nn::cpu::simd {
+namespace sbert::cpu::simd {
 
 // c[i, 0..cols) = sum over kk of a[i * lda + kk] * b[kk * ldb + 0..16) for i < MR (cols <= 16; b
 // has 16 readable floats per row, the ones past cols are ignored).
@@ -63,4 +63,4 @@ template <int Lanes, int R>
   }
 }
 
-}  // namespace sbert::nn::cpu::simd
+}  // namespace sbert::cpu::simd

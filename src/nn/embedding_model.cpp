@@ -206,7 +206,7 @@ Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeS
   Matrix result(inputs.size(), dimension_);
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  cpu::LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
   for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
     const auto& idx = batcher.batches()[bi];
     Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);
@@ -242,7 +242,7 @@ std::vector<Matrix> EmbeddingModel::token_states(const std::vector<const Encodin
   std::vector<Matrix> result(inputs.size());
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  cpu::LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
   for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
     const auto& idx = batcher.batches()[bi];
     Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);

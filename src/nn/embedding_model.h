@@ -41,7 +41,7 @@ class EmbeddingModel {
     at::Tensor ids, mask, types;
     std::vector<size_t> lengths;
   };
-  // Pads to `padded` tokens (see LengthSortedBatcher), or the longest member when longer.
+  // Pads to `padded` tokens (see cpu::LengthSortedBatcher), or the longest member when longer.
   Batch make_batch(const std::vector<const Encoding*>& inputs, const std::vector<size_t>& idx, size_t padded) const;
   void check_inputs(const std::vector<const Encoding*>& inputs) const;
   // [B, dimension] float32 on the CPU.

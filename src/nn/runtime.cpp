@@ -169,14 +169,14 @@ void configure_cpu_threads(int threads, at::ScalarType dtype, bool inference) {
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   using SetThreads = void (*)(int);
   auto openblas_set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  set_cpu_pool_threads(n);  // the packed forward's threads
+  cpu::set_cpu_pool_threads(n);  // the packed forward's threads
   // Only when libtorch's own float32 matmul goes to OpenBLAS (Debian's build); a libtorch with
   // MKL (the PyTorch wheels) does its GEMMs on ATen's threads and would run single-threaded.
   const bool openblas_gemm = openblas_set && dtype == at::kFloat && !at::hasMKL();
   // Inference in float32: one pool of threads for everything, the GEMMs split by rows across it
   // (OpenBLAS single-threaded; its own workers would spin against the pool between GEMMs).
   const bool on_pool = openblas_gemm && inference;
-  set_gemm_on_cpu_pool(on_pool);
+  cpu::set_gemm_on_cpu_pool(on_pool);
   if (openblas_set) openblas_set(on_pool ? 1 : n);
   at::set_num_threads(openblas_gemm ? 1 : n);
 }
@@ -202,7 +202,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
     r.threads = options.threads > 0 ? options.threads
                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     log_verbose("cpu runtime: " + std::to_string(r.threads) + " thread(s), " + dtype_name(r.dtype) +
-                (r.dtype == DType::Float32 ? std::string(", GEMM ") + nn::cpu::packed_gemm_kernel() : std::string()) +
+                (r.dtype == DType::Float32 ? std::string(", GEMM ") + cpu::packed_gemm_kernel() : std::string()) +
                 (r.blas_kernel.empty() ? std::string() : ", OpenBLAS " + r.blas_kernel) +
                 ", ATen pool " + std::to_string(at::get_num_threads()));
   }
@@ -218,7 +218,7 @@ Runtime setup_runtime(const RuntimeOptions& options) {
     if (!r.device.is_cpu() || r.dtype != DType::Float32)
       throw Error("--quantize int8 runs on the CPU in float32 (got --device " + options.device + ", --dtype " +
                   options.dtype + ")");
-    const std::string engine = nn::QuantizedLinear::engine();
+    const std::string engine = cpu::QuantizedLinear::engine();
     if (engine.empty())
       throw Error("--quantize int8: oneDNN has no int8 matmul for this CPU");
     log_verbose("int8 Linear layers (" + engine + ", " + std::to_string(r.threads) + " thread(s))");

@@ -82,7 +82,7 @@ struct ClassifierImpl {
                     std::to_string(config.max_input_length()));
       lengths[i] = encs[i].ids.size();
     }
-    nn::LengthSortedBatcher batcher(lengths, options.batch_size, options.max_batch_tokens,
+    cpu::LengthSortedBatcher batcher(lengths, options.batch_size, options.max_batch_tokens,
                                     static_cast<size_t>(config.max_input_length()));
     c10::InferenceMode guard;
     const int64_t pad = tokenizer->pad_id();

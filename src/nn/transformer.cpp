@@ -251,8 +251,8 @@ void TransformerEncoder::require_int8_runs_here() const {
                 ", --dtype " + std::string(c10::toString(options_.dtype().toScalarType())) + ")");
 }
 
-std::array<std::shared_ptr<const QuantizedLinear>, 4> TransformerEncoder::quantize_layer(size_t li) const {
-  std::array<std::shared_ptr<const QuantizedLinear>, 4> q;
+std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4> TransformerEncoder::quantize_layer(size_t li) const {
+  std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4> q;
   for (int which = 0; which < 4; ++which)
     q[static_cast<size_t>(which)] = quantize_linear(weight(li, which));
   return q;
@@ -329,13 +329,13 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
   return out;
 }
 
-std::shared_ptr<const QuantizedLinear> quantize_linear(const at::Tensor& weight) {
+std::shared_ptr<const cpu::QuantizedLinear> quantize_linear(const at::Tensor& weight) {
   c10::InferenceMode guard;
   const at::Tensor w = weight.to(at::kFloat).contiguous();
-  return std::make_shared<const QuantizedLinear>(w.data_ptr<float>(), w.size(0), w.size(1));
+  return std::make_shared<const cpu::QuantizedLinear>(w.data_ptr<float>(), w.size(0), w.size(1));
 }
 
-at::Tensor linear_int8(const QuantizedLinear& q, const at::Tensor& x_in) {
+at::Tensor linear_int8(const cpu::QuantizedLinear& q, const at::Tensor& x_in) {
   if (x_in.dim() != 2 || x_in.size(1) != q.inputs())
     throw Error("int8 linear: input of " + std::to_string(x_in.size(-1)) + " columns for a weight of " +
                 std::to_string(q.inputs()));
@@ -346,9 +346,9 @@ at::Tensor linear_int8(const QuantizedLinear& q, const at::Tensor& x_in) {
 }
 
 at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
-  WorkerPool& pool = cpu_pool();
+  cpu::WorkerPool& pool = cpu::cpu_pool();
   at::Tensor out = at::empty({a.size(0), w.size(0)}, a.options());
-  if (!gemm_on_cpu_pool()) return at::mm_out(out, a, w.t());
+  if (!cpu::gemm_on_cpu_pool()) return at::mm_out(out, a, w.t());
   // Fixed blocks of rows, whatever the thread count: OpenBLAS picks its kernel by the matrix
   // size (small-matrix kernels), so a split by thread count would change the rounding.
   constexpr int64_t kBlock = 64;
@@ -372,7 +372,7 @@ at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w,
   at::Tensor out = at::empty({M, N}, a.options());
   const float* ap = a.data_ptr<float>();
   float* cp = out.data_ptr<float>();
-  WorkerPool& pool = cpu_pool();
+  cpu::WorkerPool& pool = cpu::cpu_pool();
   // Tasks: units of 12 rows (a multiple of every kernel's tile height) x groups of column panels,
   // enough groups that every thread gets work when the rows are few.
   constexpr int64_t kUnit = 12;
@@ -429,7 +429,7 @@ EncoderOutput TransformerEncoder::forward_packed(const at::Tensor& input_ids_in,
   EncoderOutput out;
   if (all_hidden_states) out.hidden_states.push_back(unpack(x));
 
-  WorkerPool& pool = cpu_pool();
+  cpu::WorkerPool& pool = cpu::cpu_pool();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   const float eps = static_cast<float>(c.layer_norm_eps);
   const int64_t* off = offsets.data();

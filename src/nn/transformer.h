@@ -55,7 +55,7 @@ class TransformerEncoder {
   // converts them to `options` (dtype, device). Throws one error listing all missing tensors and
   // shape mismatches; `where` names the checkpoint in messages.
   // int8 (--quantize int8): the layers' four Linear weights become prepacked int8
-  // (QuantizedLinear), quantized layer by layer straight from the checkpoint's weights; the
+  // (cpu::QuantizedLinear), quantized layer by layer straight from the checkpoint's weights; the
   // forward then always takes the packed path (CPU float32 only: throws otherwise, or when
   // libtorch has no int8 engine). Embeddings, LayerNorm, attention and heads stay float32.
   TransformerEncoder(TransformerConfig config, const WeightStore& store, const std::string& prefix,
@@ -96,7 +96,7 @@ class TransformerEncoder {
   };
   void activation_(at::Tensor& x) const;  // the config's activation, in place
   void require_int8_runs_here() const;     // throws off the CPU / float32
-  std::array<std::shared_ptr<const QuantizedLinear>, 4> quantize_layer(size_t li) const;
+  std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4> quantize_layer(size_t li) const;
   // ids (and token types) checked against the embedding tables; the summed, normalised
   // (and, for ELECTRA, projected) embeddings of the given ids / positions / types.
   void check_ids(const at::Tensor& ids, const at::Tensor& types) const;
@@ -119,7 +119,7 @@ class TransformerEncoder {
   std::string where_;  // the model (for errors at run time)
   at::Tensor word_, position_, token_type_, emb_ln_w_, emb_ln_b_, project_w_, project_b_;
   std::vector<Layer> layers_;
-  std::vector<std::array<std::shared_ptr<const QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
+  std::vector<std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
   std::vector<std::array<std::shared_ptr<const cpu::PackedWeight>, 4>> packed_;    // qkv, out, ff1, ff2
   at::Tensor pooler_w_, pooler_b_;
   enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
@@ -147,8 +147,8 @@ at::Tensor pooled_mm(const at::Tensor& a, const cpu::PackedWeight& w,
                      const GemmEpilogue* epilogue = nullptr);
 // --quantize int8 over libtorch tensors: the weight [out, in] quantized and packed, and
 // x [M, in] · wᵀ through it (float32 [M, out], no bias).
-std::shared_ptr<const QuantizedLinear> quantize_linear(const at::Tensor& weight);
-at::Tensor linear_int8(const QuantizedLinear& q, const at::Tensor& x);
+std::shared_ptr<const cpu::QuantizedLinear> quantize_linear(const at::Tensor& weight);
+at::Tensor linear_int8(const cpu::QuantizedLinear& q, const at::Tensor& x);
 
 // Raises a clear error when `dtype` cannot run on `device` with this libtorch (e.g. float16
 // matmul on a CPU build that lacks it).
@@ -164,7 +164,7 @@ at::ScalarType to_torch(DType dtype);
 // GEMMs split by rows with OpenBLAS single-threaded; otherwise (training) GEMMs get `threads`
 // OpenBLAS threads. Without OpenBLAS (MKL / OpenMP BLAS) at::set_num_threads(threads).
 // Reduced-precision GEMMs (bfloat16) go through oneDNN on ATen's pool, so that pool gets the
-// threads then; int8 ones (--quantize int8, QuantizedLinear) run on cpu_pool like float32.
+// threads then; int8 ones (--quantize int8, cpu::QuantizedLinear) run on cpu_pool like float32.
 // threads <= 0: all cores. Part of setup_runtime().
 void configure_cpu_threads(int threads, at::ScalarType dtype = at::kFloat, bool inference = true);
 // Whether this CPU has bfloat16 arithmetic (AVX512_BF16 or AMX-BF16); without it bfloat16 is

@@ -50,8 +50,8 @@ std::vector<const sbert::Encoding*> ptrs(const std::vector<sbert::Encoding>& v) 
 
 TEST(LengthSortedBatcher, CoversEveryInputOnceWithinBounds) {
   std::vector<size_t> lengths = {5, 100, 7, 7, 60, 1, 33, 100, 2, 80, 9, 12};
-  using sbert::nn::LengthSortedBatcher;
-  LengthSortedBatcher b(lengths, 3, 208);
+  using sbert::cpu::LengthSortedBatcher;
+  sbert::cpu::LengthSortedBatcher b(lengths, 3, 208);
   std::set<size_t> seen;
   size_t prev_longest = SIZE_MAX;
   ASSERT_EQ(b.padded_lengths().size(), b.batches().size());
@@ -64,10 +64,10 @@ TEST(LengthSortedBatcher, CoversEveryInputOnceWithinBounds) {
       EXPECT_TRUE(seen.insert(i).second) << "index " << i << " twice";
       longest = std::max(longest, lengths[i]);
       // Every member is padded to the length its own length gives, whatever the batch.
-      EXPECT_EQ(LengthSortedBatcher::padded_length(lengths[i], 0), b.padded_lengths()[k]);
+      EXPECT_EQ(sbert::cpu::LengthSortedBatcher::padded_length(lengths[i], 0), b.padded_lengths()[k]);
     }
     EXPECT_GE(b.padded_lengths()[k], longest);
-    EXPECT_LT(b.padded_lengths()[k], longest + LengthSortedBatcher::kPadMultiple);
+    EXPECT_LT(b.padded_lengths()[k], longest + sbert::cpu::LengthSortedBatcher::kPadMultiple);
     EXPECT_LE(batch.size() * b.padded_lengths()[k], 208u);
     EXPECT_LE(longest, prev_longest) << "batches go from longest to shortest";
     prev_longest = longest;
@@ -76,12 +76,12 @@ TEST(LengthSortedBatcher, CoversEveryInputOnceWithinBounds) {
   // The two 100-token inputs (padded to 104) fit together (208 tokens), not three.
   EXPECT_EQ(b.batches()[0].size(), 2u);
   // 7 and 5 pad to 8; 9 and 12 to 16: never in one batch.
-  EXPECT_EQ(LengthSortedBatcher::padded_length(5, 0), 8u);
-  EXPECT_EQ(LengthSortedBatcher::padded_length(9, 0), 16u);
-  EXPECT_EQ(LengthSortedBatcher::padded_length(126, 128), 128u);
-  EXPECT_EQ(LengthSortedBatcher::padded_length(127, 127), 127u);  // capped at the model's maximum
+  EXPECT_EQ(sbert::cpu::LengthSortedBatcher::padded_length(5, 0), 8u);
+  EXPECT_EQ(sbert::cpu::LengthSortedBatcher::padded_length(9, 0), 16u);
+  EXPECT_EQ(sbert::cpu::LengthSortedBatcher::padded_length(126, 128), 128u);
+  EXPECT_EQ(sbert::cpu::LengthSortedBatcher::padded_length(127, 127), 127u);  // capped at the model's maximum
   // A single input longer than the budget still gets a batch of its own.
-  sbert::nn::LengthSortedBatcher one({500, 10}, 8, 100);
+  sbert::cpu::LengthSortedBatcher one({500, 10}, 8, 100);
   ASSERT_EQ(one.batches().size(), 2u);
   EXPECT_EQ(one.batches()[0], std::vector<size_t>{0});
 }

@@ -1,4 +1,4 @@
-// cpu::Int8PackedWeight, the int8 GEMM of --quantize int8: integer sums are exact, so every
+// sbert::cpu::Int8PackedWeight, the int8 GEMM of --quantize int8: integer sums are exact, so every
 // output of every kernel this CPU runs (scalar always; AVX2; AVX-512 VNNI) must equal the int64
 // sum written out in scalar code, for every shape around the tiles (6 / 12 rows), blocks (60
 // rows), panels (16 columns, two at a time for VNNI) and k groups (4), and for the extreme codes
@@ -13,8 +13,8 @@
 
 namespace {
 
-using sbert::nn::cpu::Int8Kernel;
-using sbert::nn::cpu::Int8PackedWeight;
+using sbert::cpu::Int8Kernel;
+using sbert::cpu::Int8PackedWeight;
 
 struct Case {
   std::vector<uint8_t> a;

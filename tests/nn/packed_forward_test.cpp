@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace sbert::nn;
+namespace cpu = sbert::cpu;
 
 std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
   std::mt19937_64 rng(seed);
@@ -135,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(HeadDims, PackedAttention, ::testing::Values(8, 32));
 
 TEST(WorkerPool, CoversEveryIndexOnceAndRethrows) {
   for (int threads : {1, 2, 3, 8}) {
-    WorkerPool pool(threads);
+    cpu::WorkerPool pool(threads);
     EXPECT_EQ(pool.threads(), threads);
     for (int64_t n : {1, 2, 7, 1000}) {
       std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
@@ -215,9 +216,9 @@ TEST(PackedForward, MatchesThePaddedComputationForEveryActivation) {
 
 TEST(PackedForward, ThreadCountDoesNotChangeTheBits) {
   const std::vector<std::vector<int>> rows = {{1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 0, 0, 0}};
-  set_cpu_pool_threads(1);
+  cpu::set_cpu_pool_threads(1);
   Forwards one = run_both("gelu", rows);
-  set_cpu_pool_threads(3);
+  cpu::set_cpu_pool_threads(3);
   Forwards three = run_both("gelu", rows);
   EXPECT_TRUE(at::equal(one.packed.last_hidden, three.packed.last_hidden));
 }

@@ -1,4 +1,4 @@
-// cpu::PackedWeight, the float32 GEMM of the CPU inference path: every output is exactly one
+// sbert::cpu::PackedWeight, the float32 GEMM of the CPU inference path: every output is exactly one
 // multiply-add chain over k from zero (fused on AVX2 / AVX-512, mul + add on the baseline
 // kernel), so the tests compare bits with that chain written out in scalar code, and check that
 // no split of rows or columns changes them.
@@ -19,7 +19,7 @@
 
 namespace {
 
-using sbert::nn::cpu::PackedWeight;
+using sbert::cpu::PackedWeight;
 
 std::vector<float> random_floats(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -30,7 +30,7 @@ std::vector<float> random_floats(size_t n, uint64_t seed) {
 }
 
 bool kernel_fuses() {
-  const std::string k = sbert::nn::cpu::packed_gemm_kernel();
+  const std::string k = sbert::cpu::packed_gemm_kernel();
   return k.rfind("AVX", 0) == 0;
 }
 
@@ -49,12 +49,12 @@ float chain(const float* a, const float* w, int64_t k, bool fused) {
 }
 
 TEST(PackedGemm, EveryOutputIsTheMultiplyAddChainOverK) {
-  const std::vector<std::string> kernels = sbert::nn::cpu::packed_gemm_kernels();
+  const std::vector<std::string> kernels = sbert::cpu::packed_gemm_kernels();
   ASSERT_FALSE(kernels.empty());
-  EXPECT_EQ(kernels.front(), sbert::nn::cpu::packed_gemm_kernel());  // the widest is the default
-  EXPECT_THROW(sbert::nn::cpu::use_packed_gemm_kernel("no such kernel"), std::invalid_argument);
+  EXPECT_EQ(kernels.front(), sbert::cpu::packed_gemm_kernel());  // the widest is the default
+  EXPECT_THROW(sbert::cpu::use_packed_gemm_kernel("no such kernel"), std::invalid_argument);
   for (const std::string& name : kernels) {  // every kernel this CPU runs (baseline always)
-    sbert::nn::cpu::use_packed_gemm_kernel(name);
+    sbert::cpu::use_packed_gemm_kernel(name);
     const bool fused = kernel_fuses();
     SCOPED_TRACE("kernel " + name);
     // Row counts around every tile height (3, 6, 12) and block size, columns around the panel width.
@@ -77,16 +77,16 @@ TEST(PackedGemm, EveryOutputIsTheMultiplyAddChainOverK) {
       }
     }
   }
-  sbert::nn::cpu::use_packed_gemm_kernel(kernels.front());
+  sbert::cpu::use_packed_gemm_kernel(kernels.front());
 }
 
 // Every kernel this CPU runs passes the first-use check that guards its selection (a failing
 // one would never be chosen, so the default kernel is always a verified one).
 TEST(PackedGemm, EveryKernelPassesItsFirstUseCheck) {
-  for (const std::string& name : sbert::nn::cpu::packed_gemm_kernels())
-    EXPECT_TRUE(sbert::nn::cpu::packed_gemm_kernel_verified(name)) << name;
-  EXPECT_TRUE(sbert::nn::cpu::packed_gemm_kernel_verified(sbert::nn::cpu::packed_gemm_kernel()));
-  EXPECT_FALSE(sbert::nn::cpu::packed_gemm_kernel_verified("no such kernel"));
+  for (const std::string& name : sbert::cpu::packed_gemm_kernels())
+    EXPECT_TRUE(sbert::cpu::packed_gemm_kernel_verified(name)) << name;
+  EXPECT_TRUE(sbert::cpu::packed_gemm_kernel_verified(sbert::cpu::packed_gemm_kernel()));
+  EXPECT_FALSE(sbert::cpu::packed_gemm_kernel_verified("no such kernel"));
 }
 
 TEST(PackedGemm, CloseToTheDoubleProduct) {
@@ -159,7 +159,7 @@ TEST(PackedGemm, PooledProductDoesNotDependOnTheThreadCount) {
     p.multiply(a.data(), k, ref.data(), n, 0, m);
     const at::Tensor ta = at::from_blob(const_cast<float*>(a.data()), {m, k}, at::kFloat);
     for (int threads : {1, 2, 3, 4}) {
-      sbert::nn::set_cpu_pool_threads(threads);
+      sbert::cpu::set_cpu_pool_threads(threads);
       const at::Tensor out = sbert::nn::pooled_mm(ta, p);
       ASSERT_EQ(out.size(0), m);
       ASSERT_EQ(out.size(1), n);
@@ -167,7 +167,7 @@ TEST(PackedGemm, PooledProductDoesNotDependOnTheThreadCount) {
           << "m=" << m << " threads=" << threads;
     }
   }
-  sbert::nn::set_cpu_pool_threads(0);
+  sbert::cpu::set_cpu_pool_threads(0);
 }
 
 // The epilogue sees every element of the result exactly once, after its product is final, and
@@ -201,14 +201,14 @@ TEST(PackedGemm, EpilogueRunsOnceOnFinishedBlocks) {
       epi.apply(want.data(), n, 0, m, 0, n);
       const at::Tensor ta = at::from_blob(const_cast<float*>(a.data()), {m, k}, at::kFloat);
       for (int threads : {1, 2, 3}) {
-        sbert::nn::set_cpu_pool_threads(threads);
+        sbert::cpu::set_cpu_pool_threads(threads);
         const at::Tensor out = sbert::nn::pooled_mm(ta, p, &epi);
         EXPECT_EQ(std::memcmp(out.data_ptr<float>(), want.data(), want.size() * sizeof(float)), 0)
             << "m=" << m << " threads=" << threads << " whole_rows=" << whole_rows;
       }
     }
   }
-  sbert::nn::set_cpu_pool_threads(0);
+  sbert::cpu::set_cpu_pool_threads(0);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// --quantize int8: QuantizedLinear against the float32 product, and a quantized encoder against
+// --quantize int8: sbert::cpu::QuantizedLinear against the float32 product, and a quantized encoder against
 // the float32 one on a generated random-weight model (no ../shared needed).
 #include <cmath>
 #include <random>
@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(QuantizedLinear, CloseToTheFloatProduct) {
-  if (sbert::nn::QuantizedLinear::engine().empty()) GTEST_SKIP() << "this libtorch has no int8 engine for this CPU";
+  if (sbert::cpu::QuantizedLinear::engine().empty()) GTEST_SKIP() << "this libtorch has no int8 engine for this CPU";
   c10::InferenceMode guard;
   at::manual_seed(3);
   at::Tensor w = at::randn({96, 40}) * 0.1, x = at::randn({70, 40});
@@ -44,8 +44,8 @@ TEST(QuantizedLinear, ExtremeCodesDoNotSaturate) {
   const auto q = sbert::nn::quantize_linear(w);
   at::Tensor want = at::mm(x, w.t()), got = sbert::nn::linear_int8(*q, x);
   EXPECT_LT((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>())
-      << "activation codes up to " << sbert::nn::QuantizedLinear::activation_max() << ", engine "
-      << sbert::nn::QuantizedLinear::engine();
+      << "activation codes up to " << sbert::cpu::QuantizedLinear::activation_max() << ", engine "
+      << sbert::cpu::QuantizedLinear::engine();
   EXPECT_TRUE(at::equal(got[2], at::zeros({N})));
 }
 
@@ -69,20 +69,20 @@ TEST(QuantizedLinear, OwnKernelGivesOneDnnsBits) {
   // take the same activation width and the same codes, so they must give the same exact int32
   // sums, hence the same floats, bit for bit. K = 389 is not a multiple of 4 (padded codes) and
   // N = 37 not one of 16 (a partial panel).
-  if (sbert::nn::QuantizedLinear::engine().empty()) GTEST_SKIP() << "no int8 engine for this CPU";
-  if (sbert::nn::QuantizedLinear::engine().rfind("oneDNN", 0) == 0)
-    GTEST_SKIP() << "no sbert int8 kernel for this CPU's activation width (" << sbert::nn::QuantizedLinear::engine()
+  if (sbert::cpu::QuantizedLinear::engine().empty()) GTEST_SKIP() << "no int8 engine for this CPU";
+  if (sbert::cpu::QuantizedLinear::engine().rfind("oneDNN", 0) == 0)
+    GTEST_SKIP() << "no sbert int8 kernel for this CPU's activation width (" << sbert::cpu::QuantizedLinear::engine()
                  << ")";
   c10::InferenceMode guard;
   at::manual_seed(5);
   for (int64_t K : {384, 389}) {
     at::Tensor w = at::randn({37, K}) * 0.1, x = at::randn({131, K});
     const auto own = sbert::nn::quantize_linear(w);
-    sbert::nn::QuantizedLinear::use_own_kernel(false);
+    sbert::cpu::QuantizedLinear::use_own_kernel(false);
     const auto onednn = sbert::nn::quantize_linear(w);
-    sbert::nn::QuantizedLinear::use_own_kernel(true);
+    sbert::cpu::QuantizedLinear::use_own_kernel(true);
     EXPECT_TRUE(at::equal(sbert::nn::linear_int8(*own, x), sbert::nn::linear_int8(*onednn, x))) << "K " << K << ", engine "
-                                                              << sbert::nn::QuantizedLinear::engine();
+                                                              << sbert::cpu::QuantizedLinear::engine();
   }
 }
 
@@ -98,7 +98,7 @@ TEST(QuantizeRows, CodesRoundTripWithinHalfAStepAndKeepZeroExact) {
     std::vector<uint8_t> q(x.size());
     float scale[3];
     int32_t zero[3];
-    sbert::nn::cpu::quantize_rows_u8(x.data(), 3, cols, qmax, q.data(), scale, zero);
+    sbert::cpu::quantize_rows_u8(x.data(), 3, cols, qmax, q.data(), scale, zero);
     EXPECT_EQ(zero[1], 0);
     for (int64_t r = 0; r < 3; ++r)
       for (int64_t c = 0; c < cols; ++c) {
@@ -127,8 +127,8 @@ TEST(QuantizeWeightRows, SameCodesScalesAndSumsAsTheTensorFormula) {
   std::vector<float> scale(rows);
   std::vector<int32_t> sum(rows);
   // In two calls over uneven row ranges: a row's result depends on that row only.
-  sbert::nn::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 0, 3, codes.data(), scale.data(), sum.data());
-  sbert::nn::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 3, rows, codes.data(), scale.data(), sum.data());
+  sbert::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 0, 3, codes.data(), scale.data(), sum.data());
+  sbert::cpu::quantize_weight_rows_s8(w.data_ptr<float>(), cols, 3, rows, codes.data(), scale.data(), sum.data());
 
   const at::Tensor want_scale = (std::get<0>(w.abs().max(1)) / 127.0).clamp_min(1e-12);
   const at::Tensor want_codes = (w / want_scale.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar).contiguous();
@@ -162,7 +162,7 @@ std::vector<sbert::Encoding> inputs(size_t n, size_t vocab) {
 }
 
 TEST(QuantizedEncoder, VectorsWithinCosine099OfFloat32AndIndependentOfThreads) {
-  if (sbert::nn::QuantizedLinear::engine().empty()) GTEST_SKIP() << "this libtorch has no int8 engine for this CPU";
+  if (sbert::cpu::QuantizedLinear::engine().empty()) GTEST_SKIP() << "this libtorch has no int8 engine for this CPU";
   const fs::path dir = random_model();
   sbert::EncoderOptions f32;
   f32.threads = 2;
