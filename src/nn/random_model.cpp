@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "nn/arch_tables.h"
+#include "cpu/architecture.h"
 #include "sbert/error.h"
 #include "sbert/model_folder.h"
 #include "sbert/safetensors_writer.h"
@@ -88,15 +88,15 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
     if (vocab == 0) throw Error(s.tokenizer_dir.string() + ": cannot tell the vocabulary size; pass it");
   }
 
-  const nn::ArchInfo* arch = nn::arch_for_model_type(s.model_type);
-  if (!arch || arch->arch == nn::Architecture::Roberta)
+  const cpu::Architecture* arch = cpu::architecture_for(s.model_type);
+  const std::string family = arch ? arch->name : "";
+  if (family != "bert" && family != "distilbert" && family != "electra")
     throw Error("random model: model type '" + s.model_type + "' is not one of bert, distilbert, electra");
-  const bool distil = arch->arch == nn::Architecture::DistilBert;
-  const size_t E = arch->arch == nn::Architecture::Electra && s.embedding_size ? s.embedding_size : s.hidden;
-  const nn::ConfigKeys& k = arch->config;
+  const bool distil = family == "distilbert";
+  const size_t E = arch->config.embedding_size && s.embedding_size ? s.embedding_size : s.hidden;
+  const cpu::ConfigKeys& k = arch->config;
   nlohmann::json config = {
-      {"architectures", {std::string(distil ? "DistilBertModel" : arch->arch == nn::Architecture::Electra
-                                                                      ? "ElectraModel" : "BertModel")}},
+      {"architectures", {std::string(cpu::model_type_entry(*arch, s.model_type).base_class)}},
       {"model_type", s.model_type}, {"vocab_size", vocab}, {k.hidden_size, s.hidden},
       {k.num_layers, s.layers}, {k.num_heads, s.heads}, {k.intermediate_size, s.intermediate},
       {"max_position_embeddings", s.max_position}, {k.activation, "gelu"}, {"pad_token_id", 0},
@@ -133,7 +133,7 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
     fill(name + ".weight", n, 1.0f);
     fill(name + ".bias", n, 0.0f);
   };
-  const nn::EncoderTensorNames& t = arch->tensors;
+  const cpu::TensorNames& t = arch->tensors;
   const int64_t H = static_cast<int64_t>(s.hidden), I = static_cast<int64_t>(s.intermediate),
                 W = static_cast<int64_t>(E);
   const std::string w = ".weight";
@@ -146,9 +146,9 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
     const std::string p = t.layer_prefix + std::to_string(l) + ".";
     for (const char* m : {t.query, t.key, t.value, t.attention_out}) linear(p + m, H, H);
     norm(p + t.attention_norm, H);
-    linear(p + t.ffn_up, I, H);
-    linear(p + t.ffn_down, H, I);
-    norm(p + t.output_norm, H);
+    linear(p + t.mlp_up, I, H);
+    linear(p + t.mlp_down, H, I);
+    norm(p + t.mlp_norm, H);
   }
   if (t.pooler) linear(t.pooler, H, H);
   write_safetensors(out / "model.safetensors", tensors, s.dtype);

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Head = nn::HeadKind;
+using Head = cpu::HeadKind;
 
 // "torch.nn.modules.activation.Sigmoid" -> "sigmoid".
 std::string activation_name(const nlohmann::json& config) {
@@ -173,7 +173,7 @@ std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& mod
   const std::string weights_name = weights_file ? weights_file->string() : "";
   const std::string where = weights_name.empty() ? dir.string() : weights_name;
   const int64_t H = c.hidden_size;
-  const nn::HeadTensorNames& head = nn::arch_info(c.arch).head;
+  const cpu::HeadNames& head = c.arch->head;
   m.head = head.kind;
   m.info.head = head.description;
   const std::string first_name = head.first ? head.first : "", final_name = head.final;

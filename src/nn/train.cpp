@@ -20,7 +20,7 @@
 
 #include <ATen/autocast_mode.h>
 
-#include "nn/arch_tables.h"
+#include "cpu/architecture.h"
 #include "nn/pooling.h"
 #include "nn/st_modules.h"
 #include "nn/transformer.h"
@@ -33,7 +33,6 @@
 
 namespace sbert {
 namespace fs = std::filesystem;
-using nn::Architecture;
 
 namespace {
 
@@ -212,7 +211,7 @@ class TrainerImpl final : public Trainer {
     layout_ = nn::read_model_layout(model_dir, device_);
     tdir_ = layout_.transformer_dir;
     cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
-    arch_ = &nn::arch_info(cfg_.arch);
+    arch_ = cfg_.arch;
     bool has_weights = false;
     for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                           "pytorch_model.bin.index.json"})
@@ -235,14 +234,14 @@ class TrainerImpl final : public Trainer {
     tok_ = load_tokenizer(tdir_, topt);
     use_types_ = arch_->head.token_type_ids && arch_->tensors.token_type_embeddings && cfg_.type_vocab_size > 1;
 
-    // Dropout: the config's unless overridden (DistilBERT names its rates differently).
-    const bool distil = cfg_.arch == Architecture::DistilBert;
-    hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, distil ? "dropout" : "hidden_dropout_prob", 0.1);
-    attn_p_ = o.dropout ? *o.dropout
-                        : config_double(cfg_.raw, distil ? "attention_dropout" : "attention_probs_dropout_prob", 0.1);
+    // Dropout: the config's unless overridden (under the description's keys).
+    const cpu::ConfigKeys& keys = cfg_.arch->config;
+    hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, keys.hidden_dropout, 0.1);
+    attn_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, keys.attention_dropout, 0.1);
     classifier_p_ = o.dropout ? *o.dropout
-                              : distil ? config_double(cfg_.raw, "seq_classif_dropout", 0.2)
-                                       : config_double(cfg_.raw, "classifier_dropout", hidden_p_);
+                              : config_double(cfg_.raw, keys.classifier_dropout,
+                                              keys.classifier_dropout_default >= 0 ? keys.classifier_dropout_default
+                                                                                   : hidden_p_);
 
     const size_t limit = static_cast<size_t>(cfg_.max_input_length());
     if (o.max_length > limit)
@@ -542,7 +541,7 @@ class TrainerImpl final : public Trainer {
   }
   bool has_token_types() const { return arch_->tensors.token_type_embeddings && cfg_.type_vocab_size > 0; }
   std::vector<std::string> encoder_names() const {
-    const nn::EncoderTensorNames& t = arch_->tensors;
+    const cpu::TensorNames& t = arch_->tensors;
     std::vector<std::string> n = {std::string(t.word_embeddings) + ".weight",
                                   std::string(t.position_embeddings) + ".weight",
                                   std::string(t.embeddings_norm) + ".weight", std::string(t.embeddings_norm) + ".bias"};
@@ -552,8 +551,8 @@ class TrainerImpl final : public Trainer {
       n.push_back(std::string(t.embeddings_project) + ".bias");
     }
     for (int64_t l = 0; l < cfg_.num_layers; ++l)
-      for (const char* m : {t.query, t.key, t.value, t.attention_out, t.attention_norm, t.ffn_up, t.ffn_down,
-                            t.output_norm}) {
+      for (const char* m : {t.query, t.key, t.value, t.attention_out, t.attention_norm, t.mlp_up, t.mlp_down,
+                            t.mlp_norm}) {
         n.push_back(layer_name(l, m) + ".weight");
         n.push_back(layer_name(l, m) + ".bias");
       }
@@ -566,7 +565,7 @@ class TrainerImpl final : public Trainer {
 
   void setup_cross_head() {
     const int64_t H = cfg_.hidden_size;
-    const nn::HeadTensorNames& head = arch_->head;
+    const cpu::HeadNames& head = arch_->head;
     const std::string first = head.first ? head.first : "", final = head.final;
     const bool has_head = index_.count(root_ + final + ".weight") > 0;
     if (has_head) {
@@ -588,7 +587,7 @@ class TrainerImpl final : public Trainer {
       }
       const double init_std = config_double(cfg_.raw, "initializer_range", 0.02);
       auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0, init_std); };
-      if (head.kind == nn::HeadKind::PoolerLinear && !find(prefix_ + "pooler.dense.weight")) {
+      if (head.kind == cpu::HeadKind::PoolerLinear && !find(prefix_ + "pooler.dense.weight")) {
         add_param(prefix_ + "pooler.dense.weight", normal({H, H}));
         add_param(prefix_ + "pooler.dense.bias", at::zeros({H}));
         if (prefix_.empty()) {
@@ -626,13 +625,13 @@ class TrainerImpl final : public Trainer {
     const auto& c = cfg_;
     const int64_t B = b.ids.size(0), L = b.ids.size(1), H = c.hidden_size, nh = c.num_heads, d = H / nh;
     at::Tensor positions;
-    if (c.arch == Architecture::Roberta) {
+    if (c.arch->positions == cpu::PositionKind::AbsoluteAfterPadding) {
       at::Tensor not_pad = b.ids.ne(c.pad_token_id).to(at::kLong);
       positions = at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
     } else {
       positions = at::arange(L, b.ids.options()).unsqueeze(0).expand({B, L});
     }
-    const nn::EncoderTensorNames& t = arch_->tensors;
+    const cpu::TensorNames& t = arch_->tensors;
     const std::string w = ".weight";
     at::Tensor x = at::embedding(P(t.word_embeddings + w), b.ids, c.pad_token_id);
     if (has_token_types()) {
@@ -640,7 +639,7 @@ class TrainerImpl final : public Trainer {
       x = x + at::embedding(P(t.token_type_embeddings + w), types);
     }
     x = x + at::embedding(P(t.position_embeddings + w), positions,
-                          c.arch == Architecture::Roberta ? c.pad_token_id : -1);
+                          c.arch->positions == cpu::PositionKind::AbsoluteAfterPadding ? c.pad_token_id : -1);
     const int64_t E = x.size(-1);
     x = at::layer_norm(x, {E}, P(t.embeddings_norm + w), P(std::string(t.embeddings_norm) + ".bias"),
                        c.layer_norm_eps);
@@ -654,7 +653,7 @@ class TrainerImpl final : public Trainer {
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
     // DistilBERT has no dropout after the attention's output projection (transformers'
     // MultiHeadSelfAttention); BERT, RoBERTa and ELECTRA do (BertSelfOutput).
-    const double attn_out_p = c.arch == Architecture::DistilBert ? 0.0 : hidden_p_;
+    const double attn_out_p = c.arch->attention_output_dropout ? hidden_p_ : 0.0;
     for (int64_t l = 0; l < c.num_layers; ++l) {
       auto [qw, qb] = WB(layer_name(l, t.query));
       auto [kw, kb] = WB(layer_name(l, t.key));
@@ -671,10 +670,10 @@ class TrainerImpl final : public Trainer {
       at::Tensor attn = at::dropout(at::linear(ctx, ow, ob), attn_out_p, train);
       auto [n1w, n1b] = WB(layer_name(l, t.attention_norm));
       at::Tensor h1 = at::layer_norm(attn + x, {H}, n1w, n1b, c.layer_norm_eps);
-      auto [uw, ub] = WB(layer_name(l, t.ffn_up));
-      auto [dw, db] = WB(layer_name(l, t.ffn_down));
+      auto [uw, ub] = WB(layer_name(l, t.mlp_up));
+      auto [dw, db] = WB(layer_name(l, t.mlp_down));
       at::Tensor ff = at::dropout(at::linear(activation(at::linear(h1, uw, ub)), dw, db), hidden_p_, train);
-      auto [n2w, n2b] = WB(layer_name(l, t.output_norm));
+      auto [n2w, n2b] = WB(layer_name(l, t.mlp_norm));
       x = at::layer_norm(ff + h1, {H}, n2w, n2b, c.layer_norm_eps);
     }
     return x;
@@ -724,17 +723,17 @@ class TrainerImpl final : public Trainer {
     at::Tensor x = h.select(1, 0);
     // The heads of transformers' *ForSequenceClassification, dropout included.
     switch (arch_->head.kind) {
-      case nn::HeadKind::PoolerLinear:
+      case cpu::HeadKind::PoolerLinear:
         x = at::tanh(at::linear(x, P("pooler.dense.weight"), P("pooler.dense.bias")));
         break;
-      case nn::HeadKind::PreClassifierRelu:
+      case cpu::HeadKind::PreClassifierRelu:
         x = at::relu(at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias")));
         break;
-      case nn::HeadKind::DenseTanh:
-      case nn::HeadKind::DenseGelu:
+      case cpu::HeadKind::DenseTanh:
+      case cpu::HeadKind::DenseGelu:
         x = at::dropout(x, classifier_p_, train);
         x = at::linear(x, *find(root_ + head_first_ + ".weight"), *find(root_ + head_first_ + ".bias"));
-        x = arch_->head.kind == nn::HeadKind::DenseTanh ? at::tanh(x) : at::gelu(x);
+        x = arch_->head.kind == cpu::HeadKind::DenseTanh ? at::tanh(x) : at::gelu(x);
         break;
     }
     x = at::dropout(x, classifier_p_, train);
@@ -821,7 +820,7 @@ class TrainerImpl final : public Trainer {
   std::vector<nn::PoolingMode> modes_;
   int64_t dim_ = 0;
   at::Tensor softmax_w_, softmax_b_;
-  const nn::ArchInfo* arch_ = nullptr;
+  const cpu::Architecture* arch_ = nullptr;
   bool bf16_ = false;             // --dtype bfloat16: the forward under autocast, float32 master weights
   at::Device device_ = at::kCPU;  // --device: parameters, optimizer state and batches live here
   bool new_head_ = false;
@@ -904,11 +903,8 @@ void TrainerImpl::save(const fs::path& out_given, const std::string& card) const
       // inference then truncates as its training evaluation did.
       record_model_max_length(tdst / "tokenizer_config.json", max_length_);
       if (new_head_) {
-        std::string arch = cfg_.arch == Architecture::Bert ? "BertForSequenceClassification"
-                           : cfg_.arch == Architecture::Roberta ? (cfg_.model_type == "xlm-roberta" ? "XLMRobertaForSequenceClassification" : "RobertaForSequenceClassification")
-                           : cfg_.arch == Architecture::DistilBert ? "DistilBertForSequenceClassification"
-                           : "ElectraForSequenceClassification";
-        config["architectures"] = {arch};
+        config["architectures"] = {
+            std::string(cpu::model_type_entry(*cfg_.arch, cfg_.model_type).classification_class)};
       }
       nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
       for (int64_t i = 0; i < num_labels_; ++i) {

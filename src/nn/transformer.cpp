@@ -15,85 +15,14 @@
 
 namespace sbert::nn {
 namespace fs = std::filesystem;
-namespace {
-
-int64_t get_int(const nlohmann::json& j, const std::string& where, const char* key,
-                std::optional<int64_t> fallback = std::nullopt) {
-  if (!j.contains(key) || j[key].is_null()) {
-    if (fallback) return *fallback;
-    throw Error(where + ": field '" + key + "' missing");
-  }
-  if (!j[key].is_number_integer()) throw Error(where + ": field '" + key + "' is not an integer");
-  return j[key].get<int64_t>();
-}
-
-}  // namespace
-
-TransformerConfig TransformerConfig::from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(where + ": not a JSON object");
-  TransformerConfig c;
-  c.raw = j;
-  if (j.contains("architectures") && j["architectures"].is_array())
-    for (const auto& a : j["architectures"])
-      if (a.is_string()) c.architectures.push_back(a.get<std::string>());
-  if (!j.contains("model_type") || !j["model_type"].is_string())
-    throw Error(where + ": field 'model_type' missing");
-  c.model_type = j["model_type"].get<std::string>();
-  const ArchInfo* info = arch_for_model_type(c.model_type);
-  if (!info)
-    throw Error(where + ": unknown architecture (model_type '" + c.model_type +
-                "'); supported: " + supported_model_types());
-  c.arch = info->arch;
-  const ConfigKeys& k = info->config;
-  c.hidden_size = get_int(j, where, k.hidden_size);
-  c.num_layers = get_int(j, where, k.num_layers);
-  c.num_heads = get_int(j, where, k.num_heads);
-  c.intermediate_size = get_int(j, where, k.intermediate_size);
-  c.type_vocab_size = k.type_vocab_size ? get_int(j, where, k.type_vocab_size, 2) : 0;
-  c.layer_norm_eps = 1e-12;
-  if (k.layer_norm_eps && j.contains(k.layer_norm_eps) && j[k.layer_norm_eps].is_number())
-    c.layer_norm_eps = j[k.layer_norm_eps].get<double>();
-  c.activation = j.value(k.activation, std::string("gelu"));
-  // (DistilBERT's sinusoidal table, when sinusoidal_pos_embds is set, is saved in the checkpoint
-  // as position_embeddings.weight too.)
-  c.vocab_size = get_int(j, where, "vocab_size");
-  c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 512);
-  c.pad_token_id = get_int(j, where, "pad_token_id", info->roberta_positions ? 1 : 0);
-  c.embedding_size = k.embedding_size ? get_int(j, where, k.embedding_size, c.hidden_size) : c.hidden_size;
-  if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
-      c.vocab_size <= 0 || c.max_position_embeddings <= c.position_offset())
-    throw Error(where + ": non-positive model dimensions");
-  if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps))
-    throw Error(where + ": field 'layer_norm_eps' must be a positive number (got " +
-                std::to_string(c.layer_norm_eps) + ")");
-  if (c.type_vocab_size < 0) throw Error(where + ": field 'type_vocab_size' is negative");
-  if (c.hidden_size % c.num_heads != 0)
-    throw Error(where + ": hidden size " + std::to_string(c.hidden_size) +
-                " is not a multiple of the number of heads " + std::to_string(c.num_heads));
-  return c;
-}
-
-TransformerConfig TransformerConfig::load(const fs::path& config_json) {
-  if (!fs::exists(config_json))
-    throw Error(config_json.string() + ": cannot open (no config.json in the model folder?)");
-  return from_json(model::read_json(config_json), config_json.string());
-}
-
 TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightStore& store,
                                        const std::string& prefix, at::TensorOptions options,
                                        const std::string& where, bool int8)
     : config_(std::move(config)), options_(options), where_(where) {
   if (int8) require_int8_runs_here();
   const auto& c = config_;
-  const std::string& a = c.activation;
-  if (a == "gelu") act_ = Act::GeluErf;
-  else if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") act_ = Act::GeluTanh;
-  else if (a == "relu") act_ = Act::Relu;
-  else if (a == "silu" || a == "swish") act_ = Act::Silu;
-  else if (a == "quick_gelu") act_ = Act::QuickGelu;
-  else throw Error(where + ": unsupported activation '" + a + "'");
-
-  const EncoderTensorNames& n = arch_info(c.arch).tensors;
+  act_ = cpu::parse_activation(c.activation, where);
+  const cpu::TensorNames& n = c.arch->tensors;
   WeightLoader w(store, prefix, options, where);
   auto weight = [](const std::string& name) { return name + ".weight"; };
   auto bias = [](const std::string& name) { return name + ".bias"; };
@@ -111,10 +40,7 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   {
     // Fail fast when the config promises more layers than the checkpoint holds (a huge
     // num_hidden_layers would otherwise list millions of missing tensors first).
-    const bool distil = c.arch == Architecture::DistilBert;
-    const std::string last = std::string(distil ? "transformer.layer." : "encoder.layer.") +
-                             std::to_string(c.num_layers - 1) +
-                             (distil ? ".attention.q_lin.weight" : ".attention.self.query.weight");
+    const std::string last = n.layer_prefix + std::to_string(c.num_layers - 1) + "." + n.query + ".weight";
     if (!w.has(last))
       throw Error(where + ": config.json says " + std::to_string(c.num_layers) +
                   " layers but the checkpoint has no tensor '" + prefix + last + "'");
@@ -123,7 +49,7 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = n.layer_prefix + std::to_string(l) + ".";
     linear_names.push_back({weight(p + n.query), weight(p + n.key), weight(p + n.value),
-                            weight(p + n.attention_out), weight(p + n.ffn_up), weight(p + n.ffn_down)});
+                            weight(p + n.attention_out), weight(p + n.mlp_up), weight(p + n.mlp_down)});
     Layer L;
     const at::Tensor q_w = w.take(weight(p + n.query), {H, H}), q_b = w.take(bias(p + n.query), {H});
     const at::Tensor k_w = w.take(weight(p + n.key), {H, H}), k_b = w.take(bias(p + n.key), {H});
@@ -132,12 +58,12 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
     L.out_b = w.take(bias(p + n.attention_out), {H});
     L.ln1_w = w.take(weight(p + n.attention_norm), {H});
     L.ln1_b = w.take(bias(p + n.attention_norm), {H});
-    L.ff1_w = w.take(weight(p + n.ffn_up), {I, H});
-    L.ff1_b = w.take(bias(p + n.ffn_up), {I});
-    L.ff2_w = w.take(weight(p + n.ffn_down), {H, I});
-    L.ff2_b = w.take(bias(p + n.ffn_down), {H});
-    L.ln2_w = w.take(weight(p + n.output_norm), {H});
-    L.ln2_b = w.take(bias(p + n.output_norm), {H});
+    L.ff1_w = w.take(weight(p + n.mlp_up), {I, H});
+    L.ff1_b = w.take(bias(p + n.mlp_up), {I});
+    L.ff2_w = w.take(weight(p + n.mlp_down), {H, I});
+    L.ff2_b = w.take(bias(p + n.mlp_down), {H});
+    L.ln2_w = w.take(weight(p + n.mlp_norm), {H});
+    L.ln2_b = w.take(bias(p + n.mlp_norm), {H});
     if (q_w.defined() && k_w.defined() && v_w.defined() && q_b.defined() && k_b.defined() &&
         v_b.defined()) {
       // One GEMM for queries, keys and values.
@@ -191,7 +117,7 @@ void TransformerEncoder::activation_(at::Tensor& x) const {
 at::Tensor TransformerEncoder::positions(const at::Tensor& ids) const {
   const auto& c = config_;
   const int64_t B = ids.size(0), L = ids.size(1);
-  if (arch_info(c.arch).roberta_positions) {
+  if (c.arch->positions == cpu::PositionKind::AbsoluteAfterPadding) {
     at::Tensor not_pad = ids.ne(c.pad_token_id).to(at::kLong);
     return at::cumsum(not_pad, 1) * not_pad + c.pad_token_id;
   }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/arch_tables.h"
+#include "cpu/model_config.h"
 #include "cpu/packed_gemm.h"
 #include "cpu/quantized_linear.h"
 #include "nn/torch_pch.h"
@@ -18,31 +18,9 @@
 
 namespace sbert::nn {
 
-struct TransformerConfig {
-  Architecture arch = Architecture::Bert;
-  std::string model_type;
-  std::vector<std::string> architectures;
-  int64_t vocab_size = 0;
-  int64_t hidden_size = 0;
-  int64_t embedding_size = 0;  // ELECTRA: embeddings are projected to hidden_size when different
-  int64_t num_layers = 0;
-  int64_t num_heads = 0;
-  int64_t intermediate_size = 0;
-  int64_t max_position_embeddings = 512;
-  int64_t type_vocab_size = 0;  // 0: no token type embeddings (DistilBERT)
-  int64_t pad_token_id = 0;
-  double layer_norm_eps = 1e-12;
-  std::string activation = "gelu";
-  nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
-
-  // RoBERTa position ids start after the padding index.
-  int64_t position_offset() const { return arch_info(arch).roberta_positions ? pad_token_id + 1 : 0; }
-  // The longest input the position embeddings allow.
-  int64_t max_input_length() const { return max_position_embeddings - position_offset(); }
-
-  static TransformerConfig from_json(const nlohmann::json& j, const std::string& where);
-  static TransformerConfig load(const std::filesystem::path& config_json);
-};
+// config.json through the architecture description (torch-free, src/cpu/model_config.h).
+using TransformerConfig = cpu::ModelConfig;
+using cpu::Architecture;
 
 struct EncoderOutput {
   at::Tensor last_hidden;                 // [B, L, H] in the compute dtype
@@ -122,7 +100,8 @@ class TransformerEncoder {
   std::vector<std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
   std::vector<std::array<std::shared_ptr<const cpu::PackedWeight>, 4>> packed_;    // qkv, out, ff1, ff2
   at::Tensor pooler_w_, pooler_b_;
-  enum class Act { GeluErf, GeluTanh, Relu, Silu, QuickGelu } act_ = Act::GeluErf;
+  using Act = cpu::Activation;
+  Act act_ = Act::GeluErf;
 };
 
 // a · wᵀ for CPU float32 [M, K] x [N, K]. When the GEMMs are the pool's (configure_cpu_threads),

@@ -1,0 +1,111 @@
+// The description of a transformer architecture: what every executor reads (sbert's CPU runtime,
+// src/cpu/encoder.cpp; libtorch's padded forward and training, src/nn/) instead of knowing
+// architectures by name. One description per architecture, in models/<name>.cpp (as llama.cpp's
+// src/models/ and text-embeddings-inference's models/): its config.json keys, its checkpoint
+// tensor names, its building blocks (embeddings, norm kind and placement, positions, attention,
+// MLP) and its sequence-classification head. The registry (architecture_for) is generated from
+// the files in models/, so adding an architecture is its file, its fixture and its tests. See
+// DEVELOPERS.md "Adding an architecture".
+#pragma once
+#include <string>
+#include <vector>
+
+namespace sbert::cpu {
+
+// Normalisation layers. LayerNorm: (x - mean) / sqrt(var + eps) * w + b.
+enum class NormKind { LayerNorm };
+// Where each layer's two norms sit. Post: x = norm(x + attn(x)); x = norm(x + mlp(x)) (BERT).
+enum class NormPlacement { Post };
+// Position information. Absolute: a learned table indexed 0, 1, ...; AfterPadding: the same
+// table indexed from pad_token_id + 1 over the non-padding tokens (RoBERTa's create_position_ids).
+enum class PositionKind { Absolute, AbsoluteAfterPadding };
+// Self-attention. Bidirectional: every token of a sequence attends to every other.
+enum class AttentionKind { Bidirectional };
+// The feed-forward block. Plain: down(act(up(x))) with the config's activation.
+enum class MlpKind { Plain };
+
+// The classification heads of the Hugging Face *ForSequenceClassification models.
+enum class HeadKind {
+  PoolerLinear,       // classifier(pooler(h))                     BERT
+  DenseTanh,          // out_proj(tanh(dense(h[0])))                RoBERTa
+  DenseGelu,          // out_proj(gelu(dense(h[0])))                ELECTRA
+  PreClassifierRelu,  // classifier(relu(pre_classifier(h[0])))     DistilBERT
+};
+
+// config.json keys; nullptr where the architecture has no such setting.
+struct ConfigKeys {
+  const char* hidden_size = "hidden_size";
+  const char* num_layers = "num_hidden_layers";
+  const char* num_heads = "num_attention_heads";
+  const char* intermediate_size = "intermediate_size";
+  const char* activation = "hidden_act";
+  const char* type_vocab_size = "type_vocab_size";  // nullptr: no token types
+  const char* layer_norm_eps = "layer_norm_eps";    // nullptr: 1e-12
+  const char* embedding_size = nullptr;             // nullptr: hidden_size
+  // Training's dropout rates (sbert train): hidden states, attention probabilities, the head.
+  const char* hidden_dropout = "hidden_dropout_prob";
+  const char* attention_dropout = "attention_probs_dropout_prob";
+  const char* classifier_dropout = "classifier_dropout";
+  double classifier_dropout_default = -1;  // when the config has none; < 0: the hidden rate
+};
+
+// Checkpoint tensor names without ".weight"/".bias"; nullptr where there is no such tensor.
+struct TensorNames {
+  const char* word_embeddings = nullptr;
+  const char* position_embeddings = nullptr;
+  const char* token_type_embeddings = nullptr;
+  const char* embeddings_norm = nullptr;
+  const char* embeddings_project = nullptr;  // used when embedding_size != hidden_size (ELECTRA)
+  const char* layer_prefix = nullptr;        // + "<l>."
+  const char* query = nullptr;               // separate q, k, v projections, fused at load
+  const char* key = nullptr;
+  const char* value = nullptr;
+  const char* attention_out = nullptr;
+  const char* attention_norm = nullptr;  // after attention (Post)
+  const char* mlp_up = nullptr;
+  const char* mlp_down = nullptr;
+  const char* mlp_norm = nullptr;  // after the MLP (Post)
+  const char* pooler = nullptr;    // optional in the checkpoint
+};
+
+struct HeadNames {
+  HeadKind kind = HeadKind::PoolerLinear;
+  const char* first = nullptr;  // dense / pre_classifier; nullptr for PoolerLinear
+  const char* final = nullptr;  // classifier / out_proj
+  const char* description = "";
+  bool token_type_ids = false;  // the head's inputs carry token type ids (when type_vocab_size > 1)
+};
+
+// A config.json model_type this description reads, and the class names transformers gives it.
+struct ModelType {
+  const char* model_type;
+  const char* base_class;            // e.g. "BertModel"
+  const char* classification_class;  // e.g. "BertForSequenceClassification"
+};
+
+struct Architecture {
+  const char* name = "";
+  std::vector<ModelType> model_types;
+  ConfigKeys config;
+  TensorNames tensors;
+  HeadNames head;
+  NormKind norm = NormKind::LayerNorm;
+  NormPlacement norm_placement = NormPlacement::Post;
+  PositionKind positions = PositionKind::Absolute;
+  AttentionKind attention = AttentionKind::Bidirectional;
+  MlpKind mlp = MlpKind::Plain;
+  int default_pad_token_id = 0;  // when config.json has none
+  // Training: dropout on the attention output before its residual (DistilBERT has none there).
+  bool attention_output_dropout = true;
+};
+
+// The description of a config.json model_type; nullptr when none reads it.
+const Architecture* architecture_for(const std::string& model_type);
+// Every description, in the order of models/ (file names).
+const std::vector<const Architecture*>& architectures();
+// "bert, distilbert, electra, roberta, xlm-roberta, camembert": every model_type read.
+std::string supported_model_types();
+// The ModelType entry of `model_type` in `arch` (its first entry when none matches).
+const ModelType& model_type_entry(const Architecture& arch, const std::string& model_type);
+
+}  // namespace sbert::cpu
