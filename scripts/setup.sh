@@ -14,6 +14,7 @@ PACKAGES=(
   libfaiss-dev libsqlite3-dev libcsv-dev libcurl4-openssl-dev libssl-dev
   libcpp-httplib-dev  # client mode (--server) and the serve tests' HTTP client
   libboost-dev  # sbert serve: Boost.Beast's HTTP/1.1 request parser (header-only)
+  libzip-dev  # torch.save zip checkpoints (pytorch_model.bin), read by the CPU runtime without libtorch
   clang libclang-rt-14-dev  # scripts/sanitize.sh and scripts/fuzz.sh (ASan, UBSan, libFuzzer)
 )
 

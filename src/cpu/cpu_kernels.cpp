@@ -303,6 +303,56 @@ void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64
   }
 }
 
+namespace {
+
+[[gnu::always_inline]] inline float tanh_inline(float u) {
+  const float e = exp_inline(-2.0f * std::fabs(u));
+  return std::copysign((1.0f - e) / (1.0f + e), u);
+}
+[[gnu::always_inline]] inline float sigmoid_inline(float u) { return 1.0f / (1.0f + exp_inline(-u)); }
+
+template <Activation A>
+[[gnu::always_inline]] inline float activate(float u) {
+  if constexpr (A == Activation::GeluErf) return 0.5f * u * (1.0f + erf_inline(u * 0.70710678118654752f));
+  if constexpr (A == Activation::GeluTanh)
+    return 0.5f * u * (1.0f + tanh_inline(0.79788456080286536f * (u + 0.044715f * u * u * u)));
+  if constexpr (A == Activation::Relu) return u > 0.0f ? u : 0.0f;
+  if constexpr (A == Activation::Silu) return u * sigmoid_inline(u);
+  if constexpr (A == Activation::QuickGelu) return u * sigmoid_inline(1.702f * u);
+  if constexpr (A == Activation::Tanh) return tanh_inline(u);
+  if constexpr (A == Activation::Sigmoid) return sigmoid_inline(u);
+  return u;
+}
+
+template <Activation A>
+[[gnu::always_inline]] inline void activation_block(float* x, int64_t ld, const float* bias, int64_t c0, int64_t c1,
+                                                    int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float* v = x + r * ld;
+    if (bias)
+      for (int64_t c = c0; c < c1; ++c) v[c] = activate<A>(v[c] + bias[c]);
+    else
+      for (int64_t c = c0; c < c1; ++c) v[c] = activate<A>(v[c]);
+  }
+}
+
+}  // namespace
+
+SBERT_CLONES
+void bias_activation(float* x, int64_t ld, const float* bias, Activation act, int64_t c0, int64_t c1, int64_t r0,
+                     int64_t r1) {
+  switch (act) {
+    case Activation::GeluErf: return activation_block<Activation::GeluErf>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::GeluTanh: return activation_block<Activation::GeluTanh>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::Relu: return activation_block<Activation::Relu>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::Silu: return activation_block<Activation::Silu>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::QuickGelu: return activation_block<Activation::QuickGelu>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::Tanh: return activation_block<Activation::Tanh>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::Sigmoid: return activation_block<Activation::Sigmoid>(x, ld, bias, c0, c1, r0, r1);
+    case Activation::Identity: return activation_block<Activation::Identity>(x, ld, bias, c0, c1, r0, r1);
+  }
+}
+
 SBERT_CLONES
 void quantize_weight_rows_s8(const float* w, int64_t cols, int64_t row_begin, int64_t row_end, int8_t* codes,
                              float* scale, int32_t* sum) {

@@ -33,6 +33,16 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
 void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end,
                int64_t row_begin, int64_t row_end);
 
+// The element-wise activations (config.json's hidden_act, the Dense modules', the heads').
+enum class Activation { GeluErf, GeluTanh, Relu, Silu, QuickGelu, Tanh, Sigmoid, Identity };
+// x[r, c] = act(x[r, c] + bias[c]) (bias may be null) on the same block as bias_gelu. GeluErf is
+// bias_gelu's; the others from exp_approx: tanh(u) = sign(u) (1 - e) / (1 + e) with
+// e = exp(-2|u|), sigmoid(u) = 1 / (1 + exp(-u)), gelu_tanh(u) = u/2 (1 + tanh(0.79788456 (u +
+// 0.044715 u^3))), silu(u) = u sigmoid(u), quick_gelu(u) = u sigmoid(1.702 u): within ~2e-7 of
+// libtorch's, element by element.
+void bias_activation(float* x, int64_t ld, const float* bias, Activation act, int64_t col_begin, int64_t col_end,
+                     int64_t row_begin, int64_t row_end);
+
 // --quantize int8 weights: row r of w [rows, cols] (one output channel) to codes[r] =
 // clamp(rint(w / s), -127, 127) with s = max(max |w[r]| / 127, 1e-12) (float32 arithmetic, as
 // the same steps on libtorch tensors give), and sum[r] = the sum of the row's codes. Rows

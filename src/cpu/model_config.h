@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/architecture.h"
+#include "cpu/cpu_kernels.h"
 
 namespace sbert::cpu {
 
@@ -41,8 +42,6 @@ struct ModelConfig {
   static ModelConfig load(const std::filesystem::path& config_json);
 };
 
-// The element-wise activations of config.json's hidden_act / activation.
-enum class Activation { GeluErf, GeluTanh, Relu, Silu, QuickGelu };
 // "gelu" | "gelu_new" / "gelu_pytorch_tanh" / "gelu_fast" | "relu" | "silu" / "swish" |
 // "quick_gelu"; sbert::Error naming `where` otherwise.
 Activation parse_activation(const std::string& name, const std::string& where);

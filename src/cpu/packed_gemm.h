@@ -9,8 +9,10 @@
 #pragma once
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sbert::cpu {
@@ -21,6 +23,9 @@ class PackedWeight {
 
   // w: row-major [n, k] (a Linear weight: n outputs, k inputs).
   PackedWeight(const float* w, int64_t n, int64_t k);
+  // The rows of several weights stacked (e.g. q, k and v into one [3H, H] projection): each part
+  // a row-major block of `rows` x k, in order. Packed on cpu_pool's threads.
+  PackedWeight(const std::vector<std::pair<const float*, int64_t>>& parts, int64_t k);
 
   int64_t outputs() const { return n_; }
   int64_t inputs() const { return k_; }
@@ -45,6 +50,42 @@ class PackedWeight {
   int64_t n_ = 0, k_ = 0;
   std::unique_ptr<float, Free> panels_;
 };
+
+// A Linear weight used where it lies (row-major [n, k] in one or more blocks of rows, e.g.
+// straight from a memory-mapped checkpoint: nothing copied or packed), multiplied by the
+// packed kernel's register tile with the operands' roles swapped. Every output is the same
+// multiply-add chain as PackedWeight's, so the two give the same bits (checked on first use).
+class RowMajorWeight {
+ public:
+  RowMajorWeight() = default;
+  RowMajorWeight(std::vector<std::pair<const float*, int64_t>> parts, int64_t k);
+  int64_t outputs() const { return n_; }
+  int64_t inputs() const { return k_; }
+  const std::vector<std::pair<const float*, int64_t>>& parts() const { return parts_; }
+  // c[r, columns of `part`] for the rows r in [row_begin, row_end).
+  void multiply(const float* a, int64_t lda, float* c, int64_t ldc, int64_t row_begin, int64_t row_end,
+                size_t part) const;
+
+ private:
+  std::vector<std::pair<const float*, int64_t>> parts_;
+  int64_t n_ = 0, k_ = 0;
+};
+
+// out [M, N] = a [M, K] · wᵀ on cpu_pool's threads: rows (in units of 12) and, when the rows
+// are few, column panels split across the threads. The bits do not depend on the split (see
+// above), so neither on the thread count nor on the batch a row is in.
+//
+// `epilogue`, when given, runs on each finished block of the result while it is still in cache:
+// apply(out, ld, r0, r1, c0, c1) on rows [r0, r1) and columns [c0, c1) of `out` (row stride ld).
+// With whole_rows it only ever gets all the columns (c0 = 0, c1 = N): fused when the rows are
+// not split by columns, else as a row pass after the GEMM.
+struct GemmEpilogue {
+  std::function<void(float*, int64_t, int64_t, int64_t, int64_t, int64_t)> apply;
+  bool whole_rows = false;
+};
+void gemm(const float* a, int64_t M, const PackedWeight& w, float* out, const GemmEpilogue* epilogue = nullptr);
+// The same with a weight in place (the epilogue runs by rows after the product).
+void gemm(const float* a, int64_t M, const RowMajorWeight& w, float* out, const GemmEpilogue* epilogue = nullptr);
 
 // The kernel in use, e.g. "AVX2+FMA 6x16" (for -v and the benchmarks): the widest this CPU runs.
 const char* packed_gemm_kernel();

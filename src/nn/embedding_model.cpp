@@ -12,21 +12,6 @@ namespace sbert::nn {
 namespace fs = std::filesystem;
 namespace {
 
-std::vector<PoolingMode> parse_modes(const std::string& spec) {
-  std::vector<PoolingMode> modes;
-  std::string cur;
-  for (char ch : spec + "+") {
-    if (ch == '+' || ch == ',') {
-      if (!cur.empty()) modes.push_back(parse_pooling_mode(cur));
-      cur.clear();
-    } else {
-      cur.push_back(ch);
-    }
-  }
-  if (modes.empty()) throw Error("unknown pooling mode '" + spec + "'");
-  return modes;
-}
-
 std::string weights_name(const fs::path& dir) {
   auto f = model::find_weight_file(dir);
   return f ? f->string() : dir.string();
@@ -51,7 +36,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
       config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where,
       options.quantize == "int8");
 
-  m->modes_ = options.pooling.empty() ? layout.pooling_modes : parse_modes(options.pooling);
+  m->modes_ = options.pooling.empty() ? layout.pooling_modes : cpu::parse_pooling_modes(options.pooling);
   for (PoolingMode mode : m->modes_) {
     if (mode == PoolingMode::Pooler && !m->encoder_->has_pooler())
       throw Error(where + ": pooling 'pooler' needs pooler weights (pooler.dense.*), which this "

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/sentence_encoder.h"
 #include "nn/st_modules.h"
 #include "nn/torch_pch.h"
 #include "nn/transformer.h"
@@ -12,7 +13,7 @@
 
 namespace sbert::nn {
 
-class EmbeddingModel {
+class EmbeddingModel final : public cpu::TokenModel {
  public:
   // Reads config.json, the weights and the module layout of a model folder. Throws sbert::Error.
   static std::unique_ptr<EmbeddingModel> load(const std::filesystem::path& dir,
@@ -22,18 +23,19 @@ class EmbeddingModel {
   // length-sorted batches; rows in input order. pool_skip (optional, one per input) is the
   // number of leading tokens left out of pooling (prompts with include_prompt = false).
   Matrix embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats = nullptr,
-               const std::vector<size_t>* pool_skip = nullptr) const;
+               const std::vector<size_t>* pool_skip = nullptr) const override;
 
   // Per-token hidden states of `layer` (python-style index into [embeddings, layer 1..N]).
   std::vector<Matrix> token_states(const std::vector<const Encoding*>& inputs, int layer,
-                                   EncodeStats* stats = nullptr) const;
+                                   EncodeStats* stats = nullptr) const override;
 
-  size_t dimension() const { return dimension_; }
-  bool normalizes() const { return normalize_; }
-  size_t max_length() const { return max_length_; }
+  size_t dimension() const override { return dimension_; }
+  bool normalizes() const override { return normalize_; }
+  size_t max_length() const override { return max_length_; }
+  const model::ModelFolder& folder() const override { return layout_; }
   const ModelLayout& layout() const { return layout_; }
   const TransformerEncoder& encoder() const { return *encoder_; }
-  const ModelInfo& info() const { return info_; }
+  const ModelInfo& info() const override { return info_; }
 
  private:
   EmbeddingModel() = default;
@@ -63,10 +65,5 @@ class EmbeddingModel {
   ModelInfo info_;
 };
 
-// The SentenceEncoder over a loaded model and a tokenizer (SentenceEncoder::load uses this with
-// load_tokenizer; tests may pass their own Tokenizer).
-std::unique_ptr<SentenceEncoder> make_sentence_encoder(std::unique_ptr<EmbeddingModel> model,
-                                                       std::unique_ptr<Tokenizer> tokenizer,
-                                                       const EncoderOptions& options);
 
 }  // namespace sbert::nn

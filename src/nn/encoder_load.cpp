@@ -1,5 +1,7 @@
 // SentenceEncoder::load: model + the folder's tokenizer. Kept apart from the rest of the nn
 // component so that code using EmbeddingModel alone does not need the tokenizer library.
+#include "cpu/runtime.h"
+#include "cpu/sentence_encoder.h"
 #include "nn/embedding_model.h"
 #include "sbert/error.h"
 
@@ -7,13 +9,8 @@ namespace sbert {
 
 std::unique_ptr<SentenceEncoder> SentenceEncoder::load(const std::filesystem::path& model_dir,
                                                        const EncoderOptions& options) {
-  auto model = nn::EmbeddingModel::load(model_dir, options);
-  TokenizerOptions topts = options.tokenizer;
-  // sentence_bert_config do_lower_case = true lower-cases the input (false leaves the tokenizer's
-  // own setting alone, as sentence-transformers does).
-  if (!topts.lowercase && model->layout().do_lower_case.value_or(false)) topts.lowercase = true;
-  auto tokenizer = load_tokenizer(model_dir, topts);
-  return nn::make_sentence_encoder(std::move(model), std::move(tokenizer), options);
+  if (cpu::serves(options)) return cpu::load_encoder(model_dir, options);
+  return cpu::with_folder_tokenizer(nn::EmbeddingModel::load(model_dir, options), model_dir, options);
 }
 
 }  // namespace sbert

@@ -5,33 +5,6 @@
 
 namespace sbert::nn {
 
-PoolingMode parse_pooling_mode(const std::string& name) {
-  if (name == "cls") return PoolingMode::Cls;
-  if (name == "mean") return PoolingMode::Mean;
-  if (name == "max") return PoolingMode::Max;
-  if (name == "mean_sqrt_len" || name == "mean_sqrt_len_tokens") return PoolingMode::MeanSqrtLen;
-  if (name == "weightedmean") return PoolingMode::WeightedMean;
-  if (name == "lasttoken") return PoolingMode::LastToken;
-  if (name == "pooler") return PoolingMode::Pooler;
-  if (name == "last2_mean") return PoolingMode::Last2Mean;
-  throw Error("unknown pooling mode '" + name +
-              "' (cls, mean, max, mean_sqrt_len, weightedmean, lasttoken, pooler, last2_mean)");
-}
-
-std::string pooling_mode_name(PoolingMode mode) {
-  switch (mode) {
-    case PoolingMode::Cls: return "cls";
-    case PoolingMode::Mean: return "mean";
-    case PoolingMode::Max: return "max";
-    case PoolingMode::MeanSqrtLen: return "mean_sqrt_len";
-    case PoolingMode::WeightedMean: return "weightedmean";
-    case PoolingMode::LastToken: return "lasttoken";
-    case PoolingMode::Pooler: return "pooler";
-    case PoolingMode::Last2Mean: return "last2_mean";
-  }
-  return "?";
-}
-
 at::Tensor pool(const at::Tensor& hidden, const at::Tensor& mask_in, PoolingMode mode) {
   const int64_t L = hidden.size(1);
   at::Tensor mask = mask_in.to(hidden.device(), hidden.scalar_type()).unsqueeze(-1);  // [B, L, 1]

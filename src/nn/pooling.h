@@ -3,15 +3,14 @@
 #include <string>
 #include <vector>
 
+#include "cpu/pooling.h"
 #include "nn/torch_pch.h"
 
 namespace sbert::nn {
 
-enum class PoolingMode { Cls, Mean, Max, MeanSqrtLen, WeightedMean, LastToken, Pooler, Last2Mean };
-
-// "cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken", "pooler", "last2_mean".
-PoolingMode parse_pooling_mode(const std::string& name);
-std::string pooling_mode_name(PoolingMode mode);
+using cpu::parse_pooling_mode;
+using cpu::pooling_mode_name;
+using cpu::PoolingMode;
 
 // hidden: [B, L, H] (float32), mask: [B, L] (1 = token). For Pooler pass the pooler output
 // [B, H] as `hidden` ... see pool_sentence in the pipeline; for Last2Mean pass the second-to-last

@@ -111,6 +111,9 @@ void TransformerEncoder::activation_(at::Tensor& x) const {
     case Act::Relu: at::relu_(x); return;
     case Act::Silu: at::silu_(x); return;
     case Act::QuickGelu: x.mul_(at::sigmoid(x * 1.702)); return;
+    case Act::Tanh: at::tanh_(x); return;
+    case Act::Sigmoid: at::sigmoid_(x); return;
+    case Act::Identity: return;
   }
 }
 
@@ -293,34 +296,10 @@ at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w) {
 at::Tensor pooled_mm(const at::Tensor& a_in, const cpu::PackedWeight& w,
                      const GemmEpilogue* epilogue) {
   const at::Tensor a = a_in.contiguous();
-  const int64_t M = a.size(0), N = w.outputs(), K = w.inputs();
+  const int64_t M = a.size(0), K = w.inputs();
   if (a.size(1) != K) throw Error("pooled_mm: inputs of width " + std::to_string(a.size(1)) + " for a weight of " + std::to_string(K));
-  at::Tensor out = at::empty({M, N}, a.options());
-  const float* ap = a.data_ptr<float>();
-  float* cp = out.data_ptr<float>();
-  cpu::WorkerPool& pool = cpu::cpu_pool();
-  // Tasks: units of 12 rows (a multiple of every kernel's tile height) x groups of column panels,
-  // enough groups that every thread gets work when the rows are few.
-  constexpr int64_t kUnit = 12;
-  const int64_t units = (M + kUnit - 1) / kUnit, panels = w.panels();
-  const int64_t want = 2 * static_cast<int64_t>(pool.threads());
-  const int64_t groups = units >= want ? 1 : std::min(panels, (want + units - 1) / units);
-  const bool fused = epilogue != nullptr && (groups == 1 || !epilogue->whole_rows);
-  pool.parallel_for(units * groups, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t u = t / groups, g = t % groups;
-      const int64_t r0 = u * kUnit, r1 = std::min(M, (u + 1) * kUnit);
-      const int64_t p0 = g * panels / groups, p1 = (g + 1) * panels / groups;
-      w.multiply(ap, K, cp, N, r0, r1, p0, p1);
-      if (fused) {
-        epilogue->apply(cp, N, r0, r1, p0 * cpu::PackedWeight::kPanel,
-                        std::min(N, p1 * cpu::PackedWeight::kPanel));
-      }
-    }
-  });
-  if (epilogue != nullptr && !fused) {
-    pool.parallel_for(M, 8, [&](int64_t r0, int64_t r1) { epilogue->apply(cp, N, r0, r1, 0, N); });
-  }
+  at::Tensor out = at::empty({M, w.outputs()}, a.options());
+  cpu::gemm(a.data_ptr<float>(), M, w, out.data_ptr<float>(), epilogue);
   return out;
 }
 

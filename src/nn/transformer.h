@@ -110,18 +110,9 @@ class TransformerEncoder {
 // and the blocks (so the BLAS kernels and the bits) do not depend on the thread count. Otherwise
 // one at::mm.
 at::Tensor pooled_mm(const at::Tensor& a, const at::Tensor& w);
-// a · wᵀ for CPU float32 a [M, K] and a packed weight: rows (in units of 12) and, when the rows
-// are few, column panels split across cpu_pool's threads. The bits do not depend on the split
-// (see packed_gemm.h), so neither on the thread count nor on the batch a row is in.
-//
-// `epilogue`, when given, runs on each finished block of the result while it is still in cache:
-// apply(out, ld, r0, r1, c0, c1) on rows [r0, r1) and columns [c0, c1) of the result `out` (row
-// stride ld). With whole_rows it only ever gets all the columns (c0 = 0, c1 = N): fused when
-// the rows are not split by columns, else as a row pass after the GEMM.
-struct GemmEpilogue {
-  std::function<void(float*, int64_t, int64_t, int64_t, int64_t, int64_t)> apply;
-  bool whole_rows = false;
-};
+// a · wᵀ for CPU float32 a [M, K] and a packed weight: cpu::gemm (cpu/packed_gemm.h) over
+// tensors.
+using cpu::GemmEpilogue;
 at::Tensor pooled_mm(const at::Tensor& a, const cpu::PackedWeight& w,
                      const GemmEpilogue* epilogue = nullptr);
 // --quantize int8 over libtorch tensors: the weight [out, in] quantized and packed, and

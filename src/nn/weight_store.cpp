@@ -1,6 +1,10 @@
-// Choosing a checkpoint in a model folder, sharded checkpoints, and WeightLoader (prefix
-// handling, dtype/device conversion and one error listing every missing/mismatched tensor).
+// libtorch's side of the checkpoint readers (the readers themselves are torch-free, in
+// src/cpu/), and WeightLoader (prefix handling, dtype/device conversion and one error listing
+// every missing/mismatched tensor, with the name rules of cpu/weights.h).
 #include "nn/weight_store.h"
+
+#include "cpu/tensor_file.h"
+#include "cpu/weights.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,102 +19,60 @@ namespace sbert::nn {
 namespace fs = std::filesystem;
 namespace {
 
-std::string ends(const std::string& s, size_t n) { return s.size() >= n ? s.substr(s.size() - n) : s; }
+at::ScalarType torch_type(cpu::StoredType t) {
+  switch (t) {
+    case cpu::StoredType::F32: return at::kFloat;
+    case cpu::StoredType::F16: return at::kHalf;
+    case cpu::StoredType::BF16: return at::kBFloat16;
+    case cpu::StoredType::F64: return at::kDouble;
+    case cpu::StoredType::I64: return at::kLong;
+    case cpu::StoredType::I32: return at::kInt;
+    case cpu::StoredType::I16: return at::kShort;
+    case cpu::StoredType::I8: return at::kChar;
+    case cpu::StoredType::U8: return at::kByte;
+    case cpu::StoredType::Bool: return at::kBool;
+  }
+  return at::kFloat;
+}
 
-// Several files behind one store, as listed by a *.index.json weight_map.
-class ShardedWeights final : public WeightStore {
+// libtorch's view of a torch-free checkpoint reader (cpu/tensor_file.h): tensors alias its bytes
+// (a memory map stays alive as long as a tensor does).
+class TensorFileStore final : public WeightStore {
  public:
-  explicit ShardedWeights(const fs::path& index) {
-    const nlohmann::json j = model::read_json(index);
-    if (!j.contains("weight_map") || !j["weight_map"].is_object())
-      throw Error(index.string() + ": field 'weight_map' missing or not an object");
-    std::map<std::string, size_t> file_index;
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it.value().is_string())
-        throw Error(index.string() + ": weight_map['" + it.key() + "'] is not a file name");
-      const std::string file = it.value().get<std::string>();
-      if (file.find('/') != std::string::npos || file.find("..") != std::string::npos)
-        throw Error(index.string() + ": weight_map['" + it.key() + "'] names a file outside the folder");
-      auto f = file_index.find(file);
-      if (f == file_index.end()) {
-        const fs::path p = index.parent_path() / file;
-        if (!fs::exists(p)) throw Error(index.string() + ": shard '" + file + "' not found");
-        shards_.push_back(open_weight_file(p));
-        f = file_index.emplace(file, shards_.size() - 1).first;
-      }
-      const WeightStore& shard = *shards_[f->second];
-      if (!shard.contains(it.key()))
-        throw Error(index.string() + ": tensor '" + it.key() + "' is not in shard '" + file + "'");
-      where_[it.key()] = f->second;
-    }
+  explicit TensorFileStore(std::unique_ptr<cpu::TensorFile> file) : file_(std::move(file)) {}
+  std::vector<std::string> names() const override { return file_->names(); }
+  bool contains(const std::string& name) const override { return file_->contains(name); }
+  std::vector<int64_t> shape(const std::string& name) const override { return file_->shape(name); }
+  std::string source(const std::string& name) const override { return file_->source(name); }
+  void release(const std::string& name) const override { file_->release(name); }
+  at::Tensor get(const std::string& name) const override {
+    cpu::TensorView v = file_->view(name);
+    auto keep = v.owner;
+    return at::from_blob(const_cast<void*>(v.data), v.shape, [keep](void*) {},
+                         at::TensorOptions().dtype(torch_type(v.type)));
   }
-  std::vector<std::string> names() const override {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : where_) out.push_back(k);
-    return out;
-  }
-  bool contains(const std::string& name) const override { return where_.count(name) > 0; }
-  std::vector<int64_t> shape(const std::string& name) const override { return shard(name).shape(name); }
-  at::Tensor get(const std::string& name) const override { return shard(name).get(name); }
-  std::string source(const std::string& name) const override { return shard(name).source(name); }
-  void release(const std::string& name) const override { shard(name).release(name); }
 
  private:
-  const WeightStore& shard(const std::string& name) const {
-    auto it = where_.find(name);
-    if (it == where_.end()) throw Error("sharded checkpoint: no tensor '" + name + "'");
-    return *shards_[it->second];
-  }
-  std::vector<std::unique_ptr<WeightStore>> shards_;
-  std::map<std::string, size_t> where_;
+  std::unique_ptr<cpu::TensorFile> file_;
 };
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << "]";
-  return o.str();
-}
 
 }  // namespace
 
-std::unique_ptr<WeightStore> open_weight_file(const fs::path& file) {
-  const std::string name = file.filename().string();
-  if (!fs::exists(file)) throw Error(file.string() + ": file not found");
-  if (model::is_index_file(file)) return std::make_unique<ShardedWeights>(file);
-  if (ends(name, 12) == ".safetensors") return open_safetensors(file);
-  // Sniff: a zip starts with "PK".
-  std::ifstream in(file, std::ios::binary);
-  char magic[2] = {0, 0};
-  in.read(magic, 2);
-  if (magic[0] == 'P' && magic[1] == 'K') return open_torch_checkpoint(file);
-  // A .bin/.pt/.pth that is not a zip is a legacy or broken torch.save file, not safetensors.
-  if (ends(name, 4) == ".bin" || ends(name, 3) == ".pt" || ends(name, 4) == ".pth")
-    throw Error(file.string() + ": not a torch.save zip checkpoint (legacy non-zip checkpoints "
-                                "are not supported; re-save with torch.save or convert to safetensors)");
-  return open_safetensors(file);
+std::unique_ptr<WeightStore> open_safetensors(const fs::path& file) {
+  return std::make_unique<TensorFileStore>(cpu::open_safetensors(file));
 }
-
+std::unique_ptr<WeightStore> open_torch_checkpoint(const fs::path& file) {
+  return std::make_unique<TensorFileStore>(cpu::open_torch_checkpoint(file));
+}
+std::unique_ptr<WeightStore> open_weight_file(const fs::path& file) {
+  return std::make_unique<TensorFileStore>(cpu::open_tensor_file(file));
+}
 std::unique_ptr<WeightStore> open_model_weights(const fs::path& dir) {
-  if (auto file = model::find_weight_file(dir)) return open_weight_file(*file);
-  throw Error(dir.string() + ": no weights (model.safetensors, model.safetensors.index.json or "
-                             "pytorch_model.bin)");
+  return std::make_unique<TensorFileStore>(cpu::open_model_tensors(dir));
 }
 
 std::string find_encoder_prefix(const WeightStore& store) {
-  const std::string anchor = "embeddings.word_embeddings.weight";
-  std::string best;
-  bool found = false;
-  for (const std::string& n : store.names()) {
-    if (n.size() >= anchor.size() && n.compare(n.size() - anchor.size(), anchor.size(), anchor) == 0) {
-      std::string p = n.substr(0, n.size() - anchor.size());
-      if (!p.empty() && p.back() != '.') continue;
-      if (!found || p.size() < best.size()) best = p;
-      found = true;
-    }
-  }
-  return best;
+  return cpu::find_prefix(store.names(), "embeddings.word_embeddings.weight");
 }
 
 WeightLoader::WeightLoader(const WeightStore& store, std::string prefix, at::TensorOptions options,
@@ -119,23 +81,10 @@ WeightLoader::WeightLoader(const WeightStore& store, std::string prefix, at::Ten
 
 const std::string* WeightLoader::resolve(const std::string& name) const {
   static thread_local std::string found;
-  std::vector<std::string> candidates = {prefix_ + name};
-  // Old BERT checkpoints name LayerNorm parameters gamma/beta.
-  auto swap = [&](const std::string& from, const std::string& to) {
-    if (name.size() > from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0)
-      candidates.push_back(prefix_ + name.substr(0, name.size() - from.size()) + to);
-  };
-  if (name.find("LayerNorm") != std::string::npos) {
-    swap(".weight", ".gamma");
-    swap(".bias", ".beta");
-  }
-  for (const auto& c : candidates) {
-    if (store_.contains(c)) {
-      found = c;
-      return &found;
-    }
-  }
-  return nullptr;
+  const auto stored = cpu::resolve_parameter(prefix_, name, [&](const std::string& n) { return store_.contains(n); });
+  if (!stored) return nullptr;
+  found = *stored;
+  return &found;
 }
 
 bool WeightLoader::has(const std::string& name) const { return resolve(name) != nullptr; }
@@ -154,7 +103,7 @@ at::Tensor WeightLoader::take(const std::string& name, const std::vector<int64_t
   const std::string key = *stored;
   std::vector<int64_t> got = store_.shape(key);
   if (got != shape) {
-    mismatched_.push_back(key + " " + shape_str(got) + " (expected " + shape_str(shape) + ")");
+    mismatched_.push_back(key + " " + cpu::shape_string(got) + " (expected " + cpu::shape_string(shape) + ")");
     return at::Tensor();
   }
   at::Tensor t = store_.get(key);
@@ -171,19 +120,7 @@ void WeightLoader::release(const std::string& name) const {
 
 void WeightLoader::finish() const {
   if (missing_.empty() && mismatched_.empty()) return;
-  std::ostringstream o;
-  o << where_ << ":";
-  if (!missing_.empty()) {
-    o << " missing tensors (" << missing_.size() << "):";
-    for (size_t i = 0; i < missing_.size() && i < 8; ++i) o << " " << missing_[i];
-    if (missing_.size() > 8) o << " ...";
-    if (!mismatched_.empty()) o << ";";
-  }
-  if (!mismatched_.empty()) {
-    o << " shape mismatches (" << mismatched_.size() << "):";
-    for (size_t i = 0; i < mismatched_.size() && i < 8; ++i) o << " " << mismatched_[i] << (i + 1 < mismatched_.size() ? "," : "");
-  }
-  throw Error(o.str());
+  throw Error(cpu::parameter_errors(where_, missing_, mismatched_));
 }
 
 }  // namespace sbert::nn

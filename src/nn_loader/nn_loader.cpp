@@ -13,6 +13,7 @@
 
 #include "sbert/error.h"
 #include "sbert/log.h"
+#include "cpu/runtime.h"
 #include "task/nn_api.h"
 
 #ifndef SBERT_NN_MODULE_PATH
@@ -85,14 +86,21 @@ const NnApi& load_api() {
 
 }  // namespace
 
-Runtime setup_runtime(const RuntimeOptions& options) { return load_api().setup_runtime(options); }
+// CPU float32 / int8 inference runs in the binary (sbert's CPU runtime, src/cpu/runtime.h);
+// everything else loads libtorch.
+Runtime setup_runtime(const RuntimeOptions& options) {
+  if (cpu::serves(options)) return cpu::setup_runtime(options);
+  return load_api().setup_runtime(options);
+}
 
 std::unique_ptr<SentenceEncoder> SentenceEncoder::load(const fs::path& model_dir, const EncoderOptions& options) {
+  if (cpu::serves(options)) return cpu::load_encoder(model_dir, options);
   return load_api().load_encoder(model_dir, options);
 }
 
 std::unique_ptr<SequenceClassifier> SequenceClassifier::load(const fs::path& model_dir,
                                                              const ClassifierOptions& options) {
+  if (cpu::serves(options)) return cpu::load_classifier(model_dir, options);
   return load_api().load_classifier(model_dir, options);
 }
 

@@ -91,8 +91,8 @@ TEST(EncoderBatching, TextAloneEqualsTextInMixedBatch) {
   sbert::EncoderOptions o;
   o.batch_size = 64;
   o.max_batch_tokens = 1 << 20;
-  auto model = sbert::nn::EmbeddingModel::load(dir, o);
-  auto inputs = random_inputs(64, model->encoder().config().vocab_size, 7);
+  auto model = sbert::nntest::load_model(dir, o);
+  auto inputs = random_inputs(64, model->info().vocab_size, 7);
   sbert::EncodeStats stats;
   sbert::Matrix together = model->embed(ptrs(inputs), &stats);
   size_t tokens = 0;
@@ -102,7 +102,7 @@ TEST(EncoderBatching, TextAloneEqualsTextInMixedBatch) {
   sbert::EncoderOptions small = o;
   small.batch_size = 5;
   small.max_batch_tokens = 300;
-  sbert::Matrix batched = sbert::nn::EmbeddingModel::load(dir, small)->embed(ptrs(inputs));
+  sbert::Matrix batched = sbert::nntest::load_model(dir, small)->embed(ptrs(inputs));
   double worst = 0, worst_small = 0, spread = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     sbert::Matrix alone = model->embed({&inputs[i]});
@@ -128,15 +128,15 @@ double norm(const float* v, size_t n) {
 TEST(EncoderBatching, NormalizeOverrideAndTruncateDim) {
   fs::path dir = random_model("opts");
   auto inputs = random_inputs(6, 60, 11);
-  auto full = sbert::nn::EmbeddingModel::load(dir, {})->embed(ptrs(inputs));
+  auto full = sbert::nntest::load_model(dir, {})->embed(ptrs(inputs));
   sbert::EncoderOptions raw;
   raw.normalize = false;
-  auto plain_model = sbert::nn::EmbeddingModel::load(dir, raw);
+  auto plain_model = sbert::nntest::load_model(dir, raw);
   EXPECT_FALSE(plain_model->normalizes());
   auto plain = plain_model->embed(ptrs(inputs));
   sbert::EncoderOptions cut;
   cut.truncate_dim = 8;
-  auto cut_model = sbert::nn::EmbeddingModel::load(dir, cut);
+  auto cut_model = sbert::nntest::load_model(dir, cut);
   EXPECT_EQ(cut_model->dimension(), 8u);
   auto truncated = cut_model->embed(ptrs(inputs));
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -149,20 +149,20 @@ TEST(EncoderBatching, NormalizeOverrideAndTruncateDim) {
   }
   sbert::EncoderOptions too_big;
   too_big.truncate_dim = 1000;
-  EXPECT_THROW(sbert::nn::EmbeddingModel::load(dir, too_big), sbert::Error);
+  EXPECT_THROW(sbert::nntest::load_model(dir, too_big), sbert::Error);
 }
 
 TEST(EncoderBatching, ReducedPrecisionStaysClose) {
   fs::path dir = random_model("dtype");
   auto inputs = random_inputs(8, 60, 13);
-  auto ref = sbert::nn::EmbeddingModel::load(dir, {})->embed(ptrs(inputs));
+  auto ref = sbert::nntest::load_model(dir, {})->embed(ptrs(inputs));
   for (const char* dtype : {"bfloat16", "float16"}) {
     SCOPED_TRACE(dtype);
     sbert::EncoderOptions o;
     o.dtype = dtype;
     std::unique_ptr<sbert::nn::EmbeddingModel> m;
     try {
-      m = sbert::nn::EmbeddingModel::load(dir, o);
+      m = sbert::nntest::load_model(dir, o);
     } catch (const sbert::Error& e) {
       // Acceptable only as a clear refusal (e.g. float16 matmul on a CPU-only libtorch).
       EXPECT_NE(std::string(e.what()).find(dtype), std::string::npos) << e.what();
@@ -188,8 +188,8 @@ TEST(EncoderBatching, Float16CheckpointLoadsAndMatches) {
   s.dtype = "F16";
   sbert::write_random_model(b, s);
   auto inputs = random_inputs(4, 60, 17);
-  auto x = sbert::nn::EmbeddingModel::load(a, {})->embed(ptrs(inputs));
-  auto y = sbert::nn::EmbeddingModel::load(b, {})->embed(ptrs(inputs));
+  auto x = sbert::nntest::load_model(a, {})->embed(ptrs(inputs));
+  auto y = sbert::nntest::load_model(b, {})->embed(ptrs(inputs));
   double worst = 0;
   for (size_t k = 0; k < x.data.size(); ++k) worst = std::max(worst, double(std::fabs(x.data[k] - y.data[k])));
   EXPECT_LT(worst, 2e-2);  // the same weights rounded to float16
@@ -201,7 +201,7 @@ TEST(EncoderBatching, PoolingModesOnGeneratedModel) {
   fs::path dir = random_model("cls", "cls");
   sbert::EncoderOptions o;
   o.normalize = false;
-  auto m = sbert::nn::EmbeddingModel::load(dir, o);
+  auto m = sbert::nntest::load_model(dir, o);
   auto inputs = random_inputs(5, 60, 19);
   auto pooled = m->embed(ptrs(inputs));
   auto states = m->token_states(ptrs(inputs), -1);
@@ -209,7 +209,7 @@ TEST(EncoderBatching, PoolingModesOnGeneratedModel) {
     for (size_t j = 0; j < pooled.cols; ++j) EXPECT_NEAR(pooled.at(i, j), states[i].at(0, j), 1e-6);
   // mean over tokens, computed here from the token states.
   o.pooling = "mean";
-  auto mean = sbert::nn::EmbeddingModel::load(dir, o)->embed(ptrs(inputs));
+  auto mean = sbert::nntest::load_model(dir, o)->embed(ptrs(inputs));
   for (size_t i = 0; i < inputs.size(); ++i)
     for (size_t j = 0; j < mean.cols; ++j) {
       double s = 0;

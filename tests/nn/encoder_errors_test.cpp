@@ -21,7 +21,7 @@ using sbert::nntest::fresh_model;
 // The message of the sbert::Error thrown by loading `dir` ("" when it loads).
 std::string load_error(const fs::path& dir, const sbert::EncoderOptions& o = {}) {
   try {
-    sbert::nn::EmbeddingModel::load(dir, o);
+    sbert::nntest::load_model(dir, o);
   } catch (const sbert::Error& e) {
     return e.what();
   }
@@ -213,10 +213,10 @@ TEST(WeightStore, ShardedIndex) {
                              nlohmann::json({{"metadata", {}}, {"weight_map", map}}).dump());
   sbert::Encoding e;
   e.ids = {2, 10, 11, 12, 3};
-  auto sharded = sbert::nn::EmbeddingModel::load(dir, {})->embed({&e});
+  auto sharded = sbert::nntest::load_model(dir, {})->embed({&e});
   fs::remove(dir / "model.safetensors.index.json");
   fs::rename(moved, dir / "model.safetensors");
-  auto single = sbert::nn::EmbeddingModel::load(dir, {})->embed({&e});
+  auto single = sbert::nntest::load_model(dir, {})->embed({&e});
   EXPECT_EQ(sharded.data, single.data);
   // A shard named in the index but absent.
   fs::remove(dir / "model.safetensors");

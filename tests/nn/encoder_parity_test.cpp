@@ -65,7 +65,7 @@ TEST(EncoderParity, StEncodeMatchesGoldens) {
                    : sbert::testing::load_json(shared / "fixtures/golden/bert-wordpiece-mean-norm.json")["input_ids"];
     sbert::EncoderOptions o;
     o.batch_size = 16;
-    auto model = sbert::nn::EmbeddingModel::load(shared / "fixtures/models" / c.model, o);
+    auto model = sbert::nntest::load_model(shared / "fixtures/models" / c.model, o);
     auto encs = golden_encodings(ids);
     sbert::EncodeStats stats;
     sbert::Matrix m = model->embed(ptrs(encs), &stats);
@@ -92,22 +92,37 @@ TEST(EncoderParity, EveryPoolingModeMatches) {
       o.pooling = it.key();
       o.normalize = false;
       fs::path dir = shared / "fixtures/models" / name;
-      auto model = sbert::nn::EmbeddingModel::load(dir, o);
+      auto model = sbert::nntest::load_model(dir, o);
       // Pooling applies to the transformer output: compare before any Dense module.
       const auto& want = it.value();
       sbert::Matrix m;
-      if (model->layout().dense.empty()) {
+      if (model->folder().dense.empty()) {
         m = model->embed(ptrs(encs));
-      } else {
+      } else if (auto* cpu_model = dynamic_cast<const sbert::cpu::EmbeddingModel*>(model.get())) {
         // With a Dense module the golden is the Pooling module's output: pool the hidden
         // states of each text (batch of one) directly.
+        m = sbert::Matrix(encs.size(), want[0].size());
+        for (size_t i = 0; i < encs.size(); ++i) {
+          sbert::cpu::TokenBatch b;
+          b.ids = encs[i].ids;
+          b.offsets = {0, static_cast<int64_t>(encs[i].ids.size())};
+          std::vector<std::vector<float>> all;
+          const std::vector<float> last = cpu_model->encoder().forward(b, &all);
+          auto mode = sbert::cpu::parse_pooling_mode(it.key());
+          const std::vector<float>& h = mode == sbert::cpu::PoolingMode::Last2Mean ? all[all.size() - 2] : last;
+          if (mode == sbert::cpu::PoolingMode::Last2Mean) mode = sbert::cpu::PoolingMode::Mean;
+          sbert::cpu::pool_rows(h.data(), b.offsets, static_cast<int64_t>(m.cols), mode, nullptr, m.row(i),
+                                static_cast<int64_t>(m.cols));
+        }
+      } else {
+        auto torch_model = sbert::nn::EmbeddingModel::load(dir, o);
         m = sbert::Matrix(encs.size(), want[0].size());
         c10::InferenceMode guard;
         for (size_t i = 0; i < encs.size(); ++i) {
           const auto n = static_cast<int64_t>(encs[i].ids.size());
           at::Tensor ids = at::tensor(encs[i].ids, at::kLong).view({1, n});
           at::Tensor mask = at::ones({1, n}, at::kLong);
-          auto out = model->encoder().forward(ids, mask, at::Tensor(), true);
+          auto out = torch_model->encoder().forward(ids, mask, at::Tensor(), true);
           auto mode = sbert::nn::parse_pooling_mode(it.key());
           at::Tensor h = mode == sbert::nn::PoolingMode::Last2Mean
                              ? out.hidden_states[out.hidden_states.size() - 2]
@@ -129,7 +144,7 @@ TEST(EncoderParity, TokenEmbeddingsAndWordVectors) {
   SBERT_REQUIRE_SHARED(shared);
   {
     auto g = sbert::testing::load_json(shared / "fixtures/golden/bert-wordpiece-mean-norm.json");
-    auto model = sbert::nn::EmbeddingModel::load(shared / "fixtures/models/bert-wordpiece-mean-norm", {});
+    auto model = sbert::nntest::load_model(shared / "fixtures/models/bert-wordpiece-mean-norm", {});
     const auto& te = g["token_embeddings"];
     std::vector<sbert::Encoding> encs;
     auto tokenizer = sbert::load_tokenizer(shared / "fixtures/models/bert-wordpiece-mean-norm");
@@ -152,7 +167,7 @@ TEST(EncoderParity, TokenEmbeddingsAndWordVectors) {
   }
   {
     auto g = sbert::testing::load_json(shared / "fixtures/golden/bert-kobert-spm.json");
-    auto model = sbert::nn::EmbeddingModel::load(shared / "fixtures/models/bert-kobert-spm", {});
+    auto model = sbert::nntest::load_model(shared / "fixtures/models/bert-kobert-spm", {});
     const auto& wv = g["word_vectors"];
     std::vector<sbert::Encoding> encs = {encoding_of(wv["input_ids"])};
     auto states = model->token_states(ptrs(encs), -1);
@@ -202,8 +217,8 @@ TEST(EncoderParity, LongDocumentsChunked) {
     ASSERT_EQ(texts.size(), g["long"].size());
     sbert::EncoderOptions o;
     o.chunk = true;
-    auto enc = sbert::nn::make_sentence_encoder(
-        sbert::nn::EmbeddingModel::load(shared / "fixtures/models" / c.model, o), std::move(replay), o);
+    auto enc = sbert::cpu::make_sentence_encoder(
+        sbert::nntest::load_model(shared / "fixtures/models" / c.model, o), std::move(replay), o);
     auto chunks = enc->encode_chunks(texts);
     sbert::Matrix mean = enc->encode(texts);
     double worst_chunk = 0, worst_mean = 0;

@@ -18,7 +18,7 @@ using sbert::testing::error_of;
 using sbert::nntest::fresh_model;
 
 std::string load_error(const fs::path& dir) {
-  return error_of([&] { sbert::nn::EmbeddingModel::load(dir, {}); });
+  return error_of([&] { sbert::nntest::load_model(dir, {}); });
 }
 
 void write_pickle(const fs::path& file, const std::string& pkl) {

@@ -6,12 +6,26 @@
 #include <string>
 #include <vector>
 
+#include "cpu/embedding_model.h"
+#include "cpu/runtime.h"
+#include "nn/embedding_model.h"
 #include "sbert/matrix.h"
 #include "sbert/random_model.h"
 #include "sbert/tokenizer.h"
 #include "test_support.h"
 
 namespace sbert::nntest {
+
+// The embedding model the tests run: sbert's CPU runtime (cpu/embedding_model.h) where it serves
+// the options (CPU float32, int8), else libtorch's; SBERT_RUNTIME=libtorch (the tests' second
+// ctest run, "libtorch." prefix) runs libtorch's for everything.
+inline std::unique_ptr<cpu::TokenModel> load_model(const std::filesystem::path& dir, const EncoderOptions& o = {}) {
+  if (cpu::serves(o)) {
+    cpu::setup_runtime(o);
+    return cpu::EmbeddingModel::load(dir, o);
+  }
+  return nn::EmbeddingModel::load(dir, o);
+}
 
 // The small random-weight BERT the nn tests generate: 2 layers, 4 heads, `hidden` wide with a
 // 2 * hidden FFN; weights ~ N(0, init_std), 0.2 being large enough that outputs differ clearly

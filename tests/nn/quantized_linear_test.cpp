@@ -166,14 +166,14 @@ TEST(QuantizedEncoder, VectorsWithinCosine099OfFloat32AndIndependentOfThreads) {
   const fs::path dir = random_model();
   sbert::EncoderOptions f32;
   f32.threads = 2;
-  auto ref = sbert::nn::EmbeddingModel::load(dir, f32);
-  auto in = inputs(40, ref->encoder().config().vocab_size);
+  auto ref = sbert::nntest::load_model(dir, f32);
+  auto in = inputs(40, ref->info().vocab_size);
   std::vector<const sbert::Encoding*> p;
   for (auto& e : in) p.push_back(&e);
   sbert::Matrix want = ref->embed(p);
   sbert::EncoderOptions o = f32;
   o.quantize = "int8";
-  sbert::Matrix got = sbert::nn::EmbeddingModel::load(dir, o)->embed(p);
+  sbert::Matrix got = sbert::nntest::load_model(dir, o)->embed(p);
   double lo = 1;
   for (size_t i = 0; i < got.rows; ++i) {
     double dot = 0, a = 0, b = 0;
@@ -188,7 +188,7 @@ TEST(QuantizedEncoder, VectorsWithinCosine099OfFloat32AndIndependentOfThreads) {
   EXPECT_GE(lo, 0.99);
   EXPECT_LT(lo, 1.0 - 1e-9) << "int8 should differ from float32";
   o.threads = 1;
-  sbert::Matrix one = sbert::nn::EmbeddingModel::load(dir, o)->embed(p);
+  sbert::Matrix one = sbert::nntest::load_model(dir, o)->embed(p);
   EXPECT_EQ(one.data, got.data) << "int8 results must not depend on the thread count";
 }
 
@@ -196,10 +196,10 @@ TEST(QuantizedEncoder, RefusedOffTheFloat32Cpu) {
   sbert::EncoderOptions o;
   o.quantize = "int8";
   o.dtype = "bfloat16";
-  EXPECT_THROW(sbert::nn::EmbeddingModel::load(random_model(), o), sbert::Error);
+  EXPECT_THROW(sbert::nntest::load_model(random_model(), o), sbert::Error);
   o.dtype = "float32";
   o.quantize = "int4";
-  EXPECT_THROW(sbert::nn::EmbeddingModel::load(random_model(), o), sbert::Error);
+  EXPECT_THROW(sbert::nntest::load_model(random_model(), o), sbert::Error);
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cmath>
 
-#include "nn/embedding_model.h"
+#include "cpu/sentence_encoder.h"
 #include "sbert/error.h"
 
-namespace sbert::nn {
+namespace sbert::cpu {
 namespace {
 
 Encoding slice(const Encoding& e, size_t begin, size_t end) {
@@ -24,9 +24,9 @@ Encoding slice(const Encoding& e, size_t begin, size_t end) {
   return s;
 }
 
-class TorchSentenceEncoder final : public SentenceEncoder {
+class TokenizingEncoder final : public SentenceEncoder {
  public:
-  TorchSentenceEncoder(std::unique_ptr<EmbeddingModel> model, std::unique_ptr<Tokenizer> tokenizer,
+  TokenizingEncoder(std::unique_ptr<TokenModel> model, std::unique_ptr<Tokenizer> tokenizer,
                        const EncoderOptions& options)
       : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
     const size_t specials = tokenizer_->num_special_tokens(false);
@@ -57,7 +57,7 @@ class TorchSentenceEncoder final : public SentenceEncoder {
                             EncodeStats* stats) override {
     std::vector<Encoding> encs;
     for (const auto& t : texts) encs.push_back(tokenize(prompt + t, stats));
-    if (model_->layout().pooling.include_prompt || prompt.empty())
+    if (model_->folder().pooling.include_prompt || prompt.empty())
       return model_->embed(pointers(encs), stats);
     // As sentence-transformers: prompt_length = tokens of the prompt with specials, minus one,
     // masked from the start of each input for pooling.
@@ -111,9 +111,9 @@ class TorchSentenceEncoder final : public SentenceEncoder {
   const ModelInfo& info() const override { return model_->info(); }
   size_t dimension() const override { return model_->dimension(); }
   bool normalizes() const override { return model_->normalizes(); }
-  std::string similarity_function() const override { return model_->layout().similarity_fn; }
+  std::string similarity_function() const override { return model_->folder().similarity_fn; }
   std::optional<std::string> prompt(const std::string& name) const override {
-    const auto& p = model_->layout().prompts;
+    const auto& p = model_->folder().prompts;
     auto it = p.find(name);
     if (it == p.end()) return std::nullopt;
     return it->second;
@@ -164,7 +164,7 @@ class TorchSentenceEncoder final : public SentenceEncoder {
     return result;
   }
 
-  std::unique_ptr<EmbeddingModel> model_;
+  std::unique_ptr<TokenModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   EncoderOptions options_;
   size_t window_ = 0;
@@ -172,10 +172,19 @@ class TorchSentenceEncoder final : public SentenceEncoder {
 
 }  // namespace
 
-std::unique_ptr<SentenceEncoder> make_sentence_encoder(std::unique_ptr<EmbeddingModel> model,
+std::unique_ptr<SentenceEncoder> make_sentence_encoder(std::unique_ptr<TokenModel> model,
                                                        std::unique_ptr<Tokenizer> tokenizer,
                                                        const EncoderOptions& options) {
-  return std::make_unique<TorchSentenceEncoder>(std::move(model), std::move(tokenizer), options);
+  return std::make_unique<TokenizingEncoder>(std::move(model), std::move(tokenizer), options);
 }
 
-}  // namespace sbert::nn
+std::unique_ptr<SentenceEncoder> with_folder_tokenizer(std::unique_ptr<TokenModel> model,
+                                                       const std::filesystem::path& model_dir,
+                                                       const EncoderOptions& options) {
+  TokenizerOptions topts = options.tokenizer;
+  if (!topts.lowercase && model->folder().do_lower_case.value_or(false)) topts.lowercase = true;
+  auto tokenizer = load_tokenizer(model_dir, topts);
+  return make_sentence_encoder(std::move(model), std::move(tokenizer), options);
+}
+
+}  // namespace sbert::cpu

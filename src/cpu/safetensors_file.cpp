@@ -1,5 +1,5 @@
 // SafetensorsFile: a memory-mapped .safetensors reader that validates the whole header before
-// handing out any tensor, and the matching writer.
+// handing out any tensor.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -7,15 +7,14 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
-#include "nn/weight_store.h"
+#include "cpu/tensor_file.h"
 #include "sbert/json_parse.h"
 #include "sbert/error.h"
-#include "sbert/safetensors_writer.h"
 
-namespace sbert::nn {
+namespace sbert::cpu {
 namespace {
 
 struct Mapping {
@@ -28,15 +27,15 @@ struct Mapping {
 
 struct DtypeInfo {
   const char* name;
-  at::ScalarType type;
+  StoredType type;
   size_t bytes;
 };
 
 const DtypeInfo kDtypes[] = {
-    {"F32", at::kFloat, 4},  {"F16", at::kHalf, 2},   {"BF16", at::kBFloat16, 2},
-    {"F64", at::kDouble, 8}, {"I64", at::kLong, 8},   {"I32", at::kInt, 4},
-    {"I16", at::kShort, 2},  {"I8", at::kChar, 1},    {"U8", at::kByte, 1},
-    {"BOOL", at::kBool, 1},
+    {"F32", StoredType::F32, 4},  {"F16", StoredType::F16, 2}, {"BF16", StoredType::BF16, 2},
+    {"F64", StoredType::F64, 8},  {"I64", StoredType::I64, 8}, {"I32", StoredType::I32, 4},
+    {"I16", StoredType::I16, 2},  {"I8", StoredType::I8, 1},   {"U8", StoredType::U8, 1},
+    {"BOOL", StoredType::Bool, 1},
 };
 
 const DtypeInfo* find_dtype(const std::string& name) {
@@ -46,13 +45,13 @@ const DtypeInfo* find_dtype(const std::string& name) {
 }
 
 struct Entry {
-  at::ScalarType type;
+  StoredType type;
   size_t elem_bytes;
   std::vector<int64_t> shape;
   size_t begin, end;  // relative to the data section
 };
 
-class SafetensorsFile final : public WeightStore {
+class SafetensorsFile final : public TensorFile {
  public:
   explicit SafetensorsFile(const std::filesystem::path& file) : path_(file.string()) {
     int fd = ::open(path_.c_str(), O_RDONLY);
@@ -69,7 +68,9 @@ class SafetensorsFile final : public WeightStore {
       throw Error(path_ + ": truncated safetensors file (" + std::to_string(map_->size) +
                   " bytes, no header)");
     }
-    map_->data = mmap(nullptr, map_->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // MAP_POPULATE: the page tables for the whole file in one call (the file is read in full
+    // anyway; one fault per 4 KiB page costs more on a virtual machine).
+    map_->data = mmap(nullptr, map_->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     ::close(fd);
     if (map_->data == MAP_FAILED) throw Error(path_ + ": cannot mmap: " + std::strerror(errno));
     parse_header();
@@ -86,18 +87,25 @@ class SafetensorsFile final : public WeightStore {
   }
   std::string source(const std::string&) const override { return path_; }
 
-  at::Tensor get(const std::string& name) const override {
+  StoredType type(const std::string& name) const override { return entry(name).type; }
+
+  TensorView view(const std::string& name) const override {
     const Entry& e = entry(name);
-    char* ptr = static_cast<char*>(map_->data) + data_start_ + e.begin;
-    auto opts = at::TensorOptions().dtype(e.type);
+    const char* ptr = static_cast<const char*>(map_->data) + data_start_ + e.begin;
+    TensorView v;
+    v.type = e.type;
+    v.shape = e.shape;
     if (reinterpret_cast<uintptr_t>(ptr) % e.elem_bytes != 0) {
-      // Misaligned data: copy into an owned tensor.
-      at::Tensor t = at::empty(e.shape, opts);
-      std::memcpy(t.data_ptr(), ptr, e.end - e.begin);
-      return t;
+      // Misaligned data: an owned, aligned copy.
+      auto copy = std::make_shared<std::vector<uint64_t>>((e.end - e.begin + 7) / 8);
+      if (e.end > e.begin) std::memcpy(copy->data(), ptr, e.end - e.begin);
+      v.data = copy->data();
+      v.owner = copy;
+      return v;
     }
-    auto keep = map_;
-    return at::from_blob(ptr, e.shape, [keep](void*) {}, opts);
+    v.data = ptr;
+    v.owner = map_;
+    return v;
   }
 
   void release(const std::string& name) const override {
@@ -210,63 +218,9 @@ class SafetensorsFile final : public WeightStore {
 
 }  // namespace
 
-std::unique_ptr<WeightStore> open_safetensors(const std::filesystem::path& file) {
+std::unique_ptr<TensorFile> open_safetensors(const std::filesystem::path& file) {
   return std::make_unique<SafetensorsFile>(file);
 }
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu
 
-namespace sbert {
-
-void write_safetensors(const std::filesystem::path& file, const std::vector<NamedTensor>& tensors,
-                       const std::string& dtype) {
-  size_t elem = 0;
-  if (dtype == "F32") elem = 4;
-  else if (dtype == "F16" || dtype == "BF16") elem = 2;
-  else throw Error(file.string() + ": cannot write dtype '" + dtype + "' (F32, F16, BF16)");
-  std::vector<const NamedTensor*> order;
-  for (const auto& t : tensors) order.push_back(&t);
-  std::sort(order.begin(), order.end(),
-            [](const NamedTensor* a, const NamedTensor* b) { return a->name < b->name; });
-  nlohmann::json header = nlohmann::json::object();
-  header["__metadata__"] = {{"format", "pt"}};
-  size_t offset = 0;
-  for (const NamedTensor* t : order) {
-    size_t numel = 1;
-    for (int64_t s : t->shape) numel *= static_cast<size_t>(s);
-    if (numel != t->values.size())
-      throw Error(file.string() + ": tensor '" + t->name + "' has " +
-                  std::to_string(t->values.size()) + " values for shape of " +
-                  std::to_string(numel));
-    header[t->name] = {{"dtype", dtype},
-                       {"shape", t->shape},
-                       {"data_offsets", {offset, offset + numel * elem}}};
-    offset += numel * elem;
-  }
-  std::string h = header.dump();
-  while ((8 + h.size()) % 8 != 0) h.push_back(' ');
-  std::ofstream out(file, std::ios::binary);
-  if (!out) throw Error(file.string() + ": cannot open for writing");
-  uint64_t n = h.size();
-  unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
-  out.write(reinterpret_cast<const char*>(len), 8);
-  out.write(h.data(), static_cast<std::streamsize>(h.size()));
-  for (const NamedTensor* t : order) {
-    if (dtype == "F32") {
-      out.write(reinterpret_cast<const char*>(t->values.data()),
-                static_cast<std::streamsize>(t->values.size() * 4));
-    } else {
-      std::vector<uint16_t> buf(t->values.size());
-      for (size_t i = 0; i < buf.size(); ++i) {
-        if (dtype == "F16") buf[i] = c10::Half(t->values[i]).x;
-        else buf[i] = c10::BFloat16(t->values[i]).x;
-      }
-      out.write(reinterpret_cast<const char*>(buf.data()),
-                static_cast<std::streamsize>(buf.size() * 2));
-    }
-  }
-  if (!out) throw Error(file.string() + ": write failed");
-}
-
-}  // namespace sbert

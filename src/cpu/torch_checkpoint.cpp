@@ -1,17 +1,94 @@
 // TorchCheckpoint: reads torch.save zip checkpoints (pytorch_model.bin) with a restricted
 // unpickler. Only the opcodes and globals a state dict needs are accepted
 // (collections.OrderedDict, torch._utils._rebuild_tensor_v2/_rebuild_parameter, typed storages
-// as persistent ids); anything else is refused, so a checkpoint can never run code.
-#include <caffe2/serialize/inline_container.h>
+// as persistent ids); anything else is refused, so a checkpoint can never run code. The zip
+// container is read with libzip (no libtorch): records live under the archive's top folder
+// (archive/data.pkl, archive/data/0, ...), stored uncompressed by torch.save.
+#include <zip.h>
 
 #include <cstring>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
-#include "nn/weight_store.h"
+#include "cpu/tensor_file.h"
 #include "sbert/error.h"
 
-namespace sbert::nn {
+namespace sbert::cpu {
 namespace {
+
+using Bytes = std::vector<unsigned char>;
+
+// A typed storage and a strided view of it (a storage itself: offset 0, [numel], stride 1).
+struct TensorRef {
+  StoredType type = StoredType::F32;
+  std::shared_ptr<const Bytes> storage;
+  int64_t numel = 0;  // of the storage
+  int64_t offset = 0;
+  std::vector<int64_t> size, stride;
+};
+
+// The records of a torch.save zip (names without the archive's top folder).
+class ZipArchive {
+ public:
+  explicit ZipArchive(const std::string& path) : path_(path) {
+    int err = 0;
+    zip_ = zip_open(path.c_str(), ZIP_RDONLY, &err);
+    if (!zip_) {
+      zip_error_t e;
+      zip_error_init_with_code(&e, err);
+      const std::string why = zip_error_strerror(&e);
+      zip_error_fini(&e);
+      throw Error(path + ": not a readable torch.save zip checkpoint (legacy non-zip checkpoints are not "
+                         "supported): " + why);
+    }
+    const zip_int64_t n = zip_get_num_entries(zip_, 0);
+    if (n <= 0) fail("the zip holds no records");
+    entries_ = static_cast<size_t>(n);
+    const char* first = zip_get_name(zip_, 0, 0);
+    const std::string f = first ? first : "";
+    const size_t slash = f.find('/');
+    if (slash == std::string::npos) fail("the zip's records are not under an archive folder");
+    prefix_ = f.substr(0, slash + 1);
+  }
+  ~ZipArchive() {
+    if (zip_) zip_discard(zip_);
+  }
+  ZipArchive(const ZipArchive&) = delete;
+  ZipArchive& operator=(const ZipArchive&) = delete;
+
+  size_t entries() const { return entries_; }
+  bool has(const std::string& record) const { return zip_name_locate(zip_, (prefix_ + record).c_str(), 0) >= 0; }
+  Bytes read(const std::string& record) const {
+    const zip_int64_t index = zip_name_locate(zip_, (prefix_ + record).c_str(), 0);
+    if (index < 0) fail("record '" + record + "' missing");
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(zip_, static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+      fail("cannot read the size of record '" + record + "'");
+    zip_file_t* f = zip_fopen_index(zip_, static_cast<zip_uint64_t>(index), 0);
+    if (!f) fail("cannot open record '" + record + "': " + zip_strerror(zip_));
+    Bytes out(static_cast<size_t>(st.size));
+    size_t got = 0;
+    while (got < out.size()) {
+      const zip_int64_t r = zip_fread(f, out.data() + got, out.size() - got);
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    zip_fclose(f);
+    if (got != out.size())
+      fail("record '" + record + "' is truncated (" + std::to_string(got) + " of " + std::to_string(out.size()) +
+           " bytes)");
+    return out;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what); }
+  std::string path_;
+  zip_t* zip_ = nullptr;
+  size_t entries_ = 0;
+  std::string prefix_;
+};
 
 struct PValue;
 using PPtr = std::shared_ptr<PValue>;
@@ -23,7 +100,7 @@ struct PValue {
   std::string s;  // Str text, Global "module name"
   std::vector<PPtr> items;
   std::vector<std::pair<PPtr, PPtr>> dict;
-  at::Tensor tensor;
+  TensorRef tensor;
   int depth = 0;  // nesting below this value (as far as it was built by insertion)
 
   PValue() = default;
@@ -58,24 +135,23 @@ PPtr make(PValue::Kind k) {
   return p;
 }
 
-at::ScalarType storage_dtype(const std::string& global) {
-  static const std::pair<const char*, at::ScalarType> kTypes[] = {
-      {"torch FloatStorage", at::kFloat},     {"torch HalfStorage", at::kHalf},
-      {"torch BFloat16Storage", at::kBFloat16}, {"torch DoubleStorage", at::kDouble},
-      {"torch LongStorage", at::kLong},       {"torch IntStorage", at::kInt},
-      {"torch ShortStorage", at::kShort},     {"torch CharStorage", at::kChar},
-      {"torch ByteStorage", at::kByte},       {"torch BoolStorage", at::kBool},
+std::optional<StoredType> storage_dtype(const std::string& global) {
+  static const std::pair<const char*, StoredType> kTypes[] = {
+      {"torch FloatStorage", StoredType::F32},    {"torch HalfStorage", StoredType::F16},
+      {"torch BFloat16Storage", StoredType::BF16}, {"torch DoubleStorage", StoredType::F64},
+      {"torch LongStorage", StoredType::I64},     {"torch IntStorage", StoredType::I32},
+      {"torch ShortStorage", StoredType::I16},    {"torch CharStorage", StoredType::I8},
+      {"torch ByteStorage", StoredType::U8},      {"torch BoolStorage", StoredType::Bool},
   };
   for (const auto& [n, t] : kTypes)
     if (global == n) return t;
-  return at::ScalarType::Undefined;
+  return std::nullopt;
 }
 
 class Unpickler {
  public:
   // max_values bounds the stack + memo (a real state dict holds a few values per tensor record).
-  Unpickler(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
-            const char* data, size_t size, size_t max_values)
+  Unpickler(const std::string& path, const ZipArchive& reader, const char* data, size_t size, size_t max_values)
       : path_(path), reader_(reader), p_(data), end_(data + size), max_values_(max_values) {}
 
   PPtr run() {
@@ -254,7 +330,7 @@ class Unpickler {
   void push_global(const std::string& name) {
     static const char* kAllowed[] = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2",
                                      "torch._utils _rebuild_parameter"};
-    bool ok = storage_dtype(name) != at::ScalarType::Undefined;
+    bool ok = storage_dtype(name).has_value();
     for (const char* a : kAllowed) ok = ok || name == a;
     if (!ok) fail("refusing pickle global '" + name + "' (only state dicts of tensors can be read)");
     auto g = make(PValue::Global);
@@ -303,23 +379,26 @@ class Unpickler {
         pid->items[1]->kind != PValue::Global || pid->items[2]->kind != PValue::Str ||
         pid->items[4]->kind != PValue::Int)
       fail("unsupported persistent id (expected a storage)");
-    at::ScalarType type = storage_dtype(pid->items[1]->s);
+    const auto type = storage_dtype(pid->items[1]->s);
+    if (!type) fail("unsupported storage type '" + pid->items[1]->s + "'");
     const std::string key = pid->items[2]->s;
     const int64_t numel = pid->items[4]->i;
     auto it = storages_.find(key);
     if (it != storages_.end()) return it->second;
     const std::string record = "data/" + key;
-    if (!reader_.hasRecord(record)) fail("storage record '" + record + "' missing");
-    at::DataPtr data;
-    size_t size = 0;
-    std::tie(data, size) = reader_.getRecord(record);
-    const size_t need = static_cast<size_t>(numel) * c10::elementSize(type);
-    if (numel < 0 || size < need)
-      fail("storage '" + record + "' holds " + std::to_string(size) + " bytes, expected " +
-           std::to_string(need));
+    if (!reader_.has(record)) fail("storage record '" + record + "' missing");
+    auto data = std::make_shared<Bytes>(reader_.read(record));
+    size_t need = 0;
+    if (numel < 0 || __builtin_mul_overflow(static_cast<size_t>(numel), stored_size(*type), &need) ||
+        data->size() < need)
+      fail("storage '" + record + "' holds " + std::to_string(data->size()) + " bytes, expected " +
+           std::to_string(numel) + " x " + std::to_string(stored_size(*type)));
     auto v = make(PValue::Tensor);
-    v->tensor = at::empty({numel}, at::TensorOptions().dtype(type));
-    if (need) std::memcpy(v->tensor.data_ptr(), data.get(), need);
+    v->tensor.type = *type;
+    v->tensor.storage = std::move(data);
+    v->tensor.numel = numel;
+    v->tensor.size = {numel};
+    v->tensor.stride = {1};
     storages_[key] = v;
     return v;
   }
@@ -346,7 +425,7 @@ class Unpickler {
         fail("malformed _rebuild_tensor_v2 arguments");
       auto size = ints(a[2], "size"), stride = ints(a[3], "stride");
       if (size.size() != stride.size()) fail("tensor size and stride differ in rank");
-      const at::Tensor& storage = a[0]->tensor;
+      const TensorRef& storage = a[0]->tensor;
       int64_t last = a[1]->i;  // largest element index touched
       for (size_t d = 0; d < size.size(); ++d) {
         if (size[d] < 0 || stride[d] < 0) fail("negative tensor size or stride");
@@ -356,9 +435,12 @@ class Unpickler {
                           __builtin_add_overflow(last, step, &last)))
           fail("tensor view exceeds its storage");
       }
-      if (a[1]->i < 0 || last >= storage.numel()) fail("tensor view exceeds its storage");
+      if (a[1]->i < 0 || last >= storage.numel) fail("tensor view exceeds its storage");
       auto v = make(PValue::Tensor);
-      v->tensor = storage.as_strided(size, stride, a[1]->i);
+      v->tensor = storage;
+      v->tensor.offset = a[1]->i;
+      v->tensor.size = size;
+      v->tensor.stride = stride;
       return v;
     }
     if (fn->s == "torch._utils _rebuild_parameter") {
@@ -370,7 +452,7 @@ class Unpickler {
   }
 
   std::string path_;
-  caffe2::serialize::PyTorchStreamReader& reader_;
+  const ZipArchive& reader_;
   const char* p_;
   const char* end_;
   size_t max_values_;
@@ -379,33 +461,14 @@ class Unpickler {
   std::unordered_map<std::string, PPtr> storages_;
 };
 
-class TorchCheckpoint final : public WeightStore {
+class TorchCheckpoint final : public TensorFile {
  public:
   explicit TorchCheckpoint(const std::filesystem::path& file) : path_(file.string()) {
-    std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
-    try {
-      reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path_);
-    } catch (const c10::Error& e) {
-      throw Error(path_ + ": not a readable torch.save zip checkpoint (legacy non-zip "
-                          "checkpoints are not supported): " +
-                  first_line(e.what_without_backtrace()));
-    }
-    if (!reader->hasRecord("data.pkl")) throw Error(path_ + ": no data.pkl in the checkpoint");
-    at::DataPtr pkl;
-    size_t size = 0;
-    try {
-      std::tie(pkl, size) = reader->getRecord("data.pkl");
-    } catch (const c10::Error& e) {
-      throw Error(path_ + ": cannot read data.pkl: " + first_line(e.what_without_backtrace()));
-    }
-    PPtr root;
-    try {
-      const size_t records = reader->getAllRecords().size();
-      Unpickler u(path_, *reader, static_cast<const char*>(pkl.get()), size, 65536 + 256 * records);
-      root = u.run();
-    } catch (const c10::Error& e) {
-      throw Error(path_ + ": " + first_line(e.what_without_backtrace()));
-    }
+    const ZipArchive zip(path_);
+    if (!zip.has("data.pkl")) throw Error(path_ + ": no data.pkl in the checkpoint");
+    const Bytes pkl = zip.read("data.pkl");
+    Unpickler u(path_, zip, reinterpret_cast<const char*>(pkl.data()), pkl.size(), 65536 + 256 * zip.entries());
+    const PPtr root = u.run();
     if (root->kind != PValue::Dict) throw Error(path_ + ": checkpoint is not a dict of tensors");
     collect(*root, "", 0);
   }
@@ -416,18 +479,52 @@ class TorchCheckpoint final : public WeightStore {
     return out;
   }
   bool contains(const std::string& name) const override { return tensors_.count(name) > 0; }
-  std::vector<int64_t> shape(const std::string& name) const override {
-    return get(name).sizes().vec();
+  std::vector<int64_t> shape(const std::string& name) const override { return ref(name).size; }
+  StoredType type(const std::string& name) const override { return ref(name).type; }
+  std::string source(const std::string&) const override { return path_; }
+
+  TensorView view(const std::string& name) const override {
+    const TensorRef& t = ref(name);
+    TensorView v;
+    v.type = t.type;
+    v.shape = t.size;
+    const size_t elem = stored_size(t.type);
+    // Row-major strides of the shape: a view with them aliases the storage, any other (a tensor
+    // saved transposed, say) is copied into row-major order.
+    bool contiguous = true;
+    int64_t expect = 1;
+    for (size_t d = t.size.size(); d-- > 0;) {
+      if (t.size[d] != 1 && t.stride[d] != expect) contiguous = false;
+      expect *= t.size[d];
+    }
+    const unsigned char* base = t.storage->data() + static_cast<size_t>(t.offset) * elem;
+    if (contiguous) {
+      v.data = base;
+      v.owner = t.storage;
+      return v;
+    }
+    auto copy = std::make_shared<Bytes>(static_cast<size_t>(v.numel()) * elem);
+    std::vector<int64_t> index(t.size.size(), 0);
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      int64_t src = 0;
+      for (size_t d = 0; d < index.size(); ++d) src += index[d] * t.stride[d];
+      std::memcpy(copy->data() + static_cast<size_t>(i) * elem, base + static_cast<size_t>(src) * elem, elem);
+      for (size_t d = index.size(); d-- > 0;) {
+        if (++index[d] < t.size[d]) break;
+        index[d] = 0;
+      }
+    }
+    v.data = copy->data();
+    v.owner = copy;
+    return v;
   }
-  at::Tensor get(const std::string& name) const override {
+
+ private:
+  const TensorRef& ref(const std::string& name) const {
     auto it = tensors_.find(name);
     if (it == tensors_.end()) throw Error(path_ + ": no tensor '" + name + "'");
     return it->second;
   }
-  std::string source(const std::string&) const override { return path_; }
-
- private:
-  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
   void collect(const PValue& dict, const std::string& prefix, int depth) {
     // Bounded: a dict reached again through the memo (a cycle) must not recurse forever.
@@ -441,13 +538,13 @@ class TorchCheckpoint final : public WeightStore {
   }
 
   std::string path_;
-  std::map<std::string, at::Tensor> tensors_;
+  std::map<std::string, TensorRef> tensors_;
 };
 
 }  // namespace
 
-std::unique_ptr<WeightStore> open_torch_checkpoint(const std::filesystem::path& file) {
+std::unique_ptr<TensorFile> open_torch_checkpoint(const std::filesystem::path& file) {
   return std::make_unique<TorchCheckpoint>(file);
 }
 
-}  // namespace sbert::nn
+}  // namespace sbert::cpu
