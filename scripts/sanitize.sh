@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ASan + UBSan build of the torch-free components (util, tokenizer, hub, similarity, cluster,
-# search) and their unit tests, in build-san/ with clang. The same build holds the libFuzzer
-# targets (libraries carry -fsanitize=fuzzer-no-link coverage), which scripts/fuzz.sh runs.
+# ASan + UBSan build of the torch-free components (util, tokenizer, task, hub, similarity,
+# cluster, search, serve) and their unit tests, in build-san/ with clang. The same build holds the
+# libFuzzer targets (libraries carry -fsanitize=fuzzer-no-link coverage), which scripts/fuzz.sh runs.
 # libtorch (nn, the CLI and its tests) is left out: Debian's libtorch is not built with
 # sanitizers, ASan in a process that loads it reports its allocator and OpenMP internals, and
 # ASan refuses the RTLD_DEEPBIND that the spm shim needs next to libtorch.

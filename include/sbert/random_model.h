@@ -1,5 +1,5 @@
 // Random-weight BERT-family models (BERT, DistilBERT, ELECTRA) in the sentence-transformers
-// folder layout, for tests and benchmarks (models/make_model.cpp is the command-line front end).
+// folder layout, for tests and benchmarks (tools/dev/make_model.cpp is the command-line front end).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -8,7 +8,7 @@
 
 #include "sbert/encoder.h"
 #include "sbert/search_index.h"
-#include "../models/sts_data.h"
+#include "../tools/bench/sts_data.h"
 #include "cli_support.h"
 #include "test_support.h"
 
