@@ -16,11 +16,11 @@ class TokenModel {
   virtual ~TokenModel() = default;
   // Embeds inputs that already hold special tokens (at most max_length() tokens each); rows in
   // input order. pool_skip (optional, one per input): leading tokens left out of pooling.
-  virtual Matrix embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats,
+  virtual Matrix embed(const std::vector<const Encoding*>& inputs, EncodeStats* stats = nullptr,
                        const std::vector<size_t>* pool_skip = nullptr) const = 0;
   // Per-token hidden states of `layer` (python-style index into [embeddings, layer 1..N]).
   virtual std::vector<Matrix> token_states(const std::vector<const Encoding*>& inputs, int layer,
-                                           EncodeStats* stats) const = 0;
+                                           EncodeStats* stats = nullptr) const = 0;
   virtual size_t dimension() const = 0;
   virtual bool normalizes() const = 0;
   virtual size_t max_length() const = 0;

@@ -160,7 +160,7 @@ TEST(EncoderBatching, ReducedPrecisionStaysClose) {
     SCOPED_TRACE(dtype);
     sbert::EncoderOptions o;
     o.dtype = dtype;
-    std::unique_ptr<sbert::nn::EmbeddingModel> m;
+    std::unique_ptr<sbert::cpu::TokenModel> m;
     try {
       m = sbert::nntest::load_model(dir, o);
     } catch (const sbert::Error& e) {
