@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "cpu/embedding_model.h"
 #include "cpu/length_sorted_batcher.h"
 #include "sbert/error.h"
 
@@ -36,75 +37,9 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
       config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where,
       options.quantize == "int8");
 
-  m->modes_ = options.pooling.empty() ? layout.pooling_modes : cpu::parse_pooling_modes(options.pooling);
-  for (PoolingMode mode : m->modes_) {
-    if (mode == PoolingMode::Pooler && !m->encoder_->has_pooler())
-      throw Error(where + ": pooling 'pooler' needs pooler weights (pooler.dense.*), which this "
-                          "checkpoint does not have");
-    if (mode == PoolingMode::Last2Mean) m->need_all_hidden_ = true;
-  }
-  const auto& cfg = m->encoder_->config();
-  int64_t dim = cfg.hidden_size * static_cast<int64_t>(m->modes_.size());
-  for (const PostModule& p : layout.post) {
-    if (p.kind == PostModule::Normalize) {
-      if (options.normalize.value_or(true)) m->post_.push_back(p);
-      continue;
-    }
-    const DenseModule& d = layout.dense_modules[p.dense_index];
-    if (d.in_features != dim)
-      throw Error((d.dir / "config.json").string() + ": in_features " +
-                  std::to_string(d.in_features) + " does not match the pooled dimension " +
-                  std::to_string(dim));
-    dim = d.out_features;
-    m->post_.push_back(p);
-  }
-  bool has_norm = false;
-  for (const PostModule& p : m->post_) has_norm = has_norm || p.kind == PostModule::Normalize;
-  if (options.normalize.value_or(false) && !has_norm) {
-    m->post_.push_back({PostModule::Normalize, 0});
-    has_norm = true;
-  }
-  m->normalize_ = has_norm;
-  if (options.truncate_dim > 0) {
-    if (options.truncate_dim > static_cast<size_t>(dim))
-      throw Error("truncate_dim " + std::to_string(options.truncate_dim) +
-                  " exceeds the embedding dimension " + std::to_string(dim));
-    m->truncate_dim_ = options.truncate_dim;
-    dim = static_cast<int64_t>(options.truncate_dim);
-  }
-  m->dimension_ = static_cast<size_t>(dim);
-
-  const size_t limit = static_cast<size_t>(cfg.max_input_length());
-  if (options.max_length > 0) {
-    if (options.max_length > limit)
-      throw Error("max_length " + std::to_string(options.max_length) + " exceeds the model's " +
-                  std::to_string(limit) + " positions (" +
-                  (layout.transformer_dir / "config.json").string() + ")");
-    m->max_length_ = options.max_length;
-  } else {
-    m->max_length_ = std::min(layout.max_seq_length > 0 ? layout.max_seq_length : size_t(512), limit);
-  }
-  m->batch_size_ = std::max<size_t>(options.batch_size, 1);
-  m->max_batch_tokens_ = options.max_batch_tokens > 0 ? options.max_batch_tokens : 16384;
-
-  ModelInfo& info = m->info_;
-  info.model_type = cfg.model_type;
-  info.architecture = cfg.architectures.empty() ? "" : cfg.architectures[0];
-  info.hidden_size = static_cast<size_t>(cfg.hidden_size);
-  info.layers = static_cast<size_t>(cfg.num_layers);
-  info.heads = static_cast<size_t>(cfg.num_heads);
-  info.vocab_size = static_cast<size_t>(cfg.vocab_size);
-  info.max_length = m->max_length_;
-  for (size_t i = 0; i < m->modes_.size(); ++i)
-    info.pooling += (i ? "+" : "") + pooling_mode_name(m->modes_[i]);
-  info.dense_layers = layout.dense.size();
-  info.prompts = layout.prompts;
-  info.normalize = m->normalize_;
-  info.dimension = m->dimension_;
-  info.weights = where;
-  info.dtype = options.dtype;
-  info.device = m->device_.str();
-  info.sentence_transformers = layout.sentence_transformers;
+  // Pooling, modules, dimension and limits: the same plan as the CPU runtime's.
+  m->plan_ = cpu::plan_embedding(layout, m->encoder_->config(), options, m->encoder_->has_pooler(), where);
+  m->info_ = cpu::embedding_info(layout, m->encoder_->config(), m->plan_, where, options, m->device_.str());
   return m;
 }
 
@@ -112,9 +47,9 @@ void EmbeddingModel::check_inputs(const std::vector<const Encoding*>& inputs) co
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Encoding& e = *inputs[i];
     if (e.ids.empty()) throw Error("input " + std::to_string(i) + " has no tokens");
-    if (e.ids.size() > max_length_)
+    if (e.ids.size() > plan_.max_length)
       throw Error("input " + std::to_string(i) + " has " + std::to_string(e.ids.size()) +
-                  " tokens, more than max_length " + std::to_string(max_length_));
+                  " tokens, more than max_length " + std::to_string(plan_.max_length));
     const int64_t vocab = encoder_->config().vocab_size;
     for (int64_t id : e.ids)
       if (id < 0 || id >= vocab)
@@ -152,12 +87,12 @@ at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& poo
                                        EncodeStats* stats) const {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, need_all_hidden_);
+  EncoderOutput out = encoder_->forward(batch.ids, batch.mask, batch.types, plan_.all_hidden);
   const auto t1 = Clock::now();
   at::Tensor hidden = out.last_hidden.to(at::kFloat);
   at::Tensor mask = pool_mask.to(hidden.device());
   std::vector<at::Tensor> parts;
-  for (PoolingMode mode : modes_) {
+  for (PoolingMode mode : plan_.modes) {
     if (mode == PoolingMode::Pooler) {
       parts.push_back(encoder_->pooler(out.last_hidden).to(at::kFloat));
     } else if (mode == PoolingMode::Last2Mean) {
@@ -168,13 +103,13 @@ at::Tensor EmbeddingModel::embed_batch(const Batch& batch, const at::Tensor& poo
     }
   }
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
-  for (const PostModule& p : post_) {
-    if (p.kind == PostModule::Dense) x = layout_.dense_modules[p.dense_index].apply(x);
+  for (const cpu::EmbeddingPlan::Step& p : plan_.steps) {
+    if (!p.normalize) x = layout_.dense_modules[p.dense_index].apply(x);
     else x = x / x.norm(2, {1}, true).clamp_min(1e-12);
   }
-  if (truncate_dim_ > 0) {
-    x = x.narrow(1, 0, static_cast<int64_t>(truncate_dim_));
-    if (normalize_) x = x / x.norm(2, {1}, true).clamp_min(1e-12);
+  if (plan_.truncate_dim > 0) {
+    x = x.narrow(1, 0, static_cast<int64_t>(plan_.truncate_dim));
+    if (plan_.normalize) x = x / x.norm(2, {1}, true).clamp_min(1e-12);
   }
   x = x.to(at::kCPU).contiguous();
   if (stats) {
@@ -188,10 +123,10 @@ Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeS
                              const std::vector<size_t>* pool_skip) const {
   check_inputs(inputs);
   c10::InferenceMode guard;
-  Matrix result(inputs.size(), dimension_);
+  Matrix result(inputs.size(), plan_.dimension);
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  cpu::LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  cpu::LengthSortedBatcher batcher(lengths, plan_.batch_size, plan_.max_batch_tokens, plan_.max_length);
   for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
     const auto& idx = batcher.batches()[bi];
     Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);
@@ -206,7 +141,7 @@ Matrix EmbeddingModel::embed(const std::vector<const Encoding*>& inputs, EncodeS
     at::Tensor emb = embed_batch(batch, pool_mask, stats);
     const float* src = emb.data_ptr<float>();
     for (size_t r = 0; r < idx.size(); ++r)
-      std::memcpy(result.row(idx[r]), src + r * dimension_, dimension_ * sizeof(float));
+      std::memcpy(result.row(idx[r]), src + r * plan_.dimension, plan_.dimension * sizeof(float));
     if (stats) {
       for (size_t n : batch.lengths) stats->tokens += n;
     }
@@ -227,7 +162,7 @@ std::vector<Matrix> EmbeddingModel::token_states(const std::vector<const Encodin
   std::vector<Matrix> result(inputs.size());
   std::vector<size_t> lengths;
   for (const Encoding* e : inputs) lengths.push_back(e->ids.size());
-  cpu::LengthSortedBatcher batcher(lengths, batch_size_, max_batch_tokens_, max_length_);
+  cpu::LengthSortedBatcher batcher(lengths, plan_.batch_size, plan_.max_batch_tokens, plan_.max_length);
   for (size_t bi = 0; bi < batcher.batches().size(); ++bi) {
     const auto& idx = batcher.batches()[bi];
     Batch batch = make_batch(inputs, idx, batcher.padded_lengths()[bi]);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/embedding_model.h"
 #include "cpu/sentence_encoder.h"
 #include "nn/st_modules.h"
 #include "nn/torch_pch.h"
@@ -29,9 +30,9 @@ class EmbeddingModel final : public cpu::TokenModel {
   std::vector<Matrix> token_states(const std::vector<const Encoding*>& inputs, int layer,
                                    EncodeStats* stats = nullptr) const override;
 
-  size_t dimension() const override { return dimension_; }
-  bool normalizes() const override { return normalize_; }
-  size_t max_length() const override { return max_length_; }
+  size_t dimension() const override { return plan_.dimension; }
+  bool normalizes() const override { return plan_.normalize; }
+  size_t max_length() const override { return plan_.max_length; }
   const model::ModelFolder& folder() const override { return layout_; }
   const ModelLayout& layout() const { return layout_; }
   const TransformerEncoder& encoder() const { return *encoder_; }
@@ -51,15 +52,7 @@ class EmbeddingModel final : public cpu::TokenModel {
 
   ModelLayout layout_;
   std::unique_ptr<TransformerEncoder> encoder_;
-  std::vector<PoolingMode> modes_;
-  std::vector<PostModule> post_;
-  bool normalize_ = false;
-  bool need_all_hidden_ = false;
-  size_t truncate_dim_ = 0;
-  size_t dimension_ = 0;
-  size_t max_length_ = 0;
-  size_t batch_size_ = 32;
-  size_t max_batch_tokens_ = 16384;
+  cpu::EmbeddingPlan plan_;  // pooling, modules, dimension, limits (cpu/embedding_model.h)
   at::Device device_ = at::Device(at::kCPU);
   at::ScalarType dtype_ = at::kFloat;
   ModelInfo info_;
