@@ -13,10 +13,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <linux/filter.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -40,6 +42,24 @@ constexpr size_t kReadPerEvent = 4 * kReadChunk;  // fairness between connection
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr auto kLinger = std::chrono::seconds(2);      // Closing: wait this long for the peer's EOF
 constexpr auto kStopGrace = std::chrono::milliseconds(500);  // stop(): idle connections may still send one
+constexpr auto kHandshakeGrace = std::chrono::milliseconds(50);  // stop(): handshakes under way complete
+
+// Closing a listener resets every connection whose handshake completes between the last accept()
+// and close(): a client that had connected would see its first request reset. So stop() first
+// makes the listener drop new SYNs (a socket filter on the TCP flags; the kernel runs it on every
+// segment for the listener, data starting at the TCP header), lets the handshakes under way
+// finish, accepts what is queued and only then closes. A dropped SYN is retried by the client
+// after a second and then refused: nothing was accepted, nothing is lost.
+bool refuse_new_handshakes(int listen_fd) {
+  static sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),            // the TCP flags byte
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x02, 0, 1),  // SYN?
+      BPF_STMT(BPF_RET | BPF_K, 0),                      // drop it
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),            // everything else passes whole
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  return ::setsockopt(listen_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
+}
 
 // Writes all of `data` on a non-blocking socket: each wait for room is bounded by timeout_s, the
 // whole answer by total_s (a client reading a byte now and then cannot keep a worker).
@@ -372,11 +392,15 @@ struct HttpServer::Impl {
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
     ev.data.fd = wake_fd;
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
-    bool listening = true;
-    Clock::time_point stop_time{}, last_tick = Clock::now();
+    bool listening = true, refusing = false;
+    Clock::time_point stop_time{}, last_tick = Clock::now(), close_listener_at{};
     std::vector<epoll_event> events(256);
     while (true) {
-      if (stopping && listening) {
+      if (stopping && listening && !refusing) {
+        refusing = true;
+        close_listener_at = refuse_new_handshakes(listen_fd) ? Clock::now() + kHandshakeGrace : Clock::now();
+      }
+      if (refusing && listening && Clock::now() >= close_listener_at) {
         // Everything the kernel already accepted gets read and answered; then no more.
         accept_all();
         if (!accept_paused) ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
@@ -386,8 +410,12 @@ struct HttpServer::Impl {
         stop_time = Clock::now();
       }
       if (!listening && conns.empty()) return;
+      auto wait = kTick;
+      if (refusing && listening)
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(close_listener_at - Clock::now()) +
+                                  std::chrono::milliseconds(1));
       const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()),
-                                 static_cast<int>(kTick.count()));
+                                 static_cast<int>(std::max<int64_t>(wait.count(), 0)));
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
         if (fd == listen_fd) {

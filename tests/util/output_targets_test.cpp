@@ -140,6 +140,9 @@ TEST(AtomicOutputTargets, SignalRemovesTemporary) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      // A signal ignored by whoever started the tests (nohup) stays ignored by design: the
+      // child starts from the default so the test does not depend on how it was launched.
+      ::signal(sig, SIG_DFL);
       AtomicOutput out((dir / "out.txt").string());
       out.write("partial");
       out.flush();
