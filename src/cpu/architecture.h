@@ -7,22 +7,34 @@
 // the files in models/, so adding an architecture is its file, its fixture and its tests. See
 // DEVELOPERS.md "Adding an architecture".
 #pragma once
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 namespace sbert::cpu {
 
-// Normalisation layers. LayerNorm: (x - mean) / sqrt(var + eps) * w + b.
-enum class NormKind { LayerNorm };
-// Where each layer's two norms sit. Post: x = norm(x + attn(x)); x = norm(x + mlp(x)) (BERT).
-enum class NormPlacement { Post };
+struct ModelConfig;
+
+// Normalisation layers. LayerNorm: (x - mean) / sqrt(var + eps) * w + b. RMSNorm:
+// x / sqrt(mean(x^2) + eps) * w (no bias; Llama, Qwen). RMSNormOnePlus: the same times (1 + w),
+// the weights stored around 0 (Gemma).
+enum class NormKind { LayerNorm, RMSNorm, RMSNormOnePlus };
+// Where each layer's norms sit. Post: x = norm(x + attn(x)); x = norm(x + mlp(x)) (BERT).
+// Pre: x = x + attn(norm(x)); x = x + mlp(norm(x)), and a final norm (Llama, Qwen). Sandwich: x =
+// x + norm(attn(norm(x))); x = x + norm(mlp(norm(x))), and a final norm (Gemma 2/3).
+enum class NormPlacement { Post, Pre, Sandwich };
 // Position information. Absolute: a learned table indexed 0, 1, ...; AfterPadding: the same
 // table indexed from pad_token_id + 1 over the non-padding tokens (RoBERTa's create_position_ids).
-enum class PositionKind { Absolute, AbsoluteAfterPadding };
-// Self-attention. Bidirectional: every token of a sequence attends to every other.
-enum class AttentionKind { Bidirectional };
-// The feed-forward block. Plain: down(act(up(x))) with the config's activation.
-enum class MlpKind { Plain };
+// Rotary: no table; queries and keys are rotated (the half-split layout of transformers'
+// rotate_half) by angles position * theta^(-2i/d), theta per layer (ModelConfig::layers).
+enum class PositionKind { Absolute, AbsoluteAfterPadding, Rotary };
+// Self-attention over the sequence's own tokens. Bidirectional: every token sees every other;
+// Causal: token i sees tokens j <= i. Either may be narrowed per layer by a window
+// (ModelConfig::layers: Qwen's causal sliding window, Gemma's symmetric one).
+enum class AttentionKind { Bidirectional, Causal };
+// The feed-forward block. Plain: down(act(up(x))) with the config's activation. Gated:
+// down(act(gate(x)) * up(x)) (SwiGLU with silu, GeGLU with gelu).
+enum class MlpKind { Plain, Gated };
 
 // The classification heads of the Hugging Face *ForSequenceClassification models.
 enum class HeadKind {
@@ -47,6 +59,10 @@ struct ConfigKeys {
   const char* attention_dropout = "attention_probs_dropout_prob";
   const char* classifier_dropout = "classifier_dropout";
   double classifier_dropout_default = -1;  // when the config has none; < 0: the hidden rate
+  const char* num_kv_heads = nullptr;               // grouped-query attention; nullptr: num_heads
+  const char* head_dim = nullptr;                   // an explicit head size; nullptr: hidden / heads
+  const char* rope_theta = nullptr;                 // Rotary: the base of the angles
+  const char* attention_bias = nullptr;             // a boolean key; nullptr: Architecture::bias
 };
 
 // Checkpoint tensor names without ".weight"/".bias"; nullptr where there is no such tensor.
@@ -63,9 +79,19 @@ struct TensorNames {
   const char* attention_out = nullptr;
   const char* attention_norm = nullptr;  // after attention (Post)
   const char* mlp_up = nullptr;
+  const char* mlp_gate = nullptr;  // Gated: the half that goes through the activation
   const char* mlp_down = nullptr;
   const char* mlp_norm = nullptr;  // after the MLP (Post)
   const char* pooler = nullptr;    // optional in the checkpoint
+  // Pre / Sandwich placements: before attention, on attention's output (Sandwich), before the
+  // MLP, on the MLP's output (Sandwich), after the last layer.
+  const char* input_norm = nullptr;
+  const char* post_attention_norm = nullptr;
+  const char* pre_mlp_norm = nullptr;
+  const char* post_mlp_norm = nullptr;
+  const char* final_norm = nullptr;
+  const char* q_norm = nullptr;  // per-head norms of queries and keys (before the rotation)
+  const char* k_norm = nullptr;
 };
 
 struct HeadNames {
@@ -95,6 +121,10 @@ struct Architecture {
   AttentionKind attention = AttentionKind::Bidirectional;
   MlpKind mlp = MlpKind::Plain;
   int default_pad_token_id = 0;  // when config.json has none
+  bool bias = true;              // the attention and MLP projections have biases
+  // Reads what the generic keys cannot say (per-layer windows and thetas, attention and
+  // embedding scales) into `c` after the generic fields; errors name `where` and the key.
+  void (*read_config)(const nlohmann::json& j, ModelConfig& c, const std::string& where) = nullptr;
   // Training: dropout on the attention output before its residual (DistilBERT has none there).
   bool attention_output_dropout = true;
 };

@@ -125,8 +125,7 @@ struct AttentionArgs {
   const float* qkv;
   float* ctx;
   const int64_t* offsets;
-  int64_t heads, head_dim;
-  float scale;
+  AttentionLayout layout;
   int64_t item_begin, item_end;
 };
 
@@ -136,8 +135,11 @@ struct AttentionArgs {
 // the same operations as a scalar loop over n, and the sum is lane_sum's 16 partial sums (the
 // zeros change none), so the bits do not depend on the vector width; the rows' reductions run
 // interleaved (four independent dependency chains instead of one after the other).
+// Rows may be windowed: row r sees keys [lo[r], hi[r]) (lo null: all n), the others masked as
+// the padding is; every row sees at least its own key.
 template <int Lanes>
-[[gnu::always_inline]] inline void softmax_rows(float* x, int64_t n, int64_t np, float scale) {
+[[gnu::always_inline]] inline void softmax_rows(float* x, int64_t n, int64_t np, float scale,
+                                                const int64_t* lo = nullptr, const int64_t* hi = nullptr) {
   using V = typename simd::Vec<Lanes>::type;
   for (int64_t j = 0; j < kRows * np; ++j) x[j] *= scale;
   V mx[kRows];
@@ -145,6 +147,10 @@ template <int Lanes>
   for (int r = 0; r < kRows; ++r) {
     float* row = x + r * np;
     for (int64_t j = n; j < np; ++j) row[j] = -INFINITY;
+    if (lo) {
+      for (int64_t j = 0; j < lo[r]; ++j) row[j] = -INFINITY;
+      for (int64_t j = hi[r]; j < n; ++j) row[j] = -INFINITY;
+    }
     std::memcpy(&mx[r], row, sizeof(V));
   }
   for (int64_t j = Lanes; j < np; j += Lanes)
@@ -186,11 +192,14 @@ template <int Lanes>
 template <int Lanes>
 [[gnu::always_inline]] inline void attention_impl(const AttentionArgs& g) {
   thread_local Scratch sc;
-  const int64_t heads = g.heads, H = heads * g.head_dim, row = 3 * H, d = g.head_dim;
-  const float scale = g.scale;
+  const AttentionLayout& L = g.layout;
+  const int64_t heads = L.heads, d = L.head_dim, group = L.heads / L.kv_heads;
+  const int64_t H = heads * d, KV = L.kv_heads * d, row = H + 2 * KV;
+  const float scale = L.scale;
+  const bool windowed = L.window_left >= 0 || L.window_right >= 0;
   const int64_t dp = (d + kLanes - 1) / kLanes * kLanes;
   for (int64_t item = g.item_begin; item < g.item_end; ++item) {
-    const int64_t s = item / heads, h = item % heads;
+    const int64_t s = item / heads, h = item % heads, kvh = h / group;
     const int64_t t0 = g.offsets[s], n = g.offsets[s + 1] - g.offsets[s];
     if (n <= 0) continue;
     // A short sequence is read in place: queries and values straight from the QKV rows, keys
@@ -203,27 +212,29 @@ template <int Lanes>
     // either way: the same bits.
     const bool in_place = d % kLanes == 0 && n <= kInPlaceMaxTokens;
     const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
-    const float* src = g.qkv + t0 * row + h * d;  // token j's query: src[j * row], key: + H, value: + 2H
+    const float* base = g.qkv + t0 * row;
+    const float* qsrc = base + h * d;             // token j's query: qsrc[j * row]
+    const float* ksrc = base + H + kvh * d;       // its key (the query's key/value head)
+    const float* vsrc = base + H + KV + kvh * d;  // its value
     sc.kt.resize(static_cast<size_t>(d * np));
     sc.scores.resize(static_cast<size_t>(kRows * np));
     float* kt = sc.kt.data();
     float* p = sc.scores.data();
-    const float *q = src, *v = src + 2 * H;
+    const float *q = qsrc, *v = vsrc;
     int64_t ldq = row, ldv = row;
     if (in_place) {
       for (int64_t t = 0; t < d; ++t) {
         float* dst = kt + t * np;
-        for (int64_t j = 0; j < n; ++j) dst[j] = src[j * row + H + t];
+        for (int64_t j = 0; j < n; ++j) dst[j] = ksrc[j * row + t];
       }
     } else {
       sc.q.resize(static_cast<size_t>(n * d));
       sc.v.resize(static_cast<size_t>(n * dp));
       float *qc = sc.q.data(), *vc = sc.v.data();
       for (int64_t j = 0; j < n; ++j) {
-        const float* r = src + j * row;
-        for (int64_t t = 0; t < d; ++t) qc[j * d + t] = r[t];
-        for (int64_t t = 0; t < d; ++t) kt[t * np + j] = r[H + t];
-        for (int64_t t = 0; t < d; ++t) vc[j * dp + t] = r[2 * H + t];
+        for (int64_t t = 0; t < d; ++t) qc[j * d + t] = qsrc[j * row + t];
+        for (int64_t t = 0; t < d; ++t) kt[t * np + j] = ksrc[j * row + t];
+        for (int64_t t = 0; t < d; ++t) vc[j * dp + t] = vsrc[j * row + t];
         for (int64_t t = d; t < dp; ++t) vc[j * dp + t] = 0.0f;
       }
       q = qc;
@@ -235,11 +246,17 @@ template <int Lanes>
       for (int64_t j = n; j < np; ++j) kt[t * np + j] = 0.0f;
     // Four query rows at a time (simd::tile16: the accumulators stay in registers): scores for
     // blocks of 16 keys, softmax, then the context for blocks of 16 of the head's columns.
+    int64_t lo[kRows], hi[kRows];
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
+      for (int r = 0; r < kRows; ++r) {
+        const int64_t i = std::min<int64_t>(i0 + r, n - 1);
+        lo[r] = L.window_left >= 0 ? std::max<int64_t>(0, i - L.window_left) : 0;
+        hi[r] = L.window_right >= 0 ? std::min<int64_t>(n, i + L.window_right + 1) : n;
+      }
       for (int64_t jb = 0; jb < np; jb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, q + i0 * ldq, ldq, kt + jb, np, d, p + jb, np, kLanes);
-      softmax_rows<Lanes>(p, n, np, scale);
+      softmax_rows<Lanes>(p, n, np, scale, windowed ? lo : nullptr, windowed ? hi : nullptr);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, ldv, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
                                         std::min<int64_t>(kLanes, d - tb));
@@ -255,7 +272,12 @@ void attention_baseline(const AttentionArgs& g) { attention_impl<4>(g); }
 
 void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, int64_t heads,
                       int64_t head_dim, float scale, int64_t item_begin, int64_t item_end) {
-  const AttentionArgs g{qkv, ctx, offsets, heads, head_dim, scale, item_begin, item_end};
+  packed_attention(qkv, ctx, offsets, AttentionLayout{heads, heads, head_dim, scale}, item_begin, item_end);
+}
+
+void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, const AttentionLayout& layout,
+                      int64_t item_begin, int64_t item_end) {
+  const AttentionArgs g{qkv, ctx, offsets, layout, item_begin, item_end};
   switch (simd::isa()) {
     case simd::Isa::Avx512: return attention_avx512(g);
     case simd::Isa::Avx2: return attention_avx2(g);
@@ -403,6 +425,74 @@ void dequantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const float
     const float s = scale[r];
     for (int64_t c = 0; c < cols; ++c)
       o[c] = static_cast<float>(a[c] - z * col_sum[c]) * (s * col_scale[c]);
+  }
+}
+
+SBERT_CLONES
+void rms_norm(const float* in, float* out, int64_t ld, const float* gain, const float* residual, int64_t cols,
+              float eps, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const float* x = in + r * ld;
+    float* y = out + r * ld;
+    const float var = static_cast<float>(lane_sq_dev(x, cols, 0.0f) / static_cast<double>(cols));
+    const float rstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var + eps)));
+    if (residual) {
+      const float* a = residual + r * ld;
+      for (int64_t c = 0; c < cols; ++c) y[c] = (x[c] * rstd) * gain[c] + a[c];
+    } else {
+      for (int64_t c = 0; c < cols; ++c) y[c] = (x[c] * rstd) * gain[c];
+    }
+  }
+}
+
+void rotate_half(float* x, int64_t d, const float* cos, const float* sin) {
+  const int64_t h = d / 2;
+  for (int64_t i = 0; i < h; ++i) {
+    const float a = x[i], b = x[i + h];
+    x[i] = a * cos[i] - b * sin[i];
+    x[i + h] = b * cos[i] + a * sin[i];
+  }
+}
+
+void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin) {
+  const int64_t h = d / 2;
+  std::vector<float> inv(static_cast<size_t>(h));
+  const float base = static_cast<float>(theta);
+  for (int64_t i = 0; i < h; ++i)
+    inv[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(d));
+  cos.resize(static_cast<size_t>(positions * h));
+  sin.resize(static_cast<size_t>(positions * h));
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < h; ++i) {
+      const float angle = static_cast<float>(p) * inv[i];
+      cos[p * h + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      sin[p * h + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+}
+
+namespace {
+template <Activation A>
+[[gnu::always_inline]] inline void gated_block(const float* gu, int64_t inter, float* out, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* g = gu + r * 2 * inter;
+    const float* u = g + inter;
+    float* o = out + r * inter;
+    for (int64_t i = 0; i < inter; ++i) o[i] = activate<A>(g[i]) * u[i];
+  }
+}
+}  // namespace
+
+SBERT_CLONES
+void gated_activation(const float* gu, int64_t inter, Activation act, float* out, int64_t r0, int64_t r1) {
+  switch (act) {
+    case Activation::GeluErf: return gated_block<Activation::GeluErf>(gu, inter, out, r0, r1);
+    case Activation::GeluTanh: return gated_block<Activation::GeluTanh>(gu, inter, out, r0, r1);
+    case Activation::Relu: return gated_block<Activation::Relu>(gu, inter, out, r0, r1);
+    case Activation::Silu: return gated_block<Activation::Silu>(gu, inter, out, r0, r1);
+    case Activation::QuickGelu: return gated_block<Activation::QuickGelu>(gu, inter, out, r0, r1);
+    case Activation::Tanh: return gated_block<Activation::Tanh>(gu, inter, out, r0, r1);
+    case Activation::Sigmoid: return gated_block<Activation::Sigmoid>(gu, inter, out, r0, r1);
+    case Activation::Identity: return gated_block<Activation::Identity>(gu, inter, out, r0, r1);
   }
 }
 

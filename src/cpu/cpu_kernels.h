@@ -7,8 +7,12 @@
 // OpenBLAS's per-CPU kernels do.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace sbert::cpu {
+
+// The element-wise activations (config.json's hidden_act, the Dense modules', the heads').
+enum class Activation { GeluErf, GeluTanh, Relu, Silu, QuickGelu, Tanh, Sigmoid, Identity };
 
 // qkv: [T, 3H] rows of the fused projection, bias included (queries | keys | values, each
 // `heads` blocks of `head_dim`). Sequence s owns tokens [offsets[s], offsets[s+1]) and attends to
@@ -16,6 +20,39 @@ namespace sbert::cpu {
 // (sequence, head) in [item_begin, item_end) of sequences * heads, so callers can split the work.
 void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, int64_t heads,
                       int64_t head_dim, float scale, int64_t item_begin, int64_t item_end);
+
+// The general form: `heads` query heads sharing `kv_heads` key/value heads (grouped-query
+// attention: query head h reads kv head h / (heads / kv_heads)), qkv rows of
+// (heads + 2 kv_heads) * head_dim (queries | keys | values), ctx rows of heads * head_dim; and a
+// window (-1: unbounded on that side): query i sees the keys j of its sequence with
+// i - window_left <= j <= i + window_right (causal: window_right 0).
+struct AttentionLayout {
+  int64_t heads, kv_heads, head_dim;
+  float scale;
+  int64_t window_left = -1, window_right = -1;
+};
+void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, const AttentionLayout& layout,
+                      int64_t item_begin, int64_t item_end);
+
+// out[r] = in[r] * (1 / sqrt(mean(in[r]^2) + eps)) * gain, then + residual[r] when given, for
+// rows [row_begin, row_end) of [rows, cols] with row stride ld (in may equal out). The mean in
+// double, the rest in float as transformers' RMSNorm (x * rsqrt(var + eps), then the weight).
+// Gemma's (1 + w) is the caller's gain.
+void rms_norm(const float* in, float* out, int64_t ld, const float* gain, const float* residual, int64_t cols,
+              float eps, int64_t row_begin, int64_t row_end);
+
+// Rotary positions on one head vector x[0, d) in place (transformers' rotate_half layout):
+// x[i] = x[i] cos[i] - x[i + d/2] sin[i], x[i + d/2] = x[i + d/2] cos[i] + x[i] sin[i] for
+// i < d/2, with cos/sin of the angle position * inv_freq[i] (rotary_table).
+void rotate_half(float* x, int64_t d, const float* cos, const float* sin);
+// cos and sin [positions, d/2] of the angles float(p) * inv_freq[i], inv_freq[i] =
+// 1 / theta^(2i/d), each step in float32 as transformers computes them.
+void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin);
+
+// out[r, i] = act(gu[r, i]) * gu[r, inter + i] for rows [row_begin, row_end): a gated MLP's
+// fused [gate | up] product (row stride 2 inter) to its [rows, inter] input of the down layer.
+void gated_activation(const float* gu, int64_t inter, Activation act, float* out, int64_t row_begin,
+                      int64_t row_end);
 
 // x[r, c] += bias[c] for the rows [row_begin, row_end) and columns [col_begin, col_end) of a
 // matrix with row stride ld.
@@ -33,8 +70,6 @@ void add_layer_norm(float* x, const float* bias, const float* residual, const fl
 void bias_gelu(float* x, int64_t ld, const float* bias, int64_t col_begin, int64_t col_end,
                int64_t row_begin, int64_t row_end);
 
-// The element-wise activations (config.json's hidden_act, the Dense modules', the heads').
-enum class Activation { GeluErf, GeluTanh, Relu, Silu, QuickGelu, Tanh, Sigmoid, Identity };
 // x[r, c] = act(x[r, c] + bias[c]) (bias may be null) on the same block as bias_gelu. GeluErf is
 // bias_gelu's; the others from exp_approx: tanh(u) = sign(u) (1 - e) / (1 + e) with
 // e = exp(-2|u|), sigmoid(u) = 1 / (1 + exp(-u)), gelu_tanh(u) = u/2 (1 + tanh(0.79788456 (u +

@@ -4,6 +4,7 @@
 #include "cpu/encoder.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -96,12 +97,15 @@ Encoder::Encoder(ModelConfig config, std::shared_ptr<const TensorFile> file, con
     : file_(std::move(file)), config_(std::move(config)), where_(where), int8_(int8) {
   const ModelConfig& c = config_;
   const Architecture& a = *c.arch;
-  if (a.norm != NormKind::LayerNorm || a.norm_placement != NormPlacement::Post || a.mlp != MlpKind::Plain ||
-      a.attention != AttentionKind::Bidirectional)
+  const bool post = a.norm_placement == NormPlacement::Post;
+  const bool rms = a.norm == NormKind::RMSNorm || a.norm == NormKind::RMSNormOnePlus;
+  if (post ? (a.norm != NormKind::LayerNorm || a.mlp != MlpKind::Plain || a.attention != AttentionKind::Bidirectional ||
+              a.positions == PositionKind::Rotary)
+           : !rms)
     throw Error(where + ": the CPU runtime has no executor for the blocks of architecture '" + a.name + "'");
   act_ = parse_activation(c.activation, where);
   const TensorNames& n = a.tensors;
-  const int64_t H = c.hidden_size, E = c.embedding_size, I = c.intermediate_size;
+  const int64_t H = c.hidden_size, E = c.embedding_size;
   ParameterReader r(*file_, prefix, where);
   auto w = [](const std::string& s) { return s + ".weight"; };
   auto b = [](const std::string& s) { return s + ".bias"; };
@@ -114,21 +118,28 @@ Encoder::Encoder(ModelConfig config, std::shared_ptr<const TensorFile> file, con
                   " layers but the checkpoint has no tensor '" + prefix + last + "'");
   }
   word_ = r.take(w(n.word_embeddings), {c.vocab_size, E});
-  position_ = r.take(w(n.position_embeddings), {c.max_position_embeddings, E});
+  if (n.position_embeddings) position_ = r.take(w(n.position_embeddings), {c.max_position_embeddings, E});
   if (n.token_type_embeddings && c.type_vocab_size > 0) token_type_ = r.take(w(n.token_type_embeddings), {c.type_vocab_size, E});
-  emb_norm_w_ = copy(r.take(w(n.embeddings_norm), {E}));
-  emb_norm_b_ = copy(r.take(b(n.embeddings_norm), {E}));
+  if (n.embeddings_norm) {
+    emb_norm_w_ = copy(r.take(w(n.embeddings_norm), {E}));
+    emb_norm_b_ = copy(r.take(b(n.embeddings_norm), {E}));
+  }
   if (n.embeddings_project && E != H) project_ = read_linear(r, n.embeddings_project, H, E, true, false);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = n.layer_prefix + std::to_string(l) + ".";
     Layer L;
     {
-      // q, k and v fused into one [3H, H] GEMM.
-      Floats qw = r.take(w(p + n.query), {H, H}), kw = r.take(w(p + n.key), {H, H}), vw = r.take(w(p + n.value), {H, H});
-      const Floats qb = r.take(b(p + n.query), {H}), kb = r.take(b(p + n.key), {H}), vb = r.take(b(p + n.value), {H});
-      if (!qw.empty() && !kw.empty() && !vw.empty() && !qb.empty() && !kb.empty() && !vb.empty()) {
+      // q, k and v fused into one [(heads + 2 kv_heads) * head_dim, H] GEMM.
+      const int64_t Q = c.num_heads * c.head_dim(), KV = c.num_kv_heads * c.head_dim();
+      const bool bias = c.attention_bias;
+      Floats qw = r.take(w(p + n.query), {Q, H}), kw = r.take(w(p + n.key), {KV, H}),
+             vw = r.take(w(p + n.value), {KV, H});
+      Floats qb, kb, vb;
+      if (bias) qb = r.take(b(p + n.query), {Q}), kb = r.take(b(p + n.key), {KV}), vb = r.take(b(p + n.value), {KV});
+      if (!qw.empty() && !kw.empty() && !vw.empty() && (!bias || (!qb.empty() && !kb.empty() && !vb.empty()))) {
         std::vector<float> qkv_b;
-        for (const Floats* f : {&qb, &kb, &vb}) qkv_b.insert(qkv_b.end(), f->begin(), f->end());
+        if (bias)
+          for (const Floats* f : {&qb, &kb, &vb}) qkv_b.insert(qkv_b.end(), f->begin(), f->end());
         std::vector<Floats> parts;
         parts.push_back(std::move(qw));
         parts.push_back(std::move(kw));
@@ -136,18 +147,71 @@ Encoder::Encoder(ModelConfig config, std::shared_ptr<const TensorFile> file, con
         L.qkv = Linear(std::move(parts), H, std::move(qkv_b), int8,
                        r.releaser({w(p + n.query), w(p + n.key), w(p + n.value)}));
       }
+      L.out = read_linear(r, p + n.attention_out, H, Q, bias, int8);
     }
-    L.out = read_linear(r, p + n.attention_out, H, H, true, int8);
-    L.norm1_w = copy(r.take(w(p + n.attention_norm), {H}));
-    L.norm1_b = copy(r.take(b(p + n.attention_norm), {H}));
-    L.up = read_linear(r, p + n.mlp_up, I, H, true, int8);
-    L.down = read_linear(r, p + n.mlp_down, H, I, true, int8);
-    L.norm2_w = copy(r.take(w(p + n.mlp_norm), {H}));
-    L.norm2_b = copy(r.take(b(p + n.mlp_norm), {H}));
+    if (post)
+      read_post_norm_layer(r, p, L);
+    else
+      read_pre_norm_layer(r, p, L);
     layers_.push_back(std::move(L));
   }
+  if (n.final_norm) final_norm_ = read_gain(r, n.final_norm, H);
   if (n.pooler && r.has(w(n.pooler)) && r.has(b(n.pooler))) pooler_ = read_linear(r, n.pooler, H, H, true, false);
   r.finish();
+}
+
+void Encoder::read_post_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const {
+  const ModelConfig& c = config_;
+  const TensorNames& n = c.arch->tensors;
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  L.norm1_w = copy(r.take(p + n.attention_norm + ".weight", {H}));
+  L.norm1_b = copy(r.take(p + n.attention_norm + ".bias", {H}));
+  L.up = read_linear(r, p + n.mlp_up, I, H, c.arch->bias, int8_);
+  L.down = read_linear(r, p + n.mlp_down, H, I, c.arch->bias, int8_);
+  L.norm2_w = copy(r.take(p + n.mlp_norm + ".weight", {H}));
+  L.norm2_b = copy(r.take(p + n.mlp_norm + ".bias", {H}));
+}
+
+void Encoder::read_pre_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const {
+  const ModelConfig& c = config_;
+  const Architecture& a = *c.arch;
+  const TensorNames& n = a.tensors;
+  const int64_t H = c.hidden_size, I = c.intermediate_size, d = c.head_dim();
+  L.input = read_gain(r, p + n.input_norm, H);
+  L.pre_mlp = read_gain(r, p + n.pre_mlp_norm, H);
+  if (a.norm_placement == NormPlacement::Sandwich) {
+    L.post_attention = read_gain(r, p + n.post_attention_norm, H);
+    L.post_mlp = read_gain(r, p + n.post_mlp_norm, H);
+  }
+  if (n.q_norm) L.q_norm = read_gain(r, p + n.q_norm, d);
+  if (n.k_norm) L.k_norm = read_gain(r, p + n.k_norm, d);
+  if (a.mlp == MlpKind::Gated) {
+    // gate and up fused into one [2I, H] GEMM: gate rows first.
+    Floats gw = r.take(p + n.mlp_gate + ".weight", {I, H}), uw = r.take(p + n.mlp_up + ".weight", {I, H});
+    Floats gb, ub;
+    if (a.bias) gb = r.take(p + n.mlp_gate + ".bias", {I}), ub = r.take(p + n.mlp_up + ".bias", {I});
+    if (!gw.empty() && !uw.empty() && (!a.bias || (!gb.empty() && !ub.empty()))) {
+      std::vector<float> bias;
+      if (a.bias)
+        for (const Floats* f : {&gb, &ub}) bias.insert(bias.end(), f->begin(), f->end());
+      std::vector<Floats> parts;
+      parts.push_back(std::move(gw));
+      parts.push_back(std::move(uw));
+      L.up = Linear(std::move(parts), H, std::move(bias), int8_,
+                    r.releaser({p + n.mlp_gate + ".weight", p + n.mlp_up + ".weight"}));
+    }
+  } else {
+    L.up = read_linear(r, p + n.mlp_up, I, H, a.bias, int8_);
+  }
+  L.down = read_linear(r, p + n.mlp_down, H, I, a.bias, int8_);
+}
+
+// An RMSNorm's gain: the weight, or 1 + w (in float, as Gemma's norm computes it).
+std::vector<float> Encoder::read_gain(ParameterReader& r, const std::string& name, int64_t n) const {
+  std::vector<float> g = copy(r.take(name + ".weight", {n}));
+  if (config_.arch->norm == NormKind::RMSNormOnePlus)
+    for (float& v : g) v = 1.0f + v;
+  return g;
 }
 
 void Encoder::check(const TokenBatch& batch) const {
@@ -197,10 +261,16 @@ std::vector<float> Encoder::embed(const TokenBatch& batch) const {
   }
   std::vector<float> x(static_cast<size_t>(T * E));
   const float eps = static_cast<float>(c.layer_norm_eps);
+  const float scale = static_cast<float>(c.embedding_scale);
   cpu_pool().parallel_for(T, 8, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       float* row = x.data() + t * E;
       const float* word = word_.data + batch.ids[t] * E;
+      if (position_.empty()) {  // rotary positions: the scaled word vector alone
+        if (scale == 1.0f) std::memcpy(row, word, sizeof(float) * static_cast<size_t>(E));
+        else for (int64_t e = 0; e < E; ++e) row[e] = word[e] * scale;
+        continue;
+      }
       const float* p = position_.data + pos[t] * E;
       if (!token_type_.empty()) {
         const float* type = token_type_.data + (batch.types.empty() ? 0 : batch.types[t]) * E;
@@ -209,7 +279,8 @@ std::vector<float> Encoder::embed(const TokenBatch& batch) const {
         for (int64_t e = 0; e < E; ++e) row[e] = word[e] + p[e];
       }
     }
-    add_layer_norm(x.data(), nullptr, nullptr, emb_norm_w_.data(), emb_norm_b_.data(), E, eps, t0, t1);
+    if (!emb_norm_w_.empty())
+      add_layer_norm(x.data(), nullptr, nullptr, emb_norm_w_.data(), emb_norm_b_.data(), E, eps, t0, t1);
   });
   if (!project_.defined()) return x;
   std::vector<float> y(static_cast<size_t>(T * c.hidden_size));
@@ -219,14 +290,20 @@ std::vector<float> Encoder::embed(const TokenBatch& batch) const {
 
 std::vector<float> Encoder::forward(const TokenBatch& batch, std::vector<std::vector<float>>* all) const {
   check(batch);
-  const ModelConfig& c = config_;
-  const int64_t T = batch.tokens(), H = c.hidden_size, nh = c.num_heads, d = c.head_dim(),
-                I = c.intermediate_size;
   std::vector<float> x = embed(batch);
   if (all) {
     all->clear();
     all->push_back(x);
   }
+  if (config_.arch->norm_placement == NormPlacement::Post) return forward_post_norm(batch, std::move(x), all);
+  return forward_pre_norm(batch, std::move(x), all);
+}
+
+std::vector<float> Encoder::forward_post_norm(const TokenBatch& batch, std::vector<float> x,
+                                              std::vector<std::vector<float>>* all) const {
+  const ModelConfig& c = config_;
+  const int64_t T = batch.tokens(), H = c.hidden_size, nh = c.num_heads, d = c.head_dim(),
+                I = c.intermediate_size;
   WorkerPool& pool = cpu_pool();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   const float eps = static_cast<float>(c.layer_norm_eps);
@@ -261,6 +338,111 @@ std::vector<float> Encoder::forward(const TokenBatch& batch, std::vector<std::ve
     layer.down.forward(ff.data(), T, x.data(), &norm2);
     if (all) all->push_back(x);
   }
+  return x;
+}
+
+std::shared_ptr<const Encoder::RotaryTable> Encoder::rotary(double theta, int64_t positions) const {
+  std::lock_guard<std::mutex> lock(rotary_mu_);
+  for (auto& [base, table] : rotary_)
+    if (base == theta && table->positions >= positions) return table;
+  // Grown in steps so that a run of longer and longer inputs does not rebuild it each time.
+  auto t = std::make_shared<RotaryTable>();
+  t->positions = std::max<int64_t>(positions, 512);
+  for (auto& [base, table] : rotary_)
+    if (base == theta) t->positions = std::max(t->positions, 2 * table->positions);
+  t->positions = std::min(t->positions, std::max(positions, config_.max_input_length()));
+  rotary_table(theta, config_.head_dim(), t->positions, t->cos, t->sin);
+  for (auto& [base, table] : rotary_)
+    if (base == theta) {
+      table = t;
+      return t;
+    }
+  rotary_.emplace_back(theta, t);
+  return t;
+}
+
+// Pre-norm and sandwich layers (Qwen3, Gemma 3): h = norm(x); x += [norm](out(attention(h)));
+// h = norm(x); x += [norm](down(act(gate(h)) * up(h))); the final norm after the last layer.
+std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vector<float> x,
+                                             std::vector<std::vector<float>>* all) const {
+  const ModelConfig& c = config_;
+  const Architecture& a = *c.arch;
+  const int64_t T = batch.tokens(), H = c.hidden_size, d = c.head_dim(), I = c.intermediate_size;
+  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, Q = nh * d, W = (nh + 2 * nkv) * d;
+  const bool sandwich = a.norm_placement == NormPlacement::Sandwich, gated = a.mlp == MlpKind::Gated;
+  WorkerPool& pool = cpu_pool();
+  const float eps = static_cast<float>(c.layer_norm_eps);
+  const int64_t* off = batch.offsets.data();
+  int64_t longest = 0;
+  std::vector<int64_t> pos(static_cast<size_t>(T));
+  for (int64_t s = 0; s < batch.sequences(); ++s) {
+    longest = std::max(longest, off[s + 1] - off[s]);
+    for (int64_t t = off[s]; t < off[s + 1]; ++t) pos[t] = t - off[s];
+  }
+  std::vector<float> h(static_cast<size_t>(T * H)), qkv(static_cast<size_t>(T * W)), ctx(static_cast<size_t>(T * Q)),
+      gu(static_cast<size_t>(T * (gated ? 2 * I : I))), g(gated ? static_cast<size_t>(T * I) : 0);
+  // The projection's result plus the residual stream, normed first in a sandwich: whole rows.
+  auto add_to_stream = [&](const float* bias, const std::vector<float>& post_gain, const float* residual) {
+    return GemmEpilogue{[=, gain = post_gain.empty() ? nullptr : post_gain.data()](float* o, int64_t ld, int64_t r0,
+                                                                                  int64_t r1, int64_t, int64_t) {
+                          if (bias) add_bias(o, ld, bias, 0, H, r0, r1);
+                          if (gain) {
+                            rms_norm(o, o, ld, gain, residual, H, eps, r0, r1);
+                            return;
+                          }
+                          for (int64_t r = r0; r < r1; ++r)
+                            for (int64_t k = 0; k < H; ++k) o[r * ld + k] += residual[r * H + k];
+                        },
+                        true};
+  };
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    const ModelConfig::LayerAttention& la = c.layers[l];
+    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.input.data(), nullptr, H, eps, r0, r1); });
+    layer.qkv.forward(h.data(), T, qkv.data());
+    const auto table = a.positions == PositionKind::Rotary ? rotary(la.rope_theta, longest) : nullptr;
+    pool.parallel_for(T, 8, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = qkv.data() + t * W;
+        const float* cs = table ? table->cos.data() + pos[t] * (d / 2) : nullptr;
+        const float* sn = table ? table->sin.data() + pos[t] * (d / 2) : nullptr;
+        for (int64_t k = 0; k < nh + nkv; ++k) {  // query heads, then key heads
+          float* v = row + k * d;
+          const std::vector<float>& gain = k < nh ? layer.q_norm : layer.k_norm;
+          if (!gain.empty()) rms_norm(v, v, d, gain.data(), nullptr, d, eps, 0, 1);
+          if (cs) rotate_half(v, d, cs, sn);
+        }
+      }
+    });
+    const AttentionLayout layout{nh, nkv, d, c.scale(), la.left, la.right};
+    pool.parallel_for(batch.sequences() * nh, 1, [&](int64_t i0, int64_t i1) {
+      packed_attention(qkv.data(), ctx.data(), off, layout, i0, i1);
+    });
+    const GemmEpilogue attn_out = add_to_stream(layer.out.bias(), layer.post_attention, x.data());
+    layer.out.forward(ctx.data(), T, h.data(), &attn_out);
+    x.swap(h);  // x: the stream after attention
+    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.pre_mlp.data(), nullptr, H, eps, r0, r1); });
+    if (gated) {
+      layer.up.forward(h.data(), T, gu.data());
+      pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { gated_activation(gu.data(), I, act_, g.data(), r0, r1); });
+    } else {
+      const float* up_b = layer.up.bias();
+      const Activation act = act_;
+      const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                      bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
+                                    },
+                                    false};
+      layer.up.forward(h.data(), T, gu.data(), &activation);
+    }
+    const GemmEpilogue mlp_out = add_to_stream(layer.down.bias(), layer.post_mlp, x.data());
+    layer.down.forward(gated ? g.data() : gu.data(), T, h.data(), &mlp_out);
+    x.swap(h);
+    if (all && l + 1 < layers_.size()) all->push_back(x);
+  }
+  // transformers' hidden_states end with the final norm's output (not the last layer's).
+  if (!final_norm_.empty())
+    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), x.data(), H, final_norm_.data(), nullptr, H, eps, r0, r1); });
+  if (all) all->push_back(x);
   return x;
 }
 

@@ -8,6 +8,8 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -87,11 +89,27 @@ class Encoder {
 
  private:
   struct Layer {
-    Linear qkv, out, up, down;
-    std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
+    Linear qkv, out, up, down;  // up: [gate | up] stacked for a Gated MLP
+    std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;  // Post: after attention, after the MLP
+    // Pre / Sandwich (RMSNorm gains, (1 + w) already applied): before attention, on its output,
+    // before the MLP, on its output; per-head query and key norms.
+    std::vector<float> input, post_attention, pre_mlp, post_mlp, q_norm, k_norm;
+  };
+  // cos / sin of the rotary angles of one base for positions [0, positions).
+  struct RotaryTable {
+    int64_t positions = 0;
+    std::vector<float> cos, sin;
   };
   void check(const TokenBatch& batch) const;
   std::vector<float> embed(const TokenBatch& batch) const;
+  void read_post_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const;
+  void read_pre_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const;
+  std::vector<float> read_gain(ParameterReader& r, const std::string& name, int64_t n) const;
+  std::vector<float> forward_post_norm(const TokenBatch& batch, std::vector<float> x,
+                                       std::vector<std::vector<float>>* all) const;
+  std::vector<float> forward_pre_norm(const TokenBatch& batch, std::vector<float> x,
+                                      std::vector<std::vector<float>>* all) const;
+  std::shared_ptr<const RotaryTable> rotary(double theta, int64_t positions) const;
 
   std::shared_ptr<const TensorFile> file_;
   ModelConfig config_;
@@ -99,9 +117,11 @@ class Encoder {
   bool int8_ = false;
   Activation act_ = Activation::GeluErf;
   Floats word_, position_, token_type_;
-  std::vector<float> emb_norm_w_, emb_norm_b_;
+  std::vector<float> emb_norm_w_, emb_norm_b_, final_norm_;
   Linear project_, pooler_;
   std::vector<Layer> layers_;
+  mutable std::mutex rotary_mu_;
+  mutable std::vector<std::pair<double, std::shared_ptr<const RotaryTable>>> rotary_;
 };
 
 }  // namespace sbert::cpu

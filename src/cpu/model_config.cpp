@@ -1,5 +1,6 @@
 #include "cpu/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -8,10 +9,8 @@
 
 namespace sbert::cpu {
 namespace fs = std::filesystem;
-namespace {
-
-int64_t get_int(const nlohmann::json& j, const std::string& where, const char* key,
-                std::optional<int64_t> fallback = std::nullopt) {
+int64_t config_int(const nlohmann::json& j, const std::string& where, const char* key,
+                   std::optional<int64_t> fallback) {
   if (!j.contains(key) || j[key].is_null()) {
     if (fallback) return *fallback;
     throw Error(where + ": field '" + key + "' missing");
@@ -20,6 +19,44 @@ int64_t get_int(const nlohmann::json& j, const std::string& where, const char* k
   return j[key].get<int64_t>();
 }
 
+double config_number(const nlohmann::json& j, const std::string& where, const char* key,
+                     std::optional<double> fallback) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (fallback) return *fallback;
+    throw Error(where + ": field '" + key + "' missing");
+  }
+  if (!j[key].is_number() || !std::isfinite(j[key].get<double>()))
+    throw Error(where + ": field '" + key + "' is not a finite number");
+  return j[key].get<double>();
+}
+
+bool config_bool(const nlohmann::json& j, const std::string& where, const char* key, bool fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean()) throw Error(where + ": field '" + key + "' is not true or false");
+  return j[key].get<bool>();
+}
+
+std::vector<bool> config_sliding_layers(const nlohmann::json& j, const std::string& where, int64_t layers) {
+  std::vector<bool> out;
+  if (!j.contains("layer_types") || j["layer_types"].is_null()) return out;
+  const auto& t = j["layer_types"];
+  if (!t.is_array() || static_cast<int64_t>(t.size()) != layers)
+    throw Error(where + ": field 'layer_types' must list one type per layer (" + std::to_string(layers) + ")");
+  for (size_t i = 0; i < t.size(); ++i) {
+    const std::string v = t[i].is_string() ? t[i].get<std::string>() : t[i].dump();
+    if (v != "full_attention" && v != "sliding_attention")
+      throw Error(where + ": field 'layer_types' entry " + std::to_string(i) + " is '" + v +
+                  "' (full_attention or sliding_attention)");
+    out.push_back(v == "sliding_attention");
+  }
+  return out;
+}
+
+namespace {
+int64_t get_int(const nlohmann::json& j, const std::string& where, const char* key,
+                std::optional<int64_t> fallback = std::nullopt) {
+  return config_int(j, where, key, fallback);
+}
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -50,6 +87,15 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 512);
   c.pad_token_id = get_int(j, where, "pad_token_id", c.arch->default_pad_token_id);
   c.embedding_size = k.embedding_size ? get_int(j, where, k.embedding_size, c.hidden_size) : c.hidden_size;
+  c.num_kv_heads = k.num_kv_heads ? get_int(j, where, k.num_kv_heads, c.num_heads) : c.num_heads;
+  c.explicit_head_dim = k.head_dim ? get_int(j, where, k.head_dim, 0) : 0;
+  c.attention_bias = k.attention_bias ? config_bool(j, where, k.attention_bias, c.arch->bias) : c.arch->bias;
+  if (k.rope_theta) c.rope_theta = config_number(j, where, k.rope_theta, 10000.0);
+  c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.num_layers, 0)), {});
+  for (auto& l : c.layers) {
+    l.rope_theta = c.rope_theta;
+    if (c.arch->attention == AttentionKind::Causal) l.right = 0;
+  }
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
       c.vocab_size <= 0 || c.embedding_size <= 0 || c.max_position_embeddings <= c.position_offset())
     throw Error(where + ": non-positive model dimensions");
@@ -57,9 +103,21 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     throw Error(where + ": field 'layer_norm_eps' must be a positive number (got " +
                 std::to_string(c.layer_norm_eps) + ")");
   if (c.type_vocab_size < 0) throw Error(where + ": field 'type_vocab_size' is negative");
-  if (c.hidden_size % c.num_heads != 0)
+  if (c.explicit_head_dim < 0) throw Error(where + ": field '" + std::string(k.head_dim) + "' is negative");
+  if (c.explicit_head_dim == 0 && c.hidden_size % c.num_heads != 0)
     throw Error(where + ": hidden size " + std::to_string(c.hidden_size) +
                 " is not a multiple of the number of heads " + std::to_string(c.num_heads));
+  if (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+    throw Error(where + ": field '" + std::string(k.num_kv_heads ? k.num_kv_heads : "num_key_value_heads") + "' (" +
+                std::to_string(c.num_kv_heads) + ") must divide the number of heads " + std::to_string(c.num_heads));
+  if (c.arch->positions == PositionKind::Rotary && c.head_dim() % 2 != 0)
+    throw Error(where + ": rotary positions need an even head size (got " + std::to_string(c.head_dim()) + ")");
+  if (c.arch->read_config) c.arch->read_config(j, c, where);
+  for (const auto& l : c.layers)
+    if (c.arch->positions == PositionKind::Rotary && !(l.rope_theta > 0))
+      throw Error(where + ": the rotary base (rope_theta) must be a positive number");
+  if (!(c.attention_scale >= 0) || !(c.embedding_scale > 0))
+    throw Error(where + ": the attention and embedding scales must be positive");
   return c;
 }
 

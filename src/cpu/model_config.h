@@ -1,8 +1,10 @@
 // A model's config.json read through its architecture description (src/cpu/architecture.h):
 // the dimensions every executor needs. Torch-free.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,9 +29,25 @@ struct ModelConfig {
   int64_t pad_token_id = 0;
   double layer_norm_eps = 1e-12;
   std::string activation = "gelu";
+  int64_t num_kv_heads = 0;     // = num_heads unless grouped
+  int64_t explicit_head_dim = 0;  // 0: hidden_size / num_heads
+  bool attention_bias = true;   // the attention projections have biases (the MLP's: Architecture::bias)
+  double attention_scale = 0;   // scores are multiplied by it; 0: 1 / sqrt(head_dim)
+  double embedding_scale = 1;   // word embeddings are multiplied by float(embedding_scale)
+  double rope_theta = 10000;    // Rotary: the default base
+  // Per layer: which keys a query sees beyond the attention kind (-1: no bound): keys j with
+  // i - left <= j <= i + right; and the layer's rotary base.
+  struct LayerAttention {
+    int64_t left = -1, right = -1;
+    double rope_theta = 0;
+  };
+  std::vector<LayerAttention> layers;
   nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
 
-  int64_t head_dim() const { return hidden_size / num_heads; }
+  int64_t head_dim() const { return explicit_head_dim > 0 ? explicit_head_dim : hidden_size / num_heads; }
+  float scale() const {
+    return static_cast<float>(attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_dim())));
+  }
   // Position ids of AbsoluteAfterPadding start after the padding index.
   int64_t position_offset() const {
     return arch->positions == PositionKind::AbsoluteAfterPadding ? pad_token_id + 1 : 0;
@@ -41,6 +59,17 @@ struct ModelConfig {
   static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
   static ModelConfig load(const std::filesystem::path& config_json);
 };
+
+// Config readers for Architecture::read_config hooks: the integer, number or boolean at `key`
+// (`fallback` when missing or null; without one a missing key is an error naming `where`).
+int64_t config_int(const nlohmann::json& j, const std::string& where, const char* key,
+                   std::optional<int64_t> fallback = std::nullopt);
+double config_number(const nlohmann::json& j, const std::string& where, const char* key,
+                     std::optional<double> fallback = std::nullopt);
+bool config_bool(const nlohmann::json& j, const std::string& where, const char* key, bool fallback);
+// config.json's "layer_types" ("full_attention" / "sliding_attention" per layer) as flags
+// (true: sliding), or empty when the config has none.
+std::vector<bool> config_sliding_layers(const nlohmann::json& j, const std::string& where, int64_t layers);
 
 // "gelu" | "gelu_new" / "gelu_pytorch_tanh" / "gelu_fast" | "relu" | "silu" / "swish" |
 // "quick_gelu"; sbert::Error naming `where` otherwise.

@@ -1,0 +1,217 @@
+// Parity of the CPU runtime with the goldens of the rotary architectures (Qwen3 as
+// Qwen3-Embedding, Gemma 3 as EmbeddingGemma; ../shared/reference ports of transformers), from
+// the goldens' token ids so that the model code is tested apart from the tokenizers.
+#include <cmath>
+
+#include "cpu/embedding_model.h"
+#include "sbert/error.h"
+#include "test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr double kTol = 1e-5;  // the bar (1e-4 would be a bug)
+
+sbert::Encoding encoding_of(const json& ids) {
+  sbert::Encoding e;
+  for (const auto& id : ids) e.ids.push_back(id.get<int64_t>());
+  e.type_ids.assign(e.ids.size(), 0);
+  return e;
+}
+
+std::vector<sbert::Encoding> encodings(const json& ids) {
+  std::vector<sbert::Encoding> out;
+  for (const auto& x : ids) out.push_back(encoding_of(x));
+  return out;
+}
+
+std::vector<const sbert::Encoding*> ptrs(const std::vector<sbert::Encoding>& v) {
+  std::vector<const sbert::Encoding*> p;
+  for (const auto& e : v) p.push_back(&e);
+  return p;
+}
+
+// Largest |m - want| over rows; `want` is [rows][cols] or flat.
+double worst_diff(const sbert::Matrix& m, const json& want) {
+  double worst = 0;
+  const bool nested = want[0].is_array();
+  for (size_t i = 0; i < m.rows; ++i)
+    for (size_t j = 0; j < m.cols; ++j) {
+      const double w = nested ? want[i][j].get<double>() : want[i * m.cols + j].get<double>();
+      worst = std::max(worst, std::fabs(double(m.at(i, j)) - w));
+    }
+  return worst;
+}
+
+std::unique_ptr<sbert::cpu::EmbeddingModel> load(const fs::path& dir, sbert::EncoderOptions o = {}) {
+  return sbert::cpu::EmbeddingModel::load(dir, o);
+}
+
+struct Fixture {
+  const char* model;
+  const char* prompt_field;  // the golden's prompted encoding
+};
+
+TEST(RotaryDecoderParity, Qwen3StEncodeAndQueryPrompt) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json g = sbert::testing::load_json(shared / "fixtures/golden/qwen3-embedding-lasttoken.json");
+  sbert::EncoderOptions o;
+  o.batch_size = 16;
+  auto model = load(shared / "fixtures/models/qwen3-embedding-lasttoken", o);
+  EXPECT_EQ(model->info().model_type, "qwen3");
+  EXPECT_EQ(model->max_length(), g["max_seq_length"].get<size_t>());
+  auto encs = encodings(g["input_ids"]);
+  sbert::Matrix m = model->embed(ptrs(encs));
+  ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
+  ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
+  const double d = worst_diff(m, g["st_encode"]);
+  std::printf("[parity] qwen3 st_encode max abs diff %.3g\n", d);
+  EXPECT_LE(d, kTol);
+  // Left padding in the reference shifts positions; rotary attention only sees differences.
+  EXPECT_LE(worst_diff(m, g["st_encode_left_padded"]), kTol);
+  auto q = encodings(g["query"]["input_ids"]);
+  sbert::Matrix mq = model->embed(ptrs(q));
+  const double dq = worst_diff(mq, g["query"]["st_encode"]);
+  std::printf("[parity] qwen3 query prompt max abs diff %.3g\n", dq);
+  EXPECT_LE(dq, kTol);
+}
+
+TEST(RotaryDecoderParity, Qwen3EveryPoolingModeAndLayerStates) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json g = sbert::testing::load_json(shared / "fixtures/golden/qwen3-embedding-lasttoken.json");
+  const fs::path dir = shared / "fixtures/models/qwen3-embedding-lasttoken";
+  auto encs = encodings(g["input_ids"]);
+  for (const auto& [mode, want] : g["pooling"].items()) {
+    SCOPED_TRACE(mode);
+    sbert::EncoderOptions o;
+    o.pooling = mode;
+    o.normalize = false;
+    o.batch_size = 1;  // the golden: batches of one
+    sbert::Matrix m = load(dir, o)->embed(ptrs(encs));
+    const double d = worst_diff(m, want);
+    std::printf("[parity] qwen3 pooling %s max abs diff %.3g\n", mode.c_str(), d);
+    EXPECT_LE(d, kTol);
+  }
+  // Hidden states after the embedding, each layer (before the final norm) and the final norm.
+  const json& L = g["layers"];
+  auto model = load(dir);
+  sbert::cpu::TokenBatch b;
+  for (const auto& id : L["input_ids"]) b.ids.push_back(id.get<int64_t>());
+  b.offsets = {0, b.tokens()};
+  std::vector<std::vector<float>> all;
+  const std::vector<float> out = model->encoder().forward(b, &all);
+  auto diff = [](const std::vector<float>& got, const json& want) {
+    EXPECT_EQ(got.size(), want.size());
+    double w = 0;
+    for (size_t i = 0; i < got.size() && i < want.size(); ++i) w = std::max(w, std::fabs(got[i] - want[i].get<double>()));
+    return w;
+  };
+  ASSERT_EQ(all.size(), L["after_layer"].size() + 1);
+  EXPECT_LE(diff(all[0], L["embed_tokens"]), kTol);
+  EXPECT_LE(diff(all[1], L["after_layer"][0]), kTol);
+  EXPECT_LE(diff(out, L["final_norm"]), kTol);
+}
+
+TEST(RotaryDecoderParity, Qwen3PaddedBatchEqualsBatchesOfOne) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json g = sbert::testing::load_json(shared / "fixtures/golden/qwen3-embedding-lasttoken.json");
+  const fs::path dir = shared / "fixtures/models/qwen3-embedding-lasttoken";
+  auto encs = encodings(g["input_ids"]);
+  encs.resize(40);
+  sbert::EncoderOptions one, many;
+  one.batch_size = 1;
+  many.batch_size = 40;
+  const sbert::Matrix a = load(dir, one)->embed(ptrs(encs)), b = load(dir, many)->embed(ptrs(encs));
+  ASSERT_EQ(a.rows, b.rows);
+  for (size_t i = 0; i < a.rows; ++i)
+    for (size_t j = 0; j < a.cols; ++j) ASSERT_EQ(a.at(i, j), b.at(i, j)) << "row " << i;
+}
+
+TEST(RotaryDecoderParity, EmbeddingGemmaStEncodePromptAndPooling) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json g = sbert::testing::load_json(shared / "fixtures/golden/embeddinggemma-mean-dense.json");
+  const fs::path dir = shared / "fixtures/models/embeddinggemma-mean-dense";
+  sbert::EncoderOptions o;
+  o.batch_size = 16;
+  auto model = load(dir, o);
+  EXPECT_EQ(model->info().model_type, "gemma3_text");
+  auto encs = encodings(g["input_ids"]);
+  const sbert::Matrix m = model->embed(ptrs(encs));
+  ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
+  ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
+  const double d = worst_diff(m, g["st_encode"]);
+  std::printf("[parity] embeddinggemma st_encode max abs diff %.3g\n", d);
+  EXPECT_LE(d, kTol);
+  auto p = encodings(g["input_ids_prompt"]);
+  const double dp = worst_diff(model->embed(ptrs(p)), g["st_encode_prompt"]);
+  std::printf("[parity] embeddinggemma query prompt max abs diff %.3g\n", dp);
+  EXPECT_LE(dp, kTol);
+  for (const auto& [mode, want] : g["pooling"].items()) {
+    SCOPED_TRACE(mode);
+    sbert::EncoderOptions po;
+    po.pooling = mode;
+    po.normalize = false;
+    po.batch_size = 1;
+    // The golden pools the transformer's output alone (before the Dense modules).
+    auto pm = load(dir, po);
+    std::vector<std::vector<float>> all;
+    double worst = 0;
+    for (size_t i = 0; i < encs.size(); ++i) {
+      sbert::cpu::TokenBatch b;
+      b.ids = encs[i].ids;
+      b.offsets = {0, b.tokens()};
+      const std::vector<float> h = pm->encoder().forward(b);
+      const size_t H = want[i].size(), n = b.ids.size();
+      for (size_t k = 0; k < H; ++k) {
+        double v = 0;
+        if (mode == "mean") {
+          for (size_t t = 0; t < n; ++t) v += h[t * H + k];
+          v /= double(n);
+        } else if (mode == "cls") {
+          v = h[k];
+        } else {
+          v = h[(n - 1) * H + k];
+        }
+        worst = std::max(worst, std::fabs(v - want[i][k].get<double>()));
+      }
+    }
+    std::printf("[parity] embeddinggemma pooling %s max abs diff %.3g\n", mode.c_str(), worst);
+    EXPECT_LE(worst, kTol);
+  }
+}
+
+TEST(RotaryDecoderParity, EmbeddingGemmaLayerStatesAndPaddedBatch) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json g = sbert::testing::load_json(shared / "fixtures/golden/embeddinggemma-mean-dense.json");
+  const fs::path dir = shared / "fixtures/models/embeddinggemma-mean-dense";
+  auto model = load(dir);
+  sbert::cpu::TokenBatch b;
+  for (const auto& id : g["input_ids"][0]) b.ids.push_back(id.get<int64_t>());
+  b.offsets = {0, b.tokens()};
+  std::vector<std::vector<float>> all;
+  model->encoder().forward(b, &all);
+  const json& dbg = g["debug_text0"];
+  auto diff = [](const std::vector<float>& got, const json& rows) {
+    double w = 0;
+    size_t k = 0;
+    for (const auto& r : rows)
+      for (const auto& v : r) w = std::max(w, std::fabs(got.at(k++) - v.get<double>()));
+    EXPECT_EQ(k, got.size());
+    return w;
+  };
+  EXPECT_LE(diff(all[0], dbg["embeddings_scaled"]), kTol);
+  const json& layers = dbg["layer_outputs_before_final_norm"];
+  for (size_t l = 0; l + 1 < layers.size(); ++l) EXPECT_LE(diff(all[l + 1], layers[l]), kTol) << "layer " << l;
+  // A long text (sliding and full layers both matter) in a batch with short ones equals alone.
+  auto encs = encodings(g["input_ids"]);
+  sbert::EncoderOptions one, many;
+  one.batch_size = 1;
+  many.batch_size = 32;
+  const sbert::Matrix a = load(dir, one)->embed(ptrs(encs)), c = load(dir, many)->embed(ptrs(encs));
+  for (size_t i = 0; i < a.rows; ++i)
+    for (size_t j = 0; j < a.cols; ++j) ASSERT_EQ(a.at(i, j), c.at(i, j)) << "row " << i;
+}
+
+}  // namespace
