@@ -125,6 +125,13 @@ struct Architecture {
   // Reads what the generic keys cannot say (per-layer windows and thetas, attention and
   // embedding scales) into `c` after the generic fields; errors name `where` and the key.
   void (*read_config)(const nlohmann::json& j, ModelConfig& c, const std::string& where) = nullptr;
+
+  // The BERT family's blocks (post-LayerNorm, learned positions, bidirectional, plain MLP): what
+  // libtorch's executor (src/nn: CUDA, float16/bfloat16, training) runs today.
+  bool bert_blocks() const {
+    return norm == NormKind::LayerNorm && norm_placement == NormPlacement::Post && positions != PositionKind::Rotary &&
+           attention == AttentionKind::Bidirectional && mlp == MlpKind::Plain;
+  }
   // Training: dropout on the attention output before its residual (DistilBERT has none there).
   bool attention_output_dropout = true;
 };

@@ -60,6 +60,10 @@ ClassifierSetup read_classifier_setup(const fs::path& model_dir, const Classifie
   auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
   const int64_t H = c.hidden_size;
   const HeadNames& head = c.arch->head;
+  if (!head.final)
+    throw Error(s.dir.string() + "/config.json: sbert has no sequence-classification head for architecture '" +
+                c.arch->name + "' (its models serve embed, similarity, search, ...; NLI, rerank and zero-shot need a "
+                "classifier such as BertForSequenceClassification)");
   const std::string first_name = head.first ? head.first : "", final_name = head.final;
   const std::string final_w = s.root + final_name + ".weight";
   if (!has(final_w) || (!first_name.empty() && !has(s.root + first_name + ".weight"))) {

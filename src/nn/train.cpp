@@ -212,6 +212,9 @@ class TrainerImpl final : public Trainer {
     tdir_ = layout_.transformer_dir;
     cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
     arch_ = cfg_.arch;
+    if (!arch_->bert_blocks())
+      throw Error(tdir_.string() + "/config.json: sbert train does not train architecture '" + arch_->name +
+                  "' yet (its autograd forward has the BERT family's blocks only)");
     bool has_weights = false;
     for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                           "pytorch_model.bin.index.json"})

@@ -21,6 +21,10 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
     : config_(std::move(config)), options_(options), where_(where) {
   if (int8) require_int8_runs_here();
   const auto& c = config_;
+  if (!c.arch->bert_blocks())
+    throw Error(where + ": architecture '" + c.arch->name +
+                "' runs on sbert's CPU runtime (float32 or --quantize int8) only; libtorch's executor (CUDA, "
+                "float16/bfloat16, training) has no blocks for it yet");
   act_ = cpu::parse_activation(c.activation, where);
   const cpu::TensorNames& n = c.arch->tensors;
   WeightLoader w(store, prefix, options, where);

@@ -215,3 +215,110 @@ TEST(RotaryDecoderParity, EmbeddingGemmaLayerStatesAndPaddedBatch) {
 }
 
 }  // namespace
+
+namespace {
+
+double cosine(const float* a, const float* b, size_t n) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < n; ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
+TEST(RotaryDecoderInt8, QuantizedModelsStayCloseToFloat) {
+  SBERT_REQUIRE_SHARED(shared);
+  for (const char* name : {"qwen3-embedding-lasttoken", "embeddinggemma-mean-dense"}) {
+    SCOPED_TRACE(name);
+    const json g = sbert::testing::load_json(shared / "fixtures/golden" / (std::string(name) + ".json"));
+    const fs::path dir = shared / "fixtures/models" / name;
+    auto encs = encodings(g["input_ids"]);
+    sbert::EncoderOptions f, q;
+    q.quantize = "int8";
+    const sbert::Matrix a = load(dir, f)->embed(ptrs(encs)), b = load(dir, q)->embed(ptrs(encs));
+    ASSERT_EQ(a.rows, b.rows);
+    double worst = 1, exact = 0;
+    for (size_t i = 0; i < a.rows; ++i) {
+      worst = std::min(worst, cosine(a.row(i), b.row(i), a.cols));
+      for (size_t j = 0; j < a.cols; ++j) exact = std::max(exact, std::fabs(double(a.at(i, j)) - b.at(i, j)));
+    }
+    std::printf("[int8] %s worst cosine to float32 %.5f (max abs diff %.3g)\n", name, worst, exact);
+    EXPECT_GT(worst, 0.99);
+    EXPECT_GT(exact, 0.0) << "int8 gave float32's exact vectors: was it quantized at all?";
+  }
+}
+
+// Config errors are one line naming config.json and the key.
+TEST(RotaryDecoderConfig, MissingOrBadKeysNameTheField) {
+  SBERT_REQUIRE_SHARED(shared);
+  const json base = sbert::testing::load_json(shared / "fixtures/models/embeddinggemma-mean-dense/config.json");
+  struct Case {
+    const char* key;
+    json value;  // null: removed
+    const char* expect;
+  } cases[] = {
+      {"query_pre_attn_scalar", json(), "'query_pre_attn_scalar' missing"},
+      {"sliding_window", json(-4), "'sliding_window' must be positive"},
+      {"layer_types", json::array({"full_attention"}), "'layer_types' must list one type per layer"},
+      {"num_key_value_heads", json(3), "'num_key_value_heads' (3) must divide"},
+      {"rope_scaling", json{{"rope_type", "linear"}, {"factor", 2.0}}, "'rope_scaling'"},
+      {"use_bidirectional_attention", json("yes"), "'use_bidirectional_attention' is not true or false"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.key);
+    json j = base;
+    if (c.value.is_null()) j.erase(c.key);
+    else j[c.key] = c.value;
+    try {
+      sbert::cpu::ModelConfig::from_json(j, "x/config.json");
+      ADD_FAILURE() << "accepted";
+    } catch (const sbert::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("x/config.json: "), std::string::npos) << m;
+      EXPECT_NE(m.find(c.expect), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+  }
+}
+
+// The window rules as the references state them, on the configs' own numbers: Gemma's
+// bidirectional sliding layers see |i - j| <= sliding_window / 2, its full layers everything;
+// Qwen3 with use_sliding_window is causal with i - j < sliding_window from max_window_layers on.
+TEST(RotaryDecoderConfig, WindowsAndBasesPerLayer) {
+  SBERT_REQUIRE_SHARED(shared);
+  json gj = sbert::testing::load_json(shared / "fixtures/models/embeddinggemma-mean-dense/config.json");
+  const auto g = sbert::cpu::ModelConfig::from_json(gj, "gemma");
+  ASSERT_EQ(g.layers.size(), 4u);
+  for (size_t l = 0; l < 3; ++l) {
+    EXPECT_EQ(g.layers[l].left, 8);
+    EXPECT_EQ(g.layers[l].right, 8);
+    EXPECT_EQ(g.layers[l].rope_theta, 10000.0);
+  }
+  EXPECT_EQ(g.layers[3].left, -1);
+  EXPECT_EQ(g.layers[3].right, -1);
+  EXPECT_EQ(g.layers[3].rope_theta, 1000000.0);
+  EXPECT_FLOAT_EQ(g.scale(), static_cast<float>(1.0 / std::sqrt(20.0)));
+  gj["use_bidirectional_attention"] = false;
+  gj.erase("layer_types");  // then the pattern: every 4th layer full
+  const auto causal = sbert::cpu::ModelConfig::from_json(gj, "gemma");
+  EXPECT_EQ(causal.layers[0].left, 15);
+  EXPECT_EQ(causal.layers[0].right, 0);
+  EXPECT_EQ(causal.layers[3].left, -1);
+  EXPECT_EQ(causal.layers[3].right, 0);
+
+  json qj = sbert::testing::load_json(shared / "fixtures/models/qwen3-embedding-lasttoken/config.json");
+  const auto q = sbert::cpu::ModelConfig::from_json(qj, "qwen");
+  for (const auto& l : q.layers) {
+    EXPECT_EQ(l.left, -1);
+    EXPECT_EQ(l.right, 0);
+  }
+  EXPECT_EQ(q.head_dim(), 16);
+  EXPECT_EQ(q.num_kv_heads, 2);
+  qj["use_sliding_window"] = true;
+  qj["sliding_window"] = 5;
+  qj["max_window_layers"] = 1;
+  const auto qs = sbert::cpu::ModelConfig::from_json(qj, "qwen");
+  EXPECT_EQ(qs.layers[0].left, -1);
+  EXPECT_EQ(qs.layers[1].left, 4);
+  EXPECT_EQ(qs.layers[1].right, 0);
+}
+
+}  // namespace
