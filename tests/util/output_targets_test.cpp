@@ -141,8 +141,10 @@ TEST(AtomicOutputTargets, SignalRemovesTemporary) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       // A signal ignored by whoever started the tests (nohup) stays ignored by design: the
-      // child starts from the default so the test does not depend on how it was launched.
-      ::signal(sig, SIG_DFL);
+      // child starts from the default then, so the test does not depend on how it was launched
+      // (a handler AtomicOutput installed earlier in this process stays).
+      struct sigaction current {};
+      if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) ::signal(sig, SIG_DFL);
       AtomicOutput out((dir / "out.txt").string());
       out.write("partial");
       out.flush();
