@@ -137,15 +137,21 @@ struct AttentionArgs {
 // interleaved (four independent dependency chains instead of one after the other).
 // Rows may be windowed: row r sees keys [lo[r], hi[r]) (lo null: all n), the others masked as
 // the padding is; every row sees at least its own key.
+// `ld`: the rows' stride (np when 0), so that a block can work on a 16-aligned range of a longer
+// row: keys outside every row's window are skipped, which changes no bit (their exp is 0 and
+// lane_sum's lanes stay aligned).
 template <int Lanes>
 [[gnu::always_inline]] inline void softmax_rows(float* x, int64_t n, int64_t np, float scale,
-                                                const int64_t* lo = nullptr, const int64_t* hi = nullptr) {
+                                                const int64_t* lo = nullptr, const int64_t* hi = nullptr,
+                                                int64_t ld = 0) {
   using V = typename simd::Vec<Lanes>::type;
-  for (int64_t j = 0; j < kRows * np; ++j) x[j] *= scale;
+  if (ld == 0) ld = np;
+  for (int r = 0; r < kRows; ++r)
+    for (int64_t j = 0; j < np; ++j) x[r * ld + j] *= scale;
   V mx[kRows];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
-    float* row = x + r * np;
+    float* row = x + r * ld;
     for (int64_t j = n; j < np; ++j) row[j] = -INFINITY;
     if (lo) {
       for (int64_t j = 0; j < lo[r]; ++j) row[j] = -INFINITY;
@@ -157,7 +163,7 @@ template <int Lanes>
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
       V a;
-      std::memcpy(&a, x + r * np + j, sizeof a);
+      std::memcpy(&a, x + r * ld + j, sizeof a);
       mx[r] = a > mx[r] ? a : mx[r];
     }
   float m[kRows];
@@ -169,7 +175,7 @@ template <int Lanes>
   float acc[kRows][kLanes] = {};
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
-    float* row = x + r * np;
+    float* row = x + r * ld;
     for (int64_t j = 0; j < np; ++j) row[j] = exp_inline(row[j] - m[r]);
     for (int64_t j = n; j < np; ++j) row[j] = 0.0f;
     for (int64_t j = 0; j < np; j += kLanes)  // lane_sum's partial sums
@@ -182,7 +188,7 @@ template <int Lanes>
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
     const float inv = static_cast<float>(1.0 / sum[r]);
-    float* row = x + r * np;
+    float* row = x + r * ld;
     for (int64_t j = 0; j < np; ++j) row[j] *= inv;
   }
 }
@@ -254,12 +260,21 @@ template <int Lanes>
         lo[r] = L.window_left >= 0 ? std::max<int64_t>(0, i - L.window_left) : 0;
         hi[r] = L.window_right >= 0 ? std::min<int64_t>(n, i + L.window_right + 1) : n;
       }
-      for (int64_t jb = 0; jb < np; jb += kLanes)
+      // Only the 16-key blocks some row of the block sees (causal: up to the diagonal; a window:
+      // around it).
+      int64_t jlo = 0, jhi = np;
+      if (windowed) {
+        jlo = *std::min_element(lo, lo + kRows) / kLanes * kLanes;
+        jhi = std::min<int64_t>(np, (*std::max_element(hi, hi + kRows) + kLanes - 1) / kLanes * kLanes);
+        for (int r = 0; r < kRows; ++r) lo[r] -= jlo, hi[r] -= jlo;
+      }
+      const int64_t keys = std::min(n, jhi) - jlo;
+      for (int64_t jb = jlo; jb < jhi; jb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, q + i0 * ldq, ldq, kt + jb, np, d, p + jb, np, kLanes);
-      softmax_rows<Lanes>(p, n, np, scale, windowed ? lo : nullptr, windowed ? hi : nullptr);
+      softmax_rows<Lanes>(p + jlo, keys, jhi - jlo, scale, windowed ? lo : nullptr, windowed ? hi : nullptr, np);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
-        simd::tile16_rows<Lanes, kRows>(rows, p, np, v + tb, ldv, n, g.ctx + (t0 + i0) * H + h * d + tb, H,
-                                        std::min<int64_t>(kLanes, d - tb));
+        simd::tile16_rows<Lanes, kRows>(rows, p + jlo, np, v + jlo * ldv + tb, ldv, keys,
+                                        g.ctx + (t0 + i0) * H + h * d + tb, H, std::min<int64_t>(kLanes, d - tb));
     }
   }
 }

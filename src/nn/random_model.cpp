@@ -41,6 +41,9 @@ std::string small_vocab() {
   return v;
 }
 
+void write_st_files(const fs::path& out, const RandomModelSpec& s);
+void write_rotary_decoder(const fs::path& out, const RandomModelSpec& s, const cpu::Architecture& arch, size_t vocab);
+
 }  // namespace
 
 void write_random_model(const fs::path& out, const RandomModelSpec& s) {
@@ -90,8 +93,14 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
 
   const cpu::Architecture* arch = cpu::architecture_for(s.model_type);
   const std::string family = arch ? arch->name : "";
+  if (family == "qwen3" || family == "gemma3") {
+    write_rotary_decoder(out, s, *arch, vocab);
+    write_st_files(out, s);
+    return;
+  }
   if (family != "bert" && family != "distilbert" && family != "electra")
-    throw Error("random model: model type '" + s.model_type + "' is not one of bert, distilbert, electra");
+    throw Error("random model: model type '" + s.model_type +
+                "' is not one of bert, distilbert, electra, qwen3, gemma3_text");
   const bool distil = family == "distilbert";
   const size_t E = arch->config.embedding_size && s.embedding_size ? s.embedding_size : s.hidden;
   const cpu::ConfigKeys& k = arch->config;
@@ -152,9 +161,14 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
   }
   if (t.pooler) linear(t.pooler, H, H);
   write_safetensors(out / "model.safetensors", tensors, s.dtype);
+  write_st_files(out, s);
+}
 
-  // The sentence-transformers files, from the same builders `sbert train` uses (checked before
-  // anything is written).
+namespace {
+
+// The sentence-transformers files, from the same builders `sbert train` uses (checked before
+// anything is written).
+void write_st_files(const fs::path& out, const RandomModelSpec& s) {
   model::StLayout layout;
   layout.pooling.modes = {s.pooling};
   layout.pooling.word_embedding_dimension = static_cast<int64_t>(s.hidden);
@@ -167,5 +181,67 @@ void write_random_model(const fs::path& out, const RandomModelSpec& s) {
   if (s.normalize) fs::create_directories(out / "2_Normalize");
   write_text(out / "sentence_bert_config.json", model::sentence_bert_config_json(layout).dump(2));
 }
+
+// Qwen3 (as Qwen3-Embedding) or Gemma 3 text (as EmbeddingGemma): the published configs' switches
+// with the spec's sizes, weights ~ N(0, init_std), norms at identity (Qwen's w = 1, Gemma's
+// (1 + w) with w = 0).
+void write_rotary_decoder(const fs::path& out, const RandomModelSpec& s, const cpu::Architecture& arch, size_t vocab) {
+  const bool gemma = std::string(arch.name) == "gemma3";
+  const int64_t H = static_cast<int64_t>(s.hidden), I = static_cast<int64_t>(s.intermediate);
+  const int64_t nh = static_cast<int64_t>(s.heads), nkv = static_cast<int64_t>(s.kv_heads ? s.kv_heads : s.heads);
+  const int64_t d = static_cast<int64_t>(s.head_dim ? s.head_dim : s.hidden / s.heads);
+  const int64_t L = static_cast<int64_t>(s.layers);
+  nlohmann::json config = {{"model_type", s.model_type}, {"vocab_size", vocab}, {"hidden_size", H},
+                           {"num_hidden_layers", L}, {"num_attention_heads", nh}, {"num_key_value_heads", nkv},
+                           {"head_dim", d}, {"intermediate_size", I}, {"max_position_embeddings", s.max_position},
+                           {"rms_norm_eps", 1e-6}, {"attention_bias", false}, {"rope_scaling", nullptr},
+                           {"initializer_range", s.init_std}, {"torch_dtype", "float32"}};
+  if (gemma) {
+    nlohmann::json types = nlohmann::json::array();
+    for (int64_t l = 0; l < L; ++l) types.push_back((l + 1) % 6 ? "sliding_attention" : "full_attention");
+    config.update({{"architectures", {"Gemma3TextModel"}}, {"hidden_activation", "gelu_pytorch_tanh"},
+                   {"query_pre_attn_scalar", d}, {"sliding_window", 512}, {"layer_types", types},
+                   {"rope_theta", 1000000.0}, {"rope_local_base_freq", 10000.0},
+                   {"use_bidirectional_attention", true}, {"pad_token_id", 0}, {"bos_token_id", 2},
+                   {"eos_token_id", 1}});
+  } else {
+    config.update({{"architectures", {"Qwen3ForCausalLM"}}, {"hidden_act", "silu"}, {"rope_theta", 1000000},
+                   {"use_sliding_window", false}, {"sliding_window", nullptr}, {"max_window_layers", L},
+                   {"tie_word_embeddings", true}});
+  }
+  write_text(out / "config.json", config.dump(2));
+  std::mt19937_64 rng(s.seed);
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(s.init_std));
+  std::vector<NamedTensor> tensors;
+  auto randn = [&](const std::string& name, std::vector<int64_t> shape) {
+    NamedTensor t{name + ".weight", shape, {}};
+    t.values.resize(static_cast<size_t>(shape[0] * shape[1]));
+    for (float& x : t.values) x = normal(rng);
+    tensors.push_back(std::move(t));
+  };
+  auto norm = [&](const std::string& name, int64_t n) {
+    tensors.push_back({name + ".weight", {n}, std::vector<float>(static_cast<size_t>(n), gemma ? 0.0f : 1.0f)});
+  };
+  const cpu::TensorNames& t = arch.tensors;
+  randn(t.word_embeddings, {static_cast<int64_t>(vocab), H});
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string p = t.layer_prefix + std::to_string(l) + ".";
+    randn(p + t.query, {nh * d, H});
+    randn(p + t.key, {nkv * d, H});
+    randn(p + t.value, {nkv * d, H});
+    randn(p + t.attention_out, {H, nh * d});
+    norm(p + t.q_norm, d);
+    norm(p + t.k_norm, d);
+    for (const char* n : {t.input_norm, t.post_attention_norm, t.pre_mlp_norm, t.post_mlp_norm})
+      if (n) norm(p + n, H);
+    randn(p + t.mlp_gate, {I, H});
+    randn(p + t.mlp_up, {I, H});
+    randn(p + t.mlp_down, {H, I});
+  }
+  norm(t.final_norm, H);
+  write_safetensors(out / "model.safetensors", tensors, s.dtype);
+}
+
+}  // namespace
 
 }  // namespace sbert

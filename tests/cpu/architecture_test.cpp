@@ -41,11 +41,22 @@ TEST(Architecture, EveryModelTypeBelongsToOneDescription) {
       EXPECT_TRUE(seen.insert(t.model_type).second) << t.model_type << " is read by two descriptions";
       EXPECT_EQ(architecture_for(t.model_type), a);
     }
-    // Every executor needs these.
+    // Every executor needs these; and the names its blocks read.
     const TensorNames& n = a->tensors;
     for (const char* name : {n.word_embeddings, n.layer_prefix, n.query, n.key, n.value, n.attention_out,
-                             n.mlp_up, n.mlp_down, n.attention_norm, n.mlp_norm})
+                             n.mlp_up, n.mlp_down})
       EXPECT_NE(name, nullptr) << a->name;
+    if (a->norm_placement == NormPlacement::Post) {
+      for (const char* name : {n.attention_norm, n.mlp_norm}) EXPECT_NE(name, nullptr) << a->name;
+    } else {
+      for (const char* name : {n.input_norm, n.pre_mlp_norm, n.final_norm}) EXPECT_NE(name, nullptr) << a->name;
+    }
+    if (a->norm_placement == NormPlacement::Sandwich)
+      for (const char* name : {n.post_attention_norm, n.post_mlp_norm}) EXPECT_NE(name, nullptr) << a->name;
+    if (a->mlp == MlpKind::Gated) EXPECT_NE(n.mlp_gate, nullptr) << a->name;
+    if (a->positions != PositionKind::Rotary) EXPECT_NE(n.position_embeddings, nullptr) << a->name;
+    // The BERT family runs on both executors; the others say which blocks they need.
+    EXPECT_EQ(a->bert_blocks(), a->norm_placement == NormPlacement::Post) << a->name;
   }
 }
 

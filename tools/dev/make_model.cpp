@@ -1,7 +1,14 @@
-// make_model: writes a random-weight BERT model in the sentence-transformers layout (for tests
-// and benchmarks), e.g. the all-MiniLM-L6-v2 shape:
+// make_model: writes a random-weight model in the sentence-transformers layout (for tests and
+// benchmarks), e.g. the all-MiniLM-L6-v2 shape:
 //   make_model --out /tmp/minilm --vocab-from ../shared/tokenizers/all-MiniLM-L6-v2 \
 //     --hidden 384 --layers 6 --heads 12 --intermediate 1536 --max-seq-length 256
+// Qwen3-Embedding-0.6B's shape (last-token pooling) and EmbeddingGemma-300m's (mean):
+//   make_model --out /tmp/qwen3-0.6b --model-type qwen3 --vocab-from ../shared/tokenizers/qwen3 \
+//     --hidden 1024 --layers 28 --heads 16 --kv-heads 8 --head-dim 128 --intermediate 3072 \
+//     --max-position 32768 --max-seq-length 512 --pooling lasttoken
+//   make_model --out /tmp/gemma-300m --model-type gemma3_text --vocab-from ../shared/tokenizers/gemma3 \
+//     --hidden 768 --layers 24 --heads 3 --kv-heads 1 --head-dim 256 --intermediate 1152 \
+//     --max-position 2048 --max-seq-length 512
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -18,7 +25,10 @@ int main(int argc, char** argv) {
                  "copy the tokenizer files (vocab.txt, tokenizer.json, ...) from this folder; "
                  "default: a small generated WordPiece vocab");
   app.add_option("--vocab-size", s.vocab_size, "vocabulary size (default: the tokenizer's)");
-  app.add_option("--model-type", s.model_type, "bert | distilbert | electra")->capture_default_str();
+  app.add_option("--model-type", s.model_type, "bert | distilbert | electra | qwen3 | gemma3_text")
+      ->capture_default_str();
+  app.add_option("--kv-heads", s.kv_heads, "qwen3 / gemma3_text: key/value heads (default: heads)");
+  app.add_option("--head-dim", s.head_dim, "qwen3 / gemma3_text: head size (default: hidden / heads)");
   app.add_option("--embedding-size", s.embedding_size, "electra: embedding width (default: hidden)");
   app.add_option("--hidden", s.hidden, "hidden size")->capture_default_str();
   app.add_option("--layers", s.layers, "transformer layers")->capture_default_str();
