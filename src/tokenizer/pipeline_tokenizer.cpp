@@ -147,6 +147,7 @@ Encoding PipelineTokenizer::encode_plain(std::string_view text) const {
   e.type_ids.assign(n, 0);
   e.special_mask.assign(n, 0);
   e.sequence_ids.assign(n, 0);
+  if (post_) post_->adjust(e);
   return e;
 }
 
