@@ -8,6 +8,7 @@
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/precompiled_charsmap.h"
+#include "tokenizer/tokenizer_json_reader.h"
 
 namespace sbert::tok {
 
@@ -166,19 +167,27 @@ PreTokenizerPtr parse_pre_tokenizer(const Ctx& c, const json& j) {
   c.fail("unsupported pre_tokenizer '" + t + "'");
 }
 
-ModelPtr parse_bpe(const Ctx& c, const json& j) {
-  const json& v = j.value("vocab", json());
-  if (!v.is_object() || v.empty()) c.fail("model 'BPE': \"vocab\" must be a non-empty object");
+// The vocab and merges come from `tables` when the reader streamed them there, else from `j`.
+ModelPtr parse_bpe(const Ctx& c, const json& j, BpeTables& tables) {
   std::unordered_map<std::string, int64_t> vocab;
-  vocab.reserve(v.size());
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!it.value().is_number_integer()) c.fail("model 'BPE': vocab id of '" + it.key() + "' is not an integer");
-    vocab.emplace(it.key(), it.value().get<int64_t>());
+  if (tables.has_vocab) {
+    vocab.reserve(tables.vocab.size());
+    for (auto& [k, id] : tables.vocab) vocab.emplace(std::move(k), id);
+    tables.vocab = {};
+  } else {
+    const json& v = j.value("vocab", json());
+    if (!v.is_object()) c.fail("model 'BPE': \"vocab\" must be a non-empty object");
+    vocab.reserve(v.size());
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_number_integer()) c.fail("model 'BPE': vocab id of '" + it.key() + "' is not an integer");
+      vocab.emplace(it.key(), it.value().get<int64_t>());
+    }
   }
-  const json& m = j.value("merges", json::array());
+  if (vocab.empty()) c.fail("model 'BPE': \"vocab\" must be a non-empty object");
+  const json& m = tables.has_merges ? json::array() : j.value("merges", json::array());
   if (!m.is_array()) c.fail("model 'BPE': \"merges\" must be an array");
-  std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(m.size());
+  std::vector<std::pair<std::string, std::string>> merges = std::move(tables.merges);
+  merges.reserve(merges.size() + m.size());
   for (size_t i = 0; i < m.size(); ++i) {
     const json& e = m[i];
     if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
@@ -207,13 +216,13 @@ ModelPtr parse_bpe(const Ctx& c, const json& j) {
   return make_bpe_model(std::move(vocab), merges, o, c.file);
 }
 
-ModelPtr parse_model(const Ctx& c, const json& j) {
+ModelPtr parse_model(const Ctx& c, const json& j, BpeTables& tables) {
   if (!j.is_object()) c.fail("missing \"model\"");
   // Old files omit the model type; WordPiece has "continuing_subword_prefix".
   std::string t = j.contains("type") ? type_of(c, j, "model") : "";
   if (t.empty() && j.contains("merges")) t = "BPE";
   if (t.empty() && j.contains("continuing_subword_prefix")) t = "WordPiece";
-  if (t == "BPE") return parse_bpe(c, j);
+  if (t == "BPE") return parse_bpe(c, j, tables);
   if (t == "WordPiece") {
     const json& v = j.value("vocab", json());
     if (!v.is_object() || v.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
@@ -343,9 +352,11 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
   Ctx c{path};
   std::ifstream in(path, std::ios::binary);
   if (!in) c.fail("cannot open file");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   json j;
+  BpeTables tables;
   try {
-    j = parse_json(in, path);
+    j = read_tokenizer_json(text, path, tables);
   } catch (const json::exception& e) {
     c.fail(std::string("malformed JSON: ") + e.what());
   }
@@ -367,7 +378,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
     }
     auto normalizer = parse_normalizer(c, j.value("normalizer", json()));
     auto pre = parse_pre_tokenizer(c, j.value("pre_tokenizer", json()));
-    auto model = parse_model(c, j.value("model", json()));
+    auto model = parse_model(c, j.value("model", json()), tables);
     auto post = parse_post_processor(c, j.value("post_processor", json()));
     const std::string desc = "tokenizer.json (" + model->name() + ")";
     auto tok = std::make_unique<PipelineTokenizer>(desc, std::move(added), std::move(normalizer),

@@ -599,13 +599,23 @@ TEST(BadInput, BpeTokenizerJsonErrorsNameTheFile) {
   EXPECT_NE(err.find("normalizer 'Replace': invalid regex '[z-a]'"), std::string::npos) << err;
   err = error_of("{" + ok_model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"String": "-"}, "behavior": "Sideways"}})");
   EXPECT_NE(err.find("unknown behavior 'Sideways'"), std::string::npos) << err;
-  // Both merge formats and the decoders load.
-  for (const std::string merges : {R"([["a", "b"]])", R"(["a b"])"}) {
+  // A merge that is neither ["a", "b"] nor "a b" (the streaming reader hands it to the plain one).
+  for (const std::string bad : {R"([["a"]])", R"(["ab"])", R"([["a", 1]])", R"([["a", ["b"]]])"}) {
+    err = error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": )" + bad + "}}");
+    EXPECT_NE(err.find("tokenizer.json: model 'BPE': merges[0] is not"), std::string::npos) << bad << ": " << err;
+  }
+  err = error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0.5}, "merges": []}})");
+  EXPECT_NE(err.find("vocab id of 'a' is not an integer"), std::string::npos) << err;
+  // Both merge formats, either key order and the decoders load.
+  for (const std::string model :
+       {R"({"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]})",
+        R"({"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})",
+        R"({"merges": [["a", "b"]], "vocab": {"a": 0, "b": 1, "ab": 2}, "type": "BPE"})"}) {
     auto dir = sbert::testing::temp_dir("bpe_ok");
     sbert::testing::write_file(dir / "tokenizer.json",
-                               R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": )" + merges +
-                                   R"(}, "decoder": {"type": "ByteLevel"}, "post_processor": {"type": "Sequence", "processors": [{"type": "ByteLevel"}]}})");
-    EXPECT_EQ(sbert::load_tokenizer(dir)->encode("ab", true).ids, (std::vector<int64_t>{2})) << merges;
+                               R"({"model": )" + model +
+                                   R"(, "decoder": {"type": "ByteLevel"}, "post_processor": {"type": "Sequence", "processors": [{"type": "ByteLevel"}]}})");
+    EXPECT_EQ(sbert::load_tokenizer(dir)->encode("ab", true).ids, (std::vector<int64_t>{2})) << model;
   }
 }
 
