@@ -3,6 +3,7 @@
 // otherwise), then the adjacent pair of lowest merge rank is merged, leftmost first, until no
 // pair has a merge. Symbols are a linked list and candidate pairs a priority queue, so a word
 // of n characters costs O(n log n).
+#include <algorithm>
 #include <cstdio>
 #include <queue>
 
@@ -22,6 +23,47 @@ struct Merge {
 };
 
 uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+
+// Token pair -> merge, open addressing with linear probing (the lookup of every candidate pair:
+// one probe into a flat table instead of a node-based map's chain).
+class PairTable {
+ public:
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    slots_.assign(cap, Slot{kEmpty, {}});
+    mask_ = cap - 1;
+  }
+  void set(uint64_t key, Merge m) {  // overwrites
+    Slot* s = probe(key);
+    s->key = key;
+    s->merge = m;
+  }
+  void prefetch(uint64_t key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash(key) & mask_]);
+  }
+  const Merge* find(uint64_t key) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return &slots_[i].merge;
+      if (slots_[i].key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids are below 2^31, so no pair is this
+  struct Slot {
+    uint64_t key;
+    Merge merge;
+  };
+  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  Slot* probe(uint64_t key) {
+    for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_)
+      if (slots_[i].key == key || slots_[i].key == kEmpty) return &slots_[i];
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
 
 class BpeModel : public Model {
  public:
@@ -48,7 +90,7 @@ class BpeModel : public Model {
       const auto ij = vocab_.find(joined);
       if (ij == vocab_.end()) throw Error(at + joined + "', the merged token, is not in the vocabulary");
       // A pair listed twice keeps its later rank, as in the reference.
-      merges_[pair_key(ia->second, ib->second)] = {static_cast<uint32_t>(i), static_cast<uint32_t>(ij->second)};
+      merges_.set(pair_key(ia->second, ib->second), {static_cast<uint32_t>(i), static_cast<uint32_t>(ij->second)});
     }
     if (o_.unk_token) {
       auto it = vocab_.find(*o_.unk_token);
@@ -158,10 +200,7 @@ class BpeModel : public Model {
     return syms;
   }
 
-  const Merge* find_merge(const Sym& a, const Sym& b) const {
-    auto it = merges_.find(pair_key(a.id, b.id));
-    return it == merges_.end() ? nullptr : &it->second;
-  }
+  const Merge* find_merge(const Sym& a, const Sym& b) const { return merges_.find(pair_key(a.id, b.id)); }
 
   void merge(std::vector<Sym>& syms) const {
     struct Cand {
@@ -169,12 +208,21 @@ class BpeModel : public Model {
       int32_t pos;
       bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
     };
-    std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> queue;
+    // The initial pairs: looked up with their table slots prefetched a few pairs ahead (the
+    // table is far larger than the caches), then heapified at once.
+    std::vector<Cand> initial;
+    const auto n = static_cast<int32_t>(syms.size());
+    constexpr int32_t kAhead = 8;
+    for (int32_t i = 0; i + 1 < std::min(n, kAhead + 1); ++i) merges_.prefetch(pair_key(syms[i].id, syms[i + 1].id));
+    for (int32_t i = 0; i + 1 < n; ++i) {
+      if (i + kAhead + 1 < n) merges_.prefetch(pair_key(syms[i + kAhead].id, syms[i + kAhead + 1].id));
+      if (const Merge* m = find_merge(syms[i], syms[i + 1])) initial.push_back({m->rank, i});
+    }
+    std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> queue(std::greater<Cand>(), std::move(initial));
     auto consider = [&](int32_t pos) {
       if (pos < 0 || syms[pos].next < 0) return;
       if (const Merge* m = find_merge(syms[pos], syms[syms[pos].next])) queue.push({m->rank, pos});
     };
-    for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) consider(i);
     while (!queue.empty()) {
       const Cand c = queue.top();
       queue.pop();
@@ -188,6 +236,8 @@ class BpeModel : public Model {
       a.next = b.next;
       b.gone = true;
       if (a.next >= 0) syms[a.next].prev = c.pos;
+      if (a.prev >= 0) merges_.prefetch(pair_key(syms[a.prev].id, a.id));
+      if (a.next >= 0) merges_.prefetch(pair_key(a.id, syms[a.next].id));
       consider(a.prev);
       consider(c.pos);
     }
@@ -195,7 +245,7 @@ class BpeModel : public Model {
 
   std::unordered_map<std::string, int64_t> vocab_;
   std::vector<std::string> tokens_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  PairTable merges_;
   BpeOptions o_;
   std::optional<int64_t> unk_id_;
   int64_t byte_ids_[256];
