@@ -15,6 +15,7 @@ PACKAGES=(
   libcpp-httplib-dev  # client mode (--server) and the serve tests' HTTP client
   libboost-dev  # sbert serve: Boost.Beast's HTTP/1.1 request parser (header-only)
   libzip-dev  # torch.save zip checkpoints (pytorch_model.bin), read by the CPU runtime without libtorch
+  libpcre2-dev  # the regexes of tokenizer.json (Split, Replace, ByteLevel pre-tokenizers): PCRE2 32-bit
   clang libclang-rt-14-dev  # scripts/sanitize.sh and scripts/fuzz.sh (ASan, UBSan, libFuzzer)
 )
 

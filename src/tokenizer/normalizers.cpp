@@ -162,6 +162,40 @@ class ReplaceNormalizer : public Normalizer {
   std::u32string pattern_, content_;
 };
 
+// Replace over the matches of a regex (or literal) pattern; an empty match inserts `content`.
+class PatternReplaceNormalizer : public Normalizer {
+ public:
+  PatternReplaceNormalizer(TextPattern pattern, const std::string& content) : pattern_(std::move(pattern)) {
+    for (const Char& c : decode_utf8(content)) content_.push_back(c.cp);
+  }
+  void normalize(CharSeq& s, size_t max_chars) const override {
+    if (s.empty()) return;  // as the reference: an empty text has no match, not even an empty one
+    std::u32string text;
+    text.reserve(s.size());
+    for (const Char& c : s) text.push_back(c.cp);
+    const auto found = pattern_.matches(text);
+    if (found.empty()) return;
+    CharSeq out;
+    out.reserve(s.size());
+    size_t pos = 0;
+    for (const auto& [b, e] : found) {
+      out.insert(out.end(), s.begin() + pos, s.begin() + b);
+      check_normalized_length(out.size() + content_.size() + (s.size() - e), max_chars);
+      // The replacement spans what it replaces; an empty match, the point where it is.
+      const uint32_t ob = b < s.size() ? s[b].begin : s.back().end;
+      const uint32_t oe = e > b ? s[e - 1].end : ob;
+      for (char32_t c : content_) out.push_back({c, ob, oe});
+      pos = e;
+    }
+    out.insert(out.end(), s.begin() + pos, s.end());
+    s.swap(out);
+  }
+
+ private:
+  TextPattern pattern_;
+  std::u32string content_;
+};
+
 class PrependNormalizer : public Normalizer {
  public:
   explicit PrependNormalizer(const std::string& p) {
@@ -258,6 +292,9 @@ NormalizerPtr make_strip_normalizer(bool left, bool right) {
 }
 NormalizerPtr make_replace_normalizer(std::string pattern, std::string content) {
   return std::make_unique<ReplaceNormalizer>(pattern, content);
+}
+NormalizerPtr make_pattern_replace_normalizer(TextPattern pattern, std::string content) {
+  return std::make_unique<PatternReplaceNormalizer>(std::move(pattern), content);
 }
 NormalizerPtr make_prepend_normalizer(std::string prefix) {
   return std::make_unique<PrependNormalizer>(prefix);

@@ -13,9 +13,19 @@
 #include <vector>
 
 #include "sbert/tokenizer.h"
+#include "tokenizer/unicode_regex.h"
 #include "tokenizer/unicode_text.h"
 
 namespace sbert::tok {
+
+// A Split / Replace pattern: a literal string, or a regex when `regex` is set.
+struct TextPattern {
+  std::u32string literal;
+  std::shared_ptr<const UnicodeRegex> regex;
+  // Non-overlapping matches, left to right, as [begin, end) indices into `text`; an empty
+  // literal matches nothing.
+  std::vector<std::pair<size_t, size_t>> matches(const std::u32string& text) const;
+};
 
 // ---- normalizers ----
 // Thrown by a normalizer whose output would pass `max_chars` code points (a hostile
@@ -50,6 +60,8 @@ NormalizerPtr make_unicode_normalizer(NormForm form);
 NormalizerPtr make_strip_accents_normalizer();
 NormalizerPtr make_strip_normalizer(bool left, bool right);
 NormalizerPtr make_replace_normalizer(std::string pattern, std::string content);
+// Replace with a regex (or literal) pattern: every match, empty ones included, becomes `content`.
+NormalizerPtr make_pattern_replace_normalizer(TextPattern pattern, std::string content);
 NormalizerPtr make_prepend_normalizer(std::string prefix);
 NormalizerPtr make_sequence_normalizer(std::vector<NormalizerPtr> parts);
 // `blob` is the decoded sentencepiece precompiled_charsmap (see precompiled_charsmap.h).
@@ -72,6 +84,15 @@ PreTokenizerPtr make_punctuation_pre_tokenizer();       // isolate punctuation
 PreTokenizerPtr make_digits_pre_tokenizer(bool individual_digits);
 PreTokenizerPtr make_metaspace_pre_tokenizer(char32_t replacement, PrependScheme scheme, bool split);
 PreTokenizerPtr make_sequence_pre_tokenizer(std::vector<PreTokenizerPtr> parts);
+// Split (split_pre_tokenizer.cpp): what happens to the matches of the pattern (the non-matches
+// with `invert`), as the reference's SplitDelimiterBehavior.
+enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
+PreTokenizerPtr make_split_pre_tokenizer(TextPattern pattern, SplitBehavior behavior, bool invert);
+// ByteLevel (byte_level.cpp): optional leading space, optional GPT-2 regex split, then every
+// UTF-8 byte becomes its GPT-2 printable character, keeping the span of the character it is from.
+PreTokenizerPtr make_byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex);
+// The GPT-2 byte -> printable character map (byte_level.cpp).
+char32_t byte_level_char(uint8_t byte);
 
 // ---- models ----
 struct Token {
@@ -102,6 +123,19 @@ struct UnigramPiece {
 };
 ModelPtr make_unigram_model(std::vector<UnigramPiece> pieces, std::optional<int64_t> unk_id,
                             bool byte_fallback);
+// Byte-pair encoding (bpe_model.cpp), as the reference BPE model without dropout.
+struct BpeOptions {
+  std::optional<std::string> unk_token;
+  std::string continuing_subword_prefix, end_of_word_suffix;  // "" = none
+  bool fuse_unk = false;
+  bool byte_fallback = false;  // an unknown character becomes its <0xXX> byte tokens
+  bool ignore_merges = false;  // a word that is in the vocabulary is one token
+};
+// `vocab` maps token -> id; `merges` are token pairs by rank. A merge naming a token outside the
+// vocabulary (or whose result is outside it) throws sbert::Error "<where>: merges[i]: ...".
+ModelPtr make_bpe_model(std::unordered_map<std::string, int64_t> vocab,
+                        const std::vector<std::pair<std::string, std::string>>& merges, const BpeOptions& o,
+                        const std::string& where);
 
 // ---- post-processors ----
 class PostProcessor {
@@ -109,6 +143,8 @@ class PostProcessor {
   virtual ~PostProcessor() = default;
   virtual Encoding process(const Encoding& a, const Encoding* b) const = 0;
   virtual size_t added_tokens(bool pair) const = 0;
+  // Adjusts one sequence's encoding, with or without special tokens (ByteLevel trims offsets).
+  virtual void adjust(Encoding& e) const {}
 };
 using PostProcessorPtr = std::unique_ptr<PostProcessor>;
 
@@ -127,6 +163,12 @@ PostProcessorPtr make_template_processing(std::vector<TemplatePiece> single,
                                           std::vector<TemplatePiece> pair);
 PostProcessorPtr make_bert_processing(SpecialToken cls, SpecialToken sep);
 PostProcessorPtr make_roberta_processing(SpecialToken cls, SpecialToken sep);
+// ByteLevel: adds no tokens; with trim_offsets, a token's offsets leave out its leading and
+// trailing spaces (a first token keeps the one space add_prefix_space put there).
+PostProcessorPtr make_byte_level_processing(bool trim_offsets, bool add_prefix_space);
+// Sequence: every part adjusts each encoding; at most one part may add tokens. Throws
+// sbert::Error otherwise (the caller names the file).
+PostProcessorPtr make_sequence_processing(std::vector<PostProcessorPtr> parts);
 
 // ---- added tokens ----
 struct AddedToken {

@@ -1,4 +1,5 @@
 // Post-processors: wrap one or two encodings in the model's special tokens and set type ids.
+#include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 
 namespace sbert::tok {
@@ -54,6 +55,31 @@ class TemplateProcessing : public PostProcessor {
   std::vector<TemplatePiece> single_, pair_;
 };
 
+// Parts applied in turn: each adjusts the encodings, the one that adds tokens combines them.
+class SequenceProcessing : public PostProcessor {
+ public:
+  explicit SequenceProcessing(std::vector<PostProcessorPtr> parts) : parts_(std::move(parts)) {
+    for (const auto& p : parts_)
+      if (p->added_tokens(false) > 0 || p->added_tokens(true) > 0) {
+        if (adding_) throw Error("post_processor 'Sequence': more than one part adds special tokens");
+        adding_ = p.get();
+      }
+  }
+  Encoding process(const Encoding& a, const Encoding* b) const override {
+    if (adding_) return adding_->process(a, b);
+    return (parts_.empty() ? *concat_ : *parts_[0]).process(a, b);
+  }
+  size_t added_tokens(bool pair) const override { return adding_ ? adding_->added_tokens(pair) : 0; }
+  void adjust(Encoding& e) const override {
+    for (const auto& p : parts_) p->adjust(e);
+  }
+
+ private:
+  std::vector<PostProcessorPtr> parts_;
+  const PostProcessor* adding_ = nullptr;
+  PostProcessorPtr concat_ = make_byte_level_processing(false, false);  // for an empty Sequence
+};
+
 TemplatePiece special(const SpecialToken& t, int64_t type_id) { return {false, 0, {t}, type_id}; }
 TemplatePiece sequence(int s, int64_t type_id) { return {true, s, {}, type_id}; }
 
@@ -75,6 +101,10 @@ PostProcessorPtr make_roberta_processing(SpecialToken cls, SpecialToken sep) {
       {special(cls, 0), sequence(0, 0), special(sep, 0)},
       {special(cls, 0), sequence(0, 0), special(sep, 0), special(sep, 0), sequence(1, 0),
        special(sep, 0)});
+}
+
+PostProcessorPtr make_sequence_processing(std::vector<PostProcessorPtr> parts) {
+  return std::make_unique<SequenceProcessing>(std::move(parts));
 }
 
 }  // namespace sbert::tok

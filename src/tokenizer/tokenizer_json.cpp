@@ -1,5 +1,6 @@
 // Hugging Face tokenizer.json ("fast tokenizer" file) -> PipelineTokenizer. Every component
 // type is mapped explicitly; an unknown one is an error naming it, never a silent fallback.
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,7 @@
 #include "sbert/error.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/precompiled_charsmap.h"
+#include "tokenizer/tokenizer_json_reader.h"
 
 namespace sbert::tok {
 
@@ -49,6 +51,21 @@ char32_t single_char(const Ctx& c, const std::string& s, const char* field) {
   return cs[0].cp;
 }
 
+// {"String": "..."} or {"Regex": "..."}.
+TextPattern parse_pattern(const Ctx& c, const json& p, const char* component) {
+  TextPattern out;
+  if (p.is_object() && p.size() == 1 && p.contains("String") && p["String"].is_string()) {
+    for (const Char& ch : decode_utf8(p["String"].get<std::string>())) out.literal.push_back(ch.cp);
+    return out;
+  }
+  if (p.is_object() && p.size() == 1 && p.contains("Regex") && p["Regex"].is_string()) {
+    out.regex = std::make_shared<UnicodeRegex>(p["Regex"].get<std::string>(), c.file + ": " + component);
+    return out;
+  }
+  c.fail(std::string(component) + ": \"pattern\" must be {\"String\": ...} or {\"Regex\": ...}, got " +
+         p.dump().substr(0, 200));
+}
+
 NormalizerPtr parse_normalizer(const Ctx& c, const json& j) {
   if (j.is_null()) return nullptr;
   const std::string t = type_of(c, j, "normalizer");
@@ -70,9 +87,10 @@ NormalizerPtr parse_normalizer(const Ctx& c, const json& j) {
   if (t == "Prepend") return make_prepend_normalizer(get_or<std::string>(j, "prepend", ""));
   if (t == "Replace") {
     const json& p = j.value("pattern", json());
-    if (!p.is_object() || !p.contains("String") || !p["String"].is_string())
-      c.fail("unsupported normalizer 'Replace' pattern " + p.dump() + " (only String patterns)");
-    return make_replace_normalizer(p["String"].get<std::string>(), get_or<std::string>(j, "content", ""));
+    const std::string content = get_or<std::string>(j, "content", "");
+    if (p.is_object() && p.contains("String") && p["String"].is_string())
+      return make_replace_normalizer(p["String"].get<std::string>(), content);
+    return make_pattern_replace_normalizer(parse_pattern(c, p, "normalizer 'Replace'"), content);
   }
   if (t == "Precompiled") {
     const std::string b64 = get_or<std::string>(j, "precompiled_charsmap", "");
@@ -121,6 +139,22 @@ PreTokenizerPtr parse_pre_tokenizer(const Ctx& c, const json& j) {
     const char32_t rep = single_char(c, get_or<std::string>(j, "replacement", "\xE2\x96\x81"), "Metaspace.replacement");
     return make_metaspace_pre_tokenizer(rep, parse_prepend(c, j), get_or(j, "split", true));
   }
+  if (t == "Split") {
+    static const std::pair<const char*, SplitBehavior> kBehaviors[] = {
+        {"Removed", SplitBehavior::Removed},
+        {"Isolated", SplitBehavior::Isolated},
+        {"MergedWithPrevious", SplitBehavior::MergedWithPrevious},
+        {"MergedWithNext", SplitBehavior::MergedWithNext},
+        {"Contiguous", SplitBehavior::Contiguous}};
+    const std::string b = get_or<std::string>(j, "behavior", "");
+    const auto* hit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
+                                   [&](const auto& k) { return b == k.first; });
+    if (hit == std::end(kBehaviors)) c.fail("pre_tokenizer 'Split': unknown behavior '" + b + "'");
+    return make_split_pre_tokenizer(parse_pattern(c, j.value("pattern", json()), "pre_tokenizer 'Split'"),
+                                    hit->second, get_or(j, "invert", false));
+  }
+  if (t == "ByteLevel")
+    return make_byte_level_pre_tokenizer(get_or(j, "add_prefix_space", true), get_or(j, "use_regex", true));
   if (t == "Sequence") {
     std::vector<PreTokenizerPtr> parts;
     const json& list = j.value("pretokenizers", json::array());
@@ -133,11 +167,62 @@ PreTokenizerPtr parse_pre_tokenizer(const Ctx& c, const json& j) {
   c.fail("unsupported pre_tokenizer '" + t + "'");
 }
 
-ModelPtr parse_model(const Ctx& c, const json& j) {
+// The vocab and merges come from `tables` when the reader streamed them there, else from `j`.
+ModelPtr parse_bpe(const Ctx& c, const json& j, BpeTables& tables) {
+  std::unordered_map<std::string, int64_t> vocab;
+  if (tables.has_vocab) {
+    vocab.reserve(tables.vocab.size());
+    for (auto& [k, id] : tables.vocab) vocab.emplace(std::move(k), id);
+    tables.vocab = {};
+  } else {
+    const json& v = j.value("vocab", json());
+    if (!v.is_object()) c.fail("model 'BPE': \"vocab\" must be a non-empty object");
+    vocab.reserve(v.size());
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_number_integer()) c.fail("model 'BPE': vocab id of '" + it.key() + "' is not an integer");
+      vocab.emplace(it.key(), it.value().get<int64_t>());
+    }
+  }
+  if (vocab.empty()) c.fail("model 'BPE': \"vocab\" must be a non-empty object");
+  const json& m = tables.has_merges ? json::array() : j.value("merges", json::array());
+  if (!m.is_array()) c.fail("model 'BPE': \"merges\" must be an array");
+  std::vector<std::pair<std::string, std::string>> merges = std::move(tables.merges);
+  merges.reserve(merges.size() + m.size());
+  for (size_t i = 0; i < m.size(); ++i) {
+    const json& e = m[i];
+    if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
+      merges.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+      continue;
+    }
+    // The older format: "a b", one space between the two tokens.
+    const std::string s = e.is_string() ? e.get<std::string>() : std::string();
+    const size_t sp = s.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos)
+      c.fail("model 'BPE': merges[" + std::to_string(i) + "] is not [\"a\", \"b\"] or \"a b\": " +
+             e.dump().substr(0, 200));
+    merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+  }
+  const json& dropout = j.value("dropout", json());
+  if (!dropout.is_null() && (!dropout.is_number() || dropout.get<double>() != 0.0))
+    c.fail("model 'BPE': dropout " + dropout.dump() + " is not supported (sbert tokenizes deterministically; "
+           "set it to null)");
+  BpeOptions o;
+  if (j.contains("unk_token") && !j["unk_token"].is_null()) o.unk_token = j["unk_token"].get<std::string>();
+  o.continuing_subword_prefix = get_or<std::string>(j, "continuing_subword_prefix", "");
+  o.end_of_word_suffix = get_or<std::string>(j, "end_of_word_suffix", "");
+  o.fuse_unk = get_or(j, "fuse_unk", false);
+  o.byte_fallback = get_or(j, "byte_fallback", false);
+  o.ignore_merges = get_or(j, "ignore_merges", false);
+  return make_bpe_model(std::move(vocab), merges, o, c.file);
+}
+
+ModelPtr parse_model(const Ctx& c, const json& j, BpeTables& tables) {
   if (!j.is_object()) c.fail("missing \"model\"");
   // Old files omit the model type; WordPiece has "continuing_subword_prefix".
   std::string t = j.contains("type") ? type_of(c, j, "model") : "";
+  if (t.empty() && j.contains("merges")) t = "BPE";
   if (t.empty() && j.contains("continuing_subword_prefix")) t = "WordPiece";
+  if (t == "BPE") return parse_bpe(c, j, tables);
   if (t == "WordPiece") {
     const json& v = j.value("vocab", json());
     if (!v.is_object() || v.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
@@ -242,6 +327,22 @@ PostProcessorPtr parse_post_processor(const Ctx& c, const json& j) {
   if (t == "RobertaProcessing")
     return make_roberta_processing(special_pair(c, j.value("cls", json()), "cls"),
                                    special_pair(c, j.value("sep", json()), "sep"));
+  if (t == "ByteLevel")
+    return make_byte_level_processing(get_or(j, "trim_offsets", true), get_or(j, "add_prefix_space", true));
+  if (t == "Sequence") {
+    const json& list = j.value("processors", json());
+    if (!list.is_array()) c.fail("post_processor 'Sequence': \"processors\" must be an array");
+    if (list.size() > kMaxTokenizerComponents)
+      c.fail("post_processor 'Sequence': more than " + std::to_string(kMaxTokenizerComponents) + " processors");
+    std::vector<PostProcessorPtr> parts;
+    for (const json& p : list)
+      if (auto n = parse_post_processor(c, p)) parts.push_back(std::move(n));
+    try {
+      return make_sequence_processing(std::move(parts));
+    } catch (const Error& e) {
+      c.fail(e.what());
+    }
+  }
   c.fail("unsupported post_processor '" + t + "'");
 }
 
@@ -251,9 +352,11 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
   Ctx c{path};
   std::ifstream in(path, std::ios::binary);
   if (!in) c.fail("cannot open file");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   json j;
+  BpeTables tables;
   try {
-    j = parse_json(in, path);
+    j = read_tokenizer_json(text, path, tables);
   } catch (const json::exception& e) {
     c.fail(std::string("malformed JSON: ") + e.what());
   }
@@ -275,7 +378,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const std::string& path) 
     }
     auto normalizer = parse_normalizer(c, j.value("normalizer", json()));
     auto pre = parse_pre_tokenizer(c, j.value("pre_tokenizer", json()));
-    auto model = parse_model(c, j.value("model", json()));
+    auto model = parse_model(c, j.value("model", json()), tables);
     auto post = parse_post_processor(c, j.value("post_processor", json()));
     const std::string desc = "tokenizer.json (" + model->name() + ")";
     auto tok = std::make_unique<PipelineTokenizer>(desc, std::move(added), std::move(normalizer),

@@ -221,10 +221,11 @@ TEST(BadInput, MalformedAndUnsupportedTokenizerJson) {
   const std::string wp = R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})";
   EXPECT_NE(error_of("{" + wp + R"(, "normalizer": {"type": "Foo"}})").find("unsupported normalizer 'Foo'"),
             std::string::npos);
-  EXPECT_NE(error_of("{" + wp + R"(, "pre_tokenizer": {"type": "ByteLevel"}})").find("unsupported pre_tokenizer 'ByteLevel'"),
+  EXPECT_NE(error_of("{" + wp + R"(, "pre_tokenizer": {"type": "CharDelimiterSplit"}})").find("unsupported pre_tokenizer 'CharDelimiterSplit'"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}})").find("unsupported model 'BPE'"),
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}})").find("model 'BPE': \"vocab\" must be a non-empty object"),
             std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "Foo", "vocab": {}}})").find("unsupported model 'Foo'"), std::string::npos);
   EXPECT_NE(error_of("{" + wp + R"(, "post_processor": {"type": "Bar"}})").find("unsupported post_processor 'Bar'"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"a": 0}}})").find("[UNK]"),
@@ -373,3 +374,249 @@ TEST(TokenizerFile, BareRelativeNameLoads) {
   std::filesystem::current_path(cwd);
   EXPECT_EQ(err, "<no sbert::Error>");
 }
+
+// ---- byte-level BPE: Split, ByteLevel, BPE ----
+namespace {
+
+Strings to_strings(const std::vector<CharSeq>& pieces) {
+  Strings out;
+  for (const CharSeq& p : pieces) out.push_back(to_utf8(p));
+  return out;
+}
+
+Strings pre_tokenize(const PreTokenizer& pt, const std::string& text) {
+  std::vector<CharSeq> pieces{decode_utf8(text)};
+  pt.split(pieces);
+  return to_strings(pieces);
+}
+
+TextPattern literal(const std::string& s) {
+  TextPattern p;
+  for (const Char& c : decode_utf8(s)) p.literal.push_back(c.cp);
+  return p;
+}
+
+TextPattern regex(const std::string& s) { return {{}, std::make_shared<UnicodeRegex>(s, "test")}; }
+
+// The examples of the reference's SplitDelimiterBehavior documentation.
+TEST(SplitPreTokenizer, EveryBehaviorOnTheDocumentationExample) {
+  const std::string text = "the-final--countdown";
+  auto split = [&](SplitBehavior b, TextPattern p = literal("-")) {
+    return pre_tokenize(*make_split_pre_tokenizer(std::move(p), b, false), text);
+  };
+  EXPECT_EQ(split(SplitBehavior::Removed), (Strings{"the", "final", "countdown"}));
+  EXPECT_EQ(split(SplitBehavior::Isolated), (Strings{"the", "-", "final", "-", "-", "countdown"}));
+  EXPECT_EQ(split(SplitBehavior::MergedWithPrevious), (Strings{"the-", "final-", "-", "countdown"}));
+  EXPECT_EQ(split(SplitBehavior::MergedWithNext), (Strings{"the", "-final", "-", "-countdown"}));
+  EXPECT_EQ(split(SplitBehavior::Contiguous), (Strings{"the", "-", "final", "--", "countdown"}));
+  // The same with a regex pattern.
+  EXPECT_EQ(split(SplitBehavior::MergedWithNext, regex("-")), (Strings{"the", "-final", "-", "-countdown"}));
+  EXPECT_EQ(split(SplitBehavior::Isolated, regex("-+")), (Strings{"the", "-", "final", "--", "countdown"}));
+}
+
+TEST(SplitPreTokenizer, InvertActsOnTheTextBetweenMatches) {
+  // Inverted, the words are the delimiters' complement: the "-" runs are what the behavior acts on.
+  auto split = [](SplitBehavior b) {
+    return pre_tokenize(*make_split_pre_tokenizer(regex("[a-z]+"), b, true), "the-final--countdown");
+  };
+  EXPECT_EQ(split(SplitBehavior::Removed), (Strings{"the", "final", "countdown"}));
+  EXPECT_EQ(split(SplitBehavior::MergedWithPrevious), (Strings{"the-", "final--", "countdown"}));
+  EXPECT_EQ(split(SplitBehavior::MergedWithNext), (Strings{"the", "-final", "--countdown"}));
+  // Not inverted, Removed drops the words themselves.
+  EXPECT_EQ(pre_tokenize(*make_split_pre_tokenizer(regex("[a-z]+"), SplitBehavior::Removed, false),
+                         "the-final--countdown"),
+            (Strings{"-", "--"}));
+}
+
+TEST(SplitPreTokenizer, UnicodePropertiesAndSpansSurvive) {
+  // \s is Unicode whitespace (U+00A0, U+3000) and \p{L} covers Hangul.
+  auto pt = make_split_pre_tokenizer(regex("\\s+"), SplitBehavior::Removed, false);
+  EXPECT_EQ(pre_tokenize(*pt, "a\xC2\xA0" "b\xE3\x80\x80\xED\x95\x9C"), (Strings{"a", "b", "\xED\x95\x9C"}));
+  std::vector<CharSeq> pieces{decode_utf8("ab \xED\x95\x9C")};
+  pt->split(pieces);
+  ASSERT_EQ(pieces.size(), 2u);
+  EXPECT_EQ(pieces[1][0].begin, 3u);  // the original byte span of the Hangul syllable
+  EXPECT_EQ(pieces[1][0].end, 6u);
+}
+
+TEST(ByteLevel, BytesBecomePrintableCharactersWithTheirSpans) {
+  auto pt = make_byte_level_pre_tokenizer(true, true);
+  // U+0120 (Ġ) stands for the space; é (C3 A9) becomes U+00C3 U+00A9.
+  EXPECT_EQ(pre_tokenize(*pt, "Hello world"), (Strings{"\xC4\xA0Hello", "\xC4\xA0world"}));
+  std::vector<CharSeq> pieces{decode_utf8("\xC3\xA9!")};
+  pt->split(pieces);
+  ASSERT_EQ(to_strings(pieces), (Strings{"\xC4\xA0\xC3\x83\xC2\xA9", "!"}));
+  EXPECT_EQ(pieces[0][1].begin, 0u);  // both bytes of é keep the span of é
+  EXPECT_EQ(pieces[0][2].end, 2u);
+  EXPECT_EQ(byte_level_char('\n'), U'\u010A');
+  EXPECT_EQ(byte_level_char(0xAD), U'\u0143');  // the last byte that is not printable
+  EXPECT_EQ(pre_tokenize(*make_byte_level_pre_tokenizer(false, false), "a b"), (Strings{"a\xC4\xA0" "b"}));
+}
+
+ModelPtr bpe(std::unordered_map<std::string, int64_t> vocab,
+             std::vector<std::pair<std::string, std::string>> merges, BpeOptions o = {}) {
+  return make_bpe_model(std::move(vocab), merges, o, "test.json");
+}
+
+Strings bpe_tokens(const Model& m, const std::string& word) {
+  std::vector<Token> out;
+  m.tokenize(decode_utf8(word), out);
+  Strings s;
+  for (const Token& t : out) s.push_back(t.value);
+  return s;
+}
+
+TEST(BpeModel, LowestRankMergesFirstLeftmostOnTies) {
+  const std::unordered_map<std::string, int64_t> v = {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc", 5}, {"aa", 6}};
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"b", "c"}, {"a", "b"}}), "abc"), (Strings{"a", "bc"}));
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "b"}, {"b", "c"}}), "abc"), (Strings{"ab", "c"}));
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"b", "c"}, {"a", "bc"}}), "abc"), (Strings{"abc"}));
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "a"}}), "aaa"), (Strings{"aa", "a"}));
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "b"}}), "ababcab"), (Strings{"ab", "ab", "c", "ab"}));
+  // Ids and spans: "bc" is id 4 and covers bytes 1..3.
+  std::vector<Token> out;
+  bpe(v, {{"b", "c"}})->tokenize(decode_utf8("abc"), out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].id, 4);
+  EXPECT_EQ(out[1].begin, 1u);
+  EXPECT_EQ(out[1].end, 3u);
+}
+
+TEST(BpeModel, ByteFallbackUnknownAndFuse) {
+  std::unordered_map<std::string, int64_t> v = {{"<unk>", 0}, {"a", 1}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    v[name] = 10 + b;
+  }
+  BpeOptions o;
+  o.unk_token = "<unk>";
+  o.byte_fallback = true;
+  EXPECT_EQ(bpe_tokens(*bpe(v, {}, o), "a\xC3\xA9"), (Strings{"a", "<0xC3>", "<0xA9>"}));
+  // Without the byte tokens, unknown characters become <unk>: one each, or one per run fused.
+  const std::unordered_map<std::string, int64_t> small = {{"<unk>", 0}, {"a", 1}};
+  o.byte_fallback = false;
+  EXPECT_EQ(bpe_tokens(*bpe(small, {}, o), "a\xE2\x82\xAC\xE2\x82\xAC" "a"), (Strings{"a", "<unk>", "<unk>", "a"}));
+  o.fuse_unk = true;
+  EXPECT_EQ(bpe_tokens(*bpe(small, {}, o), "a\xE2\x82\xAC\xE2\x82\xAC" "a"), (Strings{"a", "<unk>", "a"}));
+  // No unk_token: unknown characters are dropped.
+  EXPECT_EQ(bpe_tokens(*bpe(small, {}), "a\xE2\x82\xAC" "a"), (Strings{"a", "a"}));
+}
+
+TEST(BpeModel, IgnoreMergesPrefixAndSuffix) {
+  const std::unordered_map<std::string, int64_t> v = {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"abc", 4}};
+  BpeOptions o;
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "b"}}, o), "abc"), (Strings{"ab", "c"}));
+  o.ignore_merges = true;
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "b"}}, o), "abc"), (Strings{"abc"}));
+  EXPECT_EQ(bpe_tokens(*bpe(v, {{"a", "b"}}, o), "cab"), (Strings{"c", "ab"}));
+  // continuing_subword_prefix: non-first characters carry it; a merge drops the right one's.
+  BpeOptions p;
+  p.continuing_subword_prefix = "##";
+  const std::unordered_map<std::string, int64_t> pv = {{"a", 0}, {"##b", 1}, {"ab", 2}, {"##a", 3}};
+  EXPECT_EQ(bpe_tokens(*bpe(pv, {}, p), "aba"), (Strings{"a", "##b", "##a"}));
+  EXPECT_EQ(bpe_tokens(*bpe(pv, {{"a", "##b"}}, p), "aba"), (Strings{"ab", "##a"}));
+  BpeOptions s;
+  s.end_of_word_suffix = "</w>";
+  const std::unordered_map<std::string, int64_t> sv = {{"a", 0}, {"b</w>", 1}, {"ab</w>", 2}};
+  EXPECT_EQ(bpe_tokens(*bpe(sv, {{"a", "b</w>"}}, s), "ab"), (Strings{"ab</w>"}));
+}
+
+TEST(BpeModel, LongWordIsNotQuadratic) {
+  // 4 M characters, one word: each merge costs O(log n).
+  const std::unordered_map<std::string, int64_t> v = {{"a", 0}, {"b", 1}, {"ab", 2}, {"abab", 3}};
+  auto m = bpe(v, {{"a", "b"}, {"ab", "ab"}});
+  std::string word;
+  for (int i = 0; i < (1 << 21); ++i) word += "ab";
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Token> out;
+  m->tokenize(decode_utf8(word), out);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
+  ASSERT_EQ(out.size(), size_t{1} << 20);
+  EXPECT_EQ(out.back().value, "abab");
+  EXPECT_EQ(out.back().end, word.size());
+}
+
+TEST(ByteLevelProcessing, TrimOffsetsLeavesOutSpaces) {
+  BpeOptions o;
+  o.ignore_merges = true;
+  auto make = [&](bool trim) {
+    return std::make_unique<PipelineTokenizer>(
+        "test", std::vector<AddedToken>{}, nullptr, make_byte_level_pre_tokenizer(false, true),
+        bpe({{"hello", 0}, {"\xC4\xA0world", 1}, {"w", 2}}, {}, o), make_byte_level_processing(trim, false));
+  };
+  const Encoding raw = make(false)->encode("hello world", false);
+  EXPECT_EQ(raw.ids, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(raw.offsets[1], (std::pair<size_t, size_t>{5, 11}));
+  const Encoding trimmed = make(true)->encode("hello world", true);
+  EXPECT_EQ(trimmed.ids, (std::vector<int64_t>{0, 1}));  // adds no tokens
+  EXPECT_EQ(trimmed.offsets[0], (std::pair<size_t, size_t>{0, 5}));
+  EXPECT_EQ(trimmed.offsets[1], (std::pair<size_t, size_t>{6, 11}));
+}
+
+TEST(PatternReplace, RegexMatchesBecomeTheContent) {
+  auto n = make_pattern_replace_normalizer(regex("\\s+"), "_");
+  CharSeq s = decode_utf8("a \t b\xC2\xA0" "c");
+  n->normalize(s, 1000);
+  EXPECT_EQ(to_utf8(s), "a_b_c");
+  ASSERT_EQ(s.size(), 5u);
+  EXPECT_EQ(s[1].begin, 1u);  // "_" spans the three whitespace bytes it replaced
+  EXPECT_EQ(s[1].end, 4u);
+  EXPECT_EQ(s[4].begin, 7u);
+}
+
+TEST(BadInput, CatastrophicRegexFailsFast) {
+  auto pt = make_split_pre_tokenizer(regex("(a+)+$"), SplitBehavior::Isolated, false);
+  const std::string text = std::string(100000, 'a') + "b";
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string err = sbert::testing::error_of([&] { pre_tokenize(*pt, text); });
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(s, 10.0);
+  // It either finishes (PCRE2 may optimize the pattern) or reports the limit, naming the pattern.
+  if (err != "<no sbert::Error>") {
+    EXPECT_NE(err.find("(a+)+$"), std::string::npos) << err;
+    EXPECT_NE(err.find("limit"), std::string::npos) << err;
+  }
+  std::printf("[ regex    ] (a+)+$ on 100k a + b: %.2f s, %s\n", s, err.c_str());
+}
+
+TEST(BadInput, BpeTokenizerJsonErrorsNameTheFile) {
+  const std::string bpe_model = R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"], ["a", "x"]]})";
+  std::string err = error_of("{" + bpe_model + "}");
+  EXPECT_NE(err.find("tokenizer.json: model 'BPE': merges[1]"), std::string::npos) << err;
+  EXPECT_NE(err.find("'x' is not in the vocabulary"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  err = error_of(R"({"model": {"type": "BPE", "dropout": 0.1, "vocab": {"a": 0}, "merges": []}})");
+  EXPECT_NE(err.find("tokenizer.json: model 'BPE': dropout 0.1"), std::string::npos) << err;
+  err = error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})");
+  EXPECT_NE(err.find("merges[0]"), std::string::npos) << err;  // "ab" is not in the vocabulary
+  const std::string ok_model = R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []})";
+  err = error_of("{" + ok_model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated"}})");
+  EXPECT_NE(err.find("tokenizer.json: pre_tokenizer 'Split': invalid regex '(ab'"), std::string::npos) << err;
+  EXPECT_NE(err.find("missing closing parenthesis"), std::string::npos) << err;  // PCRE2's message
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  err = error_of("{" + ok_model + R"(, "normalizer": {"type": "Replace", "pattern": {"Regex": "[z-a]"}, "content": ""}})");
+  EXPECT_NE(err.find("normalizer 'Replace': invalid regex '[z-a]'"), std::string::npos) << err;
+  err = error_of("{" + ok_model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"String": "-"}, "behavior": "Sideways"}})");
+  EXPECT_NE(err.find("unknown behavior 'Sideways'"), std::string::npos) << err;
+  // A merge that is neither ["a", "b"] nor "a b" (the streaming reader hands it to the plain one).
+  for (const std::string bad : {R"([["a"]])", R"(["ab"])", R"([["a", 1]])", R"([["a", ["b"]]])"}) {
+    err = error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": )" + bad + "}}");
+    EXPECT_NE(err.find("tokenizer.json: model 'BPE': merges[0] is not"), std::string::npos) << bad << ": " << err;
+  }
+  err = error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0.5}, "merges": []}})");
+  EXPECT_NE(err.find("vocab id of 'a' is not an integer"), std::string::npos) << err;
+  // Both merge formats, either key order and the decoders load.
+  for (const std::string model :
+       {R"({"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]})",
+        R"({"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})",
+        R"({"merges": [["a", "b"]], "vocab": {"a": 0, "b": 1, "ab": 2}, "type": "BPE"})"}) {
+    auto dir = sbert::testing::temp_dir("bpe_ok");
+    sbert::testing::write_file(dir / "tokenizer.json",
+                               R"({"model": )" + model +
+                                   R"(, "decoder": {"type": "ByteLevel"}, "post_processor": {"type": "Sequence", "processors": [{"type": "ByteLevel"}]}})");
+    EXPECT_EQ(sbert::load_tokenizer(dir)->encode("ab", true).ids, (std::vector<int64_t>{2})) << model;
+  }
+}
+
+}  // namespace
