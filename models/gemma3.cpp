@@ -28,15 +28,15 @@ void read_gemma3(const nlohmann::json& j, ModelConfig& c, const std::string& whe
   const double local_theta = config_number(j, where, "rope_local_base_freq", 10000.0);
   const int64_t window = config_int(j, where, "sliding_window", std::nullopt);
   if (window <= 0) throw Error(where + ": field 'sliding_window' must be positive");
-  std::vector<bool> sliding = config_sliding_layers(j, where, c.num_layers);
+  std::vector<bool> sliding = config_sliding_layers(j, where, static_cast<int64_t>(c.layers.size()));
   if (sliding.empty()) {
     int64_t pattern = 6;
     for (const char* key : {"sliding_window_pattern", "_sliding_window_pattern"})
       if (j.contains(key) && !j[key].is_null()) pattern = config_int(j, where, key, 6);
     if (pattern <= 0) throw Error(where + ": field 'sliding_window_pattern' must be positive");
-    for (int64_t l = 0; l < c.num_layers; ++l) sliding.push_back((l + 1) % pattern != 0);
+    for (int64_t l = 0; l < static_cast<int64_t>(c.layers.size()); ++l) sliding.push_back((l + 1) % pattern != 0);
   }
-  for (int64_t l = 0; l < c.num_layers; ++l) {
+  for (int64_t l = 0; l < static_cast<int64_t>(c.layers.size()); ++l) {
     ModelConfig::LayerAttention& a = c.layers[static_cast<size_t>(l)];
     a.left = -1;
     a.right = bidirectional ? -1 : 0;

@@ -19,12 +19,12 @@ void read_qwen3(const nlohmann::json& j, ModelConfig& c, const std::string& wher
   if (!config_bool(j, where, "use_sliding_window", false)) return;
   const int64_t window = config_int(j, where, "sliding_window", std::nullopt);
   if (window <= 0) throw Error(where + ": field 'sliding_window' must be positive");
-  std::vector<bool> sliding = config_sliding_layers(j, where, c.num_layers);
+  std::vector<bool> sliding = config_sliding_layers(j, where, static_cast<int64_t>(c.layers.size()));
   if (sliding.empty()) {
     const int64_t from = config_int(j, where, "max_window_layers", c.num_layers);
-    for (int64_t l = 0; l < c.num_layers; ++l) sliding.push_back(l >= from);
+    for (int64_t l = 0; l < static_cast<int64_t>(c.layers.size()); ++l) sliding.push_back(l >= from);
   }
-  for (int64_t l = 0; l < c.num_layers; ++l)
+  for (int64_t l = 0; l < static_cast<int64_t>(c.layers.size()); ++l)
     if (sliding[static_cast<size_t>(l)]) c.layers[static_cast<size_t>(l)].left = window - 1;
 }
 

@@ -88,6 +88,8 @@ Linear read_linear(ParameterReader& r, const std::string& name, int64_t out, int
 
 namespace {
 
+constexpr int64_t kMlpBlockRows = 2048;
+
 std::vector<float> copy(const Floats& f) { return f.empty() ? std::vector<float>() : std::vector<float>(f.begin(), f.end()); }
 
 }  // namespace
@@ -379,8 +381,11 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
     longest = std::max(longest, off[s + 1] - off[s]);
     for (int64_t t = off[s]; t < off[s + 1]; ++t) pos[t] = t - off[s];
   }
+  // The MLP runs on blocks of rows, so that a long input's [T, 2I] intermediate stays bounded
+  // (each row's result is the same whatever the block).
+  const int64_t mlp_rows = std::min<int64_t>(T, kMlpBlockRows);
   std::vector<float> h(static_cast<size_t>(T * H)), qkv(static_cast<size_t>(T * W)), ctx(static_cast<size_t>(T * Q)),
-      gu(static_cast<size_t>(T * (gated ? 2 * I : I))), g(gated ? static_cast<size_t>(T * I) : 0);
+      gu(static_cast<size_t>(mlp_rows * (gated ? 2 * I : I))), g(gated ? static_cast<size_t>(mlp_rows * I) : 0);
   // The projection's result plus the residual stream, normed first in a sandwich: whole rows.
   auto add_to_stream = [&](const float* bias, const std::vector<float>& post_gain, const float* residual) {
     return GemmEpilogue{[=, gain = post_gain.empty() ? nullptr : post_gain.data()](float* o, int64_t ld, int64_t r0,
@@ -397,7 +402,7 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
   };
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
-    const ModelConfig::LayerAttention& la = c.layers[l];
+    const ModelConfig::LayerAttention& la = c.layer(l);
     pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.input.data(), nullptr, H, eps, r0, r1); });
     layer.qkv.forward(h.data(), T, qkv.data());
     const auto table = a.positions == PositionKind::Rotary ? rotary(la.rope_theta, longest) : nullptr;
@@ -422,20 +427,25 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
     layer.out.forward(ctx.data(), T, h.data(), &attn_out);
     x.swap(h);  // x: the stream after attention
     pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.pre_mlp.data(), nullptr, H, eps, r0, r1); });
-    if (gated) {
-      layer.up.forward(h.data(), T, gu.data());
-      pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { gated_activation(gu.data(), I, act_, g.data(), r0, r1); });
-    } else {
-      const float* up_b = layer.up.bias();
-      const Activation act = act_;
-      const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                                      bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
-                                    },
-                                    false};
-      layer.up.forward(h.data(), T, gu.data(), &activation);
+    for (int64_t b0 = 0; b0 < T; b0 += mlp_rows) {
+      const int64_t rows = std::min(mlp_rows, T - b0);
+      const float* in = h.data() + b0 * H;
+      if (gated) {
+        layer.up.forward(in, rows, gu.data());
+        pool.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) { gated_activation(gu.data(), I, act_, g.data(), r0, r1); });
+      } else {
+        const float* up_b = layer.up.bias();
+        const Activation act = act_;
+        const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                        bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
+                                      },
+                                      false};
+        layer.up.forward(in, rows, gu.data(), &activation);
+      }
+      // The result overwrites the block's normed rows, which nothing reads any more.
+      const GemmEpilogue mlp_out = add_to_stream(layer.down.bias(), layer.post_mlp, x.data() + b0 * H);
+      layer.down.forward(gated ? g.data() : gu.data(), rows, h.data() + b0 * H, &mlp_out);
     }
-    const GemmEpilogue mlp_out = add_to_stream(layer.down.bias(), layer.post_mlp, x.data());
-    layer.down.forward(gated ? g.data() : gu.data(), T, h.data(), &mlp_out);
     x.swap(h);
     if (all && l + 1 < layers_.size()) all->push_back(x);
   }

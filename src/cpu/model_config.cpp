@@ -91,11 +91,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.explicit_head_dim = k.head_dim ? get_int(j, where, k.head_dim, 0) : 0;
   c.attention_bias = k.attention_bias ? config_bool(j, where, k.attention_bias, c.arch->bias) : c.arch->bias;
   if (k.rope_theta) c.rope_theta = config_number(j, where, k.rope_theta, 10000.0);
-  c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.num_layers, 0)), {});
-  for (auto& l : c.layers) {
-    l.rope_theta = c.rope_theta;
-    if (c.arch->attention == AttentionKind::Causal) l.right = 0;
-  }
+  c.default_layer.rope_theta = c.rope_theta;
+  if (c.arch->attention == AttentionKind::Causal) c.default_layer.right = 0;
+  // Per-layer entries for a plausible layer count only: an absurd num_hidden_layers is reported
+  // by the encoder against the checkpoint, not by allocating it here.
+  if (c.num_layers > 0 && c.num_layers <= kMaxDescribedLayers)
+    c.layers.assign(static_cast<size_t>(c.num_layers), c.default_layer);
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.intermediate_size <= 0 ||
       c.vocab_size <= 0 || c.embedding_size <= 0 || c.max_position_embeddings <= c.position_offset())
     throw Error(where + ": non-positive model dimensions");
@@ -114,7 +115,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     throw Error(where + ": rotary positions need an even head size (got " + std::to_string(c.head_dim()) + ")");
   if (c.arch->read_config) c.arch->read_config(j, c, where);
   for (const auto& l : c.layers)
-    if (c.arch->positions == PositionKind::Rotary && !(l.rope_theta > 0))
+    if (c.arch->positions == PositionKind::Rotary && !(l.rope_theta > 0 && c.default_layer.rope_theta > 0))
       throw Error(where + ": the rotary base (rope_theta) must be a positive number");
   if (!(c.attention_scale >= 0) || !(c.embedding_scale > 0))
     throw Error(where + ": the attention and embedding scales must be positive");

@@ -41,7 +41,10 @@ struct ModelConfig {
     int64_t left = -1, right = -1;
     double rope_theta = 0;
   };
-  std::vector<LayerAttention> layers;
+  std::vector<LayerAttention> layers;  // num_layers entries (none past kMaxDescribedLayers)
+  LayerAttention default_layer;
+  static constexpr int64_t kMaxDescribedLayers = 65536;
+  const LayerAttention& layer(size_t l) const { return l < layers.size() ? layers[l] : default_layer; }
   nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
 
   int64_t head_dim() const { return explicit_head_dim > 0 ? explicit_head_dim : hidden_size / num_heads; }

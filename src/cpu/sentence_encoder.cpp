@@ -8,6 +8,32 @@
 #include "sbert/error.h"
 
 namespace sbert::cpu {
+
+std::string_view strip_like_python(std::string_view text) {
+  // The code points of Python's str.isspace(), as UTF-8.
+  auto space_at = [&](size_t i, bool backwards) -> size_t {  // its length, or 0
+    static const char* const kSpaces[] = {"\t", "\n", "\v", "\f", "\r", "\x1c", "\x1d", "\x1e", "\x1f", " ",
+                                          "\u0085", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003",
+                                          "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200a",
+                                          "\u2028", "\u2029", "\u202f", "\u205f", "\u3000"};
+    for (const char* sp : kSpaces) {
+      const std::string_view w(sp);
+      if (backwards ? (i >= w.size() && text.substr(i - w.size(), w.size()) == w)
+                    : text.substr(i, w.size()) == w)
+        return w.size();
+    }
+    return 0;
+  };
+  size_t b = 0, e = text.size();
+  while (b < e)
+    if (const size_t n = space_at(b, false)) b += n;
+    else break;
+  while (e > b)
+    if (const size_t n = space_at(e, true)) e -= n;
+    else break;
+  return text.substr(b, e - b);
+}
+
 namespace {
 
 Encoding slice(const Encoding& e, size_t begin, size_t end) {
@@ -72,7 +98,9 @@ class TokenizingEncoder final : public SentenceEncoder {
     std::vector<Encoding> windows;
     std::vector<ChunkEmbedding> out;
     for (size_t t = 0; t < texts.size(); ++t) {
-      Encoding plain = tokenizer_->encode_plain(texts[t]);
+      const std::string_view stripped = strip_like_python(texts[t]);
+      Encoding plain = tokenizer_->encode_plain(stripped);
+      shift_offsets(plain, static_cast<size_t>(stripped.data() - texts[t].data()));
       const size_t n = plain.size();
       const size_t stride = window_ - options_.chunk_overlap;
       size_t begin = 0, c = 0;
@@ -121,6 +149,12 @@ class TokenizingEncoder final : public SentenceEncoder {
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
 
  private:
+  static void shift_offsets(Encoding& e, size_t by) {
+    if (by == 0) return;
+    for (auto& [b, en] : e.offsets)
+      if (en > b) b += by, en += by;
+  }
+
   static std::vector<const Encoding*> pointers(const std::vector<Encoding>& v) {
     std::vector<const Encoding*> p;
     p.reserve(v.size());
@@ -128,9 +162,13 @@ class TokenizingEncoder final : public SentenceEncoder {
     return p;
   }
 
+  // As sentence-transformers' Transformer.tokenize: the text stripped (str.strip()) first; the
+  // offsets still index `text`.
   Encoding tokenize(const std::string& text, EncodeStats* stats) const {
     const auto t0 = std::chrono::steady_clock::now();
-    Encoding plain = tokenizer_->encode_plain(text);
+    const std::string_view stripped = strip_like_python(text);
+    Encoding plain = tokenizer_->encode_plain(stripped);
+    shift_offsets(plain, static_cast<size_t>(stripped.data() - text.data()));
     if (plain.size() > window_) {
       plain = slice(plain, 0, window_);
       if (stats) ++stats->truncated;

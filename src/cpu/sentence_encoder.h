@@ -4,12 +4,17 @@
 // chunking of long texts, prompts and per-token outputs. Torch-free.
 #pragma once
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "sbert/encoder.h"
 #include "sbert/model_folder.h"
 
 namespace sbert::cpu {
+
+// `text` without the leading and trailing characters Python's str.isspace() accepts (what
+// sentence-transformers' Transformer.tokenize does to every input, prompt included).
+std::string_view strip_like_python(std::string_view text);
 
 class TokenModel {
  public:
