@@ -122,7 +122,10 @@ class BpeModel : public Model {
       }
     }
     std::vector<Sym> syms = initial_symbols(word);
-    merge(syms);
+    if (syms.size() > 1) merge(syms);
+    size_t kept = 0;
+    for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) ++kept;
+    if (out.capacity() < out.size() + kept) out.reserve(std::max(out.size() + kept, 2 * out.capacity()));
     for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) {
       const Sym& s = syms[i];
       std::string value = s.unk ? *o_.unk_token : tokens_[s.id];
