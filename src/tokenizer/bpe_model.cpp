@@ -30,7 +30,8 @@ class PairTable {
  public:
   void reserve(size_t n) {
     size_t cap = 16;
-    while (cap < 2 * n) cap <<= 1;
+    shift_ = 60;
+    while (cap < 2 * n) cap <<= 1, --shift_;
     slots_.assign(cap, Slot{kEmpty, {}});
     mask_ = cap - 1;
   }
@@ -56,13 +57,15 @@ class PairTable {
     uint64_t key;
     Merge merge;
   };
-  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  // Fibonacci hashing: the top bits of the product depend on every bit of both ids.
+  size_t hash(uint64_t k) const { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> shift_); }
   Slot* probe(uint64_t key) {
     for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_)
       if (slots_[i].key == key || slots_[i].key == kEmpty) return &slots_[i];
   }
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  int shift_ = 60;
 };
 
 class BpeModel : public Model {
