@@ -82,16 +82,19 @@ class BpeModel : public Model {
     }
     merges_.reserve(merges.size());
     const std::string& prefix = o_.continuing_subword_prefix;
+    std::string joined;
     for (size_t i = 0; i < merges.size(); ++i) {
       const auto& [a, b] = merges[i];
+      auto fail = [&](const std::string& what) {
+        throw Error(where + ": model 'BPE': merges[" + std::to_string(i) + "] ('" + a + "' '" + b + "'): '" + what);
+      };
       const auto ia = vocab_.find(a), ib = vocab_.find(b);
-      const std::string at = where + ": model 'BPE': merges[" + std::to_string(i) + "] ('" + a + "' '" + b + "'): '";
-      if (ia == vocab_.end()) throw Error(at + a + "' is not in the vocabulary");
-      if (ib == vocab_.end()) throw Error(at + b + "' is not in the vocabulary");
+      if (ia == vocab_.end()) fail(a + "' is not in the vocabulary");
+      if (ib == vocab_.end()) fail(b + "' is not in the vocabulary");
       const bool prefixed = !prefix.empty() && b.compare(0, prefix.size(), prefix) == 0;
-      const std::string joined = a + (prefixed ? b.substr(prefix.size()) : b);
+      joined.assign(a).append(b, prefixed ? prefix.size() : 0);
       const auto ij = vocab_.find(joined);
-      if (ij == vocab_.end()) throw Error(at + joined + "', the merged token, is not in the vocabulary");
+      if (ij == vocab_.end()) fail(joined + "', the merged token, is not in the vocabulary");
       // A pair listed twice keeps its later rank, as in the reference.
       merges_.set(pair_key(ia->second, ib->second), {static_cast<uint32_t>(i), static_cast<uint32_t>(ij->second)});
     }
