@@ -2,7 +2,8 @@
 //   added tokens -> Normalizer -> PreTokenizer -> Model -> PostProcessor.
 // Every stage works on CharSeq (code points carrying their original byte span), so offsets
 // into the caller's text survive any rewrite. One family per file: normalizers.cpp,
-// pre_tokenizers.cpp, wordpiece_model.cpp, unigram_model.cpp, post_processors.cpp.
+// pre_tokenizers.cpp, split_pre_tokenizer.cpp, byte_level.cpp, wordpiece_model.cpp,
+// unigram_model.cpp, bpe_model.cpp, post_processors.cpp; regexes in unicode_regex.h (PCRE2).
 #pragma once
 #include <cstdint>
 #include <memory>
