@@ -30,7 +30,8 @@ class PairTable {
  public:
   void reserve(size_t n) {
     size_t cap = 16;
-    while (cap < 2 * n) cap <<= 1;
+    shift_ = 60;
+    while (cap < 2 * n) cap <<= 1, --shift_;
     slots_.assign(cap, Slot{kEmpty, {}});
     mask_ = cap - 1;
   }
@@ -56,13 +57,15 @@ class PairTable {
     uint64_t key;
     Merge merge;
   };
-  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  // Fibonacci hashing: the top bits of the product depend on every bit of both ids.
+  size_t hash(uint64_t k) const { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> shift_); }
   Slot* probe(uint64_t key) {
     for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_)
       if (slots_[i].key == key || slots_[i].key == kEmpty) return &slots_[i];
   }
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  int shift_ = 60;
 };
 
 class BpeModel : public Model {
@@ -79,16 +82,19 @@ class BpeModel : public Model {
     }
     merges_.reserve(merges.size());
     const std::string& prefix = o_.continuing_subword_prefix;
+    std::string joined;
     for (size_t i = 0; i < merges.size(); ++i) {
       const auto& [a, b] = merges[i];
+      auto fail = [&](const std::string& what) {
+        throw Error(where + ": model 'BPE': merges[" + std::to_string(i) + "] ('" + a + "' '" + b + "'): '" + what);
+      };
       const auto ia = vocab_.find(a), ib = vocab_.find(b);
-      const std::string at = where + ": model 'BPE': merges[" + std::to_string(i) + "] ('" + a + "' '" + b + "'): '";
-      if (ia == vocab_.end()) throw Error(at + a + "' is not in the vocabulary");
-      if (ib == vocab_.end()) throw Error(at + b + "' is not in the vocabulary");
+      if (ia == vocab_.end()) fail(a + "' is not in the vocabulary");
+      if (ib == vocab_.end()) fail(b + "' is not in the vocabulary");
       const bool prefixed = !prefix.empty() && b.compare(0, prefix.size(), prefix) == 0;
-      const std::string joined = a + (prefixed ? b.substr(prefix.size()) : b);
+      joined.assign(a).append(b, prefixed ? prefix.size() : 0);
       const auto ij = vocab_.find(joined);
-      if (ij == vocab_.end()) throw Error(at + joined + "', the merged token, is not in the vocabulary");
+      if (ij == vocab_.end()) fail(joined + "', the merged token, is not in the vocabulary");
       // A pair listed twice keeps its later rank, as in the reference.
       merges_.set(pair_key(ia->second, ib->second), {static_cast<uint32_t>(i), static_cast<uint32_t>(ij->second)});
     }
@@ -122,7 +128,10 @@ class BpeModel : public Model {
       }
     }
     std::vector<Sym> syms = initial_symbols(word);
-    merge(syms);
+    if (syms.size() > 1) merge(syms);
+    size_t kept = 0;
+    for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) ++kept;
+    if (out.capacity() < out.size() + kept) out.reserve(std::max(out.size() + kept, 2 * out.capacity()));
     for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) {
       const Sym& s = syms[i];
       std::string value = s.unk ? *o_.unk_token : tokens_[s.id];

@@ -1,6 +1,7 @@
 // Byte-level BPE support (GPT-2 style), with the semantics of the Hugging Face `tokenizers`
 // ByteLevel pre-tokenizer and post-processor: every UTF-8 byte of the text is spelled as one
 // printable character, so the vocabulary needs no unknown token.
+#include <algorithm>
 #include <array>
 
 #include "tokenizer/pipeline.h"
@@ -39,6 +40,10 @@ class ByteLevelPreTokenizer : public PreTokenizer {
     if (split_) split_->split(pieces);
     std::string utf8;
     for (CharSeq& p : pieces) {
+      if (std::all_of(p.begin(), p.end(), [](const Char& c) { return c.cp < 0x80; })) {
+        for (Char& c : p) c.cp = kByteMap[c.cp];  // one byte each: in place
+        continue;
+      }
       CharSeq out;
       out.reserve(p.size() + p.size() / 2);
       for (const Char& c : p) {

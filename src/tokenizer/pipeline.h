@@ -2,7 +2,8 @@
 //   added tokens -> Normalizer -> PreTokenizer -> Model -> PostProcessor.
 // Every stage works on CharSeq (code points carrying their original byte span), so offsets
 // into the caller's text survive any rewrite. One family per file: normalizers.cpp,
-// pre_tokenizers.cpp, wordpiece_model.cpp, unigram_model.cpp, post_processors.cpp.
+// pre_tokenizers.cpp, split_pre_tokenizer.cpp, byte_level.cpp, wordpiece_model.cpp,
+// unigram_model.cpp, bpe_model.cpp, post_processors.cpp; regexes in unicode_regex.h (PCRE2).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -181,9 +182,11 @@ struct AddedToken {
   bool single_word = false;
 };
 
-// Finds added tokens (leftmost, longest) in a character sequence.
+// Finds added tokens (leftmost, longest) in a character sequence, through a trie of their
+// characters: one walk per position however many tokens there are (Gemma 3 has 6,415).
 class AddedTokenMatcher {
  public:
+  AddedTokenMatcher() : node_token_(1, -1) {}
   void add(const AddedToken& t);
   bool empty() const { return tokens_.empty(); }
   struct Match {
@@ -198,7 +201,8 @@ class AddedTokenMatcher {
     AddedToken token;
   };
   std::vector<Entry> tokens_;
-  std::unordered_map<char32_t, std::vector<size_t>> by_first_;  // longest first
+  std::vector<int32_t> node_token_;               // trie node -> the token ending there, or -1
+  std::unordered_map<uint64_t, uint32_t> edges_;  // (node << 32 | character) -> child node
 };
 
 // A tokenizer assembled from the stages above (tokenizer.json, or vocab.txt + configs).

@@ -11,15 +11,16 @@ void AddedTokenMatcher::add(const AddedToken& t) {
   Entry e;
   for (const Char& c : decode_utf8(t.content)) e.chars.push_back(c.cp);
   if (e.chars.empty()) return;
+  uint32_t node = 0;
+  for (char32_t c : e.chars) {
+    auto [it, fresh] = edges_.try_emplace((uint64_t{node} << 32) | c, static_cast<uint32_t>(node_token_.size()));
+    if (fresh) node_token_.push_back(-1);
+    node = it->second;
+  }
+  if (node_token_[node] >= 0) return;  // the same text twice: the first one added wins
+  node_token_[node] = static_cast<int32_t>(tokens_.size());
   e.token = t;
   tokens_.push_back(std::move(e));
-  // Longest first, in the order added among equal lengths (one insertion, not a sort per token:
-  // Gemma 3 has 6,415 added tokens starting with '<').
-  auto& bucket = by_first_[tokens_.back().chars[0]];
-  const size_t len = tokens_.back().chars.size();
-  auto at = std::upper_bound(bucket.begin(), bucket.end(), len,
-                             [this](size_t l, size_t idx) { return l > tokens_[idx].chars.size(); });
-  bucket.insert(at, tokens_.size() - 1);
 }
 
 namespace {
@@ -31,25 +32,24 @@ std::vector<AddedTokenMatcher::Match> AddedTokenMatcher::find(const CharSeq& s) 
   if (tokens_.empty()) return out;
   size_t floor = 0;  // end of the previous match
   size_t i = 0;
+  std::vector<int32_t> ending;  // tokens that match at i, shortest first
   while (i < s.size()) {
-    auto it = by_first_.find(s[i].cp);
+    ending.clear();
+    uint32_t node = 0;
+    for (size_t k = i; k < s.size(); ++k) {
+      auto it = edges_.find((uint64_t{node} << 32) | s[k].cp);
+      if (it == edges_.end()) break;
+      node = it->second;
+      if (node_token_[node] >= 0) ending.push_back(node_token_[node]);
+    }
     const Entry* hit = nullptr;
-    if (it != by_first_.end()) {
-      for (size_t idx : it->second) {
-        const Entry& e = tokens_[idx];
-        if (i + e.chars.size() > s.size()) continue;
-        bool ok = true;
-        for (size_t k = 1; ok && k < e.chars.size(); ++k) ok = s[i + k].cp == e.chars[k];
-        if (!ok) continue;
-        if (e.token.single_word) {
-          const size_t j = i + e.chars.size();
-          if ((i > 0 && !is_word_boundary_char(s[i - 1].cp)) ||
-              (j < s.size() && !is_word_boundary_char(s[j].cp)))
-            continue;
-        }
-        hit = &e;
-        break;
-      }
+    for (auto t = ending.rbegin(); t != ending.rend() && !hit; ++t) {  // longest first
+      const Entry& e = tokens_[static_cast<size_t>(*t)];
+      const size_t j = i + e.chars.size();
+      if (e.token.single_word && ((i > 0 && !is_word_boundary_char(s[i - 1].cp)) ||
+                                  (j < s.size() && !is_word_boundary_char(s[j].cp))))
+        continue;
+      hit = &e;
     }
     if (!hit) {
       ++i;

@@ -4,6 +4,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "sbert/error.h"
 #include "tokenizer/unicode_text.h"
@@ -45,6 +46,28 @@ pcre2_jit_stack* jit_stack(void*) {
 
 bool valid_scalar(char32_t c) { return c < 0xD800 || (c > 0xDFFF && c <= 0x10FFFF); }
 
+// The pattern as error messages show it: control characters escaped, so the message stays one line.
+std::string shown(std::string_view pattern) {
+  std::string out;
+  for (char ch : pattern) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct UnicodeRegex::Impl {
@@ -57,7 +80,7 @@ struct UnicodeRegex::Impl {
 };
 
 UnicodeRegex::UnicodeRegex(std::string_view pattern, const std::string& where)
-    : impl_(std::make_unique<Impl>()), pattern_(pattern), where_(where) {
+    : impl_(std::make_unique<Impl>()), pattern_(pattern), shown_(shown(pattern)), where_(where) {
   std::u32string p;
   for (const Char& c : decode_utf8(pattern)) p.push_back(c.cp);
   int err = 0;
@@ -65,7 +88,7 @@ UnicodeRegex::UnicodeRegex(std::string_view pattern, const std::string& where)
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP, &err,
                               &at, nullptr);
   if (!impl_->code)
-    throw Error(where + ": invalid regex '" + pattern_ + "': " + pcre2_message(err) + " at offset " +
+    throw Error(where + ": invalid regex '" + shown_ + "': " + pcre2_message(err) + " at offset " +
                 std::to_string(at));
   pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);  // the interpreter runs it where JIT fails
   impl_->mctx = pcre2_match_context_create(nullptr);
@@ -94,7 +117,7 @@ std::vector<std::pair<size_t, size_t>> UnicodeRegex::find_all(const char32_t* te
     const int rc = pcre2_match(impl_->code, subject, n, pos, PCRE2_NO_UTF_CHECK, tls.data, impl_->mctx);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0)
-      throw Error(where_ + ": regex '" + pattern_ + "' failed on a text of " + std::to_string(n) +
+      throw Error(where_ + ": regex '" + shown_ + "' failed on a text of " + std::to_string(n) +
                   " characters: " + pcre2_message(rc));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(tls.data);
     const size_t b = ov[0], e = std::max<size_t>(ov[1], ov[0]);  // \K can end before the start

@@ -31,7 +31,7 @@ class UnicodeRegex {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::string pattern_, where_;
+  std::string pattern_, shown_, where_;
 };
 
 }  // namespace sbert::tok

@@ -537,6 +537,24 @@ TEST(BpeModel, LongWordIsNotQuadratic) {
   EXPECT_EQ(out.back().end, word.size());
 }
 
+TEST(AddedTokens, LongestFirstThenShorterWhenSingleWordFails) {
+  auto added = [](std::string content, int64_t id, bool single_word = false) {
+    AddedToken t;
+    t.content = std::move(content);
+    t.id = id;
+    t.single_word = single_word;
+    return t;
+  };
+  // Many tokens sharing a prefix, as Gemma 3's <unusedN>.
+  std::vector<AddedToken> toks = {added("<u1>", 10), added("<u12>", 11), added("ab", 12, true), added("a", 13)};
+  for (int i = 0; i < 3000; ++i) toks.push_back(added("<u1x" + std::to_string(i) + ">", 100 + i));
+  PipelineTokenizer t("test", toks, nullptr, nullptr, bpe({{"x", 0}, {"b", 1}, {"<", 2}, {"u", 3}}, {}), nullptr);
+  EXPECT_EQ(t.encode_plain("<u12><u1><u1x2999>").ids, (std::vector<int64_t>{11, 10, 3099}));
+  // "ab" must stand alone (single_word): after "x" it does not, so "a" matches instead.
+  EXPECT_EQ(t.encode_plain("ab xab").ids, (std::vector<int64_t>{12, 0, 13, 1}));
+  EXPECT_EQ(t.encode_plain("<u").ids, (std::vector<int64_t>{2, 3}));  // a prefix of tokens is no token
+}
+
 TEST(ByteLevelProcessing, TrimOffsetsLeavesOutSpaces) {
   BpeOptions o;
   o.ignore_merges = true;
@@ -594,6 +612,10 @@ TEST(BadInput, BpeTokenizerJsonErrorsNameTheFile) {
   err = error_of("{" + ok_model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated"}})");
   EXPECT_NE(err.find("tokenizer.json: pre_tokenizer 'Split': invalid regex '(ab'"), std::string::npos) << err;
   EXPECT_NE(err.find("missing closing parenthesis"), std::string::npos) << err;  // PCRE2's message
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  // A pattern holding a newline is shown escaped: the message stays one line.
+  err = error_of("{" + ok_model + R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a\n(b"}, "behavior": "Isolated"}})");
+  EXPECT_NE(err.find("invalid regex 'a\\n(b'"), std::string::npos) << err;
   EXPECT_EQ(err.find('\n'), std::string::npos) << err;
   err = error_of("{" + ok_model + R"(, "normalizer": {"type": "Replace", "pattern": {"Regex": "[z-a]"}, "content": ""}})");
   EXPECT_NE(err.find("normalizer 'Replace': invalid regex '[z-a]'"), std::string::npos) << err;
