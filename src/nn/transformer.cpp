@@ -2,6 +2,8 @@
 // scores * 1/sqrt(d) + additive mask (dtype minimum at padding), softmax, post-LayerNorm blocks.
 #include "nn/transformer.h"
 
+#include "nn/rotary_decoder.h"
+
 #include <cmath>
 #include <functional>
 #include <thread>
@@ -21,11 +23,13 @@ TransformerEncoder::TransformerEncoder(TransformerConfig config, const WeightSto
     : config_(std::move(config)), options_(options), where_(where) {
   if (int8) require_int8_runs_here();
   const auto& c = config_;
-  if (!c.arch->bert_blocks())
-    throw Error(where + ": architecture '" + c.arch->name +
-                "' runs on sbert's CPU runtime (float32 or --quantize int8) only; libtorch's executor (CUDA, "
-                "float16/bfloat16, training) has no blocks for it yet");
   act_ = cpu::parse_activation(c.activation, where);
+  if (!c.arch->bert_blocks()) {
+    if (int8)
+      throw Error(where + ": --quantize int8 of architecture '" + c.arch->name + "' runs on sbert's CPU runtime");
+    decoder_ = std::make_shared<const RotaryDecoder>(c, store, prefix, options, where);
+    return;
+  }
   const cpu::TensorNames& n = c.arch->tensors;
   WeightLoader w(store, prefix, options, where);
   auto weight = [](const std::string& name) { return name + ".weight"; };
@@ -205,8 +209,21 @@ at::Tensor TransformerEncoder::linear(const at::Tensor& x, size_t li, int which,
   return pooled_mm(x.reshape({-1, w.inputs()}), w).add_(b).view(sizes);
 }
 
+EncoderOutput TransformerEncoder::forward_decoder(const at::Tensor& ids_in, const at::Tensor& mask_in, bool all) const {
+  const Inputs in = inputs(ids_in, mask_in, at::Tensor(), options_.device());
+  std::vector<at::Tensor> states = decoder_->forward(in.ids, in.mask, all);
+  EncoderOutput out;
+  out.last_hidden = states.back();
+  if (all) out.hidden_states = std::move(states);
+  return out;
+}
+
 EncoderOutput TransformerEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                           const at::Tensor& token_type_ids, bool all_hidden_states) const {
+  if (decoder_) {
+    c10::InferenceMode guard(!at::GradMode::is_enabled());
+    return forward_decoder(input_ids, attention_mask, all_hidden_states);
+  }
   // int8 weights exist only for the packed path (quantize_int8 checked CPU float32).
   if (quantized() || (options_.device().is_cpu() && options_.dtype().toScalarType() == at::kFloat &&
                       !at::GradMode::is_enabled())) {
@@ -220,6 +237,7 @@ EncoderOutput TransformerEncoder::forward_padded(const at::Tensor& input_ids_in,
                                                  const at::Tensor& attention_mask_in,
                                                  const at::Tensor& token_type_ids_in,
                                                  bool all_hidden_states) const {
+  if (decoder_) return forward_decoder(input_ids_in, attention_mask_in, all_hidden_states);
   const auto& c = config_;
   const Inputs in = inputs(input_ids_in, attention_mask_in, token_type_ids_in, options_.device());
   const at::Tensor &ids = in.ids, &mask = in.mask, &types = in.types;

@@ -18,6 +18,8 @@
 
 namespace sbert::nn {
 
+class RotaryDecoder;
+
 // config.json through the architecture description (torch-free, src/cpu/model_config.h).
 using TransformerConfig = cpu::ModelConfig;
 using cpu::Architecture;
@@ -100,6 +102,9 @@ class TransformerEncoder {
   std::vector<std::array<std::shared_ptr<const cpu::QuantizedLinear>, 4>> quantized_;  // qkv, out, ff1, ff2
   std::vector<std::array<std::shared_ptr<const cpu::PackedWeight>, 4>> packed_;    // qkv, out, ff1, ff2
   at::Tensor pooler_w_, pooler_b_;
+  // The descriptions without the BERT family's blocks (Qwen3, Gemma 3) run here instead.
+  std::shared_ptr<const RotaryDecoder> decoder_;
+  EncoderOutput forward_decoder(const at::Tensor& ids, const at::Tensor& mask, bool all) const;
   using Act = cpu::Activation;
   Act act_ = Act::GeluErf;
 };
