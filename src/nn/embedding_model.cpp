@@ -32,7 +32,7 @@ std::unique_ptr<EmbeddingModel> EmbeddingModel::load(const fs::path& dir,
 
   auto store = open_model_weights(layout.transformer_dir);
   const std::string where = weights_name(layout.transformer_dir);
-  const std::string prefix = find_encoder_prefix(*store);
+  const std::string prefix = find_encoder_prefix(*store, *config.arch);
   m->encoder_ = std::make_unique<TransformerEncoder>(
       config, *store, prefix, at::TensorOptions().dtype(m->dtype_).device(m->device_), where,
       options.quantize == "int8");

@@ -2,7 +2,9 @@
 // Face's eager computation on the padded [B, L] grid, for CUDA and float16/bfloat16 (CPU float32
 // and int8 run in sbert's own runtime, src/cpu/encoder.cpp, from the same description).
 #pragma once
+#include <functional>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,6 +13,20 @@
 #include "nn/weight_store.h"
 
 namespace sbert::nn {
+
+// A parameter by its checkpoint name without the prefix ("layers.0.self_attn.q_proj.weight").
+using DecoderParameter = std::function<const at::Tensor&(const std::string& name)>;
+
+// Every parameter the forward reads, with its shape.
+std::vector<std::pair<std::string, std::vector<int64_t>>> rotary_decoder_parameters(const cpu::ModelConfig& c);
+
+// The forward over parameters looked up by name: inference (RotaryDecoder) and training's
+// autograd (train.cpp, leaf tensors) run the same code. Returns the states as forward() below.
+// attention_dropout > 0 with `train` drops attention probabilities (as transformers' eager
+// attention; Qwen3 and Gemma 3 have no other dropout).
+std::vector<at::Tensor> rotary_decoder_forward(const cpu::ModelConfig& c, const DecoderParameter& P,
+                                               const at::Tensor& ids, const at::Tensor& mask, bool all,
+                                               double attention_dropout = 0, bool train = false);
 
 class RotaryDecoder {
  public:
@@ -22,19 +38,9 @@ class RotaryDecoder {
   std::vector<at::Tensor> forward(const at::Tensor& ids, const at::Tensor& mask, bool all) const;
 
  private:
-  struct Layer {
-    at::Tensor q, k, v, o, gate, up, down;       // Linear weights [out, in]
-    at::Tensor qb, kb, vb, ob;                   // attention biases (attention_bias)
-    at::Tensor input, post_attention, pre_mlp, post_mlp, q_norm, k_norm;  // float32 gains
-  };
-  at::Tensor rms(const at::Tensor& x, const at::Tensor& gain) const;
-  at::Tensor gain(WeightLoader& w, const std::string& name, int64_t n) const;
-
   cpu::ModelConfig config_;
   at::TensorOptions options_;
-  std::string where_;
-  at::Tensor word_, final_norm_;
-  std::vector<Layer> layers_;
+  std::map<std::string, at::Tensor> params_;
 };
 
 }  // namespace sbert::nn

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -21,6 +22,8 @@
 #include <ATen/autocast_mode.h>
 
 #include "cpu/architecture.h"
+#include "cpu/sentence_encoder.h"
+#include "nn/rotary_decoder.h"
 #include "nn/pooling.h"
 #include "nn/st_modules.h"
 #include "nn/transformer.h"
@@ -100,7 +103,7 @@ double spearman_rho(const std::vector<double>& x, const std::vector<double>& y) 
 }
 
 double config_double(const nlohmann::json& j, const char* key, double fallback) {
-  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  if (key && j.contains(key) && j[key].is_number()) return j[key].get<double>();
   return fallback;
 }
 
@@ -212,9 +215,9 @@ class TrainerImpl final : public Trainer {
     tdir_ = layout_.transformer_dir;
     cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
     arch_ = cfg_.arch;
-    if (!arch_->bert_blocks())
-      throw Error(tdir_.string() + "/config.json: sbert train does not train architecture '" + arch_->name +
-                  "' yet (its autograd forward has the BERT family's blocks only)");
+    if (!arch_->bert_blocks() && !bi_)
+      throw Error(tdir_.string() + "/config.json: sbert train cross needs a sequence-classification head; "
+                  "architecture '" + arch_->name + "' has none in sbert");
     bool has_weights = false;
     for (const char* n : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                           "pytorch_model.bin.index.json"})
@@ -222,7 +225,7 @@ class TrainerImpl final : public Trainer {
     if (!has_weights)
       throw Error(tdir_.string() + ": no model weights (model.safetensors or pytorch_model.bin)");
     auto store = nn::open_model_weights(tdir_);
-    prefix_ = nn::find_encoder_prefix(*store);
+    prefix_ = nn::find_encoder_prefix(*store, *arch_);
     if (!prefix_.empty()) {
       size_t dot = prefix_.rfind('.', prefix_.size() - 2);
       root_ = dot == std::string::npos ? "" : prefix_.substr(0, dot + 1);
@@ -240,7 +243,8 @@ class TrainerImpl final : public Trainer {
     // Dropout: the config's unless overridden (under the description's keys).
     const cpu::ConfigKeys& keys = cfg_.arch->config;
     hidden_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, keys.hidden_dropout, 0.1);
-    attn_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, keys.attention_dropout, 0.1);
+    // (transformers' Qwen3 / Gemma 3 configs default attention_dropout to 0.)
+    attn_p_ = o.dropout ? *o.dropout : config_double(cfg_.raw, keys.attention_dropout, arch_->bert_blocks() ? 0.1 : 0.0);
     classifier_p_ = o.dropout ? *o.dropout
                               : config_double(cfg_.raw, keys.classifier_dropout,
                                               keys.classifier_dropout_default >= 0 ? keys.classifier_dropout_default
@@ -509,10 +513,17 @@ class TrainerImpl final : public Trainer {
     index_[name] = params_.size();
     names_.push_back(name);
     params_.push_back(t);
-    // As sentence-transformers (through transformers' Trainer): no decay on biases and on any
-    // LayerNorm's parameters (BERT's "LayerNorm", DistilBERT's "*layer_norm").
-    const bool no_decay = name.find("bias") != std::string::npos || name.find("LayerNorm.") != std::string::npos ||
-                          name.find("layer_norm.") != std::string::npos;
+    // As sentence-transformers (through transformers' Trainer, get_decay_parameter_names): no
+    // decay on biases and norms, by the lower-cased name: "bias", "layernorm", "rmsnorm", a
+    // "norm" component, "_norm" at a component's end (BERT's LayerNorm, DistilBERT's
+    // sa_layer_norm, Qwen's input_layernorm / q_norm / norm).
+    std::string lower = name;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto component_end = [&](size_t at) { return at == lower.size() || lower[at] == '.'; };
+    bool no_decay = lower.find("bias") != std::string::npos || lower.find("layernorm") != std::string::npos ||
+                    lower.find("rmsnorm") != std::string::npos;
+    for (size_t at = lower.find("norm"); !no_decay && at != std::string::npos; at = lower.find("norm", at + 1))
+      no_decay = component_end(at + 4) && (at == 0 || lower[at - 1] == '.' || lower[at - 1] == '_');
     decay_.push_back(!no_decay);
     return t;
   }
@@ -544,6 +555,11 @@ class TrainerImpl final : public Trainer {
   }
   bool has_token_types() const { return arch_->tensors.token_type_embeddings && cfg_.type_vocab_size > 0; }
   std::vector<std::string> encoder_names() const {
+    if (!arch_->bert_blocks()) {
+      std::vector<std::string> n;
+      for (const auto& [name, shape] : nn::rotary_decoder_parameters(cfg_)) n.push_back(name);
+      return n;
+    }
     const cpu::TensorNames& t = arch_->tensors;
     std::vector<std::string> n = {std::string(t.word_embeddings) + ".weight",
                                   std::string(t.position_embeddings) + ".weight",
@@ -625,6 +641,11 @@ class TrainerImpl final : public Trainer {
   }
 
   at::Tensor encoder_forward(const Batch& b, bool train) const {
+    if (!arch_->bert_blocks())  // Qwen3, Gemma 3: the inference forward over the leaf parameters
+      return nn::rotary_decoder_forward(
+                 cfg_, [this](const std::string& name) -> const at::Tensor& { return P(name); }, b.ids, b.mask,
+                 false, attn_p_, train)
+          .back();
     const auto& c = cfg_;
     const int64_t B = b.ids.size(0), L = b.ids.size(1), H = c.hidden_size, nh = c.num_heads, d = H / nh;
     at::Tensor positions;
@@ -701,7 +722,8 @@ class TrainerImpl final : public Trainer {
   at::Tensor embed_tensor(const std::vector<std::string>& texts, bool train) const {
     Bf16Autocast autocast(bf16_, device_);
     std::vector<Encoding> encs;
-    for (const auto& t : texts) encs.push_back(tok_->encode(t, true, max_length_));
+    // Stripped as sentence-transformers' Transformer.tokenize does (and sbert's inference).
+    for (const auto& t : texts) encs.push_back(tok_->encode(cpu::strip_like_python(t), true, max_length_));
     Batch b = batch_of(encs);
     at::Tensor h = encoder_forward(b, train);
     std::vector<at::Tensor> parts;

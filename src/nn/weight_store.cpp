@@ -75,6 +75,10 @@ std::string find_encoder_prefix(const WeightStore& store) {
   return cpu::find_prefix(store.names(), "embeddings.word_embeddings.weight");
 }
 
+std::string find_encoder_prefix(const WeightStore& store, const cpu::Architecture& arch) {
+  return cpu::find_prefix(store.names(), std::string(arch.tensors.word_embeddings) + ".weight");
+}
+
 WeightLoader::WeightLoader(const WeightStore& store, std::string prefix, at::TensorOptions options,
                            std::string where)
     : store_(store), prefix_(std::move(prefix)), options_(options), where_(std::move(where)) {}

@@ -2,6 +2,7 @@
 // (safetensors, sharded safetensors, torch.save zip checkpoints). Tensors come back on the CPU
 // in their stored dtype; the model converts them to its compute dtype and device.
 #pragma once
+#include "cpu/architecture.h"
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -69,5 +70,7 @@ class WeightLoader {
 // The prefix under which a store holds the encoder (e.g. "", "bert.", "roberta.", "model."),
 // found from the word-embedding tensor; "" when none is found.
 std::string find_encoder_prefix(const WeightStore& store);
+// The same for the architecture `arch` (its word-embedding tensor's name).
+std::string find_encoder_prefix(const WeightStore& store, const cpu::Architecture& arch);
 
 }  // namespace sbert::nn

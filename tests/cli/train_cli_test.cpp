@@ -339,3 +339,37 @@ TEST(TrainCli, OutputFolderChecksAndStaleTemporaries) {
 }
 
 }  // namespace
+
+// The rotary decoders (Qwen3-Embedding, EmbeddingGemma with its Dense modules): three steps of
+// `sbert train bi` against an independent reference (scripts/train_reference_decoders.py: the
+// ../shared/reference ports under torch autograd + AdamW), the losses and gradient norms.
+TEST(TrainCli, ReproducesTheDecoderReferences) {
+  SBERT_REQUIRE_SHARED(shared);
+  const auto ref = sbert::testing::load_json(fs::path(SBERT_SOURCE_DIR) / "tests/cli/data/train_reference_decoders.json");
+  for (const auto& c : ref["cases"]) {
+    SCOPED_TRACE(c["model"].get<std::string>());
+    fs::path tmp = temp_dir("train_cli_decoder");
+    const fs::path out = tmp / "out", logf = tmp / "log.jsonl";
+    std::string err;
+    const std::string cmd = std::string(SBERT_BINARY) + " train bi --model " + q(shared / c["model"].get<std::string>()) +
+                            " --loss cosine --train " + q(shared / "data/stsb/stsb-train.csv") + kReferenceArgs +
+                            " -o " + q(out) + " --log " + q(logf);
+    ASSERT_EQ(run_command(cmd, nullptr, &err), 0) << cmd << "\n" << err;
+    std::vector<double> losses, norms;
+    for (const auto& r : parse_jsonl(sbert::testing::read_file(logf)))
+      if (r.contains("loss") && !r.contains("eval")) {
+        losses.push_back(r["loss"].get<double>());
+        norms.push_back(r["grad_norm"].get<double>());
+      }
+    ASSERT_EQ(losses.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_NEAR(losses[i], c["losses"][i].get<double>(), 2e-6) << "step " << i;
+      EXPECT_NEAR(norms[i], c["grad_norms"][i].get<double>(), 2e-5 * c["grad_norms"][i].get<double>()) << "step " << i;
+    }
+    // The trained folder embeds.
+    write_file(tmp / "texts.txt", "A plane is taking off.\n");
+    std::string o2, e2;
+    EXPECT_EQ(run_command(std::string(SBERT_BINARY) + " embed -q --model " + q(out) + " " + q(tmp / "texts.txt"), &o2, &e2), 0)
+        << e2;
+  }
+}

@@ -40,6 +40,30 @@ fs::path tiny_model(const std::string& model_type = "bert", size_t embedding_siz
   return dir;
 }
 
+// A tiny rotary decoder (qwen3 with last-token pooling, or gemma3_text with mean pooling):
+// grouped key/value heads, q/k norms, a gated MLP.
+fs::path tiny_decoder(const std::string& model_type) {
+  static std::map<std::string, fs::path> dirs;
+  fs::path& dir = dirs[model_type];
+  if (dir.empty()) {
+    dir = sbert::testing::temp_dir("train_gradcheck") / model_type;
+    RandomModelSpec s;
+    s.model_type = model_type;
+    s.hidden = 16;
+    s.layers = 2;
+    s.heads = 2;
+    s.kv_heads = 1;
+    s.head_dim = 8;
+    s.intermediate = 24;
+    s.max_position = 64;
+    s.pooling = model_type == "qwen3" ? "lasttoken" : "mean";
+    s.init_std = 0.3;
+    s.seed = 11;
+    write_random_model(dir, s);
+  }
+  return dir;
+}
+
 std::vector<TrainExample> rows() {
   const char* a[] = {"a man is playing guitar", "the dog is running on the beach", "a woman eats food",
                      "the cat is in the water", "a boy plays soccer", "the girl is playing piano"};
@@ -119,6 +143,14 @@ TEST(TrainGradcheck, ElectraProjectionCoSENT) {
 }
 TEST(TrainGradcheck, ElectraProjectionCrossEncoderBCE) {
   gradcheck(TrainObjective::Cross, TrainLoss::BCE, 1, tiny_model("electra", 8));
+}
+
+// The rotary decoders' training forward (src/nn/rotary_decoder.cpp over leaf parameters).
+TEST(TrainGradcheck, Qwen3LastTokenCosine) {
+  gradcheck(TrainObjective::Bi, TrainLoss::Cosine, 0, tiny_decoder("qwen3"));
+}
+TEST(TrainGradcheck, Gemma3MeanMultipleNegatives) {
+  gradcheck(TrainObjective::Bi, TrainLoss::MNRL, 0, tiny_decoder("gemma3_text"));
 }
 
 // --dtype bfloat16 (CPU autocast): the loss is the float32 one to bfloat16 precision, yet not
