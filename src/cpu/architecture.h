@@ -33,7 +33,7 @@ enum class PositionKind { Absolute, AbsoluteAfterPadding, Rotary };
 // (ModelConfig::layers: Qwen's causal sliding window, Gemma's symmetric one).
 enum class AttentionKind { Bidirectional, Causal };
 // The feed-forward block. Plain: down(act(up(x))) with the config's activation. Gated:
-// down(act(gate(x)) * up(x)) (SwiGLU with silu, GeGLU with gelu).
+// down(act(gate(x)) * up(x)) (SwiGLU with silu, GeGLU with gelu). Either placement runs either.
 enum class MlpKind { Plain, Gated };
 
 // The classification heads of the Hugging Face *ForSequenceClassification models.
@@ -76,10 +76,15 @@ struct TensorNames {
   const char* query = nullptr;               // separate q, k, v projections, fused at load
   const char* key = nullptr;
   const char* value = nullptr;
+  const char* qkv = nullptr;                 // or one fused [q | k | v] projection (Wqkv)
   const char* attention_out = nullptr;
   const char* attention_norm = nullptr;  // after attention (Post)
   const char* mlp_up = nullptr;
   const char* mlp_gate = nullptr;  // Gated: the half that goes through the activation
+  // Gated, one fused tensor instead of mlp_gate and mlp_up: [gate | up] rows (ModernBERT's Wi)
+  // or [up | gate] rows (GTE's up_gate_proj).
+  const char* mlp_gate_up = nullptr;
+  const char* mlp_up_gate = nullptr;
   const char* mlp_down = nullptr;
   const char* mlp_norm = nullptr;  // after the MLP (Post)
   const char* pooler = nullptr;    // optional in the checkpoint
@@ -92,6 +97,9 @@ struct TensorNames {
   const char* final_norm = nullptr;
   const char* q_norm = nullptr;  // per-head norms of queries and keys (before the rotation)
   const char* k_norm = nullptr;
+  // [buckets, heads]: a bias per bucket of the key's offset from the query, added to every
+  // layer's scores (MPNet; the buckets are ModelConfig::relative_buckets).
+  const char* relative_attention_bias = nullptr;
 };
 
 struct HeadNames {
@@ -125,12 +133,16 @@ struct Architecture {
   // Reads what the generic keys cannot say (per-layer windows and thetas, attention and
   // embedding scales) into `c` after the generic fields; errors name `where` and the key.
   void (*read_config)(const nlohmann::json& j, ModelConfig& c, const std::string& where) = nullptr;
+  // Pre: the first layer has no norm before attention (ModernBERT's layers.0.attn_norm is an
+  // Identity).
+  bool first_layer_input_norm = true;
 
   // The BERT family's blocks (post-LayerNorm, learned positions, bidirectional, plain MLP): what
   // libtorch's executor (src/nn: CUDA, float16/bfloat16, training) runs today.
   bool bert_blocks() const {
     return norm == NormKind::LayerNorm && norm_placement == NormPlacement::Post && positions != PositionKind::Rotary &&
-           attention == AttentionKind::Bidirectional && mlp == MlpKind::Plain;
+           attention == AttentionKind::Bidirectional && mlp == MlpKind::Plain && tensors.qkv == nullptr &&
+           tensors.relative_attention_bias == nullptr;
   }
   // Training: dropout on the attention output before its residual (DistilBERT has none there).
   bool attention_output_dropout = true;

@@ -140,14 +140,18 @@ struct AttentionArgs {
 // `ld`: the rows' stride (np when 0), so that a block can work on a 16-aligned range of a longer
 // row: keys outside every row's window are skipped, which changes no bit (their exp is 0 and
 // lane_sum's lanes stay aligned).
+// `bias` (null: none): rows of n additive terms, bias[r] for row r, added after the scaling.
 template <int Lanes>
 [[gnu::always_inline]] inline void softmax_rows(float* x, int64_t n, int64_t np, float scale,
                                                 const int64_t* lo = nullptr, const int64_t* hi = nullptr,
-                                                int64_t ld = 0) {
+                                                int64_t ld = 0, const float* const* bias = nullptr) {
   using V = typename simd::Vec<Lanes>::type;
   if (ld == 0) ld = np;
   for (int r = 0; r < kRows; ++r)
     for (int64_t j = 0; j < np; ++j) x[r * ld + j] *= scale;
+  if (bias)
+    for (int r = 0; r < kRows; ++r)
+      for (int64_t j = 0; j < n; ++j) x[r * ld + j] += bias[r][j];
   V mx[kRows];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {
@@ -253,12 +257,14 @@ template <int Lanes>
     // Four query rows at a time (simd::tile16: the accumulators stay in registers): scores for
     // blocks of 16 keys, softmax, then the context for blocks of 16 of the head's columns.
     int64_t lo[kRows], hi[kRows];
+    const float* brow[kRows];  // the bias rows of the block's queries (L.bias)
     for (int64_t i0 = 0; i0 < n; i0 += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, n - i0);
       for (int r = 0; r < kRows; ++r) {
         const int64_t i = std::min<int64_t>(i0 + r, n - 1);
         lo[r] = L.window_left >= 0 ? std::max<int64_t>(0, i - L.window_left) : 0;
         hi[r] = L.window_right >= 0 ? std::min<int64_t>(n, i + L.window_right + 1) : n;
+        if (L.bias) brow[r] = L.bias + (h * L.bias_stride + i) * L.bias_stride;
       }
       // Only the 16-key blocks some row of the block sees (causal: up to the diagonal; a window:
       // around it).
@@ -271,7 +277,10 @@ template <int Lanes>
       const int64_t keys = std::min(n, jhi) - jlo;
       for (int64_t jb = jlo; jb < jhi; jb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, q + i0 * ldq, ldq, kt + jb, np, d, p + jb, np, kLanes);
-      softmax_rows<Lanes>(p + jlo, keys, jhi - jlo, scale, windowed ? lo : nullptr, windowed ? hi : nullptr, np);
+      if (L.bias)
+        for (int r = 0; r < kRows; ++r) brow[r] += jlo;
+      softmax_rows<Lanes>(p + jlo, keys, jhi - jlo, scale, windowed ? lo : nullptr, windowed ? hi : nullptr, np,
+                          L.bias ? brow : nullptr);
       for (int64_t tb = 0; tb < dp; tb += kLanes)
         simd::tile16_rows<Lanes, kRows>(rows, p + jlo, np, v + jlo * ldv + tb, ldv, keys,
                                         g.ctx + (t0 + i0) * H + h * d + tb, H, std::min<int64_t>(kLanes, d - tb));
@@ -469,12 +478,23 @@ void rotate_half(float* x, int64_t d, const float* cos, const float* sin) {
   }
 }
 
-void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin) {
+void rotate_interleaved(float* x, int64_t d, const float* cos, const float* sin) {
+  for (int64_t i = 0; i < d / 2; ++i) {
+    const float a = x[2 * i], b = x[2 * i + 1];
+    x[2 * i] = a * cos[i] - b * sin[i];
+    x[2 * i + 1] = b * cos[i] + a * sin[i];
+  }
+}
+
+void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin,
+                  double divisor) {
   const int64_t h = d / 2;
   std::vector<float> inv(static_cast<size_t>(h));
   const float base = static_cast<float>(theta);
   for (int64_t i = 0; i < h; ++i)
     inv[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(d));
+  if (divisor != 1)
+    for (float& f : inv) f /= static_cast<float>(divisor);
   cos.resize(static_cast<size_t>(positions * h));
   sin.resize(static_cast<size_t>(positions * h));
   for (int64_t p = 0; p < positions; ++p)

@@ -25,11 +25,16 @@ void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, int6
 // attention: query head h reads kv head h / (heads / kv_heads)), qkv rows of
 // (heads + 2 kv_heads) * head_dim (queries | keys | values), ctx rows of heads * head_dim; and a
 // window (-1: unbounded on that side): query i sees the keys j of its sequence with
-// i - window_left <= j <= i + window_right (causal: window_right 0).
+// i - window_left <= j <= i + window_right (causal: window_right 0). `bias`, when given, is added
+// to the scaled scores (before the softmax) of every sequence: query i, key j of head h get
+// bias[(h * bias_stride + i) * bias_stride + j] (positions within the sequence; bias_stride at
+// least its longest length): MPNet's relative position bias.
 struct AttentionLayout {
   int64_t heads, kv_heads, head_dim;
   float scale;
   int64_t window_left = -1, window_right = -1;
+  const float* bias = nullptr;
+  int64_t bias_stride = 0;
 };
 void packed_attention(const float* qkv, float* ctx, const int64_t* offsets, const AttentionLayout& layout,
                       int64_t item_begin, int64_t item_end);
@@ -45,9 +50,14 @@ void rms_norm(const float* in, float* out, int64_t ld, const float* gain, const 
 // x[i] = x[i] cos[i] - x[i + d/2] sin[i], x[i + d/2] = x[i + d/2] cos[i] + x[i] sin[i] for
 // i < d/2, with cos/sin of the angle position * inv_freq[i] (rotary_table).
 void rotate_half(float* x, int64_t d, const float* cos, const float* sin);
+// The interleaved layout (GPT-J, flash-attn's interleaved=True): pairs (2i, 2i + 1) for i < d/2,
+// x[2i] = x[2i] cos[i] - x[2i + 1] sin[i], x[2i + 1] = x[2i + 1] cos[i] + x[2i] sin[i].
+void rotate_interleaved(float* x, int64_t d, const float* cos, const float* sin);
 // cos and sin [positions, d/2] of the angles float(p) * inv_freq[i], inv_freq[i] =
-// 1 / theta^(2i/d), each step in float32 as transformers computes them.
-void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin);
+// 1 / theta^(2i/d) (then / float(divisor) unless it is 1: GTE's NTK scaling), each step in
+// float32 as transformers computes them.
+void rotary_table(double theta, int64_t d, int64_t positions, std::vector<float>& cos, std::vector<float>& sin,
+                  double divisor = 1);
 
 // out[r, i] = act(gu[r, i]) * gu[r, inter + i] for rows [row_begin, row_end): a gated MLP's
 // fused [gate | up] product (row stride 2 inter) to its [rows, inter] input of the down layer.

@@ -10,6 +10,7 @@
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/cpu_pool.h"
+#include "cpu/relative_position.h"
 #include "sbert/error.h"
 
 namespace sbert::cpu {
@@ -90,131 +91,7 @@ namespace {
 
 constexpr int64_t kMlpBlockRows = 2048;
 
-std::vector<float> copy(const Floats& f) { return f.empty() ? std::vector<float>() : std::vector<float>(f.begin(), f.end()); }
-
 }  // namespace
-
-Encoder::Encoder(ModelConfig config, std::shared_ptr<const TensorFile> file, const std::string& prefix,
-                 const std::string& where, bool int8)
-    : file_(std::move(file)), config_(std::move(config)), where_(where), int8_(int8) {
-  const ModelConfig& c = config_;
-  const Architecture& a = *c.arch;
-  const bool post = a.norm_placement == NormPlacement::Post;
-  const bool rms = a.norm == NormKind::RMSNorm || a.norm == NormKind::RMSNormOnePlus;
-  if (post ? (a.norm != NormKind::LayerNorm || a.mlp != MlpKind::Plain || a.attention != AttentionKind::Bidirectional ||
-              a.positions == PositionKind::Rotary)
-           : !rms)
-    throw Error(where + ": the CPU runtime has no executor for the blocks of architecture '" + a.name + "'");
-  act_ = parse_activation(c.activation, where);
-  const TensorNames& n = a.tensors;
-  const int64_t H = c.hidden_size, E = c.embedding_size;
-  ParameterReader r(*file_, prefix, where);
-  auto w = [](const std::string& s) { return s + ".weight"; };
-  auto b = [](const std::string& s) { return s + ".bias"; };
-  {
-    // Fail fast when the config promises more layers than the checkpoint holds (a huge
-    // num_hidden_layers would otherwise list millions of missing tensors first).
-    const std::string last = n.layer_prefix + std::to_string(c.num_layers - 1) + "." + n.query + ".weight";
-    if (!r.has(last))
-      throw Error(where + ": config.json says " + std::to_string(c.num_layers) +
-                  " layers but the checkpoint has no tensor '" + prefix + last + "'");
-  }
-  word_ = r.take(w(n.word_embeddings), {c.vocab_size, E});
-  if (n.position_embeddings) position_ = r.take(w(n.position_embeddings), {c.max_position_embeddings, E});
-  if (n.token_type_embeddings && c.type_vocab_size > 0) token_type_ = r.take(w(n.token_type_embeddings), {c.type_vocab_size, E});
-  if (n.embeddings_norm) {
-    emb_norm_w_ = copy(r.take(w(n.embeddings_norm), {E}));
-    emb_norm_b_ = copy(r.take(b(n.embeddings_norm), {E}));
-  }
-  if (n.embeddings_project && E != H) project_ = read_linear(r, n.embeddings_project, H, E, true, false);
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string p = n.layer_prefix + std::to_string(l) + ".";
-    Layer L;
-    {
-      // q, k and v fused into one [(heads + 2 kv_heads) * head_dim, H] GEMM.
-      const int64_t Q = c.num_heads * c.head_dim(), KV = c.num_kv_heads * c.head_dim();
-      const bool bias = c.attention_bias;
-      Floats qw = r.take(w(p + n.query), {Q, H}), kw = r.take(w(p + n.key), {KV, H}),
-             vw = r.take(w(p + n.value), {KV, H});
-      Floats qb, kb, vb;
-      if (bias) qb = r.take(b(p + n.query), {Q}), kb = r.take(b(p + n.key), {KV}), vb = r.take(b(p + n.value), {KV});
-      if (!qw.empty() && !kw.empty() && !vw.empty() && (!bias || (!qb.empty() && !kb.empty() && !vb.empty()))) {
-        std::vector<float> qkv_b;
-        if (bias)
-          for (const Floats* f : {&qb, &kb, &vb}) qkv_b.insert(qkv_b.end(), f->begin(), f->end());
-        std::vector<Floats> parts;
-        parts.push_back(std::move(qw));
-        parts.push_back(std::move(kw));
-        parts.push_back(std::move(vw));
-        L.qkv = Linear(std::move(parts), H, std::move(qkv_b), int8,
-                       r.releaser({w(p + n.query), w(p + n.key), w(p + n.value)}));
-      }
-      L.out = read_linear(r, p + n.attention_out, H, Q, bias, int8);
-    }
-    if (post)
-      read_post_norm_layer(r, p, L);
-    else
-      read_pre_norm_layer(r, p, L);
-    layers_.push_back(std::move(L));
-  }
-  if (n.final_norm) final_norm_ = read_gain(r, n.final_norm, H);
-  if (n.pooler && r.has(w(n.pooler)) && r.has(b(n.pooler))) pooler_ = read_linear(r, n.pooler, H, H, true, false);
-  r.finish();
-}
-
-void Encoder::read_post_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const {
-  const ModelConfig& c = config_;
-  const TensorNames& n = c.arch->tensors;
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  L.norm1_w = copy(r.take(p + n.attention_norm + ".weight", {H}));
-  L.norm1_b = copy(r.take(p + n.attention_norm + ".bias", {H}));
-  L.up = read_linear(r, p + n.mlp_up, I, H, c.arch->bias, int8_);
-  L.down = read_linear(r, p + n.mlp_down, H, I, c.arch->bias, int8_);
-  L.norm2_w = copy(r.take(p + n.mlp_norm + ".weight", {H}));
-  L.norm2_b = copy(r.take(p + n.mlp_norm + ".bias", {H}));
-}
-
-void Encoder::read_pre_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const {
-  const ModelConfig& c = config_;
-  const Architecture& a = *c.arch;
-  const TensorNames& n = a.tensors;
-  const int64_t H = c.hidden_size, I = c.intermediate_size, d = c.head_dim();
-  L.input = read_gain(r, p + n.input_norm, H);
-  L.pre_mlp = read_gain(r, p + n.pre_mlp_norm, H);
-  if (a.norm_placement == NormPlacement::Sandwich) {
-    L.post_attention = read_gain(r, p + n.post_attention_norm, H);
-    L.post_mlp = read_gain(r, p + n.post_mlp_norm, H);
-  }
-  if (n.q_norm) L.q_norm = read_gain(r, p + n.q_norm, d);
-  if (n.k_norm) L.k_norm = read_gain(r, p + n.k_norm, d);
-  if (a.mlp == MlpKind::Gated) {
-    // gate and up fused into one [2I, H] GEMM: gate rows first.
-    Floats gw = r.take(p + n.mlp_gate + ".weight", {I, H}), uw = r.take(p + n.mlp_up + ".weight", {I, H});
-    Floats gb, ub;
-    if (a.bias) gb = r.take(p + n.mlp_gate + ".bias", {I}), ub = r.take(p + n.mlp_up + ".bias", {I});
-    if (!gw.empty() && !uw.empty() && (!a.bias || (!gb.empty() && !ub.empty()))) {
-      std::vector<float> bias;
-      if (a.bias)
-        for (const Floats* f : {&gb, &ub}) bias.insert(bias.end(), f->begin(), f->end());
-      std::vector<Floats> parts;
-      parts.push_back(std::move(gw));
-      parts.push_back(std::move(uw));
-      L.up = Linear(std::move(parts), H, std::move(bias), int8_,
-                    r.releaser({p + n.mlp_gate + ".weight", p + n.mlp_up + ".weight"}));
-    }
-  } else {
-    L.up = read_linear(r, p + n.mlp_up, I, H, a.bias, int8_);
-  }
-  L.down = read_linear(r, p + n.mlp_down, H, I, a.bias, int8_);
-}
-
-// An RMSNorm's gain: the weight, or 1 + w (in float, as Gemma's norm computes it).
-std::vector<float> Encoder::read_gain(ParameterReader& r, const std::string& name, int64_t n) const {
-  std::vector<float> g = copy(r.take(name + ".weight", {n}));
-  if (config_.arch->norm == NormKind::RMSNormOnePlus)
-    for (float& v : g) v = 1.0f + v;
-  return g;
-}
 
 void Encoder::check(const TokenBatch& batch) const {
   const ModelConfig& c = config_;
@@ -268,17 +145,19 @@ std::vector<float> Encoder::embed(const TokenBatch& batch) const {
     for (int64_t t = t0; t < t1; ++t) {
       float* row = x.data() + t * E;
       const float* word = word_.data + batch.ids[t] * E;
-      if (position_.empty()) {  // rotary positions: the scaled word vector alone
-        if (scale == 1.0f) std::memcpy(row, word, sizeof(float) * static_cast<size_t>(E));
-        else for (int64_t e = 0; e < E; ++e) row[e] = word[e] * scale;
-        continue;
-      }
-      const float* p = position_.data + pos[t] * E;
-      if (!token_type_.empty()) {
-        const float* type = token_type_.data + (batch.types.empty() ? 0 : batch.types[t]) * E;
+      const float* type =
+          token_type_.empty() ? nullptr : token_type_.data + (batch.types.empty() ? 0 : batch.types[t]) * E;
+      const float* p = position_.empty() ? nullptr : position_.data + pos[t] * E;
+      if (p && type) {
         for (int64_t e = 0; e < E; ++e) row[e] = (word[e] + type[e]) + p[e];
-      } else {
+      } else if (p) {
         for (int64_t e = 0; e < E; ++e) row[e] = word[e] + p[e];
+      } else if (type) {  // rotary positions with token types (NomicBERT, GTE)
+        for (int64_t e = 0; e < E; ++e) row[e] = word[e] + type[e];
+      } else if (scale == 1.0f) {  // rotary positions: the (scaled) word vector alone
+        std::memcpy(row, word, sizeof(float) * static_cast<size_t>(E));
+      } else {
+        for (int64_t e = 0; e < E; ++e) row[e] = word[e] * scale;
       }
     }
     if (!emb_norm_w_.empty())
@@ -301,17 +180,85 @@ std::vector<float> Encoder::forward(const TokenBatch& batch, std::vector<std::ve
   return forward_pre_norm(batch, std::move(x), all);
 }
 
+std::vector<int64_t> Encoder::positions(const TokenBatch& batch, int64_t& longest) {
+  std::vector<int64_t> pos(static_cast<size_t>(batch.tokens()));
+  longest = 0;
+  for (int64_t s = 0; s < batch.sequences(); ++s) {
+    longest = std::max(longest, batch.offsets[s + 1] - batch.offsets[s]);
+    for (int64_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) pos[t] = t - batch.offsets[s];
+  }
+  return pos;
+}
+
+void Encoder::rotate(float* qkv, const std::vector<int64_t>& pos, const RotaryTable* table, const Layer& layer) const {
+  const ModelConfig& c = config_;
+  const int64_t d = c.head_dim(), nh = c.num_heads, nkv = c.num_kv_heads, W = (nh + 2 * nkv) * d;
+  const int64_t rd = c.rotary_features(), half = rd / 2;
+  const bool interleaved = c.rotary_interleaved;
+  const float eps = static_cast<float>(c.layer_norm_eps);
+  if (!table && layer.q_norm.empty() && layer.k_norm.empty()) return;
+  cpu_pool().parallel_for(static_cast<int64_t>(pos.size()), 8, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* row = qkv + t * W;
+      const float* cs = table ? table->cos.data() + pos[t] * half : nullptr;
+      const float* sn = table ? table->sin.data() + pos[t] * half : nullptr;
+      for (int64_t k = 0; k < nh + nkv; ++k) {  // query heads, then key heads
+        float* v = row + k * d;
+        const std::vector<float>& gain = k < nh ? layer.q_norm : layer.k_norm;
+        if (!gain.empty()) rms_norm(v, v, d, gain.data(), nullptr, d, eps, 0, 1);
+        if (!cs) continue;
+        if (interleaved) rotate_interleaved(v, rd, cs, sn);
+        else rotate_half(v, rd, cs, sn);
+      }
+    }
+  });
+}
+
+void Encoder::norm_rows(const float* in, float* out, int64_t T, const std::vector<float>& gain,
+                        const std::vector<float>& bias) const {
+  const int64_t H = config_.hidden_size;
+  const float eps = static_cast<float>(config_.layer_norm_eps);
+  const bool layer_norm = config_.arch->norm == NormKind::LayerNorm;
+  cpu_pool().parallel_for(T, 8, [&](int64_t r0, int64_t r1) {
+    if (!layer_norm) return rms_norm(in, out, H, gain.data(), nullptr, H, eps, r0, r1);
+    if (in != out) std::memcpy(out + r0 * H, in + r0 * H, sizeof(float) * static_cast<size_t>((r1 - r0) * H));
+    add_layer_norm(out, nullptr, nullptr, gain.data(), bias.data(), H, eps, r0, r1);
+  });
+}
+
+void Encoder::attend(const float* qkv, float* ctx, const TokenBatch& batch, size_t l, const std::vector<float>& bias,
+                     int64_t bias_stride) const {
+  const ModelConfig& c = config_;
+  const ModelConfig::LayerAttention& la = c.layer(l);
+  AttentionLayout layout{c.num_heads, c.num_kv_heads, c.head_dim(), c.scale(), la.left, la.right};
+  if (!bias.empty()) {
+    layout.bias = bias.data();
+    layout.bias_stride = bias_stride;
+  }
+  const int64_t* off = batch.offsets.data();
+  cpu_pool().parallel_for(batch.sequences() * c.num_heads, 1, [&](int64_t i0, int64_t i1) {
+    packed_attention(qkv, ctx, off, layout, i0, i1);
+  });
+}
+
+// Post-LayerNorm layers (the BERT family, NomicBERT, GTE, MPNet): x = norm(x + out(attention(x)));
+// x = norm(x + mlp(x)); rotary positions and a relative position bias as the model has them.
 std::vector<float> Encoder::forward_post_norm(const TokenBatch& batch, std::vector<float> x,
                                               std::vector<std::vector<float>>* all) const {
   const ModelConfig& c = config_;
-  const int64_t T = batch.tokens(), H = c.hidden_size, nh = c.num_heads, d = c.head_dim(),
-                I = c.intermediate_size;
+  const Architecture& a = *c.arch;
+  const int64_t T = batch.tokens(), H = c.hidden_size, d = c.head_dim(), I = c.intermediate_size;
+  const int64_t Q = c.num_heads * d, W = (c.num_heads + 2 * c.num_kv_heads) * d;
+  const bool gated = a.mlp == MlpKind::Gated;
   WorkerPool& pool = cpu_pool();
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   const float eps = static_cast<float>(c.layer_norm_eps);
-  const int64_t* off = batch.offsets.data();
-  std::vector<float> qkv(static_cast<size_t>(T * 3 * H)), ctx(static_cast<size_t>(T * H)),
-      h1(static_cast<size_t>(T * H)), ff(static_cast<size_t>(T * I));
+  int64_t longest = 0;
+  const std::vector<int64_t> pos = positions(batch, longest);
+  std::vector<float> bias;  // [heads, longest, longest]: the same in every layer
+  if (!relative_bias_.empty())
+    bias = relative_position_bias(relative_bias_.data, c.num_heads, c.relative_buckets, c.relative_max_distance, longest);
+  std::vector<float> qkv(static_cast<size_t>(T * W)), ctx(static_cast<size_t>(T * Q)), h1(static_cast<size_t>(T * H)),
+      ff(static_cast<size_t>(T * (gated ? 2 * I : I))), g(gated ? static_cast<size_t>(T * I) : 0);
   // Bias + residual + LayerNorm on whole rows of a [T, H] GEMM result.
   auto residual_norm = [&](const float* bias, const float* residual, const std::vector<float>& gamma,
                            const std::vector<float>& beta) {
@@ -321,23 +268,28 @@ std::vector<float> Encoder::forward_post_norm(const TokenBatch& batch, std::vect
                         },
                         true};
   };
-  for (const Layer& layer : layers_) {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
     layer.qkv.forward(x.data(), T, qkv.data());  // bias added block by block
-    pool.parallel_for(batch.sequences() * nh, 1, [&](int64_t i0, int64_t i1) {
-      packed_attention(qkv.data(), ctx.data(), off, nh, d, scale, i0, i1);
-    });
+    if (a.positions == PositionKind::Rotary) rotate(qkv.data(), pos, rotary(c.layer(l).rope_theta, longest).get(), layer);
+    attend(qkv.data(), ctx.data(), batch, l, bias, longest);
     const GemmEpilogue norm1 = residual_norm(layer.out.bias(), x.data(), layer.norm1_w, layer.norm1_b);
     layer.out.forward(ctx.data(), T, h1.data(), &norm1);
-    const float* up_b = layer.up.bias();
-    const Activation act = act_;
-    const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                                    if (act == Activation::GeluErf) bias_gelu(o, ld, up_b, c0, c1, r0, r1);
-                                    else bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
-                                  },
-                                  false};
-    layer.up.forward(h1.data(), T, ff.data(), &activation);
+    if (gated) {
+      layer.up.forward(h1.data(), T, ff.data());
+      pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { gated_activation(ff.data(), I, act_, g.data(), r0, r1); });
+    } else {
+      const float* up_b = layer.up.bias();
+      const Activation act = act_;
+      const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                      if (act == Activation::GeluErf && up_b) bias_gelu(o, ld, up_b, c0, c1, r0, r1);
+                                      else bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
+                                    },
+                                    false};
+      layer.up.forward(h1.data(), T, ff.data(), &activation);
+    }
     const GemmEpilogue norm2 = residual_norm(layer.down.bias(), h1.data(), layer.norm2_w, layer.norm2_b);
-    layer.down.forward(ff.data(), T, x.data(), &norm2);
+    layer.down.forward(gated ? g.data() : ff.data(), T, x.data(), &norm2);
     if (all) all->push_back(x);
   }
   return x;
@@ -353,7 +305,7 @@ std::shared_ptr<const Encoder::RotaryTable> Encoder::rotary(double theta, int64_
   for (auto& [base, table] : rotary_)
     if (base == theta) t->positions = std::max(t->positions, 2 * table->positions);
   t->positions = std::min(t->positions, std::max(positions, config_.max_input_length()));
-  rotary_table(theta, config_.head_dim(), t->positions, t->cos, t->sin);
+  rotary_table(theta, config_.rotary_features(), t->positions, t->cos, t->sin, config_.rope_freq_divisor);
   for (auto& [base, table] : rotary_)
     if (base == theta) {
       table = t;
@@ -363,7 +315,7 @@ std::shared_ptr<const Encoder::RotaryTable> Encoder::rotary(double theta, int64_
   return t;
 }
 
-// Pre-norm and sandwich layers (Qwen3, Gemma 3): h = norm(x); x += [norm](out(attention(h)));
+// Pre-norm and sandwich layers (Qwen3, Gemma 3, ModernBERT): h = norm(x); x += [norm](out(attention(h)));
 // h = norm(x); x += [norm](down(act(gate(h)) * up(h))); the final norm after the last layer.
 std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vector<float> x,
                                              std::vector<std::vector<float>>* all) const {
@@ -371,16 +323,14 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
   const Architecture& a = *c.arch;
   const int64_t T = batch.tokens(), H = c.hidden_size, d = c.head_dim(), I = c.intermediate_size;
   const int64_t nh = c.num_heads, nkv = c.num_kv_heads, Q = nh * d, W = (nh + 2 * nkv) * d;
-  const bool sandwich = a.norm_placement == NormPlacement::Sandwich, gated = a.mlp == MlpKind::Gated;
+  const bool gated = a.mlp == MlpKind::Gated;
   WorkerPool& pool = cpu_pool();
   const float eps = static_cast<float>(c.layer_norm_eps);
-  const int64_t* off = batch.offsets.data();
   int64_t longest = 0;
-  std::vector<int64_t> pos(static_cast<size_t>(T));
-  for (int64_t s = 0; s < batch.sequences(); ++s) {
-    longest = std::max(longest, off[s + 1] - off[s]);
-    for (int64_t t = off[s]; t < off[s + 1]; ++t) pos[t] = t - off[s];
-  }
+  const std::vector<int64_t> pos = positions(batch, longest);
+  std::vector<float> bias;  // [heads, longest, longest]: the same in every layer
+  if (!relative_bias_.empty())
+    bias = relative_position_bias(relative_bias_.data, nh, c.relative_buckets, c.relative_max_distance, longest);
   // The MLP runs on blocks of rows, so that a long input's [T, 2I] intermediate stays bounded
   // (each row's result is the same whatever the block).
   const int64_t mlp_rows = std::min<int64_t>(T, kMlpBlockRows);
@@ -402,31 +352,16 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
   };
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
-    const ModelConfig::LayerAttention& la = c.layer(l);
-    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.input.data(), nullptr, H, eps, r0, r1); });
-    layer.qkv.forward(h.data(), T, qkv.data());
-    const auto table = a.positions == PositionKind::Rotary ? rotary(la.rope_theta, longest) : nullptr;
-    pool.parallel_for(T, 8, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        float* row = qkv.data() + t * W;
-        const float* cs = table ? table->cos.data() + pos[t] * (d / 2) : nullptr;
-        const float* sn = table ? table->sin.data() + pos[t] * (d / 2) : nullptr;
-        for (int64_t k = 0; k < nh + nkv; ++k) {  // query heads, then key heads
-          float* v = row + k * d;
-          const std::vector<float>& gain = k < nh ? layer.q_norm : layer.k_norm;
-          if (!gain.empty()) rms_norm(v, v, d, gain.data(), nullptr, d, eps, 0, 1);
-          if (cs) rotate_half(v, d, cs, sn);
-        }
-      }
-    });
-    const AttentionLayout layout{nh, nkv, d, c.scale(), la.left, la.right};
-    pool.parallel_for(batch.sequences() * nh, 1, [&](int64_t i0, int64_t i1) {
-      packed_attention(qkv.data(), ctx.data(), off, layout, i0, i1);
-    });
+    // No norm before attention (ModernBERT's first layer): the stream itself.
+    if (!layer.input.empty()) norm_rows(x.data(), h.data(), T, layer.input, layer.input_b);
+    layer.qkv.forward(layer.input.empty() ? x.data() : h.data(), T, qkv.data());
+    const auto table = a.positions == PositionKind::Rotary ? rotary(c.layer(l).rope_theta, longest) : nullptr;
+    rotate(qkv.data(), pos, table.get(), layer);
+    attend(qkv.data(), ctx.data(), batch, l, bias, longest);
     const GemmEpilogue attn_out = add_to_stream(layer.out.bias(), layer.post_attention, x.data());
     layer.out.forward(ctx.data(), T, h.data(), &attn_out);
     x.swap(h);  // x: the stream after attention
-    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), h.data(), H, layer.pre_mlp.data(), nullptr, H, eps, r0, r1); });
+    norm_rows(x.data(), h.data(), T, layer.pre_mlp, layer.pre_mlp_b);
     for (int64_t b0 = 0; b0 < T; b0 += mlp_rows) {
       const int64_t rows = std::min(mlp_rows, T - b0);
       const float* in = h.data() + b0 * H;
@@ -450,8 +385,7 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
     if (all && l + 1 < layers_.size()) all->push_back(x);
   }
   // transformers' hidden_states end with the final norm's output (not the last layer's).
-  if (!final_norm_.empty())
-    pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { rms_norm(x.data(), x.data(), H, final_norm_.data(), nullptr, H, eps, r0, r1); });
+  if (!final_norm_.empty()) norm_rows(x.data(), x.data(), T, final_norm_, final_norm_b_);
   if (all) all->push_back(x);
   return x;
 }

@@ -91,9 +91,10 @@ class Encoder {
   struct Layer {
     Linear qkv, out, up, down;  // up: [gate | up] stacked for a Gated MLP
     std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;  // Post: after attention, after the MLP
-    // Pre / Sandwich (RMSNorm gains, (1 + w) already applied): before attention, on its output,
-    // before the MLP, on its output; per-head query and key norms.
-    std::vector<float> input, post_attention, pre_mlp, post_mlp, q_norm, k_norm;
+    // Pre / Sandwich (RMSNorm gains, (1 + w) already applied; LayerNorm weights and biases, zeros
+    // without norm_bias): before attention (none: identity), on its output, before the MLP, on its
+    // output; per-head query and key norms.
+    std::vector<float> input, input_b, post_attention, pre_mlp, pre_mlp_b, post_mlp, q_norm, k_norm;
   };
   // cos / sin of the rotary angles of one base for positions [0, positions).
   struct RotaryTable {
@@ -102,14 +103,31 @@ class Encoder {
   };
   void check(const TokenBatch& batch) const;
   std::vector<float> embed(const TokenBatch& batch) const;
+  // encoder_load.cpp: the parameters of one layer (p: its prefix).
+  void read_attention(ParameterReader& r, const std::string& p, Layer& L) const;
+  void read_mlp(ParameterReader& r, const std::string& p, Layer& L) const;
+  void read_gated_or_plain_up(ParameterReader& r, const std::string& p, Layer& L) const;
   void read_post_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const;
   void read_pre_norm_layer(ParameterReader& r, const std::string& p, Layer& L) const;
   std::vector<float> read_gain(ParameterReader& r, const std::string& name, int64_t n) const;
+  std::vector<float> read_norm_bias(ParameterReader& r, const std::string& name, int64_t n) const;
   std::vector<float> forward_post_norm(const TokenBatch& batch, std::vector<float> x,
                                        std::vector<std::vector<float>>* all) const;
   std::vector<float> forward_pre_norm(const TokenBatch& batch, std::vector<float> x,
                                       std::vector<std::vector<float>>* all) const;
   std::shared_ptr<const RotaryTable> rotary(double theta, int64_t positions) const;
+  // Each token's position in its sequence; `longest`: the longest sequence.
+  static std::vector<int64_t> positions(const TokenBatch& batch, int64_t& longest);
+  // The per-head query / key norms and the rotation (table null: none) of every token's queries
+  // and keys in the fused rows of `qkv`.
+  void rotate(float* qkv, const std::vector<int64_t>& pos, const RotaryTable* table, const Layer& layer) const;
+  // out = norm(in) for the T rows [T, H]: the architecture's RMSNorm (gain) or LayerNorm.
+  void norm_rows(const float* in, float* out, int64_t T, const std::vector<float>& gain,
+                 const std::vector<float>& bias) const;
+  // The attention of every (sequence, head) of a batch, windowed as layer l and with the
+  // relative position bias (when the model has one; computed once per batch in `bias`).
+  void attend(const float* qkv, float* ctx, const TokenBatch& batch, size_t l, const std::vector<float>& bias,
+              int64_t bias_stride) const;
 
   std::shared_ptr<const TensorFile> file_;
   ModelConfig config_;
@@ -117,7 +135,8 @@ class Encoder {
   bool int8_ = false;
   Activation act_ = Activation::GeluErf;
   Floats word_, position_, token_type_;
-  std::vector<float> emb_norm_w_, emb_norm_b_, final_norm_;
+  std::vector<float> emb_norm_w_, emb_norm_b_, final_norm_, final_norm_b_;
+  Floats relative_bias_;  // [buckets, heads] (TensorNames::relative_attention_bias)
   Linear project_, pooler_;
   std::vector<Layer> layers_;
   mutable std::mutex rotary_mu_;

@@ -90,6 +90,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.num_kv_heads = k.num_kv_heads ? get_int(j, where, k.num_kv_heads, c.num_heads) : c.num_heads;
   c.explicit_head_dim = k.head_dim ? get_int(j, where, k.head_dim, 0) : 0;
   c.attention_bias = k.attention_bias ? config_bool(j, where, k.attention_bias, c.arch->bias) : c.arch->bias;
+  c.mlp_up_bias = c.mlp_down_bias = c.arch->bias;
   if (k.rope_theta) c.rope_theta = config_number(j, where, k.rope_theta, 10000.0);
   c.default_layer.rope_theta = c.rope_theta;
   if (c.arch->attention == AttentionKind::Causal) c.default_layer.right = 0;
@@ -117,6 +118,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   for (const auto& l : c.layers)
     if (c.arch->positions == PositionKind::Rotary && !(l.rope_theta > 0 && c.default_layer.rope_theta > 0))
       throw Error(where + ": the rotary base (rope_theta) must be a positive number");
+  if (c.arch->positions == PositionKind::Rotary &&
+      (c.rotary_dim < 0 || c.rotary_dim > c.head_dim() || c.rotary_features() % 2 != 0))
+    throw Error(where + ": the rotary dimension (" + std::to_string(c.rotary_features()) +
+                ") must be even and at most the head size " + std::to_string(c.head_dim()));
+  if (!(c.rope_freq_divisor > 0)) throw Error(where + ": the rotary frequency scaling must be positive");
   if (!(c.attention_scale >= 0) || !(c.embedding_scale > 0))
     throw Error(where + ": the attention and embedding scales must be positive");
   return c;

@@ -31,10 +31,21 @@ struct ModelConfig {
   std::string activation = "gelu";
   int64_t num_kv_heads = 0;     // = num_heads unless grouped
   int64_t explicit_head_dim = 0;  // 0: hidden_size / num_heads
-  bool attention_bias = true;   // the attention projections have biases (the MLP's: Architecture::bias)
+  bool attention_bias = true;   // the attention projections have biases
+  bool mlp_up_bias = true, mlp_down_bias = true;  // the MLP's (gate and up / down); Architecture::bias
+  bool norm_bias = true;        // LayerNorm: the norms have a bias (ModernBERT's norm_bias false)
   double attention_scale = 0;   // scores are multiplied by it; 0: 1 / sqrt(head_dim)
   double embedding_scale = 1;   // word embeddings are multiplied by float(embedding_scale)
   double rope_theta = 10000;    // Rotary: the default base
+  // Rotary: the first rotary_dim features of each head rotate (0: all; NomicBERT's
+  // rotary_emb_fraction), pairs (i, i + rotary_dim/2) or, interleaved, (2i, 2i + 1); the inverse
+  // frequencies divided by float(rope_freq_divisor) (GTE's NTK scaling: factor^(2/d)).
+  int64_t rotary_dim = 0;
+  bool rotary_interleaved = false;
+  double rope_freq_divisor = 1;
+  // TensorNames::relative_attention_bias: buckets of the key's offset j - i (0: none) and the
+  // distance past which the last bucket applies (MPNet: 32, 128).
+  int64_t relative_buckets = 0, relative_max_distance = 128;
   // Per layer: which keys a query sees beyond the attention kind (-1: no bound): keys j with
   // i - left <= j <= i + right; and the layer's rotary base.
   struct LayerAttention {
@@ -48,6 +59,7 @@ struct ModelConfig {
   nlohmann::json raw;  // the whole config.json (label maps etc. for heads)
 
   int64_t head_dim() const { return explicit_head_dim > 0 ? explicit_head_dim : hidden_size / num_heads; }
+  int64_t rotary_features() const { return rotary_dim > 0 ? rotary_dim : head_dim(); }
   float scale() const {
     return static_cast<float>(attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_dim())));
   }

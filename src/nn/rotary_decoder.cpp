@@ -11,6 +11,13 @@
 
 namespace sbert::nn {
 
+bool rotary_decoder_blocks(const cpu::Architecture& a) {
+  return a.norm_placement != cpu::NormPlacement::Post &&
+         (a.norm == cpu::NormKind::RMSNorm || a.norm == cpu::NormKind::RMSNormOnePlus) &&
+         a.positions == cpu::PositionKind::Rotary && a.mlp == cpu::MlpKind::Gated && a.tensors.query != nullptr &&
+         a.tensors.qkv == nullptr && a.tensors.relative_attention_bias == nullptr;
+}
+
 std::vector<std::pair<std::string, std::vector<int64_t>>> rotary_decoder_parameters(const cpu::ModelConfig& c) {
   const cpu::Architecture& a = *c.arch;
   const cpu::TensorNames& n = a.tensors;
@@ -50,9 +57,10 @@ RotaryDecoder::RotaryDecoder(cpu::ModelConfig config, const WeightStore& store, 
     : config_(std::move(config)), options_(options) {
   const cpu::ModelConfig& c = config_;
   const cpu::Architecture& a = *c.arch;
-  if (a.norm_placement == cpu::NormPlacement::Post || a.norm == cpu::NormKind::LayerNorm ||
-      a.positions != cpu::PositionKind::Rotary || a.mlp != cpu::MlpKind::Gated)
-    throw Error(where + ": libtorch's executor has no blocks for architecture '" + a.name + "'");
+  if (!rotary_decoder_blocks(a))
+    throw Error(where + ": architecture '" + a.name +
+                "' runs on sbert's CPU runtime (float32 or --quantize int8) only; libtorch's executor (CUDA, "
+                "float16/bfloat16, training) has no blocks for it yet");
   const cpu::TensorNames& n = a.tensors;
   WeightLoader w(store, prefix, options, where);
   const std::string last = n.layer_prefix + std::to_string(c.num_layers - 1) + "." + n.query + ".weight";

@@ -14,6 +14,10 @@
 
 namespace sbert::nn {
 
+// Whether `a` has the blocks this executor runs: pre-norm or sandwich RMSNorm layers, rotary
+// positions, a gated MLP, separate q/k/v projections (Qwen3, Gemma 3).
+bool rotary_decoder_blocks(const cpu::Architecture& a);
+
 // A parameter by its checkpoint name without the prefix ("layers.0.self_attn.q_proj.weight").
 using DecoderParameter = std::function<const at::Tensor&(const std::string& name)>;
 

@@ -215,6 +215,9 @@ class TrainerImpl final : public Trainer {
     tdir_ = layout_.transformer_dir;
     cfg_ = nn::TransformerConfig::load(tdir_ / "config.json");
     arch_ = cfg_.arch;
+    if (!arch_->bert_blocks() && !nn::rotary_decoder_blocks(*arch_))
+      throw Error(tdir_.string() + "/config.json: sbert train does not train architecture '" + arch_->name +
+                  "' yet (its autograd forward has the BERT family's and the rotary decoders' blocks only)");
     if (!arch_->bert_blocks() && !bi_)
       throw Error(tdir_.string() + "/config.json: sbert train cross needs a sequence-classification head; "
                   "architecture '" + arch_->name + "' has none in sbert");

@@ -41,11 +41,20 @@ TEST(Architecture, EveryModelTypeBelongsToOneDescription) {
       EXPECT_TRUE(seen.insert(t.model_type).second) << t.model_type << " is read by two descriptions";
       EXPECT_EQ(architecture_for(t.model_type), a);
     }
-    // Every executor needs these; and the names its blocks read.
+    // Every executor needs these; and the names its blocks read (q, k, v: three tensors or a
+    // fused one; a gated MLP's gate and up: two tensors or a fused one in either order).
     const TensorNames& n = a->tensors;
-    for (const char* name : {n.word_embeddings, n.layer_prefix, n.query, n.key, n.value, n.attention_out,
-                             n.mlp_up, n.mlp_down})
+    for (const char* name : {n.word_embeddings, n.layer_prefix, n.attention_out, n.mlp_down})
       EXPECT_NE(name, nullptr) << a->name;
+    if (n.qkv) {
+      EXPECT_TRUE(!n.query && !n.key && !n.value) << a->name;
+    } else {
+      for (const char* name : {n.query, n.key, n.value}) EXPECT_NE(name, nullptr) << a->name;
+    }
+    const bool fused_mlp = n.mlp_gate_up || n.mlp_up_gate;
+    EXPECT_FALSE(n.mlp_gate_up && n.mlp_up_gate) << a->name;
+    if (a->mlp == MlpKind::Gated && !fused_mlp) EXPECT_NE(n.mlp_gate, nullptr) << a->name;
+    if (!fused_mlp) EXPECT_NE(n.mlp_up, nullptr) << a->name;
     if (a->norm_placement == NormPlacement::Post) {
       for (const char* name : {n.attention_norm, n.mlp_norm}) EXPECT_NE(name, nullptr) << a->name;
     } else {
@@ -53,10 +62,12 @@ TEST(Architecture, EveryModelTypeBelongsToOneDescription) {
     }
     if (a->norm_placement == NormPlacement::Sandwich)
       for (const char* name : {n.post_attention_norm, n.post_mlp_norm}) EXPECT_NE(name, nullptr) << a->name;
-    if (a->mlp == MlpKind::Gated) EXPECT_NE(n.mlp_gate, nullptr) << a->name;
     if (a->positions != PositionKind::Rotary) EXPECT_NE(n.position_embeddings, nullptr) << a->name;
-    // The BERT family runs on both executors; the others say which blocks they need.
-    EXPECT_EQ(a->bert_blocks(), a->norm_placement == NormPlacement::Post) << a->name;
+    // The BERT family runs on both executors; the others say which blocks they need (libtorch's
+    // executor has no rotary positions, gated MLPs, fused tensors or relative position bias).
+    const bool bert_like = a->norm_placement == NormPlacement::Post && a->positions != PositionKind::Rotary &&
+                           a->mlp == MlpKind::Plain && !n.qkv && !n.relative_attention_bias;
+    EXPECT_EQ(a->bert_blocks(), bert_like) << a->name;
   }
 }
 
