@@ -10,5 +10,9 @@ namespace sbert::cpu {
 
 // Shared by the files whose layers carry BERT's names (bert, roberta, electra).
 TensorNames bert_layer_names();
+// The Llama-style decoders' config keys and layer names (qwen3.cpp; gemma3 too), without the
+// norm after attention, which each names its own way.
+ConfigKeys decoder_config_keys();
+TensorNames decoder_layer_names();
 
 }  // namespace sbert::cpu

@@ -30,11 +30,8 @@ void read_qwen3(const nlohmann::json& j, ModelConfig& c, const std::string& wher
 
 }  // namespace
 
-SBERT_ARCHITECTURE(qwen3) {
-  Architecture a;
-  a.name = "qwen3";
-  a.model_types = {{"qwen3", "Qwen3Model", "Qwen3ForSequenceClassification"}};
-  ConfigKeys& k = a.config;
+ConfigKeys decoder_config_keys() {
+  ConfigKeys k;
   k.type_vocab_size = nullptr;
   k.layer_norm_eps = "rms_norm_eps";
   k.hidden_dropout = nullptr;
@@ -44,7 +41,11 @@ SBERT_ARCHITECTURE(qwen3) {
   k.head_dim = "head_dim";
   k.rope_theta = "rope_theta";
   k.attention_bias = "attention_bias";
-  TensorNames& n = a.tensors;
+  return k;
+}
+
+TensorNames decoder_layer_names() {
+  TensorNames n;
   n.word_embeddings = "embed_tokens";
   n.layer_prefix = "layers.";
   n.query = "self_attn.q_proj";
@@ -54,11 +55,20 @@ SBERT_ARCHITECTURE(qwen3) {
   n.q_norm = "self_attn.q_norm";
   n.k_norm = "self_attn.k_norm";
   n.input_norm = "input_layernorm";
-  n.pre_mlp_norm = "post_attention_layernorm";
   n.mlp_gate = "mlp.gate_proj";
   n.mlp_up = "mlp.up_proj";
   n.mlp_down = "mlp.down_proj";
   n.final_norm = "norm";
+  return n;
+}
+
+SBERT_ARCHITECTURE(qwen3) {
+  Architecture a;
+  a.name = "qwen3";
+  a.model_types = {{"qwen3", "Qwen3Model", "Qwen3ForSequenceClassification"}};
+  a.config = decoder_config_keys();
+  a.tensors = decoder_layer_names();
+  a.tensors.pre_mlp_norm = "post_attention_layernorm";
   a.norm = NormKind::RMSNorm;
   a.norm_placement = NormPlacement::Pre;
   a.positions = PositionKind::Rotary;

@@ -6,12 +6,17 @@
 #include "cpu/embedding_model.h"
 #include "cpu/relative_position.h"
 #include "sbert/error.h"
+#include "golden_util.h"
 #include "test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sbert::cputest::encodings;
+using sbert::cputest::load;
+using sbert::cputest::ptrs;
+using sbert::cputest::worst_diff;
 
 constexpr double kTol = 1e-5;
 
@@ -27,36 +32,6 @@ const Fixture kFixtures[] = {
     {"mpnet-mean-norm", "mpnet", nullptr},
 };
 
-std::vector<sbert::Encoding> encodings(const json& ids) {
-  std::vector<sbert::Encoding> out;
-  for (const auto& x : ids) {
-    sbert::Encoding e;
-    for (const auto& id : x) e.ids.push_back(id.get<int64_t>());
-    e.type_ids.assign(e.ids.size(), 0);
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-std::vector<const sbert::Encoding*> ptrs(const std::vector<sbert::Encoding>& v) {
-  std::vector<const sbert::Encoding*> p;
-  for (const auto& e : v) p.push_back(&e);
-  return p;
-}
-
-// Largest |m - want|; `want` is [rows][cols] or flat, and must have m's size.
-double worst_diff(const sbert::Matrix& m, const json& want) {
-  const bool nested = want[0].is_array();
-  EXPECT_EQ(m.rows * m.cols, nested ? want.size() * want[0].size() : want.size());
-  double worst = 0;
-  for (size_t i = 0; i < m.rows; ++i)
-    for (size_t j = 0; j < m.cols; ++j) {
-      const double w = nested ? want[i][j].get<double>() : want[i * m.cols + j].get<double>();
-      worst = std::max(worst, std::fabs(double(m.at(i, j)) - w));
-    }
-  return worst;
-}
-
 double worst_rows(const std::vector<float>& got, const json& rows) {
   double w = 0;
   size_t k = 0;
@@ -64,10 +39,6 @@ double worst_rows(const std::vector<float>& got, const json& rows) {
     for (const auto& v : r) w = std::max(w, std::fabs(got.at(k++) - v.get<double>()));
   EXPECT_EQ(k, got.size());
   return w;
-}
-
-std::unique_ptr<sbert::cpu::EmbeddingModel> load(const fs::path& dir, sbert::EncoderOptions o = {}) {
-  return sbert::cpu::EmbeddingModel::load(dir, o);
 }
 
 json golden(const fs::path& shared, const Fixture& f) {

@@ -5,54 +5,19 @@
 
 #include "cpu/embedding_model.h"
 #include "sbert/error.h"
+#include "golden_util.h"
 #include "test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sbert::cputest::encodings;
+using sbert::cputest::load;
+using sbert::cputest::ptrs;
+using sbert::cputest::worst_diff;
 
 constexpr double kTol = 1e-5;  // the bar (1e-4 would be a bug)
-
-sbert::Encoding encoding_of(const json& ids) {
-  sbert::Encoding e;
-  for (const auto& id : ids) e.ids.push_back(id.get<int64_t>());
-  e.type_ids.assign(e.ids.size(), 0);
-  return e;
-}
-
-std::vector<sbert::Encoding> encodings(const json& ids) {
-  std::vector<sbert::Encoding> out;
-  for (const auto& x : ids) out.push_back(encoding_of(x));
-  return out;
-}
-
-std::vector<const sbert::Encoding*> ptrs(const std::vector<sbert::Encoding>& v) {
-  std::vector<const sbert::Encoding*> p;
-  for (const auto& e : v) p.push_back(&e);
-  return p;
-}
-
-// Largest |m - want| over rows; `want` is [rows][cols] or flat.
-double worst_diff(const sbert::Matrix& m, const json& want) {
-  double worst = 0;
-  const bool nested = want[0].is_array();
-  for (size_t i = 0; i < m.rows; ++i)
-    for (size_t j = 0; j < m.cols; ++j) {
-      const double w = nested ? want[i][j].get<double>() : want[i * m.cols + j].get<double>();
-      worst = std::max(worst, std::fabs(double(m.at(i, j)) - w));
-    }
-  return worst;
-}
-
-std::unique_ptr<sbert::cpu::EmbeddingModel> load(const fs::path& dir, sbert::EncoderOptions o = {}) {
-  return sbert::cpu::EmbeddingModel::load(dir, o);
-}
-
-struct Fixture {
-  const char* model;
-  const char* prompt_field;  // the golden's prompted encoding
-};
 
 TEST(RotaryDecoderParity, Qwen3StEncodeAndQueryPrompt) {
   SBERT_REQUIRE_SHARED(shared);
