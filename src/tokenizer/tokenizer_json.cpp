@@ -224,16 +224,25 @@ ModelPtr parse_model(const Ctx& c, const json& j, BpeTables& tables) {
   if (t.empty() && j.contains("continuing_subword_prefix")) t = "WordPiece";
   if (t == "BPE") return parse_bpe(c, j, tables);
   if (t == "WordPiece") {
-    const json& v = j.value("vocab", json());
-    if (!v.is_object() || v.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
     std::vector<std::string> vocab;
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
-        c.fail("model 'WordPiece': vocab id of '" + it.key() + "' is not a non-negative integer");
-      const auto id = it.value().get<size_t>();
+    auto place = [&](std::string token, int64_t id) {
+      if (id < 0) c.fail("model 'WordPiece': vocab id of '" + token + "' is not a non-negative integer");
       if (id > 50'000'000) c.fail("model 'WordPiece': vocab id " + std::to_string(id) + " out of range");
-      if (id >= vocab.size()) vocab.resize(id + 1);
-      vocab[id] = it.key();
+      if (static_cast<size_t>(id) >= vocab.size()) vocab.resize(static_cast<size_t>(id) + 1);
+      vocab[static_cast<size_t>(id)] = std::move(token);
+    };
+    if (tables.has_vocab) {  // streamed by read_tokenizer_json
+      if (tables.vocab.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
+      for (auto& [token, id] : tables.vocab) place(std::move(token), id);
+      tables.vocab = {};
+    } else {
+      const json& v = j.value("vocab", json());
+      if (!v.is_object() || v.empty()) c.fail("model 'WordPiece': \"vocab\" must be a non-empty object");
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
+          c.fail("model 'WordPiece': vocab id of '" + it.key() + "' is not a non-negative integer");
+        place(it.key(), it.value().get<int64_t>());
+      }
     }
     try {
       return make_wordpiece_model(std::move(vocab), get_or<std::string>(j, "unk_token", "[UNK]"),

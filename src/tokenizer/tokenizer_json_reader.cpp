@@ -9,7 +9,8 @@ namespace {
 using nlohmann::json;
 
 // A SAX handler that builds the value as nlohmann's DOM parser does, diverting root.model.vocab
-// and root.model.merges (when the model's "type", written before them, is "BPE") into tables.
+// and root.model.merges (when the model's "type", written before them, is "BPE"; the vocab of a
+// "WordPiece" one too) into tables.
 // Returning false stops the parse; the caller then falls back to the plain parser.
 class Reader {
  public:
@@ -26,7 +27,7 @@ class Reader {
   bool binary(json::binary_t& v) { return !capturing() && dom_.binary(v); }
   bool string(std::string& v) {
     if (mode_ == Mode::None) {
-      if (depth_ == 2 && in_model_ && key_ == "type") bpe_ = v == "BPE";
+      if (depth_ == 2 && in_model_ && key_ == "type") bpe_ = v == "BPE", wordpiece_ = v == "WordPiece";
       return dom_.string(v);
     }
     if (mode_ == Mode::Merges && depth_ == 3) {  // "a b"
@@ -48,7 +49,7 @@ class Reader {
       return true;
     }
     if (capturing()) return false;
-    if (depth_ == 2 && in_model_ && bpe_ && (k == "vocab" || k == "merges")) {
+    if (depth_ == 2 && in_model_ && ((bpe_ && (k == "vocab" || k == "merges")) || (wordpiece_ && k == "vocab"))) {
       pending_ = k == "vocab" ? Mode::Vocab : Mode::Merges;
       return true;  // not given to the DOM: the value goes to the tables
     }
@@ -117,7 +118,7 @@ class Reader {
   nlohmann::detail::json_sax_dom_parser<json> dom_;
   BpeTables& t_;
   int depth_ = 0;
-  bool in_model_ = false, bpe_ = false;
+  bool in_model_ = false, bpe_ = false, wordpiece_ = false;
   std::string key_;
   Mode mode_ = Mode::None, pending_ = Mode::None;
   std::pair<std::string, std::string> pair_;

@@ -1,5 +1,5 @@
-// Reads a tokenizer.json into a JSON value, except a BPE model's "vocab" and "merges": those
-// stream straight into flat tables (Gemma 3's file holds 262k vocab entries and 514k merges; as
+// Reads a tokenizer.json into a JSON value, except a BPE model's "vocab" and "merges" (and a
+// WordPiece model's "vocab"): those stream straight into flat tables (Gemma 3's file holds 262k vocab entries and 514k merges; as
 // JSON values they cost millions of allocations and most of the load time).
 #pragma once
 #include <cstdint>
