@@ -84,7 +84,8 @@ class BpeModel : public Model {
     const std::string& prefix = o_.continuing_subword_prefix;
     std::string joined;
     for (size_t i = 0; i < merges.size(); ++i) {
-      const auto& [a, b] = merges[i];
+      const std::string& a = merges[i].first;  // not structured bindings: lambdas capture them
+      const std::string& b = merges[i].second;  // only from C++20 on (clang refuses)
       auto fail = [&](const std::string& what) {
         throw Error(where + ": model 'BPE': merges[" + std::to_string(i) + "] ('" + a + "' '" + b + "'): '" + what);
       };
