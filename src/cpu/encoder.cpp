@@ -226,6 +226,31 @@ void Encoder::norm_rows(const float* in, float* out, int64_t T, const std::vecto
   });
 }
 
+std::vector<float> Encoder::relative_bias(int64_t longest) const {
+  if (relative_bias_.empty()) return {};
+  const ModelConfig& c = config_;
+  return relative_position_bias(relative_bias_.data, c.num_heads, c.relative_buckets, c.relative_max_distance, longest);
+}
+
+const float* Encoder::mlp_up(const Layer& layer, const float* in, int64_t rows, float* up_out, float* gated_out) const {
+  if (config_.arch->mlp == MlpKind::Gated) {
+    layer.up.forward(in, rows, up_out);
+    const int64_t I = config_.intermediate_size;
+    const Activation act = act_;
+    cpu_pool().parallel_for(rows, 8, [&](int64_t r0, int64_t r1) { gated_activation(up_out, I, act, gated_out, r0, r1); });
+    return gated_out;
+  }
+  const float* up_b = layer.up.bias();
+  const Activation act = act_;
+  const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                                  if (act == Activation::GeluErf && up_b) bias_gelu(o, ld, up_b, c0, c1, r0, r1);
+                                  else bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
+                                },
+                                false};
+  layer.up.forward(in, rows, up_out, &activation);
+  return up_out;
+}
+
 void Encoder::attend(const float* qkv, float* ctx, const TokenBatch& batch, size_t l, const std::vector<float>& bias,
                      int64_t bias_stride) const {
   const ModelConfig& c = config_;
@@ -250,13 +275,10 @@ std::vector<float> Encoder::forward_post_norm(const TokenBatch& batch, std::vect
   const int64_t T = batch.tokens(), H = c.hidden_size, d = c.head_dim(), I = c.intermediate_size;
   const int64_t Q = c.num_heads * d, W = (c.num_heads + 2 * c.num_kv_heads) * d;
   const bool gated = a.mlp == MlpKind::Gated;
-  WorkerPool& pool = cpu_pool();
   const float eps = static_cast<float>(c.layer_norm_eps);
   int64_t longest = 0;
   const std::vector<int64_t> pos = positions(batch, longest);
-  std::vector<float> bias;  // [heads, longest, longest]: the same in every layer
-  if (!relative_bias_.empty())
-    bias = relative_position_bias(relative_bias_.data, c.num_heads, c.relative_buckets, c.relative_max_distance, longest);
+  const std::vector<float> bias = relative_bias(longest);
   std::vector<float> qkv(static_cast<size_t>(T * W)), ctx(static_cast<size_t>(T * Q)), h1(static_cast<size_t>(T * H)),
       ff(static_cast<size_t>(T * (gated ? 2 * I : I))), g(gated ? static_cast<size_t>(T * I) : 0);
   // Bias + residual + LayerNorm on whole rows of a [T, H] GEMM result.
@@ -275,21 +297,9 @@ std::vector<float> Encoder::forward_post_norm(const TokenBatch& batch, std::vect
     attend(qkv.data(), ctx.data(), batch, l, bias, longest);
     const GemmEpilogue norm1 = residual_norm(layer.out.bias(), x.data(), layer.norm1_w, layer.norm1_b);
     layer.out.forward(ctx.data(), T, h1.data(), &norm1);
-    if (gated) {
-      layer.up.forward(h1.data(), T, ff.data());
-      pool.parallel_for(T, 8, [&](int64_t r0, int64_t r1) { gated_activation(ff.data(), I, act_, g.data(), r0, r1); });
-    } else {
-      const float* up_b = layer.up.bias();
-      const Activation act = act_;
-      const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                                      if (act == Activation::GeluErf && up_b) bias_gelu(o, ld, up_b, c0, c1, r0, r1);
-                                      else bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
-                                    },
-                                    false};
-      layer.up.forward(h1.data(), T, ff.data(), &activation);
-    }
+    const float* down_in = mlp_up(layer, h1.data(), T, ff.data(), g.data());
     const GemmEpilogue norm2 = residual_norm(layer.down.bias(), h1.data(), layer.norm2_w, layer.norm2_b);
-    layer.down.forward(gated ? g.data() : ff.data(), T, x.data(), &norm2);
+    layer.down.forward(down_in, T, x.data(), &norm2);
     if (all) all->push_back(x);
   }
   return x;
@@ -324,13 +334,10 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
   const int64_t T = batch.tokens(), H = c.hidden_size, d = c.head_dim(), I = c.intermediate_size;
   const int64_t nh = c.num_heads, nkv = c.num_kv_heads, Q = nh * d, W = (nh + 2 * nkv) * d;
   const bool gated = a.mlp == MlpKind::Gated;
-  WorkerPool& pool = cpu_pool();
   const float eps = static_cast<float>(c.layer_norm_eps);
   int64_t longest = 0;
   const std::vector<int64_t> pos = positions(batch, longest);
-  std::vector<float> bias;  // [heads, longest, longest]: the same in every layer
-  if (!relative_bias_.empty())
-    bias = relative_position_bias(relative_bias_.data, nh, c.relative_buckets, c.relative_max_distance, longest);
+  const std::vector<float> bias = relative_bias(longest);
   // The MLP runs on blocks of rows, so that a long input's [T, 2I] intermediate stays bounded
   // (each row's result is the same whatever the block).
   const int64_t mlp_rows = std::min<int64_t>(T, kMlpBlockRows);
@@ -364,22 +371,10 @@ std::vector<float> Encoder::forward_pre_norm(const TokenBatch& batch, std::vecto
     norm_rows(x.data(), h.data(), T, layer.pre_mlp, layer.pre_mlp_b);
     for (int64_t b0 = 0; b0 < T; b0 += mlp_rows) {
       const int64_t rows = std::min(mlp_rows, T - b0);
-      const float* in = h.data() + b0 * H;
-      if (gated) {
-        layer.up.forward(in, rows, gu.data());
-        pool.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) { gated_activation(gu.data(), I, act_, g.data(), r0, r1); });
-      } else {
-        const float* up_b = layer.up.bias();
-        const Activation act = act_;
-        const GemmEpilogue activation{[up_b, act](float* o, int64_t ld, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                                        bias_activation(o, ld, up_b, act, c0, c1, r0, r1);
-                                      },
-                                      false};
-        layer.up.forward(in, rows, gu.data(), &activation);
-      }
+      const float* down_in = mlp_up(layer, h.data() + b0 * H, rows, gu.data(), g.data());
       // The result overwrites the block's normed rows, which nothing reads any more.
       const GemmEpilogue mlp_out = add_to_stream(layer.down.bias(), layer.post_mlp, x.data() + b0 * H);
-      layer.down.forward(gated ? g.data() : gu.data(), rows, h.data() + b0 * H, &mlp_out);
+      layer.down.forward(down_in, rows, h.data() + b0 * H, &mlp_out);
     }
     x.swap(h);
     if (all && l + 1 < layers_.size()) all->push_back(x);

@@ -126,6 +126,12 @@ class Encoder {
                  const std::vector<float>& bias) const;
   // The attention of every (sequence, head) of a batch, windowed as layer l and with the
   // relative position bias (when the model has one; computed once per batch in `bias`).
+  // The relative position bias [heads, longest, longest] of every layer, or empty (none).
+  std::vector<float> relative_bias(int64_t longest) const;
+  // The MLP's first half on `rows` rows of `in`: up (gated: [gate | up] into `up_out`, then
+  // act(gate) * up into `gated_out`), the activation fused as an epilogue otherwise; returns the
+  // down projection's input.
+  const float* mlp_up(const Layer& layer, const float* in, int64_t rows, float* up_out, float* gated_out) const;
   void attend(const float* qkv, float* ctx, const TokenBatch& batch, size_t l, const std::vector<float>& bias,
               int64_t bias_stride) const;
 

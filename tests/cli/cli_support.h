@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "golden_compare.h"
 #include "nn/nn_test_util.h"
+#include "sbert/npy.h"
 #include "test_support.h"
 
 namespace sbert::testing {
@@ -57,6 +59,30 @@ inline std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
   while (std::getline(in, line))
     if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
   return rows;
+}
+
+// Writes `texts` (strings) as JSON Lines ({"text": ...}) to dir/name, so that texts with newlines
+// survive; returns the file.
+inline std::filesystem::path write_jsonl_texts(const std::filesystem::path& dir, const nlohmann::json& texts,
+                                               const std::string& name = "texts.jsonl") {
+  std::string body;
+  for (const auto& t : texts) body += nlohmann::json{{"text", t}}.dump() + "\n";
+  write_file(dir / name, body);
+  return dir / name;
+}
+
+// `sbert embed -q --model MODEL --format npy -o out.npy EXTRA INPUT` (out.npy beside the input),
+// read back; expects success (an empty matrix when it fails).
+inline Matrix embed_npy(const std::filesystem::path& model, const std::filesystem::path& input,
+                        const std::string& extra) {
+  const std::filesystem::path out = input.parent_path() / "out.npy";
+  std::filesystem::remove(out);
+  std::string err;
+  const int rc = run_sbert("embed -q --model " + q(model) + " --format npy -o " + q(out) + " " + extra + " " + q(input),
+                           nullptr, &err);
+  EXPECT_EQ(rc, 0) << err;
+  if (rc != 0) return {};
+  return read_npy(out.string());
 }
 
 // nntest::fresh_model (1 layer, 2 heads, hidden 16), written once per program: enough to run

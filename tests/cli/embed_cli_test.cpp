@@ -12,17 +12,10 @@ using sbert::testing::sbert_bin;
 using sbert::testing::read_file;
 using sbert::testing::run_command;
 using sbert::testing::temp_dir;
+using sbert::testing::embed_npy;
 using sbert::testing::write_file;
 
 namespace {
-
-// Writes texts as JSON Lines ({"text": ...}) so that texts with newlines survive.
-fs::path write_texts(const fs::path& dir, const nlohmann::json& texts) {
-  std::string body;
-  for (auto& t : texts) body += nlohmann::json{{"text", t}}.dump() + "\n";
-  write_file(dir / "texts.jsonl", body);
-  return dir / "texts.jsonl";
-}
 
 double max_abs_diff(const sbert::Matrix& m, const std::vector<float>& flat) {
   EXPECT_EQ(m.data.size(), flat.size());
@@ -30,18 +23,6 @@ double max_abs_diff(const sbert::Matrix& m, const std::vector<float>& flat) {
   for (size_t i = 0; i < std::min(m.data.size(), flat.size()); ++i)
     worst = std::max(worst, std::abs(double(m.data[i]) - flat[i]));
   return worst;
-}
-
-sbert::Matrix embed_npy(const fs::path& model, const fs::path& input, const std::string& extra) {
-  auto out = input.parent_path() / "out.npy";
-  fs::remove(out);
-  std::string err;
-  int rc = run_command(sbert_bin() + " embed -q --model " + model.string() + " --format npy -o " + out.string() +
-                           " " + extra + " " + input.string(),
-                       nullptr, &err);
-  EXPECT_EQ(rc, 0) << err;
-  if (rc != 0) return {};
-  return sbert::read_npy(out.string());
 }
 
 class EmbedGolden : public ::testing::TestWithParam<std::string> {};
@@ -52,7 +33,7 @@ TEST_P(EmbedGolden, StEncodeReproduced) {
   std::string golden_name = model == "bert-wordpiece-mean-norm-bin" ? "bert-wordpiece-mean-norm" : model;
   auto g = sbert::testing::load_json(shared / "fixtures/golden" / (golden_name + ".json"));
   auto dir = temp_dir("embed-" + model);
-  auto input = write_texts(dir, g["texts"]);
+  auto input = sbert::testing::write_jsonl_texts(dir, g["texts"]);
   auto m = embed_npy(shared / "fixtures/models" / model, input, "--input-format jsonl --batch-size 16");
   ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
   ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
@@ -71,7 +52,7 @@ TEST(EmbedCli, PoolingModesReproducedWithoutNormalisation) {
   for (std::string model : {"bert-wordpiece-mean-norm", "bert-kobert-spm"}) {
     auto g = sbert::testing::load_json(shared / "fixtures/golden" / (model + ".json"));
     auto dir = temp_dir("pool");
-    auto input = write_texts(dir, g["texts"]);
+    auto input = sbert::testing::write_jsonl_texts(dir, g["texts"]);
     for (auto& [mode, values] : g["pooling"].items()) {
       auto m = embed_npy(shared / "fixtures/models" / model, input, "--input-format jsonl --no-normalize --pooling " + mode);
       std::vector<float> flat;
@@ -197,7 +178,7 @@ TEST(EmbedCli, ThreadCountDoesNotChangeTheBytes) {
   auto dir = temp_dir("embed-threads");
   nlohmann::json texts = g["texts"];
   for (int i = 0; i < 40; ++i) texts.push_back("sentence number " + std::to_string(i) + " of a longer batch");
-  auto input = write_texts(dir, texts);
+  auto input = sbert::testing::write_jsonl_texts(dir, texts);
   const fs::path model = shared / "fixtures/models/bert-wordpiece-mean-norm";
   for (const std::string q : {"none", "int8"}) {
     std::string first;

@@ -11,41 +11,18 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sbert::testing::embed_npy;
+using sbert::testing::max_abs_diff;
 using sbert::testing::q;
 using sbert::testing::run_sbert;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
+using sbert::testing::write_jsonl_texts;
 
 namespace {
 
 constexpr double kTol = 1e-5;
-
-fs::path write_jsonl(const fs::path& dir, const json& texts, const std::string& name) {
-  std::string body;
-  for (const auto& t : texts) body += json{{"text", t}}.dump() + "\n";
-  write_file(dir / name, body);
-  return dir / name;
-}
-
-sbert::Matrix embed(const fs::path& model, const fs::path& input, const std::string& extra) {
-  const fs::path out = input.parent_path() / "out.npy";
-  fs::remove(out);
-  std::string err;
-  const int rc = run_sbert("embed -q --model " + q(model) + " --input-format jsonl --format npy -o " + q(out) + " " +
-                               extra + " " + q(input),
-                           nullptr, &err);
-  EXPECT_EQ(rc, 0) << err;
-  if (rc != 0) return {};
-  return sbert::read_npy(out.string());
-}
-
-double worst(const sbert::Matrix& m, const json& want) {
-  EXPECT_EQ(m.rows * m.cols, want.size());
-  double w = 0;
-  for (size_t i = 0; i < m.rows; ++i)
-    for (size_t j = 0; j < m.cols; ++j) w = std::max(w, std::fabs(double(m.at(i, j)) - want[i * m.cols + j].get<double>()));
-  return w;
-}
+const std::string kJsonl = "--input-format jsonl ";
 
 struct Fixture {
   const char* name;
@@ -59,18 +36,18 @@ TEST(EncoderFamilyCli, EmbedEqualsStEncodeWithPrompts) {
     SCOPED_TRACE(f.name);
     const json g = sbert::testing::load_json(shared / "fixtures/golden" / (std::string(f.name) + ".json"));
     const fs::path model = shared / "fixtures/models" / f.name, dir = temp_dir(std::string("family-") + f.name);
-    const fs::path in = write_jsonl(dir, g["texts"], "in.jsonl");
-    const sbert::Matrix m = embed(model, in, "--batch-size 16");
+    const fs::path in = write_jsonl_texts(dir, g["texts"], "in.jsonl");
+    const sbert::Matrix m = embed_npy(model, in, kJsonl + "--batch-size 16");
     ASSERT_EQ(m.rows, g["texts"].size());
-    const double d = worst(m, g["st_encode"]);
+    const double d = max_abs_diff(m, g["st_encode"]);
     std::printf("[cli] %s st_encode max abs diff %.3g (%zu texts)\n", f.name, d, m.rows);
     EXPECT_LE(d, kTol);
     if (!f.prompts) continue;
-    const sbert::Matrix p = embed(model, in, "--prompt-name search_query");
-    const double dp = worst(p, g["st_encode_prompt"]);
+    const sbert::Matrix p = embed_npy(model, in, kJsonl + "--prompt-name search_query");
+    const double dp = max_abs_diff(p, g["st_encode_prompt"]);
     std::printf("[cli] %s --prompt-name search_query max abs diff %.3g\n", f.name, dp);
     EXPECT_LE(dp, kTol);
-    EXPECT_LE(worst(embed(model, in, "--prompt 'search_query: '"), g["st_encode_prompt"]), kTol);
+    EXPECT_LE(max_abs_diff(embed_npy(model, in, kJsonl + "--prompt 'search_query: '"), g["st_encode_prompt"]), kTol);
   }
 }
 

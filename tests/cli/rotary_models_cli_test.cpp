@@ -12,14 +12,18 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sbert::testing::embed_npy;
+using sbert::testing::max_abs_diff;
 using sbert::testing::q;
 using sbert::testing::run_sbert;
 using sbert::testing::temp_dir;
 using sbert::testing::write_file;
+using sbert::testing::write_jsonl_texts;
 
 namespace {
 
 constexpr double kTol = 1e-5;
+const std::string kJsonl = "--input-format jsonl ";
 
 // Python's str.strip(): the code points str.isspace() accepts, from both ends (valid UTF-8 in).
 std::string python_strip(const std::string& s) {
@@ -44,43 +48,14 @@ std::string python_strip(const std::string& s) {
   return s.substr(cps[b].first, end - cps[b].first);
 }
 
-fs::path write_jsonl(const fs::path& dir, const std::vector<std::string>& texts, const std::string& name = "in.jsonl") {
-  std::string body;
-  for (const auto& t : texts) body += json{{"text", t}}.dump() + "\n";
-  write_file(dir / name, body);
-  return dir / name;
-}
-
 std::vector<std::string> strings(const json& j) { return j.get<std::vector<std::string>>(); }
-
-sbert::Matrix embed(const fs::path& model, const fs::path& input, const std::string& extra) {
-  const fs::path out = input.parent_path() / "out.npy";
-  fs::remove(out);
-  std::string err;
-  const int rc = run_sbert("embed -q --model " + q(model) + " --input-format jsonl --format npy -o " + q(out) + " " +
-                               extra + " " + q(input),
-                           nullptr, &err);
-  EXPECT_EQ(rc, 0) << err;
-  if (rc != 0) return {};
-  return sbert::read_npy(out.string());
-}
-
-double worst(const sbert::Matrix& m, const json& want) {
-  double w = 0;
-  const bool nested = want[0].is_array();
-  EXPECT_EQ(m.rows * m.cols, nested ? want.size() * want[0].size() : want.size());
-  for (size_t i = 0; i < m.rows; ++i)
-    for (size_t j = 0; j < m.cols; ++j)
-      w = std::max(w, std::fabs(double(m.at(i, j)) - (nested ? want[i][j] : want[i * m.cols + j]).get<double>()));
-  return w;
-}
 
 TEST(RotaryModelsCli, Qwen3EmbeddingPlainAndQueryPrompt) {
   SBERT_REQUIRE_SHARED(shared);
   const json g = sbert::testing::load_json(shared / "fixtures/golden/qwen3-embedding-lasttoken.json");
   const fs::path model = shared / "fixtures/models/qwen3-embedding-lasttoken", dir = temp_dir("qwen3-cli");
   const auto texts = strings(g["texts"]);
-  const sbert::Matrix m = embed(model, write_jsonl(dir, texts), "--batch-size 16");
+  const sbert::Matrix m = embed_npy(model, write_jsonl_texts(dir, texts), kJsonl + "--batch-size 16");
   // sentence-transformers strips every text (Transformer.tokenize: str(s).strip()); this golden
   // (provisional, from the eager port) tokenized some texts unstripped, so rows whose text
   // strip() changes are compared with the other fixture's rule instead: the vector of the text
@@ -102,18 +77,20 @@ TEST(RotaryModelsCli, Qwen3EmbeddingPlainAndQueryPrompt) {
   EXPECT_LT(changed.size(), 12u);
   std::vector<std::string> stripped;
   for (const auto& t : changed) stripped.push_back(std::string(python_strip(t)));
-  const sbert::Matrix a = embed(model, write_jsonl(dir, changed, "c.jsonl"), ""),
-                      b = embed(model, write_jsonl(dir, stripped, "s.jsonl"), "");
+  const sbert::Matrix a = embed_npy(model, write_jsonl_texts(dir, changed, "c.jsonl"), kJsonl),
+                      b = embed_npy(model, write_jsonl_texts(dir, stripped, "s.jsonl"), kJsonl);
   ASSERT_EQ(a.rows, b.rows);
   for (size_t i = 0; i < a.rows; ++i)
     for (size_t j = 0; j < a.cols; ++j) EXPECT_EQ(a.at(i, j), b.at(i, j)) << changed[i];
-  const sbert::Matrix mq = embed(model, write_jsonl(dir, strings(g["query"]["texts"]), "q.jsonl"), "--prompt-name query");
-  const double dq = worst(mq, g["query"]["st_encode"]);
+  const sbert::Matrix mq =
+      embed_npy(model, write_jsonl_texts(dir, strings(g["query"]["texts"]), "q.jsonl"), kJsonl + "--prompt-name query");
+  const double dq = max_abs_diff(mq, g["query"]["st_encode"]);
   std::printf("[cli] qwen3 query prompt max abs diff %.3g\n", dq);
   EXPECT_LE(dq, kTol);
   // The prompt as text gives the same vectors as its name.
-  const sbert::Matrix mt = embed(model, dir / "q.jsonl", "--prompt " + q(g["prompts"]["query"].get<std::string>()));
-  EXPECT_LE(worst(mt, g["query"]["st_encode"]), kTol);
+  const sbert::Matrix mt =
+      embed_npy(model, dir / "q.jsonl", kJsonl + "--prompt " + q(g["prompts"]["query"].get<std::string>()));
+  EXPECT_LE(max_abs_diff(mt, g["query"]["st_encode"]), kTol);
 }
 
 // The golden's long documents: the first unique STS-B test sentences (and KorSTS ones), 90 per
@@ -164,7 +141,8 @@ TEST(RotaryModelsCli, Qwen3LongTextsInWindowsThatKeepTheEndToken) {
     ASSERT_EQ(cps, g["long"][i]["text_chars"].get<size_t>()) << "document " << i << " is not the golden's";
   }
   const fs::path dir = temp_dir("qwen3-long");
-  const sbert::Matrix m = embed(shared / "fixtures/models/qwen3-embedding-lasttoken", write_jsonl(dir, docs), "--chunk");
+  const sbert::Matrix m =
+      embed_npy(shared / "fixtures/models/qwen3-embedding-lasttoken", write_jsonl_texts(dir, docs), kJsonl + "--chunk");
   ASSERT_EQ(m.rows, docs.size());
   double w = 0;
   for (size_t i = 0; i < m.rows; ++i)
@@ -178,16 +156,16 @@ TEST(RotaryModelsCli, EmbeddingGemmaPlainAndQueryPrompt) {
   SBERT_REQUIRE_SHARED(shared);
   const json g = sbert::testing::load_json(shared / "fixtures/golden/embeddinggemma-mean-dense.json");
   const fs::path model = shared / "fixtures/models/embeddinggemma-mean-dense", dir = temp_dir("gemma-cli");
-  const fs::path in = write_jsonl(dir, strings(g["texts"]));
-  const double d = worst(embed(model, in, "--batch-size 16"), g["st_encode"]);
+  const fs::path in = write_jsonl_texts(dir, strings(g["texts"]));
+  const double d = max_abs_diff(embed_npy(model, in, kJsonl + "--batch-size 16"), g["st_encode"]);
   std::printf("[cli] embeddinggemma st_encode max abs diff %.3g\n", d);
   EXPECT_LE(d, kTol);
-  const double dp = worst(embed(model, in, "--prompt-name " + g["st_encode_prompt_name"].get<std::string>()),
+  const double dp = max_abs_diff(embed_npy(model, in, kJsonl + "--prompt-name " + g["st_encode_prompt_name"].get<std::string>()),
                           g["st_encode_prompt"]);
   std::printf("[cli] embeddinggemma query prompt max abs diff %.3g\n", dp);
   EXPECT_LE(dp, kTol);
   // --truncate-dim keeps the first dimensions and re-normalises.
-  const sbert::Matrix t = embed(model, in, "--truncate-dim 8");
+  const sbert::Matrix t = embed_npy(model, in, kJsonl + "--truncate-dim 8");
   ASSERT_EQ(t.cols, 8u);
   for (size_t i = 0; i < t.rows; ++i) {
     double n = 0;

@@ -16,7 +16,7 @@ using nlohmann::json;
 using sbert::cputest::encodings;
 using sbert::cputest::load;
 using sbert::cputest::ptrs;
-using sbert::cputest::worst_diff;
+using sbert::testing::max_abs_diff;
 
 constexpr double kTol = 1e-5;
 
@@ -57,12 +57,12 @@ TEST(EncoderFamilyParity, StEncodeAndPrompts) {
     const sbert::Matrix m = model->embed(ptrs(encodings(g["input_ids"])));
     ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
     ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
-    const double d = worst_diff(m, g["st_encode"]);
+    const double d = max_abs_diff(m, g["st_encode"]);
     std::printf("[parity] %s st_encode max abs diff %.3g\n", f.name, d);
     EXPECT_LE(d, kTol);
     if (!f.prompt_ids) continue;
     const auto p = encodings(g[f.prompt_ids]);
-    const double dp = worst_diff(model->embed(ptrs(p)), g["st_encode_prompt"]);
+    const double dp = max_abs_diff(model->embed(ptrs(p)), g["st_encode_prompt"]);
     std::printf("[parity] %s st_encode_prompt max abs diff %.3g\n", f.name, dp);
     EXPECT_LE(dp, kTol);
   }
@@ -76,9 +76,9 @@ TEST(EncoderFamilyParity, ModernBertMeanNormalizePipeline) {
   o.pooling = "mean";
   o.normalize = true;
   auto model = load(shared / "fixtures/models" / kFixtures[0].name, o);
-  const double d = worst_diff(model->embed(ptrs(encodings(g["input_ids"]))), g["st_encode_mean_norm"]);
+  const double d = max_abs_diff(model->embed(ptrs(encodings(g["input_ids"]))), g["st_encode_mean_norm"]);
   const double dp =
-      worst_diff(model->embed(ptrs(encodings(g["st_encode_prompt_input_ids"]))), g["st_encode_mean_norm_prompt"]);
+      max_abs_diff(model->embed(ptrs(encodings(g["st_encode_prompt_input_ids"]))), g["st_encode_mean_norm_prompt"]);
   std::printf("[parity] modernbert mean+normalize max abs diff %.3g, prompted %.3g\n", d, dp);
   EXPECT_LE(d, kTol);
   EXPECT_LE(dp, kTol);
@@ -97,7 +97,7 @@ TEST(EncoderFamilyParity, EveryPoolingModeAndHiddenStates) {
       o.pooling = mode;
       o.normalize = false;
       o.batch_size = 1;  // the goldens: batches of one
-      const double d = worst_diff(load(dir, o)->embed(ptrs(encs)), want);
+      const double d = max_abs_diff(load(dir, o)->embed(ptrs(encs)), want);
       std::printf("[parity] %s pooling %s max abs diff %.3g\n", f.name, mode.c_str(), d);
       EXPECT_LE(d, kTol);
     }

@@ -1,5 +1,5 @@
-// Helpers of the CPU runtime's golden tests: the goldens' token ids as encodings, the largest
-// difference of a matrix from a golden, the model loader.
+// Helpers of the CPU runtime's golden tests: the goldens' token ids as encodings, the model
+// loader (the comparison with a golden: golden_compare.h).
 #pragma once
 #include <cmath>
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "cpu/embedding_model.h"
+#include "golden_compare.h"
 
 namespace sbert::cputest {
 
@@ -28,19 +29,6 @@ inline std::vector<const Encoding*> ptrs(const std::vector<Encoding>& v) {
   std::vector<const Encoding*> p;
   for (const auto& e : v) p.push_back(&e);
   return p;
-}
-
-// Largest |m - want|; `want` is [rows][cols] or flat, and must have m's size.
-inline double worst_diff(const Matrix& m, const nlohmann::json& want) {
-  const bool nested = want[0].is_array();
-  EXPECT_EQ(m.rows * m.cols, nested ? want.size() * want[0].size() : want.size());
-  double worst = 0;
-  for (size_t i = 0; i < m.rows; ++i)
-    for (size_t j = 0; j < m.cols; ++j) {
-      const double w = nested ? want[i][j].get<double>() : want[i * m.cols + j].get<double>();
-      worst = std::max(worst, std::fabs(double(m.at(i, j)) - w));
-    }
-  return worst;
 }
 
 inline std::unique_ptr<cpu::EmbeddingModel> load(const std::filesystem::path& dir, EncoderOptions o = {}) {

@@ -15,7 +15,7 @@ using nlohmann::json;
 using sbert::cputest::encodings;
 using sbert::cputest::load;
 using sbert::cputest::ptrs;
-using sbert::cputest::worst_diff;
+using sbert::testing::max_abs_diff;
 
 constexpr double kTol = 1e-5;  // the bar (1e-4 would be a bug)
 
@@ -31,14 +31,14 @@ TEST(RotaryDecoderParity, Qwen3StEncodeAndQueryPrompt) {
   sbert::Matrix m = model->embed(ptrs(encs));
   ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
   ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
-  const double d = worst_diff(m, g["st_encode"]);
+  const double d = max_abs_diff(m, g["st_encode"]);
   std::printf("[parity] qwen3 st_encode max abs diff %.3g\n", d);
   EXPECT_LE(d, kTol);
   // Left padding in the reference shifts positions; rotary attention only sees differences.
-  EXPECT_LE(worst_diff(m, g["st_encode_left_padded"]), kTol);
+  EXPECT_LE(max_abs_diff(m, g["st_encode_left_padded"]), kTol);
   auto q = encodings(g["query"]["input_ids"]);
   sbert::Matrix mq = model->embed(ptrs(q));
-  const double dq = worst_diff(mq, g["query"]["st_encode"]);
+  const double dq = max_abs_diff(mq, g["query"]["st_encode"]);
   std::printf("[parity] qwen3 query prompt max abs diff %.3g\n", dq);
   EXPECT_LE(dq, kTol);
 }
@@ -55,7 +55,7 @@ TEST(RotaryDecoderParity, Qwen3EveryPoolingModeAndLayerStates) {
     o.normalize = false;
     o.batch_size = 1;  // the golden: batches of one
     sbert::Matrix m = load(dir, o)->embed(ptrs(encs));
-    const double d = worst_diff(m, want);
+    const double d = max_abs_diff(m, want);
     std::printf("[parity] qwen3 pooling %s max abs diff %.3g\n", mode.c_str(), d);
     EXPECT_LE(d, kTol);
   }
@@ -106,11 +106,11 @@ TEST(RotaryDecoderParity, EmbeddingGemmaStEncodePromptAndPooling) {
   const sbert::Matrix m = model->embed(ptrs(encs));
   ASSERT_EQ(m.rows, g["st_encode_shape"][0].get<size_t>());
   ASSERT_EQ(m.cols, g["st_encode_shape"][1].get<size_t>());
-  const double d = worst_diff(m, g["st_encode"]);
+  const double d = max_abs_diff(m, g["st_encode"]);
   std::printf("[parity] embeddinggemma st_encode max abs diff %.3g\n", d);
   EXPECT_LE(d, kTol);
   auto p = encodings(g["input_ids_prompt"]);
-  const double dp = worst_diff(model->embed(ptrs(p)), g["st_encode_prompt"]);
+  const double dp = max_abs_diff(model->embed(ptrs(p)), g["st_encode_prompt"]);
   std::printf("[parity] embeddinggemma query prompt max abs diff %.3g\n", dp);
   EXPECT_LE(dp, kTol);
   for (const auto& [mode, want] : g["pooling"].items()) {
