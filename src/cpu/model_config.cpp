@@ -52,12 +52,6 @@ std::vector<bool> config_sliding_layers(const nlohmann::json& j, const std::stri
   return out;
 }
 
-namespace {
-int64_t get_int(const nlohmann::json& j, const std::string& where, const char* key,
-                std::optional<int64_t> fallback = std::nullopt) {
-  return config_int(j, where, key, fallback);
-}
-}  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + ": not a JSON object");
@@ -74,21 +68,21 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     throw Error(where + ": unknown architecture (model_type '" + c.model_type +
                 "'); supported: " + supported_model_types());
   const ConfigKeys& k = c.arch->config;
-  c.hidden_size = get_int(j, where, k.hidden_size);
-  c.num_layers = get_int(j, where, k.num_layers);
-  c.num_heads = get_int(j, where, k.num_heads);
-  c.intermediate_size = get_int(j, where, k.intermediate_size);
-  c.type_vocab_size = k.type_vocab_size ? get_int(j, where, k.type_vocab_size, 2) : 0;
+  c.hidden_size = config_int(j, where, k.hidden_size);
+  c.num_layers = config_int(j, where, k.num_layers);
+  c.num_heads = config_int(j, where, k.num_heads);
+  c.intermediate_size = config_int(j, where, k.intermediate_size);
+  c.type_vocab_size = k.type_vocab_size ? config_int(j, where, k.type_vocab_size, 2) : 0;
   c.layer_norm_eps = 1e-12;
   if (k.layer_norm_eps && j.contains(k.layer_norm_eps) && j[k.layer_norm_eps].is_number())
     c.layer_norm_eps = j[k.layer_norm_eps].get<double>();
   c.activation = j.value(k.activation, std::string("gelu"));
-  c.vocab_size = get_int(j, where, "vocab_size");
-  c.max_position_embeddings = get_int(j, where, "max_position_embeddings", 512);
-  c.pad_token_id = get_int(j, where, "pad_token_id", c.arch->default_pad_token_id);
-  c.embedding_size = k.embedding_size ? get_int(j, where, k.embedding_size, c.hidden_size) : c.hidden_size;
-  c.num_kv_heads = k.num_kv_heads ? get_int(j, where, k.num_kv_heads, c.num_heads) : c.num_heads;
-  c.explicit_head_dim = k.head_dim ? get_int(j, where, k.head_dim, 0) : 0;
+  c.vocab_size = config_int(j, where, "vocab_size");
+  c.max_position_embeddings = config_int(j, where, "max_position_embeddings", 512);
+  c.pad_token_id = config_int(j, where, "pad_token_id", c.arch->default_pad_token_id);
+  c.embedding_size = k.embedding_size ? config_int(j, where, k.embedding_size, c.hidden_size) : c.hidden_size;
+  c.num_kv_heads = k.num_kv_heads ? config_int(j, where, k.num_kv_heads, c.num_heads) : c.num_heads;
+  c.explicit_head_dim = k.head_dim ? config_int(j, where, k.head_dim, 0) : 0;
   c.attention_bias = k.attention_bias ? config_bool(j, where, k.attention_bias, c.arch->bias) : c.arch->bias;
   c.mlp_up_bias = c.mlp_down_bias = c.arch->bias;
   if (k.rope_theta) c.rope_theta = config_number(j, where, k.rope_theta, 10000.0);

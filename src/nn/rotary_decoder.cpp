@@ -41,10 +41,12 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> rotary_decoder_paramet
     add(p + n.mlp_gate + ".weight", {I, H});
     add(p + n.mlp_up + ".weight", {I, H});
     add(p + n.mlp_down + ".weight", {H, I});
-    for (const char* norm : {n.input_norm, n.pre_mlp_norm, n.post_attention_norm, n.post_mlp_norm})
-      if (norm && (a.norm_placement == cpu::NormPlacement::Sandwich ||
-                   (norm != n.post_attention_norm && norm != n.post_mlp_norm)))
-        add(p + norm + ".weight", {H});
+    add(p + n.input_norm + ".weight", {H});
+    add(p + n.pre_mlp_norm + ".weight", {H});
+    if (a.norm_placement == cpu::NormPlacement::Sandwich) {  // the forward reads them only then
+      add(p + n.post_attention_norm + ".weight", {H});
+      add(p + n.post_mlp_norm + ".weight", {H});
+    }
     if (n.q_norm) add(p + n.q_norm + ".weight", {d});
     if (n.k_norm) add(p + n.k_norm + ".weight", {d});
   }
